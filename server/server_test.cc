@@ -1,0 +1,70 @@
+#include "server/server.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "proto/health.grpc.pb.h"
+
+namespace mvkv::server {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+std::unique_ptr<Health::Stub> HealthStub(int port) {
+  return Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+}
+
+TEST(ServerTest, AnswersHealthChecksWhileServing) {
+  auto server = Server::Start({.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
+
+  grpc::ClientContext context;
+  HealthCheckResponse response;
+  grpc::Status status =
+      HealthStub((*server)->port())->Check(&context, HealthCheckRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+}
+
+TEST(ServerTest, RejectsMalformedListenAddress) {
+  for (const char* bad : {"", "localhost", ":7070", "127.0.0.1:x",
+                          "127.0.0.1:70000", "127.0.0.1:-1"}) {
+    auto server = Server::Start({.listen = bad});
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+TEST(ServerTest, ReportsAnAddressThatCannotBeBound) {
+  auto first = Server::Start({.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Server::Start(
+      {.listen = absl::StrCat("127.0.0.1:", (*first)->port())});
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(ServerTest, StopsServingAfterShutdown) {
+  auto server = Server::Start({.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  (*server)->Shutdown(absl::ZeroDuration());
+  (*server)->Wait();
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(2));
+  HealthCheckResponse response;
+  grpc::Status status =
+      HealthStub(port)->Check(&context, HealthCheckRequest(), &response);
+  EXPECT_FALSE(status.ok());
+}
+
+}  // namespace
+}  // namespace mvkv::server

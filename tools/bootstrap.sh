@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian package mvkv needs to build, test and benchmark, and
+# nothing when they are all present already (idempotent; safe to run often).
+#
+# Usage: tools/bootstrap.sh            install what is missing
+#        tools/bootstrap.sh --check    exit 1 and list what is missing, install nothing
+set -euo pipefail
+
+PACKAGES=(
+  # Toolchain and build.
+  g++ pkg-config python3 bazel-bootstrap bazel-platforms
+  # Libraries the project links.
+  libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  librocksdb-dev prometheus-cpp-dev libjemalloc-dev
+  # Tests and micro-benchmarks.
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # Benchmark peers: reclamation schemes, queues, a networked KV server.
+  liburcu-dev libxenium-dev libcds-dev libboost-dev etcd-server
+  # Plots for the load harness.
+  gnuplot-nox
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+if [[ "${1:-}" == "--check" ]]; then
+  echo "missing packages: ${missing[*]}" >&2
+  exit 1
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO="sudo"
+fi
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >&2
