@@ -28,7 +28,7 @@ absl::StatusOr<int64_t> SequenceBarrier::WaitFor(int64_t seq) {
 }
 
 void SequenceBarrier::Alert() {
-  alert_.Raise();  // seq_cst, before the signal: see wait_strategy.cc (B3).
+  alert_.Raise();  // Before the signal: see wait_strategy.cc (B2).
   sequencer_.wait_strategy().SignalAllWhenBlocking();
 }
 

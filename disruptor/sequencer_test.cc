@@ -78,19 +78,27 @@ TEST_P(SequencerTest, NextForTimesOutOnFullRing) {
   EXPECT_EQ(*sequencer_->NextFor(1, absl::Milliseconds(20)), 8);
 }
 
-// Property: a producer waiting on a full ring returns once the sequencer is
-// halted: Next with kHaltedSequence, NextFor with Cancelled. The sleep only
-// makes it likely the producer is already waiting; either order must pass.
-TEST_P(SequencerTest, HaltWakesProducerWaitingOnFullRing) {
-  Watchdog watchdog("HaltWakesProducerWaitingOnFullRing", seconds(60));
+// Property: a producer waiting in Next() on a full ring returns
+// kHaltedSequence once the sequencer is halted. The sleep only makes it
+// likely the producer is already waiting; either order must pass.
+TEST_P(SequencerTest, HaltWakesProducerWaitingInNext) {
+  Watchdog watchdog("HaltWakesProducerWaitingInNext", seconds(60));
   sequencer_->Publish(0, sequencer_->Next(8));
   auto next = std::async(std::launch::async, [&] { return sequencer_->Next(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  sequencer_->Halt();
+  EXPECT_EQ(next.get(), kHaltedSequence);
+}
+
+// Property: as above for NextFor with no deadline: it returns Cancelled.
+TEST_P(SequencerTest, HaltCancelsProducerWaitingInNextFor) {
+  Watchdog watchdog("HaltCancelsProducerWaitingInNextFor", seconds(60));
+  sequencer_->Publish(0, sequencer_->Next(8));
   auto next_for = std::async(std::launch::async, [&] {
     return sequencer_->NextFor(1, absl::InfiniteDuration());
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   sequencer_->Halt();
-  EXPECT_EQ(next.get(), kHaltedSequence);
   EXPECT_TRUE(absl::IsCancelled(next_for.get().status()));
 }
 

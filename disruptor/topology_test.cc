@@ -156,7 +156,7 @@ TEST_P(TopologyTest, EveryStageSeesEveryEventOnceInOrder) {
   Watchdog watchdog("EveryStageSeesEveryEventOnceInOrder", std::chrono::seconds(90));
   const uint64_t seed = LoggedSeed();
   const int producers = c.producer_type == ProducerType::kMulti ? kMaxProducers : 1;
-  const int64_t per_producer = Scaled(100000) / producers;
+  const int64_t per_producer = Scaled(200000) / producers;
   Disruptor<Event> d(64, c.producer_type, MakeStrategy(c.strategy));
   std::vector<std::unique_ptr<CheckingHandler>> handlers = Wire(d, c.topology);
   d.Start();

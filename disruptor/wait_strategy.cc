@@ -1,21 +1,23 @@
 // Implementations of the wait strategies declared in wait_strategy.h.
 //
 // Parking protocol (Blocking, TimeoutBlocking, and the last phase of
-// PhasedBackoff). A Dekker pair between a waiter and a signaller; every wake-up
-// source (publish, a processor advancing, an alert) stores its sequence or flag
-// BEFORE calling SignalAllWhenBlocking():
-//   waiter:    lock mu_; waiters_.fetch_add (B1); fence seq_cst (B2);
-//              re-check cursor/dependents/alert; cv_.wait (unlocks mu_).
-//   signaller: store sequence/flag; fence seq_cst (B3); load waiters_ (B4);
-//              if > 0: lock mu_, notify_all.
+// PhasedBackoff). A Dekker pair between a waiter and a signaller, built from
+// two read-modify-writes of waiters_ (no fences, so TSan can check it). Every
+// wake-up source (publish, a processor advancing, an alert) stores its
+// sequence or flag BEFORE calling SignalAllWhenBlocking():
+//   waiter:    lock mu_; waiters_.fetch_add(1, seq_cst) (B1); re-check
+//              cursor/dependents/alert (acquire loads); cv_.wait (unlocks).
+//   signaller: store sequence/flag (release); waiters_.fetch_add(0, seq_cst)
+//              (B2); if it read > 0: lock mu_, notify_all.
 // Invariants:
-//   1. If (B3) precedes (B2) in the seq_cst order, the waiter's re-check sees
-//      the signaller's store and does not park. Otherwise (B4) sees the
-//      increment (B1), and the signaller takes mu_, which the waiter holds from
-//      its re-check until cv_.wait releases it: the notify cannot fall between
-//      the re-check and the wait. So no wake-up is lost.
-//   2. A publisher whose (B4) reads 0 touches no shared cache line but waiters_
-//      (read-only): publish stays cheap when nobody is parked.
+//   1. (B1) and (B2) are RMWs of one atomic, so one reads the other's result.
+//      If (B2) comes first, (B1) reads from it: (B2) synchronizes-with (B1),
+//      and the waiter's re-check sees the signaller's store and does not park.
+//      Otherwise (B2) reads the increment, and the signaller takes mu_, which
+//      the waiter holds from its re-check until cv_.wait releases it: the
+//      notify cannot fall between the re-check and the wait. No wake-up is
+//      lost.
+//   2. When nobody parks, a signal costs one uncontended RMW and no mutex.
 
 #include "disruptor/wait_strategy.h"
 
@@ -52,19 +54,18 @@ class ParkingLot {
                                SequenceGroup dependents, const AlertFlag& alert,
                                std::optional<Clock::time_point> deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    waiters_.fetch_add(1, std::memory_order_seq_cst);  // (B1)
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // (B2) pairs (B3)
+    waiters_.fetch_add(1, std::memory_order_seq_cst);  // (B1) pairs (B2)
     absl::StatusOr<int64_t> result = WaitLocked(seq, cursor, dependents, alert,
                                                 deadline, lock);
-    // Relaxed: only a hint for signallers; a stale non-zero costs one
-    // unneeded notify.
+    // Relaxed: a signaller that still sees this waiter costs one unneeded
+    // notify; one that misses it needs nothing from it.
     waiters_.fetch_sub(1, std::memory_order_relaxed);
     return result;
   }
 
   void WakeAll() {
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // (B3) pairs (B2)
-    if (waiters_.load(std::memory_order_relaxed) == 0) return;  // (B4)
+    // (B2) pairs with (B1): an RMW, not a load, see invariant 1.
+    if (waiters_.fetch_add(0, std::memory_order_seq_cst) == 0) return;
     std::lock_guard<std::mutex> lock(mu_);
     cv_.notify_all();
   }

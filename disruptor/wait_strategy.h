@@ -18,7 +18,7 @@
 //                           little CPU when idle, latency of a timer slack.
 //   BlockingWaitStrategy    mutex + condition variable; no CPU when idle,
 //                           microseconds of wake-up latency. Publish pays one
-//                           fence and one load unless somebody is parked.
+//                           one uncontended RMW unless somebody is parked.
 //   TimeoutBlockingWaitStrategy  as Blocking, but WaitFor returns
 //                           DeadlineExceeded after the timeout (the processor
 //                           then calls its handler's OnTimeout() and waits on).
@@ -34,7 +34,7 @@
 // returns within one spin/yield/sleep round, or one condition-variable wake-up,
 // after `alert` is raised and SignalAllWhenBlocking() is called (which
 // SequenceBarrier::Alert() does). SignalAllWhenBlocking is wait-free when no
-// thread is parked (a fence and a load), and takes a mutex otherwise.
+// thread is parked (one uncontended atomic RMW), and takes a mutex otherwise.
 
 #ifndef MVKV_DISRUPTOR_WAIT_STRATEGY_H_
 #define MVKV_DISRUPTOR_WAIT_STRATEGY_H_
