@@ -124,7 +124,9 @@ class Disruptor final {
             std::unique_ptr<WaitStrategy> wait_strategy)
       : wait_strategy_(std::move(wait_strategy)),
         ring_(ring_size),
-        sequencer_(MakeSequencer(producer_type, ring_size, *wait_strategy_)) {}
+        sequencer_(MakeSequencer(producer_type, ring_size, *wait_strategy_)),
+        single_(dynamic_cast<SingleProducerSequencer*>(sequencer_.get())),
+        multi_(dynamic_cast<MultiProducerSequencer*>(sequencer_.get())) {}
 
   // Halts (without draining) if still running.
   ~Disruptor() { Halt(); }
@@ -162,13 +164,11 @@ class Disruptor final {
 
   // Claims one slot (Sequencer::Next), calls fill(event, sequence), publishes.
   // Returns false, publishing nothing, if the sequencer was halted.
+  // Calls the final sequencer class directly (no virtual call).
   template <class Fill>
   bool PublishEvent(Fill&& fill) {
-    const int64_t seq = sequencer_->Next();
-    if (seq == kHaltedSequence) return false;
-    fill(ring_[seq], seq);
-    sequencer_->Publish(seq);
-    return true;
+    if (single_ != nullptr) return PublishWith(*single_, fill);
+    return PublishWith(*multi_, fill);
   }
   // As PublishEvent without waiting; errors as Sequencer::TryNext.
   template <class Fill>
@@ -208,12 +208,22 @@ class Disruptor final {
                            Handler& handler);
   EventHandlerGroup<T>& Union(
       std::initializer_list<const EventHandlerGroup<T>*> groups);
+  template <class S, class Fill>
+  bool PublishWith(S& sequencer, Fill& fill) {
+    const int64_t seq = sequencer.Next();
+    if (seq == kHaltedSequence) return false;
+    fill(ring_[seq], seq);
+    sequencer.Publish(seq);
+    return true;
+  }
   int64_t MinimumLeafSequence() const;
   bool WaitForLeaves(int64_t target, absl::Time deadline) const;
 
   const std::unique_ptr<WaitStrategy> wait_strategy_;
   RingBuffer<T> ring_;
   const std::unique_ptr<Sequencer> sequencer_;
+  SingleProducerSequencer* const single_;  // Exactly one of these two is
+  MultiProducerSequencer* const multi_;    // set: sequencer_, typed.
   std::vector<Stage> stages_;
   std::deque<EventHandlerGroup<T>> groups_;  // Stable addresses.
   std::vector<const Sequence*> leaves_;

@@ -71,7 +71,10 @@ class BatchEventProcessor final : public EventProcessor {
   BatchEventProcessor(RingBuffer<T>& ring,
                       std::unique_ptr<SequenceBarrier> barrier,
                       Handler& handler)
-      : ring_(ring), barrier_(std::move(barrier)), handler_(handler) {}
+      : ring_(ring),
+        barrier_(std::move(barrier)),
+        handler_(handler),
+        signal_(barrier_->wait_strategy().NeedsSignal()) {}
 
   void Run() override {
     // Relaxed: IsRunning() is an observation, not a synchronisation point.
@@ -118,13 +121,14 @@ class BatchEventProcessor final : public EventProcessor {
     // Release: pairs with the acquire Get() of dependent stages' barriers and
     // of the producers' gating check (invariant 1).
     sequence_.Set(last);
-    barrier_->wait_strategy().SignalAllWhenBlocking();
+    if (signal_) barrier_->wait_strategy().SignalAllWhenBlocking();
     return last + 1;
   }
 
   RingBuffer<T>& ring_;
   const std::unique_ptr<SequenceBarrier> barrier_;
   Handler& handler_;
+  const bool signal_;  // Wake stages parked on this one (blocking strategies).
   Sequence sequence_;
   std::atomic<bool> running_{false};
 };

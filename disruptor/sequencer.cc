@@ -17,7 +17,9 @@ absl::Status BadClaimSize(int n) {
 }  // namespace
 
 Sequencer::Sequencer(std::size_t buffer_size, WaitStrategy& wait_strategy)
-    : wait_strategy_(wait_strategy), buffer_size_(buffer_size) {
+    : wait_strategy_(wait_strategy),
+      signal_(wait_strategy.NeedsSignal()),
+      buffer_size_(buffer_size) {
   assert(buffer_size > 0 && std::has_single_bit(buffer_size));
 }
 
@@ -84,8 +86,7 @@ bool SingleProducerSequencer::HasCapacity(int n) {
   return wrap_point <= state_.cached_gating;
 }
 
-int64_t SingleProducerSequencer::Next(int n) {
-  assert(ValidClaimSize(n));
+int64_t SingleProducerSequencer::NextSlow(int n) {
   absl::StatusOr<int64_t> claimed = NextFor(n, absl::InfiniteDuration());
   return claimed.ok() ? *claimed : kHaltedSequence;
 }
@@ -111,23 +112,9 @@ absl::StatusOr<int64_t> SingleProducerSequencer::NextFor(
       deadline);
 }
 
-void SingleProducerSequencer::Publish(int64_t seq) {
-  cursor_.Set(seq);  // Release: pairs with consumers' acquire Cursor().
-  wait_strategy_.SignalAllWhenBlocking();
-}
-
-void SingleProducerSequencer::Publish(int64_t /*lo*/, int64_t hi) {
-  Publish(hi);
-}
-
 bool SingleProducerSequencer::IsAvailable(int64_t seq) const {
   const int64_t cursor = Cursor();
   return seq <= cursor && seq > cursor - size();
-}
-
-int64_t SingleProducerSequencer::HighestPublished(int64_t /*lo*/,
-                                                  int64_t available) const {
-  return available;  // The cursor only ever covers published slots.
 }
 
 // ---------------------------------------------------------------------------
@@ -155,11 +142,7 @@ bool MultiProducerSequencer::HasCapacity(int64_t current, int n) const {
   return wrap_point <= minimum;
 }
 
-int64_t MultiProducerSequencer::Next(int n) {
-  assert(ValidClaimSize(n));
-  // acq_rel fetch_add: claims are unique (invariant 1); pairs with other
-  // claimers' fetch_add/CAS on cursor_.
-  const int64_t next = cursor_.AddAndGet(n);
+int64_t MultiProducerSequencer::NextSlow(int64_t next, int n) {
   const int64_t current = next - n;
   if (HasCapacity(current, n)) return next;
   // The slots are ours; wait until the leaf consumers free them
@@ -200,23 +183,12 @@ absl::StatusOr<int64_t> MultiProducerSequencer::NextFor(
       deadline);
 }
 
-void MultiProducerSequencer::Publish(int64_t seq) {
-  // Release: pairs with the acquire load in IsAvailable (invariant 3).
-  Flag(seq).store(Round(seq), std::memory_order_release);
-  wait_strategy_.SignalAllWhenBlocking();
-}
-
 void MultiProducerSequencer::Publish(int64_t lo, int64_t hi) {
   for (int64_t seq = lo; seq <= hi; ++seq) {
     // Release: pairs with the acquire load in IsAvailable (invariant 3).
     Flag(seq).store(Round(seq), std::memory_order_release);
   }
-  wait_strategy_.SignalAllWhenBlocking();
-}
-
-bool MultiProducerSequencer::IsAvailable(int64_t seq) const {
-  // Acquire: pairs with the release store in Publish.
-  return Flag(seq).load(std::memory_order_acquire) == Round(seq);
+  SignalWaiters();
 }
 
 int64_t MultiProducerSequencer::HighestPublished(int64_t lo,

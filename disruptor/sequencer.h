@@ -59,6 +59,7 @@
 #define MVKV_DISRUPTOR_SEQUENCER_H_
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -162,9 +163,14 @@ class Sequencer {
   template <class TryClaim>
   absl::StatusOr<int64_t> ClaimWithBackoff(
       TryClaim try_claim, std::optional<absl::Time> deadline) const;
+  // Wakes consumers parked in the wait strategy, if it can park any.
+  void SignalWaiters() {
+    if (signal_) wait_strategy_.SignalAllWhenBlocking();
+  }
 
   Sequence cursor_;  // See Cursor().
   WaitStrategy& wait_strategy_;
+  const bool signal_;  // wait_strategy_.NeedsSignal().
 
  private:
   const std::size_t buffer_size_;
@@ -177,17 +183,31 @@ class SingleProducerSequencer final : public Sequencer {
   SingleProducerSequencer(std::size_t buffer_size,
                           WaitStrategy& wait_strategy);
 
-  int64_t Next(int n = 1) override;
+  // The fast paths are inline: callers holding the final type (see
+  // Disruptor::PublishEvent) pay no virtual call.
+  int64_t Next(int n = 1) override {
+    assert(ValidClaimSize(n));
+    if (state_.next_value + n - size() <= state_.cached_gating) {
+      return state_.next_value += n;
+    }
+    return NextSlow(n);
+  }
   absl::StatusOr<int64_t> TryNext(int n = 1) override;
   absl::StatusOr<int64_t> NextFor(int n, absl::Duration timeout) override;
-  void Publish(int64_t seq) override;
-  void Publish(int64_t lo, int64_t hi) override;
+  void Publish(int64_t seq) override {
+    cursor_.Set(seq);  // Release: pairs with consumers' acquire Cursor().
+    SignalWaiters();
+  }
+  void Publish(int64_t /*lo*/, int64_t hi) override { Publish(hi); }
   bool IsAvailable(int64_t seq) const override;
-  int64_t HighestPublished(int64_t lo, int64_t available) const override;
+  int64_t HighestPublished(int64_t /*lo*/, int64_t available) const override {
+    return available;  // The cursor only ever covers published slots.
+  }
 
  private:
   // True if n more slots are free; refreshes the gating cache if needed.
   bool HasCapacity(int n);
+  int64_t NextSlow(int n);
 
   // Written and read by the producer thread only; on their own cache line so
   // that consumers reading cursor_ do not share it.
@@ -202,17 +222,34 @@ class MultiProducerSequencer final : public Sequencer {
  public:
   MultiProducerSequencer(std::size_t buffer_size, WaitStrategy& wait_strategy);
 
-  int64_t Next(int n = 1) override;
+  int64_t Next(int n = 1) override {
+    assert(ValidClaimSize(n));
+    // acq_rel fetch_add: claims are unique (invariant 1); pairs with other
+    // claimers' fetch_add/CAS on cursor_.
+    const int64_t next = cursor_.AddAndGet(n);
+    // Relaxed-enough hint: gating_cache_ only ever holds a past minimum.
+    if (next - size() <= gating_cache_.Get()) return next;
+    return NextSlow(next, n);
+  }
   absl::StatusOr<int64_t> TryNext(int n = 1) override;
   absl::StatusOr<int64_t> NextFor(int n, absl::Duration timeout) override;
-  void Publish(int64_t seq) override;
+  void Publish(int64_t seq) override {
+    // Release: pairs with the acquire load in IsAvailable (invariant 3).
+    Flag(seq).store(Round(seq), std::memory_order_release);
+    SignalWaiters();
+  }
   void Publish(int64_t lo, int64_t hi) override;
-  bool IsAvailable(int64_t seq) const override;
+  bool IsAvailable(int64_t seq) const override {
+    // Acquire: pairs with the release store in Publish.
+    return Flag(seq).load(std::memory_order_acquire) == Round(seq);
+  }
   int64_t HighestPublished(int64_t lo, int64_t available) const override;
 
  private:
   // True if slots (current, current + n] are free.
   bool HasCapacity(int64_t current, int n) const;
+  // Next() when the cached gating minimum is too low: waits for the slots.
+  int64_t NextSlow(int64_t next, int n);
   int64_t Round(int64_t seq) const { return seq >> index_shift_; }
   std::atomic<int64_t>& Flag(int64_t seq) const {
     return available_[static_cast<std::size_t>(seq & mask_)];

@@ -108,6 +108,7 @@ class BusySpin final : public WaitStrategy {
     }
   }
   void SignalAllWhenBlocking() override {}
+  bool NeedsSignal() const override { return false; }
 };
 
 class Yielding final : public WaitStrategy {
@@ -127,6 +128,7 @@ class Yielding final : public WaitStrategy {
     }
   }
   void SignalAllWhenBlocking() override {}
+  bool NeedsSignal() const override { return false; }
 
  private:
   static constexpr int kSpinTries = 100;
@@ -151,6 +153,7 @@ class Sleeping final : public WaitStrategy {
     }
   }
   void SignalAllWhenBlocking() override {}
+  bool NeedsSignal() const override { return false; }
 
  private:
   static constexpr int kSpinTries = 100;

@@ -71,6 +71,10 @@ class WaitStrategy {
   // Call after advancing any sequence someone may wait on, and after raising
   // an alert. A no-op for the non-parking strategies.
   virtual void SignalAllWhenBlocking() = 0;
+
+  // False if SignalAllWhenBlocking() is a no-op (the strategy never parks), so
+  // publishers and processors may skip the call. Asked once, at set-up.
+  virtual bool NeedsSignal() const { return true; }
 };
 
 // Factories. Each returns a fresh strategy for one Disruptor.

@@ -1,0 +1,297 @@
+// The scenarios through the queue baselines (see scenarios.h): a mutex +
+// condition-variable MutexQueue per edge of the graph, and Boost.Lockfree
+// where it fits (spsc_queue for single-producer single-consumer edges, queue
+// for several producers).
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "bench/pipeline/mutex_queue.h"
+#include "bench/pipeline/scenarios.h"
+#include "boost/lockfree/queue.hpp"
+#include "boost/lockfree/spsc_queue.hpp"
+
+namespace mvkv::bench {
+namespace {
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+using Queue = MutexQueue<int64_t>;
+
+// ---------------------------------------------------------------------------
+// Mutex queues.
+
+RunResult MutexUnicast(int64_t n) {
+  Queue q(kCapacity);
+  int64_t sum = 0;
+  std::thread consumer([&] {
+    for (int64_t i = 0; i < n; ++i) sum += q.Take();
+  });
+  const Clock::time_point start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) q.Put(i);
+  consumer.join();
+  return {SecondsSince(start), sum == SumOfValues(n)};
+}
+
+RunResult MutexPipeline(int64_t n) {
+  Queue q1(kCapacity), q2(kCapacity), q3(kCapacity);
+  int64_t sum = 0;
+  std::thread a([&] {
+    for (int64_t i = 0; i < n; ++i) q2.Put(q1.Take() * 2);
+  });
+  std::thread b([&] {
+    for (int64_t i = 0; i < n; ++i) q3.Put(q2.Take() + 3);
+  });
+  std::thread c([&] {
+    for (int64_t i = 0; i < n; ++i) sum += q3.Take();
+  });
+  const Clock::time_point start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) q1.Put(i);
+  a.join();
+  b.join();
+  c.join();
+  return {SecondsSince(start), sum == 2 * SumOfValues(n) + 3 * n};
+}
+
+RunResult MutexSequencer(int64_t n) {
+  const int64_t per_producer = n / kSequencerProducers;
+  const int64_t total = per_producer * kSequencerProducers;
+  Queue q(kCapacity);
+  int64_t sum = 0;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kSequencerProducers; ++p) {
+    producers.emplace_back([&] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      for (int64_t i = 0; i < per_producer; ++i) q.Put(i);
+    });
+  }
+  const Clock::time_point start = Clock::now();
+  go.store(true, std::memory_order_release);
+  for (int64_t i = 0; i < total; ++i) sum += q.Take();
+  const double seconds = SecondsSince(start);
+  for (std::thread& t : producers) t.join();
+  return {seconds, sum == kSequencerProducers * SumOfValues(per_producer)};
+}
+
+RunResult MutexMulticast(int64_t n) {
+  Queue qa(kCapacity), qb(kCapacity), qc(kCapacity);
+  int64_t sums[3] = {0, 0, 0};
+  Queue* queues[3] = {&qa, &qb, &qc};
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < 3; ++c) {
+    consumers.emplace_back([&, c] {
+      for (int64_t i = 0; i < n; ++i) sums[c] += queues[c]->Take();
+    });
+  }
+  const Clock::time_point start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    qa.Put(i);
+    qb.Put(i);
+    qc.Put(i);
+  }
+  for (std::thread& t : consumers) t.join();
+  const int64_t expected = SumOfValues(n);
+  return {SecondsSince(start),
+          sums[0] == expected && sums[1] == expected && sums[2] == expected};
+}
+
+RunResult MutexDiamond(int64_t n) {
+  Queue fizz_in(kCapacity), buzz_in(kCapacity);
+  Queue fizz_out(kCapacity), buzz_out(kCapacity);
+  int64_t count = 0;
+  std::thread fizz([&] {
+    for (int64_t i = 0; i < n; ++i) fizz_out.Put(fizz_in.Take() % 3 == 0);
+  });
+  std::thread buzz([&] {
+    for (int64_t i = 0; i < n; ++i) buzz_out.Put(buzz_in.Take() % 5 == 0);
+  });
+  std::thread join([&] {
+    for (int64_t i = 0; i < n; ++i) {
+      const bool f = fizz_out.Take() != 0;
+      const bool b = buzz_out.Take() != 0;
+      if (f && b) ++count;
+    }
+  });
+  const Clock::time_point start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    fizz_in.Put(i);
+    buzz_in.Put(i);
+  }
+  fizz.join();
+  buzz.join();
+  join.join();
+  return {SecondsSince(start), count == (n - 1) / 15 + 1};
+}
+
+// ---------------------------------------------------------------------------
+// Boost.Lockfree.
+
+using Spsc = boost::lockfree::spsc_queue<int64_t,
+                                         boost::lockfree::capacity<kCapacity>>;
+
+void SpscPush(Spsc& q, int64_t v) {
+  SpinYield wait;
+  while (!q.push(v)) wait.Pause();
+}
+
+int64_t SpscPop(Spsc& q) {
+  SpinYield wait;
+  int64_t v;
+  while (!q.pop(v)) wait.Pause();
+  return v;
+}
+
+RunResult SpscUnicast(int64_t n) {
+  auto q = std::make_unique<Spsc>();
+  int64_t sum = 0;
+  std::thread consumer([&] {
+    for (int64_t i = 0; i < n; ++i) sum += SpscPop(*q);
+  });
+  const Clock::time_point start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) SpscPush(*q, i);
+  consumer.join();
+  return {SecondsSince(start), sum == SumOfValues(n)};
+}
+
+RunResult SpscPipeline(int64_t n) {
+  auto q1 = std::make_unique<Spsc>();
+  auto q2 = std::make_unique<Spsc>();
+  auto q3 = std::make_unique<Spsc>();
+  int64_t sum = 0;
+  std::thread a([&] {
+    for (int64_t i = 0; i < n; ++i) SpscPush(*q2, SpscPop(*q1) * 2);
+  });
+  std::thread b([&] {
+    for (int64_t i = 0; i < n; ++i) SpscPush(*q3, SpscPop(*q2) + 3);
+  });
+  std::thread c([&] {
+    for (int64_t i = 0; i < n; ++i) sum += SpscPop(*q3);
+  });
+  const Clock::time_point start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) SpscPush(*q1, i);
+  a.join();
+  b.join();
+  c.join();
+  return {SecondsSince(start), sum == 2 * SumOfValues(n) + 3 * n};
+}
+
+RunResult MpmcSequencer(int64_t n) {
+  const int64_t per_producer = n / kSequencerProducers;
+  const int64_t total = per_producer * kSequencerProducers;
+  // bounded_push never allocates: the node pool is reserved up front.
+  boost::lockfree::queue<int64_t> q(kCapacity);
+  int64_t sum = 0;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kSequencerProducers; ++p) {
+    producers.emplace_back([&] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      SpinYield wait;
+      for (int64_t i = 0; i < per_producer; ++i) {
+        while (!q.bounded_push(i)) wait.Pause();
+        wait.Reset();
+      }
+    });
+  }
+  const Clock::time_point start = Clock::now();
+  go.store(true, std::memory_order_release);
+  SpinYield wait;
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t v;
+    while (!q.pop(v)) wait.Pause();
+    wait.Reset();
+    sum += v;
+  }
+  const double seconds = SecondsSince(start);
+  for (std::thread& t : producers) t.join();
+  return {seconds, sum == kSequencerProducers * SumOfValues(per_producer)};
+}
+
+// Latency harness shared by the queue baselines: `push` and `pop` move one
+// timestamp.
+template <class Push, class Pop>
+LatencyResult QueueLatency(int64_t events, int64_t interval_ns, Push push,
+                           Pop pop) {
+  LatencyResult result;
+  result.sorted_ns.assign(events, 0);
+  std::thread consumer([&] {
+    for (int64_t i = 0; i < events; ++i) {
+      const int64_t t0 = pop();
+      result.sorted_ns[i] = NowNs() - t0;
+    }
+  });
+  int64_t next_send = NowNs();
+  for (int64_t i = 0; i < events; ++i) {
+    SpinUntil(next_send);
+    next_send += interval_ns;
+    push(NowNs());
+  }
+  consumer.join();
+  std::sort(result.sorted_ns.begin(), result.sorted_ns.end());
+  return result;
+}
+
+}  // namespace
+
+RunResult RunMutexQueue(Scenario scenario, int64_t events) {
+  switch (scenario) {
+    case Scenario::kUnicast: return MutexUnicast(events);
+    case Scenario::kPipeline: return MutexPipeline(events);
+    case Scenario::kSequencer: return MutexSequencer(events);
+    case Scenario::kMulticast: return MutexMulticast(events);
+    case Scenario::kDiamond: return MutexDiamond(events);
+  }
+  return {};
+}
+
+std::optional<RunResult> RunBoostSpsc(Scenario scenario, int64_t events) {
+  if (scenario == Scenario::kUnicast) return SpscUnicast(events);
+  if (scenario == Scenario::kPipeline) return SpscPipeline(events);
+  return std::nullopt;
+}
+
+std::optional<RunResult> RunBoostQueue(Scenario scenario, int64_t events) {
+  if (scenario == Scenario::kSequencer) return MpmcSequencer(events);
+  return std::nullopt;
+}
+
+LatencyResult LatencyMutexQueue(int64_t events, int64_t interval_ns) {
+  Queue q(kCapacity);
+  return QueueLatency(
+      events, interval_ns, [&](int64_t t) { q.Put(t); },
+      [&] { return q.Take(); });
+}
+
+LatencyResult LatencyBoostSpsc(int64_t events, int64_t interval_ns) {
+  auto q = std::make_unique<Spsc>();
+  return QueueLatency(
+      events, interval_ns, [&](int64_t t) { SpscPush(*q, t); },
+      [&] { return SpscPop(*q); });
+}
+
+std::optional<Scenario> ParseScenario(const std::string& name) {
+  if (name == "unicast") return Scenario::kUnicast;
+  if (name == "pipeline") return Scenario::kPipeline;
+  if (name == "sequencer") return Scenario::kSequencer;
+  if (name == "multicast") return Scenario::kMulticast;
+  if (name == "diamond") return Scenario::kDiamond;
+  return std::nullopt;
+}
+
+const char* ScenarioName(Scenario s) {
+  switch (s) {
+    case Scenario::kUnicast: return "unicast";
+    case Scenario::kPipeline: return "pipeline";
+    case Scenario::kSequencer: return "sequencer";
+    case Scenario::kMulticast: return "multicast";
+    case Scenario::kDiamond: return "diamond";
+  }
+  return "?";
+}
+
+}  // namespace mvkv::bench
