@@ -277,6 +277,9 @@ void Disruptor<T>::Start() {
   assert(!started_);
   started_ = true;
   for (const Stage& s : stages_) {
+    // Only stages that others depend on need to wake parked waiters: the
+    // producers wait for leaves by back-off, not in the wait strategy.
+    s.processor->SetSignalProgress(!s.is_leaf);
     if (s.is_leaf) leaves_.push_back(&s.processor->sequence());
   }
   sequencer_->AddGatingSequences(leaves_);

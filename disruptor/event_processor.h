@@ -61,6 +61,10 @@ class EventProcessor {
   virtual const Sequence& sequence() const = 0;
   // Producer cursor minus sequence(): how far this stage is behind.
   virtual int64_t Lag() const = 0;
+  // Whether advancing sequence() signals the wait strategy (needed only when
+  // another stage waits on this one through a parking strategy). Default
+  // true; Disruptor::Start turns it off for leaf stages. REQUIRES: before Run.
+  virtual void SetSignalProgress(bool signal) = 0;
 };
 
 template <class T, class Handler>
@@ -93,6 +97,9 @@ class BatchEventProcessor final : public EventProcessor {
   }
   const Sequence& sequence() const override { return sequence_; }
   int64_t Lag() const override { return barrier_->Cursor() - sequence_.Get(); }
+  void SetSignalProgress(bool signal) override {
+    signal_ = signal && barrier_->wait_strategy().NeedsSignal();
+  }
 
  private:
   void Loop() {
@@ -128,7 +135,7 @@ class BatchEventProcessor final : public EventProcessor {
   RingBuffer<T>& ring_;
   const std::unique_ptr<SequenceBarrier> barrier_;
   Handler& handler_;
-  const bool signal_;  // Wake stages parked on this one (blocking strategies).
+  bool signal_;  // Wake stages parked on this one (blocking strategies).
   Sequence sequence_;
   std::atomic<bool> running_{false};
 };

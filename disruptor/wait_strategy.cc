@@ -92,7 +92,8 @@ class ParkingLot {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::atomic<int> waiters_{0};
+  // Own cache lines: every signal touches it, parking waiters write mu_/cv_.
+  alignas(kCacheLineSize) std::atomic<int> waiters_{0};
 };
 
 class BusySpin final : public WaitStrategy {
