@@ -8,7 +8,7 @@
 // Memory order: Raise() is a seq_cst store and IsRaised() a seq_cst load.
 // The blocking wait strategies rely on this: a waiter registers itself, then
 // re-checks the flag; the raiser stores the flag, then checks for registered
-// waiters (a Dekker pair, see wait_strategy.cc (B1)-(B2)).
+// waiters (a Dekker pair, see the parking protocol in wait_strategy.cc).
 
 #ifndef MVKV_DISRUPTOR_ALERT_FLAG_H_
 #define MVKV_DISRUPTOR_ALERT_FLAG_H_

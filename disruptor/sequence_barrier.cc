@@ -28,7 +28,7 @@ absl::StatusOr<int64_t> SequenceBarrier::WaitFor(int64_t seq) {
 }
 
 void SequenceBarrier::Alert() {
-  alert_.Raise();  // Before the signal: see wait_strategy.cc (B2).
+  alert_.Raise();  // Before the signal: wait_strategy.cc, parking protocol.
   sequencer_.wait_strategy().SignalAllWhenBlocking();
 }
 

@@ -1,23 +1,30 @@
 // Implementations of the wait strategies declared in wait_strategy.h.
 //
 // Parking protocol (Blocking, TimeoutBlocking, and the last phase of
-// PhasedBackoff). A Dekker pair between a waiter and a signaller, built from
-// two read-modify-writes of waiters_ (no fences, so TSan can check it). Every
-// wake-up source (publish, a processor advancing, an alert) stores its
-// sequence or flag BEFORE calling SignalAllWhenBlocking():
-//   waiter:    lock mu_; waiters_.fetch_add(1, seq_cst) (B1); re-check
-//              cursor/dependents/alert (acquire loads); cv_.wait (unlocks).
-//   signaller: store sequence/flag (release); waiters_.fetch_add(0, seq_cst)
-//              (B2); if it read > 0: lock mu_, notify_all.
+// PhasedBackoff): a Dekker pair between a waiter about to park and a
+// signaller. Every wake-up source (publish, a processor advancing, an alert)
+// stores its sequence or flag (release) BEFORE SignalAllWhenBlocking().
+// Two variants, chosen once per process:
+//   Asymmetric (default on Linux with membarrier):
+//     waiter:    lock mu_; waiters_.fetch_add(1) (B1); HeavyFence (B2);
+//                re-check cursor/dependents/alert; cv_.wait (unlocks mu_).
+//     signaller: store; LightFence (B3, compiler only); load waiters_ (B4);
+//                if > 0: lock mu_, notify_all.
+//     Publish pays no atomic RMW and no fence; parking pays one membarrier.
+//   Symmetric (under TSan, or without membarrier):
+//     waiter:    lock mu_; waiters_.fetch_add(1, seq_cst) (B1); re-check; wait.
+//     signaller: store; waiters_.fetch_add(0, seq_cst) (B5); if > 0: notify.
 // Invariants:
-//   1. (B1) and (B2) are RMWs of one atomic, so one reads the other's result.
-//      If (B2) comes first, (B1) reads from it: (B2) synchronizes-with (B1),
-//      and the waiter's re-check sees the signaller's store and does not park.
-//      Otherwise (B2) reads the increment, and the signaller takes mu_, which
-//      the waiter holds from its re-check until cv_.wait releases it: the
-//      notify cannot fall between the re-check and the wait. No wake-up is
-//      lost.
-//   2. When nobody parks, a signal costs one uncontended RMW and no mutex.
+//   1. Asymmetric: by the membarrier argument (internal/asymmetric_fence.h),
+//      either the signaller's store is visible to the waiter's re-check
+//      after (B2), or (B4) sees the increment (B1).
+//   2. Symmetric: (B1) and (B5) are RMWs of one atomic, so one reads the
+//      other's result. If (B5) comes first, (B1) reads from it (release
+//      sequence): (B5) synchronizes-with (B1) and the re-check sees the
+//      store. Otherwise (B5) reads the increment.
+//   3. A signaller that sees a waiter takes mu_, which the waiter holds from
+//      its re-check until cv_.wait releases it: the notify cannot fall
+//      between the re-check and the wait. With 1 or 2, no wake-up is lost.
 
 #include "disruptor/wait_strategy.h"
 
@@ -29,6 +36,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "disruptor/internal/asymmetric_fence.h"
 #include "disruptor/internal/spin.h"
 
 namespace mvkv::disruptor {
@@ -54,7 +62,8 @@ class ParkingLot {
                                SequenceGroup dependents, const AlertFlag& alert,
                                std::optional<Clock::time_point> deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    waiters_.fetch_add(1, std::memory_order_seq_cst);  // (B1) pairs (B2)
+    waiters_.fetch_add(1, std::memory_order_seq_cst);  // (B1)
+    if (asymmetric_) disruptor_internal::HeavyFence();  // (B2) pairs (B3)
     absl::StatusOr<int64_t> result = WaitLocked(seq, cursor, dependents, alert,
                                                 deadline, lock);
     // Relaxed: a signaller that still sees this waiter costs one unneeded
@@ -64,8 +73,13 @@ class ParkingLot {
   }
 
   void WakeAll() {
-    // (B2) pairs with (B1): an RMW, not a load, see invariant 1.
-    if (waiters_.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+    if (asymmetric_) {
+      disruptor_internal::LightFence();  // (B3) pairs with (B2).
+      // (B4) Relaxed: ordering comes from the fence pair, invariant 1.
+      if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    } else if (waiters_.fetch_add(0, std::memory_order_seq_cst) == 0) {
+      return;  // (B5) pairs with (B1), invariant 2.
+    }
     std::lock_guard<std::mutex> lock(mu_);
     cv_.notify_all();
   }
@@ -90,6 +104,7 @@ class ParkingLot {
     }
   }
 
+  const bool asymmetric_ = disruptor_internal::AsymmetricFencesAvailable();
   std::mutex mu_;
   std::condition_variable cv_;
   // Own cache lines: every signal touches it, parking waiters write mu_/cv_.

@@ -17,8 +17,10 @@
 //   SleepingWaitStrategy    spins, yields, then sleeps ~100 ns per round;
 //                           little CPU when idle, latency of a timer slack.
 //   BlockingWaitStrategy    mutex + condition variable; no CPU when idle,
-//                           microseconds of wake-up latency. Publish pays one
-//                           one uncontended RMW unless somebody is parked.
+//                           microseconds of wake-up latency. Publish pays
+//                           one load of a counter unless somebody is parked
+//                           (the parking side pays a membarrier system call;
+//                           see wait_strategy.cc, "Parking protocol").
 //   TimeoutBlockingWaitStrategy  as Blocking, but WaitFor returns
 //                           DeadlineExceeded after the timeout (the processor
 //                           then calls its handler's OnTimeout() and waits on).
@@ -34,7 +36,8 @@
 // returns within one spin/yield/sleep round, or one condition-variable wake-up,
 // after `alert` is raised and SignalAllWhenBlocking() is called (which
 // SequenceBarrier::Alert() does). SignalAllWhenBlocking is wait-free when no
-// thread is parked (one uncontended atomic RMW), and takes a mutex otherwise.
+// thread is parked (one load; one atomic RMW under TSan or without
+// membarrier), and takes a mutex otherwise.
 
 #ifndef MVKV_DISRUPTOR_WAIT_STRATEGY_H_
 #define MVKV_DISRUPTOR_WAIT_STRATEGY_H_

@@ -1,5 +1,7 @@
 #include "disruptor/wait_strategy.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
@@ -9,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "disruptor/internal/asymmetric_fence.h"
 #include "disruptor/internal/test_util.h"
 #include "gtest/gtest.h"
 
@@ -129,6 +132,17 @@ TEST_P(WaitStrategyTest, PingPongNeverLosesAWakeUp) {
 INSTANTIATE_TEST_SUITE_P(AllStrategies, WaitStrategyTest,
                          ::testing::ValuesIn(AllStrategies()),
                          [](const auto& info) { return info.param.name; });
+
+// Both parking variants are tested: this binary runs once as is and once with
+// MVKV_DISRUPTOR_NO_MEMBARRIER set (wait_strategy_symmetric_test).
+TEST(ParkingProtocolTest, UsesTheRequestedVariant) {
+  const bool asymmetric = disruptor_internal::AsymmetricFencesAvailable();
+  std::fprintf(stderr, "parking protocol: %s\n",
+               asymmetric ? "asymmetric (membarrier)" : "symmetric (RMW)");
+  if (std::getenv("MVKV_DISRUPTOR_NO_MEMBARRIER") != nullptr) {
+    EXPECT_FALSE(asymmetric);
+  }
+}
 
 TEST(TimeoutBlockingWaitStrategyTest, ReturnsDeadlineExceededWhenNothingComes) {
   Watchdog watchdog("ReturnsDeadlineExceededWhenNothingComes", seconds(60));
