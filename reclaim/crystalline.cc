@@ -1,0 +1,187 @@
+// Crystalline-W: domain lifetime, registration, guard support, eras, counters.
+// The batch hand-over is in crystalline_batch.cc, the slow path and helping
+// in crystalline_slow.cc. Invariants: internal/crystalline_core.h.
+#include "reclaim/crystalline.h"
+
+#include <algorithm>
+
+namespace mvkv::reclaim {
+namespace crystalline_internal {
+
+Core::Core(const CoreOptions& options)
+    : options_(options), slots_(new ThreadSlot[options.max_threads]), claims_(options.max_threads) {}
+
+Core::~Core() = default;
+
+int Core::ClaimSlot() noexcept { return claims_.Claim("Crystalline-W"); }
+
+void Core::ReleaseSlot(int slot) noexcept {
+  ThreadSlot& s = slots_[slot];
+  // The thread is outside every guard (guards live on its stack). Offer the
+  // partial batch; whatever cannot go yet stays in the slot for the next
+  // owner or for Barrier (AdoptOrphans): never leaked, never freed early.
+  if (s.batch_refs != nullptr) Offer(s);
+  for (Reservation& r : s.res) {
+    // A helper may still deposit here later; AdoptOrphans/~Core drain it.
+    const std::uintptr_t h = r.handoff.exchange(0, std::memory_order_acq_rel);
+    if (h != 0) Unref(s, AsNode(h));
+  }
+  claims_.Release(slot);
+}
+
+void Core::Activate(ThreadSlot& s, int index) noexcept {
+  s.active_mask |= 1u << index;
+  // (A1) seq_cst exchange: the index becomes visible to retirers (Invariant 2)
+  // before the first load of Protect (P1). A list found here was pushed while
+  // the index was inactive (a retirer raced with Leave): it protects nothing.
+  const std::uintptr_t old = s.res[index].list.exchange(0, std::memory_order_seq_cst);
+  if (old != kInactive) Drop(s, old);
+}
+
+std::uint64_t Core::Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept {
+  Reservation& r = s.res[index];
+  // The old reservation ends: detach what it holds (Invariant 4).
+  if (r.list.load(std::memory_order_acquire) != 0) {
+    const std::uintptr_t old = r.list.exchange(0, std::memory_order_acq_rel);
+    Drop(s, old);
+    era = Era();  // dropping may have taken a while
+  }
+  // (E1) seq_cst: publication before the next load (P1), Invariant 3.
+  r.era.store(era, std::memory_order_seq_cst);
+  s.cached_era[index] = era;
+  return era;
+}
+
+void Core::Leave(ThreadSlot& s) noexcept {
+  std::uint32_t mask = s.active_mask;
+  s.active_mask = 0;
+  // Bound: at most kUserIndexes iterations.
+  while (mask != 0) {
+    const int i = __builtin_ctz(mask);
+    mask &= mask - 1;
+    // (L1) acq_rel: detaches the list (acquire: the nodes' links) and makes
+    // the index inactive for retirers in one step.
+    const std::uintptr_t old = s.res[i].list.exchange(kInactive, std::memory_order_acq_rel);
+    Drop(s, old);
+  }
+}
+
+void Core::InitNode(ThreadSlot& s, Node* n) noexcept {
+  const std::uint64_t period =
+      static_cast<std::uint64_t>(options_.era_freq) * std::max(1, claims_.Registered());
+  if (++s.allocations % period == 0) {
+    HelpAll(s);  // Invariant 5: help first, then advance.
+    // (E2) seq_cst: orders the advance after the helping above.
+    era_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  W(n, 0).store(Era(), std::memory_order_relaxed);
+  W(n, 1).store(0, std::memory_order_relaxed);
+}
+
+void Core::AdoptOrphans(ThreadSlot& me) noexcept {
+  (void)me;
+  const int high = claims_.HighWater();
+  // Bound: one pass over the slots that were ever used.
+  for (int i = 0; i < high; ++i) {
+    if (!claims_.TryClaim(i)) continue;
+    ThreadSlot& s = slots_[i];
+    if (s.batch_refs != nullptr) Offer(s);
+    for (Reservation& r : s.res) {
+      const std::uintptr_t h = r.handoff.exchange(0, std::memory_order_acq_rel);
+      if (h != 0) Unref(s, AsNode(h));
+      // An inactive reservation can still receive a node from a retirer
+      // racing with Leave (see Offer); take it back.
+      std::uintptr_t head = r.list.load(std::memory_order_acquire);
+      if (head != kInactive) {
+        head = r.list.exchange(kInactive, std::memory_order_acq_rel);
+        if (head != kInactive) Drop(s, head);
+      }
+    }
+    claims_.Release(i);
+  }
+}
+
+void Core::FreeEverything() noexcept {
+  const int high = claims_.HighWater();
+  for (int i = 0; i < high; ++i) {
+    ThreadSlot& s = slots_[i];
+    for (Reservation& r : s.res) {
+      const std::uintptr_t h = r.handoff.exchange(0, std::memory_order_acq_rel);
+      if (h != 0) Unref(s, AsNode(h));
+      const std::uintptr_t head = r.list.exchange(kInactive, std::memory_order_acq_rel);
+      if (head != kInactive) Drop(s, head);
+    }
+  }
+  // With every reservation inactive, an offer frees its batch at once.
+  for (int i = 0; i < high; ++i) {
+    if (slots_[i].batch_refs != nullptr) Offer(slots_[i]);
+  }
+}
+
+Counters Core::Sum() noexcept {
+  Counters c;
+  const int high = claims_.HighWater();
+  // Reclaimed first: a reclaim is ordered after its retire, so reading the
+  // retired totals last keeps retired >= reclaimed in practice.
+  for (int i = 0; i < high; ++i) {
+    const SlotCounters& k = slots_[i].counters;
+    c.reclaimed += k.reclaimed.load(std::memory_order_relaxed);
+    c.reclaimed_bytes += k.reclaimed_bytes.load(std::memory_order_relaxed);
+    c.slow_protects += k.slow_protects.load(std::memory_order_relaxed);
+  }
+  c.reclaimed += extra_reclaimed_.load(std::memory_order_relaxed);
+  c.reclaimed_bytes += extra_reclaimed_bytes_.load(std::memory_order_relaxed);
+  for (int i = 0; i < high; ++i) {
+    const SlotCounters& k = slots_[i].counters;
+    c.retired += k.retired.load(std::memory_order_relaxed);
+    c.retired_bytes += k.retired_bytes.load(std::memory_order_relaxed);
+  }
+  c.unreclaimed = c.retired > c.reclaimed ? c.retired - c.reclaimed : 0;
+  c.unreclaimed_bytes =
+      c.retired_bytes > c.reclaimed_bytes ? c.retired_bytes - c.reclaimed_bytes : 0;
+  std::uint64_t peak = peak_.load(std::memory_order_relaxed);
+  // Bound: 4 attempts; a lost race only makes the sampled peak approximate.
+  for (int i = 0; i < 4 && peak < c.unreclaimed; ++i) {
+    if (peak_.compare_exchange_weak(peak, c.unreclaimed, std::memory_order_relaxed)) break;
+  }
+  c.unreclaimed_peak = std::max(peak, c.unreclaimed);
+  return c;
+}
+
+void Core::SamplePeak() noexcept { (void)Sum(); }
+
+}  // namespace crystalline_internal
+
+namespace {
+crystalline_internal::CoreOptions ToCore(const CrystallineDomain::Options& o) {
+  return {std::max(1, o.max_threads), std::max(1, o.retire_freq), std::max(1, o.era_freq),
+          std::max(0, o.fast_attempts)};
+}
+}  // namespace
+
+CrystallineDomain& CrystallineDomain::Default() {
+  static CrystallineDomain* const domain = new CrystallineDomain();
+  return *domain;
+}
+
+CrystallineDomain::CrystallineDomain() : CrystallineDomain(Options()) {}
+
+CrystallineDomain::CrystallineDomain(const Options& options) {
+  auto core = std::make_shared<crystalline_internal::Core>(ToCore(options));
+  core_ = core.get();
+  client_ = std::move(core);
+}
+
+CrystallineDomain::~CrystallineDomain() { core_->FreeEverything(); }
+
+void CrystallineDomain::Flush() noexcept {
+  crystalline_internal::ThreadSlot& s = MySlot();
+  if (s.batch_refs != nullptr) core_->Offer(s);
+}
+
+void CrystallineDomain::Barrier() noexcept {
+  Flush();
+  core_->AdoptOrphans(MySlot());
+}
+
+}  // namespace mvkv::reclaim

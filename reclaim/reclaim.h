@@ -1,0 +1,112 @@
+// reclaim/reclaim.h — safe memory reclamation for lock-free structures:
+// Crystalline-W (the default: wait-free, bounded backlog) and EBR (the
+// baseline), behind one interface. This header is the design document.
+//
+// WHAT IT IS
+//   A lock-free structure unlinks an object while other threads may still be
+//   reading it. Instead of `delete`, the remover calls `domain.Retire(obj)`;
+//   readers wrap each operation in a `Guard` and load shared pointers with
+//   `guard.Protect(src, index)`. The domain frees a retired object only when
+//   no guard can still reach it. Objects derive from `Node` (node.h, 32 bytes
+//   of scheme header) and are created with `domain.New<T>(...)` (or
+//   `new` + `InitNode`). Structures are written once against the `Domain`
+//   concept (domain.h); reclaim/structures/ holds a Treiber stack, a
+//   Harris–Michael list and a Michael hash map.
+//
+//     CrystallineDomain& d = CrystallineDomain::Default();
+//     { CrystallineDomain::Guard g(d);
+//       Obj* o = g.Protect(shared, 0);      // safe to read *o until g ends
+//       ... }                               // (or until index 0 is reused)
+//     Obj* old = shared.exchange(d.New<Obj>(...));
+//     d.Retire(old);                        // freed when no guard can see it
+//
+// CRYSTALLINE-W (crystalline.h), after Nikolaev & Ravindran, "Crystalline:
+// Fast and Memory Efficient Wait-Free Reclamation" (DISC 2021, arXiv
+// 2108.02763) and the PLDI 2024 journal version. Our own implementation.
+//   - Every object is stamped with the global era at allocation (birth era).
+//   - Each thread slot has kMaxIndexes reservation indexes; Protect publishes
+//     the current era at the index and retries until the era did not move
+//     across the pointer load: the fast path is one load and one compare.
+//   - Retired objects gather in a per-thread batch (one reference node keeps
+//     the batch's minimum birth era and a reference count). Every
+//     Options::retire_freq retirements the batch is offered: one batch node
+//     is pushed onto the list of every active reservation whose era is >= the
+//     batch's minimum birth era, and the count is set to the number pushed.
+//     A reader drops its references when it changes the era of an index or
+//     when its guard ends; the last reference frees the whole batch.
+//   - If the era keeps moving, Protect stops after Options::fast_attempts
+//     tries and publishes a request; threads that advance the era (every
+//     era_freq x threads allocations) first complete every open request:
+//     they read the source under their own reservation and install
+//     (pointer, era) with one 16-byte compare-and-swap. Because the era
+//     advances only after helping, it moves fewer than `threads` times while
+//     a request is open, which bounds every loop.
+//   Deviation from the paper's code: helpers never write the requester's
+//   era or list. An installed result counts as the index's era for
+//   retirers until the requester adopts it, and a helper that finds the
+//   value already retired leaves the requester a counted reference. This
+//   confines double-width atomics to one word per index (see below).
+//
+// PROGRESS (each operation; T = Options::max_threads, I = kMaxIndexes + 2)
+//   Crystalline-W (all wait-free):
+//     Guard()/~Guard()  O(1) / O(indexes used + references dropped).
+//                       The first guard of a thread in a domain registers it:
+//                       one pass over T slots (aborts if all are taken).
+//     Protect           <= fast_attempts tries, then a slow path of at most
+//                       2T + 16 iterations (helpers finish it); dropping
+//                       references may run deleters.
+//     InitNode/New      O(1); every era_freq x threads calls also helps up
+//                       to T x kMaxIndexes open requests (each bounded).
+//     Retire            O(1); every retire_freq calls one offer, O(T x I).
+//     Flush/Barrier     one offer; Barrier adds one pass over exited slots.
+//     thread exit       offers the partial batch and releases the slot; a
+//                       batch that cannot go yet stays with the slot and is
+//                       adopted by the next owner or by Barrier.
+//   EBR: every call is wait-free in its own steps, but reclamation is
+//   blocking: one thread that stays in a guard stops it for everyone.
+//
+// MEMORY BOUND
+//   Crystalline-W: a reservation only receives batches whose minimum birth
+//   era is <= its era, so a thread stalled inside a guard pins only objects
+//   born before it stalled: with T threads the backlog is O(T x (batch size
+//   + I)) objects and does not grow with the number of operations
+//   (reclaim_stall_test asserts this; bench/RESULTS.md has the numbers).
+//   EBR: unbounded under a stalled guard (the same test records the growth).
+//
+// DOUBLE-WIDTH ATOMICS
+//   Only the slow-path result word of each reservation is 16 bytes, and it is
+//   read and written only with `lock cmpxchg16b` (g++ inlines
+//   __sync_val_compare_and_swap on unsigned __int128 under -mcx16, set for
+//   every build in .bazelrc; a load is a CAS of 0 by 0). No 64-bit atomic
+//   ever touches those bytes; no plain 16-byte load is used.
+//
+// WHEN NOT TO USE IT
+//   - Single-threaded code, or structures under a lock: plain delete.
+//   - Read-mostly data with rare, large updates: RCU-style grace periods
+//     (liburcu) are simpler and you may tolerate their unbounded backlog.
+//   - Pointers into the middle of objects, or objects not derived from Node
+//     (first base): Protect cannot find their header.
+//   - More than kMaxIndexes simultaneously protected pointers per guard, or
+//     more than Options::max_threads threads at once.
+//   - A guard is a short critical section: do not block inside it. With
+//     Crystalline-W blocking is safe for memory (bounded) but the blocked
+//     thread's reservations still pin what it protected.
+//   EBR is cheaper per guard when no thread ever stalls; keep it for
+//   comparisons and for code that can prove its guards are short.
+//
+// RULES FOR CALLERS (REQUIRES)
+//   - Protect(src, i, parent): if `src` lives inside a reclaimable object,
+//     pass that object (protected at another index) as `parent`.
+//   - Reusing an index ends the reservation previously made at it.
+//   - Nested guards share their thread's indexes (see Guard).
+//   - A Guard is used and destroyed on the thread that created it.
+//   - Retire each object once, after it is unreachable for new readers.
+#ifndef MVKV_RECLAIM_RECLAIM_H_
+#define MVKV_RECLAIM_RECLAIM_H_
+
+#include "reclaim/crystalline.h"
+#include "reclaim/domain.h"
+#include "reclaim/ebr.h"
+#include "reclaim/node.h"
+
+#endif  // MVKV_RECLAIM_RECLAIM_H_
