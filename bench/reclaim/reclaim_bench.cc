@@ -1,0 +1,338 @@
+// reclaim_bench: throughput and unreclaimed memory of reclamation schemes
+// on a Harris–Michael list and a Michael hash map, with an optional stalled
+// thread. Peers: liburcu (memb, call_rcu; over reclaim/'s own structures via
+// bench/reclaim/urcu_domain.h), xenium EBR and hazard pointers (xenium's own
+// list/hash map), libcds HP (libcds's MichaelList/MichaelHashSet).
+//
+//   bazel run --config=opt //bench:reclaim_bench -- \
+//     --schemes=crystalline,ebr,urcu,xenium_ebr,xenium_hp,cds_hp \
+//     --structure=hashmap,list --mix=read,write --threads=1,2,4,8 \
+//     --stall=0,1 --seconds=1 --json=/tmp/reclaim.json
+//   bazel run --config=opt //bench:reclaim_bench -- --stall_timeline=2,10 ...
+//
+// Each configuration runs twice: a throughput run (no sampling, no counting
+// instrumentation) for `mops`, then a sampling run (--sample_seconds) that
+// reads the unreclaimed count every 5 ms for `unreclaimed_avg_per_thread`
+// (average over samples, divided by workers + stalled thread) and
+// `unreclaimed_peak` (largest sample).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <latch>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "bench/reclaim/targets.h"
+
+ABSL_FLAG(std::string, schemes, "crystalline,ebr,urcu,xenium_ebr,xenium_hp,cds_hp",
+          "Comma-separated schemes: crystalline, ebr, urcu, xenium_ebr, xenium_hp, cds_hp");
+ABSL_FLAG(std::string, structure, "hashmap,list", "Comma-separated: hashmap, list");
+ABSL_FLAG(std::string, mix, "read,write",
+          "Comma-separated: read (90% lookups, 5% inserts, 5% removes), write (50% inserts, "
+          "50% removes)");
+ABSL_FLAG(std::string, threads, "1,2,4,8", "Comma-separated worker thread counts");
+ABSL_FLAG(std::string, stall, "0,1",
+          "Comma-separated 0/1: 1 adds one thread that enters a guard, protects a pointer and "
+          "parks for the whole run");
+ABSL_FLAG(double, seconds, 1.0, "Duration of each throughput run");
+ABSL_FLAG(double, sample_seconds, 0.5,
+          "Duration of each unreclaimed-sampling run (0: skip sampling)");
+ABSL_FLAG(int64_t, keys, 100000, "Hash map key range");
+ABSL_FLAG(int64_t, prefill, 50000, "Hash map keys inserted before each run");
+ABSL_FLAG(int64_t, list_keys, 2000,
+          "List key range (a 50k-node list makes every operation a 25k-node walk); prefilled "
+          "half full");
+ABSL_FLAG(std::string, stall_timeline, "",
+          "If set (e.g. 2,10): instead of the sweep, run each scheme/structure/mix/threads "
+          "once with a stalled thread for max(t) seconds and record unreclaimed at each t");
+ABSL_FLAG(int64_t, guard_iterations, 20000000,
+          "Iterations of the guard enter+leave micro-benchmark (0: skip it)");
+ABSL_FLAG(std::string, json, "", "Write the rows as a JSON array to this path");
+ABSL_FLAG(uint64_t, seed, 42, "Seed of the workload generators");
+
+namespace mvkv::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  std::string scheme, structure, mix;
+  int threads = 1;
+  bool stalled = false;
+  std::uint64_t keys = 0, prefill = 0;
+};
+
+std::vector<std::string> List(const std::string& s) {
+  return absl::StrSplit(s, ',', absl::SkipEmpty());
+}
+std::vector<int> Ints(const std::string& s) {
+  std::vector<int> out;
+  for (const auto& p : List(s)) {
+    int v;
+    if (absl::SimpleAtoi(p, &v)) out.push_back(v);
+  }
+  return out;
+}
+std::vector<double> Doubles(const std::string& s) {
+  std::vector<double> out;
+  for (const auto& p : List(s)) {
+    double v;
+    if (absl::SimpleAtod(p, &v)) out.push_back(v);
+  }
+  return out;
+}
+
+std::uint64_t Next(std::uint64_t& x) {  // xorshift64*
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+void Prefill(Target& t, const Config& c) {
+  std::uint64_t x = absl::GetFlag(FLAGS_seed) | 1;
+  std::uint64_t in = 0;
+  while (in < c.prefill) {
+    if (t.Insert(Next(x) % c.keys)) ++in;
+  }
+}
+
+void Worker(Target& t, const Config& c, std::uint64_t seed, std::latch& ready,
+            const std::atomic<bool>& stop, std::uint64_t& ops) {
+  t.ThreadEnter();
+  std::uint64_t x = seed | 1, n = 0;
+  const bool read = c.mix == "read";
+  ready.count_down();
+  while (!stop.load(std::memory_order_relaxed)) {
+    for (int i = 0; i < 64; ++i) {
+      const std::uint64_t r = Next(x);
+      const std::uint64_t k = (r >> 16) % c.keys;
+      const unsigned p = static_cast<unsigned>(r % 100);
+      if (read && p < 90) {
+        t.Contains(k);
+      } else if (p < (read ? 95u : 50u)) {
+        t.Insert(k);
+      } else {
+        t.Remove(k);
+      }
+    }
+    n += 64;
+  }
+  ops = n;
+  t.ThreadExit();
+}
+
+// The stalled thread: parks inside a critical section until `release`.
+struct Stall {
+  std::latch parked{1}, release{1};
+  std::thread thread;
+  static void Park(void* arg) {
+    auto* s = static_cast<Stall*>(arg);
+    s->parked.count_down();
+    s->release.wait();
+  }
+  void Start(Target& t) {
+    thread = std::thread([this, &t] {
+      t.ThreadEnter();
+      if (!t.StallWhile(&Park, this)) parked.count_down();
+      t.ThreadExit();
+    });
+    parked.wait();
+  }
+  void Stop() {
+    release.count_down();
+    thread.join();
+  }
+};
+
+struct RunResult {
+  double mops = 0;
+  double unreclaimed_avg_per_thread = -1;
+  std::int64_t unreclaimed_peak = -1;
+  std::vector<std::int64_t> at;  // samples at the requested times
+};
+
+// One run of `seconds`; with `sample`, a sampler reads Unreclaimed() every
+// 5 ms, and records it at each time in `marks`.
+RunResult Run(const Config& c, double seconds, bool sample, const std::vector<double>& marks) {
+  std::unique_ptr<Target> t = MakeTarget(c.scheme, c.structure, sample);
+  RunResult res;
+  if (!t) return res;
+  Prefill(*t, c);
+  Stall stall;
+  if (c.stalled) stall.Start(*t);
+  std::atomic<bool> stop{false};
+  std::latch ready(c.threads + 1);
+  std::vector<std::uint64_t> ops(c.threads);
+  std::vector<std::thread> workers;
+  for (int i = 0; i < c.threads; ++i) {
+    workers.emplace_back([&, i] {
+      Worker(*t, c, absl::GetFlag(FLAGS_seed) * 7919 + i, ready, stop, ops[i]);
+    });
+  }
+  ready.arrive_and_wait();
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration<double>(seconds);
+  double sum = 0;
+  std::int64_t n = 0, peak = -1;
+  std::size_t next_mark = 0;
+  while (Clock::now() < end) {
+    if (!sample) {
+      std::this_thread::sleep_until(end);  // timing the run, not hiding a race
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const std::int64_t u = t->Unreclaimed();
+    if (u < 0) break;
+    sum += static_cast<double>(u);
+    ++n;
+    peak = std::max(peak, u);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    while (next_mark < marks.size() && elapsed >= marks[next_mark]) {
+      res.at.push_back(u);
+      ++next_mark;
+    }
+  }
+  if (sample && n > 0 && t->Unreclaimed() >= 0) std::this_thread::sleep_until(end);
+  stop.store(true);
+  for (auto& w : workers) w.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::uint64_t total = 0;
+  for (auto o : ops) total += o;
+  res.mops = static_cast<double>(total) / elapsed / 1e6;
+  if (n > 0) {
+    res.unreclaimed_avg_per_thread = sum / static_cast<double>(n) / (c.threads + c.stalled);
+    res.unreclaimed_peak = peak;
+  }
+  if (c.stalled) stall.Stop();
+  t->ThreadEnter();  // libcds: the main thread destroys the structure
+  t.reset();
+  return res;
+}
+
+std::string Row(const Config& c, const RunResult& r) {
+  std::ostringstream o;
+  o << "{\"scheme\":\"" << c.scheme << "\",\"structure\":\"" << c.structure << "\",\"mix\":\""
+    << c.mix << "\",\"threads\":" << c.threads << ",\"stalled\":" << (c.stalled ? 1 : 0)
+    << ",\"mops\":" << r.mops << ",\"unreclaimed_avg_per_thread\":" << r.unreclaimed_avg_per_thread
+    << ",\"unreclaimed_peak\":" << r.unreclaimed_peak << "}";
+  return o.str();
+}
+
+Config MakeConfig(const std::string& scheme, const std::string& structure, const std::string& mix,
+                  int threads, bool stalled) {
+  Config c{scheme, structure, mix, threads, stalled};
+  if (structure == "list") {
+    c.keys = static_cast<std::uint64_t>(absl::GetFlag(FLAGS_list_keys));
+    c.prefill = c.keys / 2;
+  } else {
+    c.keys = static_cast<std::uint64_t>(absl::GetFlag(FLAGS_keys));
+    c.prefill = static_cast<std::uint64_t>(absl::GetFlag(FLAGS_prefill));
+  }
+  return c;
+}
+
+void GuardRows(std::vector<std::string>& rows) {
+  const auto iters = static_cast<std::uint64_t>(absl::GetFlag(FLAGS_guard_iterations));
+  if (iters == 0) return;
+  for (const std::string scheme : {"crystalline", "ebr", "urcu"}) {
+    for (const bool protect : {false, true}) {
+      const double ns = GuardCostNs(scheme, protect, iters);
+      std::ostringstream o;
+      o << "{\"scheme\":\"" << scheme << "\",\"structure\":\"guard\",\"mix\":\""
+        << (protect ? "enter_protect_leave" : "enter_leave")
+        << "\",\"threads\":1,\"stalled\":0,\"ns_per_op\":" << ns << ",\"mops\":" << 1e3 / ns
+        << ",\"unreclaimed_avg_per_thread\":0,\"unreclaimed_peak\":0}";
+      rows.push_back(o.str());
+      std::printf("%s\n", rows.back().c_str());
+      std::fflush(stdout);
+    }
+  }
+}
+
+void Sweep(std::vector<std::string>& rows) {
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  const double sample_seconds = absl::GetFlag(FLAGS_sample_seconds);
+  for (const auto& structure : List(absl::GetFlag(FLAGS_structure))) {
+    for (const auto& mix : List(absl::GetFlag(FLAGS_mix))) {
+      for (int stalled : Ints(absl::GetFlag(FLAGS_stall))) {
+        for (int threads : Ints(absl::GetFlag(FLAGS_threads))) {
+          for (const auto& scheme : List(absl::GetFlag(FLAGS_schemes))) {
+            const Config c = MakeConfig(scheme, structure, mix, threads, stalled != 0);
+            RunResult r = Run(c, seconds, false, {});
+            if (sample_seconds > 0) {
+              const RunResult s = Run(c, sample_seconds, true, {});
+              r.unreclaimed_avg_per_thread = s.unreclaimed_avg_per_thread;
+              r.unreclaimed_peak = s.unreclaimed_peak;
+            }
+            rows.push_back(Row(c, r));
+            std::printf("%s\n", rows.back().c_str());
+            std::fflush(stdout);
+          }
+        }
+      }
+    }
+  }
+}
+
+void Timeline(std::vector<std::string>& rows, const std::vector<double>& marks) {
+  const double seconds = *std::max_element(marks.begin(), marks.end()) + 0.01;
+  for (const auto& structure : List(absl::GetFlag(FLAGS_structure))) {
+    for (const auto& mix : List(absl::GetFlag(FLAGS_mix))) {
+      for (int threads : Ints(absl::GetFlag(FLAGS_threads))) {
+        for (const auto& scheme : List(absl::GetFlag(FLAGS_schemes))) {
+          const Config c = MakeConfig(scheme, structure, mix, threads, true);
+          const RunResult r = Run(c, seconds, true, marks);
+          for (std::size_t i = 0; i < r.at.size(); ++i) {
+            std::ostringstream o;
+            o << "{\"kind\":\"stall_timeline\",\"scheme\":\"" << scheme << "\",\"structure\":\""
+              << structure << "\",\"mix\":\"" << mix << "\",\"threads\":" << threads
+              << ",\"stalled\":1,\"at_seconds\":" << marks[i] << ",\"unreclaimed\":" << r.at[i]
+              << ",\"unreclaimed_per_thread\":"
+              << static_cast<double>(r.at[i]) / (threads + 1) << ",\"mops\":" << r.mops << "}";
+            rows.push_back(o.str());
+            std::printf("%s\n", rows.back().c_str());
+            std::fflush(stdout);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mvkv::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Benchmarks memory reclamation schemes (see the flags; rows go to stdout and --json).");
+  absl::ParseCommandLine(argc, argv);
+  mvkv::bench::InitPeers();
+  std::vector<std::string> rows;
+  const auto marks = mvkv::bench::Doubles(absl::GetFlag(FLAGS_stall_timeline));
+  if (!marks.empty()) {
+    mvkv::bench::Timeline(rows, marks);
+  } else {
+    mvkv::bench::GuardRows(rows);
+    mvkv::bench::Sweep(rows);
+  }
+  const std::string path = absl::GetFlag(FLAGS_json);
+  if (!path.empty()) {
+    std::ofstream out(path);
+    out << "[\n";
+    for (std::size_t i = 0; i < rows.size(); ++i) out << "  " << rows[i] << (i + 1 < rows.size() ? ",\n" : "\n");
+    out << "]\n";
+  }
+  return 0;
+}
