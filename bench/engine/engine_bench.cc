@@ -1,0 +1,239 @@
+// engine_bench: micro-benchmarks of the embedded engine (mvcc/).
+//
+//   bazel run --config=opt //bench:engine_bench -- --json=/tmp/engine.json
+//
+// Scenarios (--scenarios, comma-separated):
+//   put      one client, autocommit Put of distinct keys
+//   get      point reads of existing keys at --keys keys, --threads threads
+//   lever    Lever's mix: --lever_ops operations, 94% read, 2% insert,
+//            1% remove, 3% update, every one its own transaction, over a key
+//            range of --lever_keys (half prefilled), on --threads threads
+// Output: a table on stdout and, with --json, one JSON row per scenario.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "mvcc/db.h"
+
+ABSL_FLAG(std::string, scenarios, "put,get,lever",
+          "Comma-separated scenarios: put, get, lever.");
+ABSL_FLAG(std::string, keys, "1000000",
+          "Comma-separated key counts for the get scenario.");
+ABSL_FLAG(int, threads, 2, "Client threads for get and lever.");
+ABSL_FLAG(int64_t, put_ops, 2000000, "Autocommit puts in the put scenario.");
+ABSL_FLAG(int64_t, get_ops, 20000000, "Point reads per get run (all threads).");
+ABSL_FLAG(int64_t, lever_ops, 25165824, "Operations in the lever scenario.");
+ABSL_FLAG(int64_t, lever_keys, 1 << 20, "Key range of the lever scenario.");
+ABSL_FLAG(int, value_bytes, 8, "Value size.");
+ABSL_FLAG(std::string, json, "", "Write JSON rows here.");
+
+namespace mvkv::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string scenario;
+  int64_t keys = 0;
+  int threads = 0;
+  int64_t ops = 0;
+  double seconds = 0;
+  double ops_per_s() const { return ops / seconds; }
+  std::string extra;  // JSON members, already formatted
+};
+
+std::string Key(uint64_t i) { return absl::StrFormat("user%012u", i); }
+
+std::unique_ptr<Database> OpenOrDie() {
+  auto db = Database::Open();
+  if (!db.ok()) {
+    std::fprintf(stderr, "open: %s\n", db.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*db);
+}
+
+// Loads keys [0, n) in transactions of 1000 writes.
+void Load(Database& db, int64_t n, const std::string& value) {
+  for (int64_t base = 0; base < n; base += 1000) {
+    auto txn = db.Begin(IsolationLevel::kReadCommitted);
+    for (int64_t i = base; i < std::min(n, base + 1000); ++i) {
+      (void)txn->Put(Key(i), value);
+    }
+    absl::Status s = txn->Commit();
+    if (!s.ok()) {
+      std::fprintf(stderr, "load: %s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+  }
+}
+
+template <class Fn>
+double Timed(int threads, Fn&& fn) {
+  std::vector<std::thread> pool;
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      fn(t);
+    });
+  }
+  while (ready.load() < threads) std::this_thread::yield();
+  const auto start = Clock::now();
+  go.store(true, std::memory_order_release);
+  for (auto& th : pool) th.join();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Row RunPut() {
+  auto db = OpenOrDie();
+  const int64_t ops = absl::GetFlag(FLAGS_put_ops);
+  const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
+  std::vector<std::string> keys;
+  keys.reserve(ops);
+  for (int64_t i = 0; i < ops; ++i) keys.push_back(Key(i));
+  const double secs = Timed(1, [&](int) {
+    for (int64_t i = 0; i < ops; ++i) {
+      if (!db->Put(keys[i], value).ok()) std::abort();
+    }
+  });
+  const Stats s = db->GetStats();
+  return {"put", ops, 1, ops, secs,
+          absl::StrCat("\"group_commits\": ", s.pipeline_batches)};
+}
+
+Row RunGet(int64_t nkeys) {
+  auto db = OpenOrDie();
+  const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
+  Load(*db, nkeys, value);
+  const int threads = absl::GetFlag(FLAGS_threads);
+  const int64_t per_thread = absl::GetFlag(FLAGS_get_ops) / threads;
+  std::atomic<int64_t> found{0};
+  const double secs = Timed(threads, [&](int t) {
+    std::mt19937_64 rng(t + 1);
+    std::string key;
+    int64_t hits = 0;
+    for (int64_t i = 0; i < per_thread; ++i) {
+      key = Key(rng() % nkeys);
+      hits += db->Get(key).ok();
+    }
+    found.fetch_add(hits);
+  });
+  if (found.load() != per_thread * threads) {
+    std::fprintf(stderr, "get: %lld of %lld reads missed\n",
+                 static_cast<long long>(per_thread * threads - found.load()),
+                 static_cast<long long>(per_thread * threads));
+    std::exit(1);
+  }
+  Row row{"get", nkeys, threads, per_thread * threads, secs, ""};
+  row.extra = absl::StrFormat("\"ops_per_s_per_thread\": %.0f",
+                              row.ops_per_s() / threads);
+  return row;
+}
+
+Row RunLever() {
+  auto db = OpenOrDie();
+  const int64_t range = absl::GetFlag(FLAGS_lever_keys);
+  const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
+  Load(*db, range / 2, value);
+  const int threads = absl::GetFlag(FLAGS_threads);
+  const int64_t per_thread = absl::GetFlag(FLAGS_lever_ops) / threads;
+  std::atomic<int64_t> reads{0}, writes{0};
+  const double secs = Timed(threads, [&](int t) {
+    std::mt19937_64 rng(t + 7);
+    std::string key;
+    int64_t r = 0, w = 0;
+    for (int64_t i = 0; i < per_thread; ++i) {
+      const uint64_t x = rng();
+      key = Key((x >> 8) % range);
+      const int dice = x % 100;
+      if (dice < 94) {
+        (void)db->Get(key);
+        ++r;
+      } else if (dice < 96 || dice >= 97) {
+        (void)db->Put(key, value);  // insert (2%) or update (3%)
+        ++w;
+      } else {
+        (void)db->Delete(key);  // remove (1%)
+        ++w;
+      }
+    }
+    reads.fetch_add(r);
+    writes.fetch_add(w);
+  });
+  Row row{"lever", range, threads, per_thread * threads, secs, ""};
+  row.extra = absl::StrCat("\"reads\": ", reads.load(),
+                           ", \"writes\": ", writes.load());
+  return row;
+}
+
+int Main() {
+  std::vector<Row> rows;
+  for (absl::string_view scenario :
+       absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',')) {
+    if (scenario == "put") {
+      rows.push_back(RunPut());
+    } else if (scenario == "get") {
+      for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_keys), ',')) {
+        int64_t n = 0;
+        if (!absl::SimpleAtoi(k, &n) || n <= 0) {
+          std::fprintf(stderr, "--keys: bad count \"%s\"\n", std::string(k).c_str());
+          return 2;
+        }
+        rows.push_back(RunGet(n));
+      }
+    } else if (scenario == "lever") {
+      rows.push_back(RunLever());
+    } else {
+      std::fprintf(stderr, "unknown scenario \"%s\" (put, get, lever)\n",
+                   std::string(scenario).c_str());
+      return 2;
+    }
+    const Row& r = rows.back();
+    std::printf("%-6s keys=%-9lld threads=%d ops=%-9lld %.3f s  %.0f ops/s  %s\n",
+                r.scenario.c_str(), static_cast<long long>(r.keys), r.threads,
+                static_cast<long long>(r.ops), r.seconds, r.ops_per_s(),
+                r.extra.c_str());
+    std::fflush(stdout);
+  }
+  const std::string path = absl::GetFlag(FLAGS_json);
+  if (!path.empty()) {
+    std::ofstream out(path);
+    out << "[\n";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      out << absl::StrFormat(
+          "  {\"scenario\": \"%s\", \"keys\": %d, \"threads\": %d, "
+          "\"ops\": %d, \"seconds\": %.4f, \"ops_per_s\": %.0f%s%s}%s\n",
+          r.scenario, r.keys, r.threads, r.ops, r.seconds, r.ops_per_s(),
+          r.extra.empty() ? "" : ", ", r.extra, i + 1 < rows.size() ? "," : "");
+    }
+    out << "]\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mvkv::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "engine_bench: embedded engine micro-benchmarks (put, get, lever).");
+  absl::ParseCommandLine(argc, argv);
+  return mvkv::bench::Main();
+}

@@ -1,0 +1,379 @@
+#include "mvcc/db.h"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "mvcc/internal/engine.h"
+
+namespace mvkv {
+
+using mvcc_internal::BufferedWrite;
+using mvcc_internal::CommitRequest;
+using mvcc_internal::Engine;
+using mvcc_internal::ReclaimDomain;
+using mvcc_internal::Record;
+using mvcc_internal::TxnPhase;
+using mvcc_internal::TxnState;
+using mvcc_internal::Version;
+
+namespace {
+
+constexpr char kSnapshotTooOldPayload[] = "type.mvkv.dev/snapshot-too-old";
+
+absl::Status NotFound(std::string_view key) {
+  return absl::NotFoundError(absl::StrCat(
+      "key \"", absl::CHexEscape(mvcc_internal::AsAbsl(key.substr(0, 64))), "\" not found"));
+}
+
+absl::Status ValidateRange(std::string_view start, std::string_view end) {
+  if (!end.empty() && end <= start) {
+    return absl::InvalidArgumentError(
+        "scan range is empty or inverted: end must be empty (to the last "
+        "key) or greater than start");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsSnapshotTooOld(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kOutOfRange &&
+         status.GetPayload(kSnapshotTooOldPayload).has_value();
+}
+
+namespace mvcc_internal {
+absl::Status SnapshotTooOldError(std::string_view why) {
+  absl::Status s(absl::StatusCode::kOutOfRange,
+                 absl::StrCat("snapshot too old: ", AsAbsl(why)));
+  s.SetPayload(kSnapshotTooOldPayload, absl::Cord("1"));
+  return s;
+}
+}  // namespace mvcc_internal
+
+// ---- Txn. ----
+
+namespace {
+
+absl::Status CheckOpen(const TxnState& txn) {
+  switch (txn.phase) {
+    case TxnPhase::kOpen:
+      return absl::OkStatus();
+    case TxnPhase::kCommitted:
+      return absl::FailedPreconditionError(
+          absl::StrCat("transaction ", txn.id, " already committed"));
+    case TxnPhase::kRolledBack:
+      break;
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("transaction ", txn.id, " already rolled back"));
+}
+
+// After a read: if the engine released this snapshot meanwhile, the read may
+// have missed a pruned version, so it must not be returned.
+absl::Status CheckSnapshot(TxnState& txn) {
+  if (txn.slot == nullptr ||
+      !txn.slot->revoked.load(std::memory_order_acquire)) {
+    return absl::OkStatus();
+  }
+  return mvcc_internal::SnapshotTooOldError(absl::StrCat(
+      "transaction ", txn.id, " held snapshot ", txn.snapshot_ts,
+      " past the engine's limits and it was released"));
+}
+
+}  // namespace
+
+Txn::Txn(std::unique_ptr<TxnState> state) : state_(std::move(state)) {}
+
+Txn::~Txn() {
+  if (state_->phase == TxnPhase::kOpen) Rollback().IgnoreError();
+}
+
+absl::StatusOr<std::string> Txn::Get(std::string_view key) {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
+  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
+  if (auto it = txn.writes.find(key); it != txn.writes.end()) {
+    if (it->second.tombstone) return NotFound(key);
+    return it->second.value;
+  }
+  if (txn.isolation == IsolationLevel::kSerializable) {
+    txn.read_keys.emplace_back(key);
+  }
+  std::optional<std::string> value;
+  {
+    ReclaimDomain::Guard guard(ReclaimDomain::Default());
+    const Record* r = txn.engine->Find(guard, key);
+    const Version* v = nullptr;
+    if (r != nullptr) {
+      v = txn.isolation == IsolationLevel::kReadCommitted
+              ? txn.engine->ReadLatest(guard, r)
+              : Engine::ReadAt(guard, r, txn.snapshot_ts);
+    }
+    if (v != nullptr && !v->tombstone()) value.emplace(v->bytes());
+  }
+  if (absl::Status s = CheckSnapshot(txn); !s.ok()) return s;
+  if (!value.has_value()) return NotFound(key);
+  return std::move(*value);
+}
+
+absl::Status Txn::Put(std::string_view key, std::string_view value) {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
+  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = txn.engine->ValidateValue(value); !s.ok()) return s;
+  BufferedWrite& w = txn.writes[std::string(key)];
+  w.tombstone = false;
+  w.value.assign(value);
+  return absl::OkStatus();
+}
+
+absl::Status Txn::Delete(std::string_view key) {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
+  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
+  BufferedWrite& w = txn.writes[std::string(key)];
+  w.tombstone = true;
+  w.value.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<KeyValue>> Txn::Scan(std::string_view start,
+                                                std::string_view end,
+                                                std::size_t limit) {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
+  if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
+  auto first = txn.writes.lower_bound(start);
+  auto last = end.empty() ? txn.writes.end() : txn.writes.lower_bound(end);
+  const std::size_t own = std::distance(first, last);
+  // Own deletes can hide up to `own` committed pairs: read that many more.
+  const std::size_t base_limit = limit == 0 ? 0 : limit + own;
+  std::vector<KeyValue> base;
+  if (txn.isolation == IsolationLevel::kReadCommitted) {
+    uint64_t ts = 0;
+    auto* slot = txn.engine->AcquireSnapshot(&ts);
+    base = txn.engine->ScanAt(start, end, base_limit, ts);
+    txn.engine->ReleaseSnapshot(slot);
+  } else {
+    base = txn.engine->ScanAt(start, end, base_limit, txn.snapshot_ts);
+  }
+  if (absl::Status s = CheckSnapshot(txn); !s.ok()) return s;
+
+  // Merge the committed pairs with this transaction's own writes.
+  std::vector<KeyValue> out;
+  auto b = base.begin();
+  auto w = first;
+  while ((b != base.end() || w != last) && (limit == 0 || out.size() < limit)) {
+    const bool take_own = w != last && (b == base.end() || w->first <= b->key);
+    if (take_own) {
+      if (b != base.end() && b->key == w->first) ++b;  // shadowed
+      if (!w->second.tombstone) out.push_back({w->first, w->second.value, 0});
+      ++w;
+    } else {
+      out.push_back(std::move(*b));
+      ++b;
+    }
+  }
+  if (txn.isolation == IsolationLevel::kSerializable) {
+    // A scan cut short by the limit depends only on keys up to the last one
+    // returned.
+    std::string range_end(end);
+    if (limit != 0 && out.size() >= limit) {
+      range_end = out.back().key;
+      range_end.push_back('\0');
+    }
+    txn.ranges.push_back({std::string(start), std::move(range_end)});
+  }
+  return out;
+}
+
+absl::Status Txn::ReadTyped(const std::shared_ptr<Record>& record,
+                            void (*copy)(const void* payload, void* out),
+                            void* out) {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
+  for (const mvcc_internal::TVarWrite& w : txn.tvar_writes) {
+    if (w.record == record) {
+      copy(w.version->payload(), out);
+      return absl::OkStatus();
+    }
+  }
+  if (txn.isolation == IsolationLevel::kSerializable) {
+    txn.tvar_reads.push_back(record);
+  }
+  {
+    ReclaimDomain::Guard guard(ReclaimDomain::Default());
+    const Version* v = txn.isolation == IsolationLevel::kReadCommitted
+                           ? txn.engine->ReadLatest(guard, record.get())
+                           : Engine::ReadAt(guard, record.get(), txn.snapshot_ts);
+    // A TVar's first version is at timestamp 0, so v is never null.
+    copy(v->payload(), out);
+  }
+  return CheckSnapshot(txn);
+}
+
+absl::Status Txn::WriteTyped(const std::shared_ptr<Record>& record,
+                             Version* version) {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) {
+    mvcc_internal::DeleteVersion(version);
+    return s;
+  }
+  for (mvcc_internal::TVarWrite& w : txn.tvar_writes) {
+    if (w.record == record) {
+      mvcc_internal::DeleteVersion(w.version);
+      w.version = version;
+      return absl::OkStatus();
+    }
+  }
+  txn.tvar_writes.push_back({record, version});
+  return absl::OkStatus();
+}
+
+absl::Status Txn::Commit() {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
+  if (absl::Status s = CheckSnapshot(txn); !s.ok()) {
+    Rollback().IgnoreError();
+    return s;
+  }
+  if (txn.writes.empty() && txn.tvar_writes.empty()) {
+    // Read-only: every read was already at one snapshot; nothing to order.
+    txn.engine->ReleaseSnapshot(&txn);
+    txn.phase = TxnPhase::kCommitted;
+    return absl::OkStatus();
+  }
+  CommitRequest request;
+  request.txn = &txn;
+  absl::Status s = txn.engine->Commit(request);
+  txn.engine->ReleaseSnapshot(&txn);
+  if (!s.ok()) {
+    txn.phase = TxnPhase::kRolledBack;
+    return s;
+  }
+  txn.commit_ts = request.commit_ts;
+  txn.phase = TxnPhase::kCommitted;
+  return absl::OkStatus();
+}
+
+absl::Status Txn::Rollback() {
+  TxnState& txn = *state_;
+  if (txn.phase == TxnPhase::kCommitted) return CheckOpen(txn);
+  txn.writes.clear();
+  for (mvcc_internal::TVarWrite& w : txn.tvar_writes) {
+    mvcc_internal::DeleteVersion(w.version);
+  }
+  txn.tvar_writes.clear();
+  txn.engine->ReleaseSnapshot(&txn);
+  txn.phase = TxnPhase::kRolledBack;
+  return absl::OkStatus();
+}
+
+uint64_t Txn::snapshot_ts() const { return state_->snapshot_ts; }
+uint64_t Txn::commit_ts() const { return state_->commit_ts; }
+uint64_t Txn::id() const { return state_->id; }
+IsolationLevel Txn::isolation() const { return state_->isolation; }
+
+// ---- Database. ----
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(
+    const Options& options) {
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Open(options);
+  if (!engine.ok()) return engine.status();
+  return std::unique_ptr<Database>(new Database(std::move(*engine)));
+}
+
+Database::Database(std::unique_ptr<Engine> engine)
+    : engine_(std::move(engine)) {}
+
+Database::~Database() = default;
+
+absl::StatusOr<ReadResult> Database::GetWithTimestamp(std::string_view key) {
+  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
+  ReclaimDomain::Guard guard(ReclaimDomain::Default());
+  const Record* r = engine_->Find(guard, key);
+  const Version* v = r == nullptr ? nullptr : engine_->ReadLatest(guard, r);
+  if (v == nullptr || v->tombstone()) return NotFound(key);
+  return ReadResult{std::string(v->bytes()), v->commit_ts};
+}
+
+absl::StatusOr<std::string> Database::Get(std::string_view key) {
+  absl::StatusOr<ReadResult> r = GetWithTimestamp(key);
+  if (!r.ok()) return r.status();
+  return std::move(r->value);
+}
+
+absl::Status Database::Put(std::string_view key, std::string_view value) {
+  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = engine_->ValidateValue(value); !s.ok()) return s;
+  CommitRequest request;
+  request.key = key;
+  request.value = value;
+  return engine_->Commit(request);
+}
+
+absl::Status Database::Delete(std::string_view key) {
+  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
+  CommitRequest request;
+  request.key = key;
+  request.tombstone = true;
+  return engine_->Commit(request);
+}
+
+absl::StatusOr<std::vector<KeyValue>> Database::Scan(std::string_view start,
+                                                     std::string_view end,
+                                                     std::size_t limit) {
+  if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
+  uint64_t ts = 0;
+  auto* slot = engine_->AcquireSnapshot(&ts);
+  std::vector<KeyValue> out = engine_->ScanAt(start, end, limit, ts);
+  engine_->ReleaseSnapshot(slot);
+  return out;
+}
+
+std::unique_ptr<Txn> Database::Begin(IsolationLevel isolation) {
+  return std::unique_ptr<Txn>(new Txn(engine_->NewTxn(isolation)));
+}
+
+absl::Status Database::Transact(const std::function<absl::Status(Txn&)>& fn,
+                                const TransactOptions& options) {
+  if (options.max_attempts < 1) {
+    return absl::InvalidArgumentError("max_attempts must be >= 1");
+  }
+  // Not absl::BitGen: Debian's Abseil seeds it from a pool behind spin locks
+  // that TSan cannot see through.
+  thread_local std::minstd_rand rng(std::random_device{}());
+  absl::Duration backoff = options.initial_backoff;
+  absl::Status last;
+  for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {
+    std::unique_ptr<Txn> txn = Begin(options.isolation);
+    last = fn(*txn);
+    if (last.ok()) last = txn->Commit();
+    if (last.ok() || !absl::IsAborted(last)) return last;
+    if (attempt == options.max_attempts) break;
+    // Full jitter: a random wait in [0, backoff) spreads retrying rivals.
+    std::uniform_int_distribution<int64_t> jitter(
+        0, std::max<int64_t>(1, absl::ToInt64Nanoseconds(backoff)) - 1);
+    absl::SleepFor(absl::Nanoseconds(jitter(rng)));
+    backoff = std::min(backoff * 2, options.max_backoff);
+  }
+  return absl::AbortedError(absl::StrCat("gave up after ",
+                                         options.max_attempts,
+                                         " attempts; last: ", last.message()));
+}
+
+absl::Status Database::Sweep() { return engine_->Sweep(); }
+
+std::shared_ptr<Record> Database::NewTVarRecord(Version* initial) {
+  return engine_->NewTVarRecord(initial);
+}
+
+Stats Database::GetStats() const { return engine_->GetStats(); }
+
+}  // namespace mvkv

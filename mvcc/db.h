@@ -1,0 +1,338 @@
+// mvkv: a transactional, in-memory, multi-version key-value engine.
+//
+// A Database holds byte-string keys and values in memory, each key with a
+// chain of versions stamped by commit timestamps. Reads never block and never
+// wait for writers: a reader pins a reclamation guard, walks the indexes and a
+// version chain, and picks the newest version at or below its snapshot. All
+// writes flow through one ordered commit pipeline whose single writer
+// validates, installs and publishes commits; concurrent commits are grouped
+// into batches (group commit).
+//
+// Isolation levels (per transaction):
+//   * kSnapshot (default): every read sees the state at the transaction's
+//     start; commit fails with Aborted if another transaction committed a
+//     write to any key this one writes after it started (first committer
+//     wins). Write skew is possible.
+//   * kSerializable: snapshot reads, plus commit-time validation (in the
+//     single writer, so it is exact) that nothing this transaction read or
+//     scanned, including the absence of keys in a scanned range, was changed
+//     by a commit after its snapshot. Write skew and phantoms abort.
+//   * kReadCommitted: every read sees the latest committed state at the time
+//     of the read (a scan is one snapshot); commit never conflicts: the last
+//     writer wins.
+// Every transaction reads its own uncommitted writes. Read-only transactions
+// never enter the pipeline.
+//
+// Thread safety: Database is thread-safe. A Txn is used by one thread at a
+// time (it may move between threads); different Txns run concurrently.
+// TVar<T> handles may be shared between threads; their values are read and
+// written only inside transactions.
+//
+// Errors are absl::Status with canonical codes (map 1:1 to gRPC):
+//   NotFound            the key has no live version at the snapshot.
+//   Aborted             a conflict; the message names the key. Retrying the
+//                       whole transaction may succeed (see Transact()).
+//   FailedPrecondition  the transaction already committed or rolled back.
+//   OutOfRange          snapshot too old: the engine released this
+//                       transaction's snapshot (see IsSnapshotTooOld()).
+//   InvalidArgument     empty or oversized key, oversized value, bad range.
+//   ResourceExhausted   the commit pipeline is full and did not drain in time.
+//   Unavailable         the database is shutting down.
+#ifndef MVKV_MVCC_DB_H_
+#define MVKV_MVCC_DB_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "mvcc/durability.h"
+
+namespace mvkv {
+
+enum class IsolationLevel { kSnapshot, kSerializable, kReadCommitted };
+
+struct Options {
+  // Limits on input; larger keys or values get InvalidArgument.
+  std::size_t max_key_bytes = 4096;
+  std::size_t max_value_bytes = 16 << 20;
+  // Commit pipeline ring size (rounded up to a power of two).
+  std::size_t pipeline_ring_size = 1024;
+  // How long a committer waits for room in a full pipeline before giving up
+  // with ResourceExhausted.
+  absl::Duration commit_queue_timeout = absl::Seconds(10);
+  // Persistence. Not owned; must outlive the Database. nullptr = memory only.
+  Durability* durability = nullptr;
+};
+
+// One key-value pair returned by Scan.
+struct KeyValue {
+  std::string key;
+  std::string value;
+  uint64_t commit_ts = 0;  // commit timestamp of the version read
+};
+
+// A value and the commit timestamp of the version it came from.
+struct ReadResult {
+  std::string value;
+  uint64_t commit_ts = 0;
+};
+
+// The engine's accounting; every field is cheap to read.
+struct Stats {
+  uint64_t live_keys = 0;       // keys whose newest version is not a tombstone
+  uint64_t index_keys = 0;      // records in the indexes (live + tombstoned)
+  uint64_t versions = 0;        // versions in all chains (incl. tombstones)
+  uint64_t version_bytes = 0;   // bytes held by those versions
+  uint64_t visible_ts = 0;      // newest visible commit timestamp
+  uint64_t commits = 0;         // committed write transactions
+  uint64_t aborts_write_conflict = 0;
+  uint64_t aborts_read_conflict = 0;   // serializable validation
+  uint64_t aborts_snapshot_too_old = 0;
+  uint64_t active_snapshots = 0;
+  // Reclaim backlog (stalled threads): retired, not yet freed.
+  uint64_t reclaim_unreclaimed_objects = 0;
+  uint64_t reclaim_unreclaimed_bytes = 0;
+  // Commit pipeline.
+  uint64_t pipeline_batches = 0;      // group commits
+  uint64_t pipeline_occupancy = 0;    // requests in the ring now
+};
+
+class Database;
+class Txn;
+
+namespace mvcc_internal {
+struct Record;
+struct Version;
+struct TxnState;
+class Engine;
+// Allocates a typed version for a TVar (see TVar<T>).
+Version* NewTypedVersion(std::size_t size, std::size_t align,
+                         void (*destroy)(void*), void** payload);
+}  // namespace mvcc_internal
+
+// True if `status` is the snapshot-too-old error.
+bool IsSnapshotTooOld(const absl::Status& status);
+
+// A typed transactional variable: a value of type T with its own version
+// chain, read and written inside the same transactions, at the same
+// timestamps and under the same isolation rules as keys. A transaction that
+// writes TVars and keys commits all of them atomically or none.
+//
+// T must be copy-constructible. Values are immutable once committed: Set()
+// stores a new value, it never mutates a committed one in place, so readers
+// never see a half-written T.
+template <class T>
+class TVar final {
+ public:
+  TVar() = default;  // an empty handle; every use is InvalidArgument
+
+  bool valid() const { return record_ != nullptr; }
+
+ private:
+  friend class Database;
+  friend class Txn;
+  explicit TVar(std::shared_ptr<mvcc_internal::Record> record)
+      : record_(std::move(record)) {}
+  std::shared_ptr<mvcc_internal::Record> record_;
+};
+
+// A transaction. Obtained from Database::Begin(); ends with Commit() or
+// Rollback() (the destructor rolls back an open transaction).
+class Txn final {
+ public:
+  ~Txn();
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  // Reads `key`: this transaction's own write if any, else the newest version
+  // at the snapshot (kReadCommitted: the newest committed now).
+  // NotFound if absent or deleted; InvalidArgument for a bad key;
+  // FailedPrecondition after Commit/Rollback; OutOfRange (snapshot too old).
+  absl::StatusOr<std::string> Get(std::string_view key);
+
+  // Buffers a write, visible to this transaction's reads at once and to
+  // others after Commit(). InvalidArgument for a bad key or value (nothing is
+  // buffered); FailedPrecondition after Commit/Rollback.
+  absl::Status Put(std::string_view key, std::string_view value);
+
+  // Buffers a delete. Deleting a missing key is not an error.
+  absl::Status Delete(std::string_view key);
+
+  // Returns up to `limit` pairs (0 = no limit) with start <= key < end in key
+  // order, merged with this transaction's own writes. An empty `end` means
+  // "to the last key". InvalidArgument if end is set and end <= start.
+  // Under kSerializable the range [start, end) (up to the last key returned,
+  // when the limit cut it short) is validated at commit, phantoms included.
+  absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view start,
+                                             std::string_view end,
+                                             std::size_t limit = 0);
+
+  // Reads a TVar (own write first). InvalidArgument for an empty handle.
+  template <class T>
+  absl::StatusOr<T> Read(const TVar<T>& var);
+
+  // Buffers a new value for a TVar.
+  template <class T>
+  absl::Status Write(const TVar<T>& var, T value);
+
+  // Validates and commits. Returns OK once the commit is visible to new
+  // reads and durable in the configured mode. Aborted on a conflict (the
+  // message names the key); OutOfRange if the snapshot was released;
+  // ResourceExhausted if the pipeline stayed full; Unavailable on shutdown;
+  // FailedPrecondition if already finished. On any error nothing of this
+  // transaction is visible. A transaction with no writes commits without
+  // entering the pipeline.
+  absl::Status Commit();
+
+  // Discards the buffered writes and releases the snapshot. Idempotent on an
+  // open transaction; FailedPrecondition after Commit().
+  absl::Status Rollback();
+
+  // The snapshot timestamp (0 for kReadCommitted, which has none).
+  uint64_t snapshot_ts() const;
+  // The commit timestamp; 0 until a successful Commit() with writes.
+  uint64_t commit_ts() const;
+  uint64_t id() const;
+  IsolationLevel isolation() const;
+
+ private:
+  friend class Database;
+  explicit Txn(std::unique_ptr<mvcc_internal::TxnState> state);
+
+  // Calls copy(payload, out) on the version this transaction sees, while it
+  // is protected from reclamation.
+  absl::Status ReadTyped(const std::shared_ptr<mvcc_internal::Record>& record,
+                         void (*copy)(const void* payload, void* out),
+                         void* out);
+  absl::Status WriteTyped(const std::shared_ptr<mvcc_internal::Record>& record,
+                          mvcc_internal::Version* version);
+
+  std::unique_ptr<mvcc_internal::TxnState> state_;
+};
+
+class Database final {
+ public:
+  // Opens an empty in-memory database (or, with options.durability set,
+  // loads the durable state first). InvalidArgument for bad options; any
+  // error from the durability layer's Load is returned as is.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(
+      const Options& options = Options());
+
+  // Drains the commit pipeline (every acknowledged commit stays committed)
+  // and frees everything. REQUIRES: no Txn of this database is alive and no
+  // call is in progress.
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Autocommit single-key operations; each is its own transaction.
+  // Get reads the newest committed version (never blocks): NotFound if
+  // absent, InvalidArgument for a bad key.
+  absl::StatusOr<std::string> Get(std::string_view key);
+  absl::StatusOr<ReadResult> GetWithTimestamp(std::string_view key);
+  // Put/Delete return once committed (see Txn::Commit for the errors;
+  // single-key autocommit writes never conflict).
+  absl::Status Put(std::string_view key, std::string_view value);
+  absl::Status Delete(std::string_view key);
+  // A consistent scan at one snapshot (see Txn::Scan).
+  absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view start,
+                                             std::string_view end,
+                                             std::size_t limit = 0);
+
+  // Starts a transaction at the current snapshot.
+  std::unique_ptr<Txn> Begin(
+      IsolationLevel isolation = IsolationLevel::kSnapshot);
+
+  struct TransactOptions {
+    IsolationLevel isolation = IsolationLevel::kSnapshot;
+    int max_attempts = 16;  // >= 1
+    absl::Duration initial_backoff = absl::Microseconds(20);
+    absl::Duration max_backoff = absl::Milliseconds(10);
+  };
+  // Runs fn in a new transaction and commits it, retrying from scratch on
+  // Aborted (from fn or from Commit) up to max_attempts times with jittered
+  // exponential back-off. fn returning any other error rolls back and
+  // returns it. Returns the last Aborted when attempts run out.
+  absl::Status Transact(const std::function<absl::Status(Txn&)>& fn,
+                        const TransactOptions& options);
+  absl::Status Transact(const std::function<absl::Status(Txn&)>& fn) {
+    return Transact(fn, TransactOptions());
+  }
+
+  // Prunes every version chain now (chains are otherwise pruned when a
+  // commit touches them) and removes deleted keys that no snapshot can see
+  // from the indexes. Runs in the commit pipeline's single writer; returns
+  // when done. Unavailable on shutdown.
+  absl::Status Sweep();
+
+  // Creates a TVar holding `initial`, visible at every snapshot.
+  template <class T>
+  TVar<T> NewTVar(T initial);
+
+  Stats GetStats() const;
+
+ private:
+  explicit Database(std::unique_ptr<mvcc_internal::Engine> engine);
+  std::shared_ptr<mvcc_internal::Record> NewTVarRecord(
+      mvcc_internal::Version* initial);
+
+  std::unique_ptr<mvcc_internal::Engine> engine_;
+};
+
+// ---- Implementation details of the templates below. ----
+
+namespace mvcc_internal {
+template <class T>
+Version* MakeTypedVersion(T value) {
+  void* payload = nullptr;
+  Version* v = NewTypedVersion(
+      sizeof(T), alignof(T),
+      [](void* p) { static_cast<T*>(p)->~T(); }, &payload);
+  new (payload) T(std::move(value));
+  return v;
+}
+}  // namespace mvcc_internal
+
+template <class T>
+absl::StatusOr<T> Txn::Read(const TVar<T>& var) {
+  if (!var.valid()) return absl::InvalidArgumentError("empty TVar handle");
+  std::optional<T> out;
+  absl::Status s = ReadTyped(
+      var.record_,
+      [](const void* payload, void* dst) {
+        static_cast<std::optional<T>*>(dst)->emplace(
+            *static_cast<const T*>(payload));
+      },
+      &out);
+  if (!s.ok()) return s;
+  return std::move(*out);
+}
+
+template <class T>
+absl::Status Txn::Write(const TVar<T>& var, T value) {
+  if (!var.valid()) return absl::InvalidArgumentError("empty TVar handle");
+  return WriteTyped(var.record_,
+                    mvcc_internal::MakeTypedVersion<T>(std::move(value)));
+}
+
+template <class T>
+TVar<T> Database::NewTVar(T initial) {
+  static_assert(std::is_copy_constructible_v<T>,
+                "TVar<T> requires a copy-constructible T");
+  return TVar<T>(
+      NewTVarRecord(mvcc_internal::MakeTypedVersion<T>(std::move(initial))));
+}
+
+}  // namespace mvkv
+
+#endif  // MVKV_MVCC_DB_H_

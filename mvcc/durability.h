@@ -1,0 +1,54 @@
+// The persistence interface of the commit pipeline.
+//
+// mvcc/ declares it; storage/ implements it (RocksDB). The engine calls it
+// from the pipeline's durability stage only, so an implementation is called
+// by one thread at a time and needs no locking of its own. A version becomes
+// visible to readers only after PersistBatch() returned OK for its batch.
+#ifndef MVKV_MVCC_DURABILITY_H_
+#define MVKV_MVCC_DURABILITY_H_
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace mvkv {
+
+// One key written by a committed transaction.
+struct DurableWrite {
+  std::string_view key;
+  std::string_view value;  // empty for a tombstone
+  bool tombstone = false;
+};
+
+// One committed transaction. TVars are in-memory only and never appear here.
+struct DurableCommit {
+  uint64_t commit_ts = 0;
+  absl::Span<const DurableWrite> writes;
+};
+
+class Durability {
+ public:
+  virtual ~Durability() = default;
+
+  // Makes one group of commits (in commit-timestamp order) durable in the
+  // implementation's mode, atomically: after a crash either all of the batch
+  // is recovered or none of it. OK means durable. Any error makes the engine
+  // stop accepting commits (the batch's committers and every later one get
+  // Unavailable with the cause); reads go on serving the last durable state.
+  virtual absl::Status PersistBatch(absl::Span<const DurableCommit> batch) = 0;
+
+  // Called once by Database::Open before it serves: calls `sink` for every
+  // stored key in any order, and returns the last persisted commit timestamp
+  // (0 for an empty store). The engine resumes timestamps after it.
+  virtual absl::StatusOr<uint64_t> Load(
+      const std::function<void(std::string_view key, std::string_view value)>&
+          sink) = 0;
+};
+
+}  // namespace mvkv
+
+#endif  // MVKV_MVCC_DURABILITY_H_

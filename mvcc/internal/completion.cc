@@ -1,0 +1,61 @@
+#include "mvcc/internal/completion.h"
+
+#include <cstddef>
+#include <functional>
+#include <thread>
+
+namespace mvkv::mvcc_internal {
+namespace {
+
+constexpr std::size_t kParkWords = 256;
+constexpr int kSpins = 4000;
+constexpr int kYields = 16;
+
+struct alignas(64) ParkWord {
+  std::atomic<uint32_t> epoch{0};
+};
+ParkWord park_table[kParkWords];
+
+ParkWord& WordFor(const void* done) {
+  return park_table[std::hash<const void*>{}(done) % kParkWords];
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
+void WaitForCompletion(const std::atomic<uint32_t>& done) {
+  // (1) acquire pairs with the release store (2): results are visible.
+  for (int i = 0; i < kSpins; ++i) {
+    if (done.load(std::memory_order_acquire) != 0) return;
+    CpuRelax();
+  }
+  for (int i = 0; i < kYields; ++i) {
+    if (done.load(std::memory_order_acquire) != 0) return;
+    std::this_thread::yield();
+  }
+  ParkWord& word = WordFor(&done);
+  while (true) {
+    // Read the epoch before re-checking `done`: a completion after this
+    // load bumps the epoch (3), so wait() returns instead of sleeping.
+    const uint32_t epoch = word.epoch.load(std::memory_order_seq_cst);
+    if (done.load(std::memory_order_seq_cst) != 0) return;
+    word.epoch.wait(epoch, std::memory_order_seq_cst);
+  }
+}
+
+void SignalCompletion(std::atomic<uint32_t>& done) {
+  ParkWord& word = WordFor(&done);
+  // (2) release (seq_cst): the request's results happen-before the
+  // committer's (1). After this store the request may be destroyed.
+  done.store(1, std::memory_order_seq_cst);
+  // (3) wake sleepers on this word (spurious wakes re-check `done`).
+  word.epoch.fetch_add(1, std::memory_order_seq_cst);
+  word.epoch.notify_all();
+}
+
+}  // namespace mvkv::mvcc_internal

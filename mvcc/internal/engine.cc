@@ -1,0 +1,296 @@
+#include "mvcc/internal/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "mvcc/internal/completion.h"
+
+namespace mvkv::mvcc_internal {
+namespace {
+
+std::size_t RoundUpPow2(std::size_t n) {
+  std::size_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+// A pipeline stage: adapts the Disruptor's handler interface to the engine.
+struct Engine::Stage {
+  enum class Kind { kInstall, kPersist, kComplete, kFused };
+  Engine* engine;
+  Kind kind;
+
+  void OnEvent(CommitRequest*& slot, int64_t /*sequence*/, bool end_of_batch) {
+    CommitRequest& request = *slot;
+    switch (kind) {
+      case Kind::kInstall:
+        engine->Install(request);
+        break;
+      case Kind::kPersist:
+        engine->Persist(request, end_of_batch);
+        break;
+      case Kind::kComplete:
+        engine->Complete(request);
+        break;
+      case Kind::kFused:
+        engine->Install(request);
+        engine->Complete(request);
+        break;
+    }
+    // The install stage collects the snapshot view once per ring batch.
+    if (end_of_batch &&
+        (kind == Kind::kInstall || kind == Kind::kFused)) {
+      engine->view_fresh_ = false;
+      engine->batches_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+};
+
+TxnState::~TxnState() {
+  for (TVarWrite& w : tvar_writes) {
+    if (w.version != nullptr) DeleteVersion(w.version);
+  }
+  if (slot != nullptr) engine->ReleaseSnapshot(this);
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options) {
+  if (options.max_key_bytes == 0) {
+    return absl::InvalidArgumentError("Options.max_key_bytes must be > 0");
+  }
+  if (options.pipeline_ring_size == 0 ||
+      options.pipeline_ring_size > (std::size_t{1} << 24)) {
+    return absl::InvalidArgumentError(
+        "Options.pipeline_ring_size must be in [1, 2^24]");
+  }
+  std::unique_ptr<Engine> engine(new Engine(options));
+  if (options.durability != nullptr) {
+    if (absl::Status s = engine->LoadDurableState(); !s.ok()) return s;
+  }
+  engine->StartPipeline();
+  return engine;
+}
+
+Engine::Engine(const Options& options) : options_(options) {}
+
+absl::Status Engine::LoadDurableState() {
+  absl::StatusOr<uint64_t> last = options_.durability->Load(
+      [this](std::string_view key, std::string_view value) {
+        InstallKey(key, value, /*tombstone=*/false, /*ts=*/1);
+      });
+  if (!last.ok()) return last.status();
+  last_ts_ = std::max<uint64_t>(*last, versions_.load() > 0 ? 1 : 0);
+  visible_ts_.store(last_ts_, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+void Engine::StartPipeline() {
+  const std::size_t ring = RoundUpPow2(options_.pipeline_ring_size);
+  // Consumers spin briefly, then yield, then park: a lone client keeps the
+  // stage hot without a futex wake per commit, and idle stages cost nothing.
+  pipeline_ = std::make_unique<disruptor::Disruptor<CommitRequest*>>(
+      ring, disruptor::ProducerType::kMulti,
+      disruptor::PhasedBackoffWaitStrategy(absl::Microseconds(50),
+                                           absl::Microseconds(200)));
+  auto stage = [this](Stage::Kind kind) {
+    stages_.push_back(std::make_unique<Stage>(Stage{this, kind}));
+    return stages_.back().get();
+  };
+  if (options_.durability == nullptr) {
+    pipeline_->HandleEventsWith(*stage(Stage::Kind::kFused));
+  } else {
+    Stage* install = stage(Stage::Kind::kInstall);
+    Stage* persist = stage(Stage::Kind::kPersist);
+    Stage* complete = stage(Stage::Kind::kComplete);
+    pipeline_->HandleEventsWith(*install).Then(*persist).Then(*complete);
+  }
+  pipeline_->Start();
+}
+
+Engine::~Engine() {
+  // Drain: every published commit completes before the indexes go away.
+  pipeline_->Shutdown();
+  pipeline_.reset();
+  // No reader or writer is left: free the chains and records directly.
+  std::vector<Record*> records;
+  for (Record* r = ordered_.SeekForWriter(""); r != nullptr;
+       r = OrderedIndex::NextForWriter(r)) {
+    records.push_back(r);
+  }
+  for (Record* r : records) {
+    Version* v = r->newest.load(std::memory_order_relaxed);
+    while (v != nullptr) {
+      Version* older = v->older.load(std::memory_order_relaxed);
+      DeleteVersion(v);
+      v = older;
+    }
+    DeleteRecord(r);
+  }
+}
+
+absl::Status Engine::ValidateKey(std::string_view key) const {
+  if (key.empty()) return absl::InvalidArgumentError("key is empty");
+  if (key.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key is ", key.size(), " bytes; the limit is ",
+                     options_.max_key_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::ValidateValue(std::string_view value) const {
+  if (value.size() > options_.max_value_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("value is ", value.size(), " bytes; the limit is ",
+                     options_.max_value_bytes));
+  }
+  return absl::OkStatus();
+}
+
+// ---- Readers. ----
+
+const Version* Engine::ReadAt(ReclaimDomain::Guard& guard, const Record* r,
+                              uint64_t snapshot) {
+  int slot = kVersionSlotA;
+  // Acquire (via Protect) pairs with the writer's release stores in
+  // InstallVersion and Prune: a reached version is fully built.
+  for (const Version* v = guard.Protect(r->newest, slot); v != nullptr;) {
+    if (v->commit_ts <= snapshot) return v;
+    slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
+    v = guard.Protect(v->older, slot);
+  }
+  return nullptr;
+}
+
+const Version* Engine::ReadLatest(ReclaimDomain::Guard& guard,
+                                  const Record* r) const {
+  int slot = kVersionSlotA;
+  for (const Version* v = guard.Protect(r->newest, slot); v != nullptr;) {
+    // Re-reading visible_ts per version keeps the read linearizable: the
+    // version returned was the newest visible one at that moment, and the
+    // writer never prunes the newest version at or below its horizon.
+    if (v->commit_ts <= visible_ts()) return v;
+    slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
+    v = guard.Protect(v->older, slot);
+  }
+  return nullptr;
+}
+
+std::vector<KeyValue> Engine::ScanAt(std::string_view start,
+                                     std::string_view end, std::size_t limit,
+                                     uint64_t snapshot) const {
+  std::vector<KeyValue> out;
+  ReclaimDomain::Guard guard(ReclaimDomain::Default());
+  OrderedIndex::Cursor cursor(ordered_, guard);
+  for (cursor.Seek(start); cursor.Valid(); cursor.Next()) {
+    const Record* r = cursor.record();
+    if (!end.empty() && r->key() >= end) break;
+    const Version* v = ReadAt(guard, r, snapshot);
+    if (v == nullptr || v->tombstone()) continue;
+    out.push_back({std::string(r->key()), std::string(v->bytes()),
+                   v->commit_ts});
+    if (limit != 0 && out.size() >= limit) break;
+  }
+  return out;
+}
+
+// ---- Snapshots. ----
+
+std::unique_ptr<TxnState> Engine::NewTxn(IsolationLevel isolation) {
+  auto txn = std::make_unique<TxnState>();
+  txn->engine = this;
+  txn->id = next_txn_id_.fetch_add(1, std::memory_order_relaxed);
+  txn->isolation = isolation;
+  if (isolation != IsolationLevel::kReadCommitted) {
+    txn->slot = registry_.Acquire(txn->id, visible_ts_, &txn->snapshot_ts);
+  }
+  return txn;
+}
+
+void Engine::ReleaseSnapshot(TxnState* txn) {
+  if (txn->slot == nullptr) return;
+  registry_.Release(txn->slot);
+  txn->slot = nullptr;
+}
+
+// ---- Commit. ----
+
+absl::Status Engine::Commit(CommitRequest& request) {
+  if (failed_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError(
+        absl::StrCat("commits are stopped after a durability failure: ",
+                     failure_.ToString()));
+  }
+  disruptor::Sequencer& sequencer = pipeline_->sequencer();
+  absl::StatusOr<int64_t> seq =
+      sequencer.NextFor(1, options_.commit_queue_timeout);
+  if (!seq.ok()) {
+    if (absl::IsCancelled(seq.status())) {
+      return absl::UnavailableError("the database is shutting down");
+    }
+    return absl::ResourceExhaustedError(
+        absl::StrCat("commit pipeline stayed full for ",
+                     absl::FormatDuration(options_.commit_queue_timeout)));
+  }
+  pipeline_->ring()[*seq] = &request;
+  sequencer.Publish(*seq);
+  WaitForCompletion(request.done);
+  return request.status;
+}
+
+absl::Status Engine::Sweep() {
+  CommitRequest request;
+  request.kind = CommitRequest::Kind::kSweep;
+  return Commit(request);
+}
+
+std::shared_ptr<Record> Engine::NewTVarRecord(Version* initial) {
+  Record* r = NewRecord("", 0, /*height=*/0);
+  initial->commit_ts = 0;  // visible at every snapshot
+  r->newest.store(initial, std::memory_order_release);
+  r->chain_length = 1;
+  versions_.fetch_add(1, std::memory_order_relaxed);
+  version_bytes_.fetch_add(initial->footprint(), std::memory_order_relaxed);
+  // The last handle retires the record and its chain through reclaim/: a
+  // reader may still be walking it.
+  return std::shared_ptr<Record>(r, [this](Record* rec) {
+    Version* v = rec->newest.load(std::memory_order_acquire);
+    while (v != nullptr) {
+      Version* older = v->older.load(std::memory_order_acquire);
+      versions_.fetch_sub(1, std::memory_order_relaxed);
+      version_bytes_.fetch_sub(v->footprint(), std::memory_order_relaxed);
+      ReclaimDomain::Default().Retire(v, &DeleteVersion, v->footprint());
+      v = older;
+    }
+    ReclaimDomain::Default().Retire(rec, &DeleteRecord, RecordFootprint(rec));
+  });
+}
+
+Stats Engine::GetStats() const {
+  Stats s;
+  s.live_keys = live_keys_.load(std::memory_order_relaxed);
+  s.index_keys = hash_.size();
+  s.versions = versions_.load(std::memory_order_relaxed);
+  s.version_bytes = version_bytes_.load(std::memory_order_relaxed);
+  s.visible_ts = visible_ts();
+  s.commits = commits_.load(std::memory_order_relaxed);
+  s.aborts_write_conflict = aborts_write_.load(std::memory_order_relaxed);
+  s.aborts_read_conflict = aborts_read_.load(std::memory_order_relaxed);
+  s.aborts_snapshot_too_old = aborts_too_old_.load(std::memory_order_relaxed);
+  s.pipeline_batches = batches_.load(std::memory_order_relaxed);
+  const int64_t occupancy = pipeline_->Occupancy();
+  s.pipeline_occupancy = occupancy > 0 ? static_cast<uint64_t>(occupancy) : 0;
+  const reclaim::Counters c = ReclaimDomain::Default().GetCounters();
+  s.reclaim_unreclaimed_objects = c.unreclaimed;
+  s.reclaim_unreclaimed_bytes = c.unreclaimed_bytes;
+  auto* self = const_cast<Engine*>(this);
+  uint64_t active = 0;
+  self->registry_.ForEach([&](SnapshotRegistry::Slot&, uint64_t) { ++active; });
+  s.active_snapshots = active;
+  return s;
+}
+
+}  // namespace mvkv::mvcc_internal

@@ -1,0 +1,215 @@
+// The engine behind Database: indexes, version chains, the snapshot
+// registry and the commit pipeline.
+//
+// Thread safety: the reader functions (Find*, Read*, ScanAt, snapshots) are
+// called from any thread inside a reclaim guard and never block. Every
+// mutation of the indexes and chains happens in the pipeline's install stage
+// (the single writer). Commit() is called from any thread; it publishes a
+// request into the pipeline and waits for the completion stage.
+//
+// Pipeline (disruptor/): install -> persist -> complete.
+//   install   validates each request in order, assigns its commit timestamp,
+//             links its versions (not yet visible: newer than visible_ts) and
+//             prunes the chains it touched.
+//   persist   hands each ring batch to Durability::PersistBatch as one group
+//             commit. Skipped without durability: then install and complete
+//             run fused in one stage, so a lone client pays one hand-off.
+//   complete  advances visible_ts in commit order and wakes the committers.
+//
+// Invariants:
+//  1. visible_ts only grows, and every version with commit_ts <= visible_ts
+//     is installed and durable.
+//  2. Versions with commit_ts > visible_ts are never pruned.
+//  3. The writer keeps, per chain, every version some registered snapshot or
+//     the horizon (see snapshot_registry.h) may read; nothing else survives
+//     a touch of the chain.
+#ifndef MVKV_MVCC_INTERNAL_ENGINE_H_
+#define MVKV_MVCC_INTERNAL_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "disruptor/disruptor.h"
+#include "mvcc/db.h"
+#include "mvcc/internal/hash_index.h"
+#include "mvcc/internal/ordered_index.h"
+#include "mvcc/internal/snapshot_registry.h"
+#include "mvcc/internal/version.h"
+
+namespace mvkv::mvcc_internal {
+
+// Guard reservation indexes for chain walks (see hash_index.h for 0-3 and
+// ordered_index.h for 6-7).
+inline constexpr int kVersionSlotA = 4;
+inline constexpr int kVersionSlotB = 5;
+
+struct BufferedWrite {
+  bool tombstone = false;
+  std::string value;
+};
+
+struct TVarWrite {
+  std::shared_ptr<Record> record;
+  Version* version = nullptr;  // owned until installed
+};
+
+struct ScannedRange {
+  std::string start;
+  std::string end;  // empty = to the last key
+};
+
+enum class TxnPhase { kOpen, kCommitted, kRolledBack };
+
+struct TxnState {
+  Engine* engine = nullptr;
+  uint64_t id = 0;
+  IsolationLevel isolation = IsolationLevel::kSnapshot;
+  uint64_t snapshot_ts = 0;
+  SnapshotRegistry::Slot* slot = nullptr;  // null for kReadCommitted
+  TxnPhase phase = TxnPhase::kOpen;
+  uint64_t commit_ts = 0;
+  std::map<std::string, BufferedWrite, std::less<>> writes;
+  std::vector<TVarWrite> tvar_writes;
+  // Serializable validation.
+  std::vector<std::string> read_keys;
+  std::vector<std::shared_ptr<Record>> tvar_reads;
+  std::vector<ScannedRange> ranges;
+
+  ~TxnState();
+};
+
+// One commit in flight; lives on the committer's stack until done.
+struct CommitRequest {
+  // kSweep asks the writer to prune every chain (no commit timestamp).
+  enum class Kind { kWrite, kSweep };
+  Kind kind = Kind::kWrite;
+  TxnState* txn = nullptr;      // null for a single-key autocommit write
+  std::string_view key;         // single-key write
+  std::string_view value;
+  bool tombstone = false;
+
+  // Results, written by the pipeline before `done`.
+  absl::Status status;
+  uint64_t commit_ts = 0;
+  std::vector<DurableWrite> durable;  // filled by install when persisting
+  std::atomic<uint32_t> done{0};
+};
+
+class Engine final {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const Options& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const Options& options() const { return options_; }
+  absl::Status ValidateKey(std::string_view key) const;
+  absl::Status ValidateValue(std::string_view value) const;
+
+  // ---- Readers (any thread, never block). ----
+  uint64_t visible_ts() const {
+    return visible_ts_.load(std::memory_order_acquire);
+  }
+  // The newest version at or below `snapshot`, or null.
+  static const Version* ReadAt(ReclaimDomain::Guard& guard, const Record* r,
+                               uint64_t snapshot);
+  // The newest visible version (read committed / autocommit), or null.
+  const Version* ReadLatest(ReclaimDomain::Guard& guard, const Record* r) const;
+  Record* Find(ReclaimDomain::Guard& guard, std::string_view key) const {
+    return hash_.Find(guard, key, HashIndex::Hash(key));
+  }
+  // Live pairs in [start, end) at `snapshot`, in key order, at most `limit`
+  // (0 = all).
+  std::vector<KeyValue> ScanAt(std::string_view start, std::string_view end,
+                               std::size_t limit, uint64_t snapshot) const;
+
+  // ---- Snapshots. ----
+  std::unique_ptr<TxnState> NewTxn(IsolationLevel isolation);
+  void ReleaseSnapshot(TxnState* txn);
+  // Temporarily registered snapshot for one autocommit scan.
+  SnapshotRegistry::Slot* AcquireSnapshot(uint64_t* ts) {
+    return registry_.Acquire(0, visible_ts_, ts);
+  }
+  void ReleaseSnapshot(SnapshotRegistry::Slot* slot) {
+    registry_.Release(slot);
+  }
+
+  // ---- Writes. ----
+  // Publishes `request` and waits for its completion. Returns its status.
+  absl::Status Commit(CommitRequest& request);
+
+  // Prunes every chain in the single writer and removes deleted keys no
+  // snapshot can see. Returns once done.
+  absl::Status Sweep();
+
+  std::shared_ptr<Record> NewTVarRecord(Version* initial);
+
+  Stats GetStats() const;
+
+  // Pipeline stages (called by the Disruptor's threads).
+  void Install(CommitRequest& request);
+  void Persist(CommitRequest& request, bool end_of_batch);
+  void Complete(CommitRequest& request);
+
+ private:
+  explicit Engine(const Options& options);
+  void StartPipeline();
+  absl::Status LoadDurableState();
+
+  // Install helpers (writer only).
+  absl::Status Validate(const TxnState& txn);
+  absl::Status ValidateReads(const TxnState& txn);
+  void InstallKey(std::string_view key, std::string_view value, bool tombstone,
+                  uint64_t ts);
+  void InstallVersion(Record* r, Version* v, uint64_t ts);
+  void Prune(Record* r);
+  void SweepAll();
+  void RemoveRecord(Record* r);
+  void RetireVersion(Version* v);
+
+  const Options options_;
+  HashIndex hash_;
+  OrderedIndex ordered_;
+  SnapshotRegistry registry_;
+
+  // (1) release stores by the complete stage; acquire loads by readers.
+  std::atomic<uint64_t> visible_ts_{0};
+  std::atomic<uint64_t> next_txn_id_{1};
+
+  // Writer-only state.
+  uint64_t last_ts_ = 0;
+  SnapshotRegistry::View view_;
+  bool view_fresh_ = false;
+  std::vector<DurableCommit> batch_;
+  std::vector<CommitRequest*> batch_requests_;
+
+  // Set once by the persist stage on a durability error; never cleared.
+  std::atomic<bool> failed_{false};
+  absl::Status failure_;  // written before failed_ (release)
+
+  // Accounts, written by the writer (relaxed), read by GetStats.
+  std::atomic<uint64_t> live_keys_{0};
+  std::atomic<uint64_t> versions_{0};
+  std::atomic<uint64_t> version_bytes_{0};
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> aborts_write_{0};
+  std::atomic<uint64_t> aborts_read_{0};
+  std::atomic<uint64_t> aborts_too_old_{0};
+  std::atomic<uint64_t> batches_{0};
+
+  struct Stage;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::unique_ptr<disruptor::Disruptor<CommitRequest*>> pipeline_;
+};
+
+}  // namespace mvkv::mvcc_internal
+
+#endif  // MVKV_MVCC_INTERNAL_ENGINE_H_

@@ -1,0 +1,83 @@
+#include "mvcc/internal/version.h"
+
+#include <cstring>
+#include <new>
+
+#include "mvcc/db.h"
+
+namespace mvkv::mvcc_internal {
+namespace {
+
+constexpr std::align_val_t kAlign{16};
+
+Version* AllocVersion(std::size_t payload_size) {
+  void* raw = ::operator new(Version::kPayloadOffset + payload_size, kAlign);
+  auto* v = new (raw) Version();
+  v->size = static_cast<uint32_t>(payload_size);
+  ReclaimDomain::Default().InitNode(v);
+  return v;
+}
+
+std::size_t TowerBytes(int height) {
+  return sizeof(std::atomic<Record*>) * (height > 0 ? height : 1);
+}
+
+}  // namespace
+
+Version* NewBytesVersion(std::string_view value, bool tombstone) {
+  Version* v = AllocVersion(tombstone ? 0 : value.size());
+  v->kind = tombstone ? VersionKind::kTombstone : VersionKind::kBytes;
+  if (!tombstone && !value.empty()) {
+    std::memcpy(v->payload(), value.data(), value.size());
+  }
+  return v;
+}
+
+Version* NewTypedVersion(std::size_t size, std::size_t align,
+                         void (*destroy)(void*), void** payload) {
+  // Payloads start 64 bytes into a 16-aligned block.
+  if (align > 16) std::abort();
+  Version* v = AllocVersion(size);
+  v->kind = VersionKind::kTyped;
+  v->destroy = destroy;
+  *payload = v->payload();
+  return v;
+}
+
+std::size_t DeleteVersion(reclaim::Node* node) noexcept {
+  auto* v = static_cast<Version*>(node);
+  const std::size_t bytes = v->footprint();
+  if (v->kind == VersionKind::kTyped) v->destroy(v->payload());
+  v->~Version();
+  ::operator delete(v, kAlign);
+  return bytes;
+}
+
+Record* NewRecord(std::string_view key, uint64_t hash, int height) {
+  const std::size_t size = kRecordTowerOffset + TowerBytes(height) + key.size();
+  void* raw = ::operator new(size);
+  auto* r = new (raw) Record();
+  r->hash = hash;
+  r->key_size = static_cast<uint32_t>(key.size());
+  r->height = static_cast<uint8_t>(height);
+  for (int i = 1; i < height; ++i) new (&r->next[i]) std::atomic<Record*>(nullptr);
+  if (!key.empty()) {
+    std::memcpy(const_cast<char*>(r->key().data()), key.data(), key.size());
+  }
+  ReclaimDomain::Default().InitNode(r);
+  return r;
+}
+
+std::size_t RecordFootprint(const Record* r) {
+  return kRecordTowerOffset + TowerBytes(r->height) + r->key_size;
+}
+
+std::size_t DeleteRecord(reclaim::Node* node) noexcept {
+  auto* r = static_cast<Record*>(node);
+  const std::size_t bytes = RecordFootprint(r);
+  r->~Record();
+  ::operator delete(r);
+  return bytes;
+}
+
+}  // namespace mvkv::mvcc_internal

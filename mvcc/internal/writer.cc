@@ -1,0 +1,281 @@
+// The pipeline stages of Engine: everything here runs on the pipeline's
+// threads, and everything that mutates indexes or chains runs in the install
+// stage only (the single writer).
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "mvcc/internal/completion.h"
+#include "mvcc/internal/engine.h"
+
+namespace mvkv::mvcc_internal {
+namespace {
+
+std::string QuoteKey(std::string_view key) {
+  constexpr std::size_t kMaxShown = 64;
+  std::string shown = absl::CHexEscape(AsAbsl(key.substr(0, kMaxShown)));
+  if (key.size() > kMaxShown) absl::StrAppend(&shown, "...");
+  return absl::StrCat("\"", shown, "\"");
+}
+
+uint64_t NewestTs(const Record* r) {
+  const Version* v = r->newest.load(std::memory_order_relaxed);
+  return v == nullptr ? 0 : v->commit_ts;
+}
+
+}  // namespace
+
+// ---- Validation (writer only; sees every installed version). ----
+
+absl::Status Engine::Validate(const TxnState& txn) {
+  if (txn.isolation == IsolationLevel::kReadCommitted) {
+    return absl::OkStatus();  // last writer wins
+  }
+  // First committer wins: nobody committed a write to our keys after our
+  // snapshot (installed-but-not-yet-visible commits count: they are earlier
+  // in commit order).
+  for (const auto& [key, write] : txn.writes) {
+    Record* r = hash_.FindForWriter(key, HashIndex::Hash(key));
+    if (r != nullptr && NewestTs(r) > txn.snapshot_ts) {
+      aborts_write_.fetch_add(1, std::memory_order_relaxed);
+      return absl::AbortedError(
+          absl::StrCat("write-write conflict on key ", QuoteKey(key),
+                       ": committed by another transaction after this "
+                       "transaction's snapshot"));
+    }
+  }
+  for (const TVarWrite& w : txn.tvar_writes) {
+    if (NewestTs(w.record.get()) > txn.snapshot_ts) {
+      aborts_write_.fetch_add(1, std::memory_order_relaxed);
+      return absl::AbortedError(
+          "write-write conflict on a TVar written by another transaction "
+          "after this transaction's snapshot");
+    }
+  }
+  if (txn.isolation == IsolationLevel::kSerializable) return ValidateReads(txn);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::ValidateReads(const TxnState& txn) {
+  auto conflict = [this](std::string what) {
+    aborts_read_.fetch_add(1, std::memory_order_relaxed);
+    return absl::AbortedError(
+        absl::StrCat("serialization conflict: ", what,
+                     " changed after this transaction's snapshot"));
+  };
+  for (const std::string& key : txn.read_keys) {
+    Record* r = hash_.FindForWriter(key, HashIndex::Hash(key));
+    if (r != nullptr && NewestTs(r) > txn.snapshot_ts) {
+      return conflict(absl::StrCat("key ", QuoteKey(key), " read"));
+    }
+  }
+  for (const auto& r : txn.tvar_reads) {
+    if (NewestTs(r.get()) > txn.snapshot_ts) return conflict("a TVar read");
+  }
+  // Scanned ranges: any key in the range written after the snapshot, an
+  // insert or a delete (a phantom), breaks the scan's result.
+  for (const ScannedRange& range : txn.ranges) {
+    for (Record* r = ordered_.SeekForWriter(range.start); r != nullptr;
+         r = OrderedIndex::NextForWriter(r)) {
+      if (!range.end.empty() && r->key() >= range.end) break;
+      if (NewestTs(r) > txn.snapshot_ts) {
+        return conflict(absl::StrCat("key ", QuoteKey(r->key()),
+                                     " in a scanned range"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- Install. ----
+
+void Engine::Install(CommitRequest& request) {
+  if (!view_fresh_) {
+    registry_.Collect(visible_ts_, &view_);
+    view_fresh_ = true;
+  }
+  if (failed_.load(std::memory_order_acquire)) {
+    request.status = absl::UnavailableError(absl::StrCat(
+        "commits are stopped after a durability failure: ",
+        failure_.ToString()));
+    return;
+  }
+  if (request.kind == CommitRequest::Kind::kSweep) {
+    SweepAll();
+    return;
+  }
+  TxnState* txn = request.txn;
+  if (txn != nullptr) {
+    request.status = Validate(*txn);
+    if (!request.status.ok()) return;
+  }
+  const uint64_t ts = ++last_ts_;
+  request.commit_ts = ts;
+  const bool persist = options_.durability != nullptr;
+  request.durable.clear();
+  if (txn == nullptr) {
+    InstallKey(request.key, request.value, request.tombstone, ts);
+    if (persist) {
+      request.durable.push_back({request.key, request.value, request.tombstone});
+    }
+    return;
+  }
+  for (const auto& [key, write] : txn->writes) {
+    InstallKey(key, write.value, write.tombstone, ts);
+    if (persist) request.durable.push_back({key, write.value, write.tombstone});
+  }
+  for (TVarWrite& w : txn->tvar_writes) {
+    InstallVersion(w.record.get(), w.version, ts);
+    w.version = nullptr;  // owned by the chain now
+  }
+}
+
+void Engine::InstallKey(std::string_view key, std::string_view value,
+                        bool tombstone, uint64_t ts) {
+  const uint64_t hash = HashIndex::Hash(key);
+  Record* r = hash_.FindForWriter(key, hash);
+  if (r == nullptr) {
+    if (tombstone) return;  // deleting a key nobody can see: nothing to do
+    r = NewRecord(key, hash, ordered_.RandomHeight());
+    InstallVersion(r, NewBytesVersion(value, false), ts);
+    hash_.Insert(r);
+    ordered_.Insert(r);
+    r->in_index = true;
+    live_keys_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const Version* before = r->newest.load(std::memory_order_relaxed);
+  const bool was_live = before != nullptr && !before->tombstone();
+  InstallVersion(r, NewBytesVersion(value, tombstone), ts);
+  if (was_live && tombstone) live_keys_.fetch_sub(1, std::memory_order_relaxed);
+  if (!was_live && !tombstone) live_keys_.fetch_add(1, std::memory_order_relaxed);
+  Prune(r);
+}
+
+void Engine::InstallVersion(Record* r, Version* v, uint64_t ts) {
+  v->commit_ts = ts;
+  v->older.store(r->newest.load(std::memory_order_relaxed),
+                 std::memory_order_relaxed);
+  // Release: the version is complete before readers can reach it (pairs
+  // with the acquire Protect in ReadAt/ReadLatest). It stays invisible until
+  // visible_ts reaches ts (invariant 1 of engine.h).
+  r->newest.store(v, std::memory_order_release);
+  ++r->chain_length;
+  versions_.fetch_add(1, std::memory_order_relaxed);
+  version_bytes_.fetch_add(v->footprint(), std::memory_order_relaxed);
+  if (r->height == 0) Prune(r);  // TVars prune on every write too
+}
+
+// Interval pruning (Böttcher et al., PVLDB 2019): a version survives only if
+// it is newer than the horizon, the newest at or below the horizon, or the
+// newest at or below some registered snapshot.
+void Engine::Prune(Record* r) {
+  const std::vector<uint64_t>& snaps = view_.snapshots;
+  const uint64_t horizon = view_.horizon;
+  Version* kept = nullptr;  // last version kept, walking newest to oldest
+  uint64_t newer_ts = ~uint64_t{0};
+  Version* v = r->newest.load(std::memory_order_relaxed);
+  while (v != nullptr) {
+    Version* older = v->older.load(std::memory_order_relaxed);
+    const uint64_t ts = v->commit_ts;
+    bool needed = ts > horizon || newer_ts > horizon;
+    if (!needed) {
+      auto it = std::lower_bound(snaps.begin(), snaps.end(), ts);
+      needed = it != snaps.end() && *it < newer_ts;
+    }
+    if (needed) {
+      kept = v;
+    } else {
+      // Release: a reader that sees the new link sees a complete chain.
+      // The removed version keeps its own `older` (invariant 3 of version.h).
+      if (kept == nullptr) {
+        r->newest.store(older, std::memory_order_release);
+      } else {
+        kept->older.store(older, std::memory_order_release);
+      }
+      --r->chain_length;
+      RetireVersion(v);
+    }
+    newer_ts = ts;
+    v = older;
+  }
+  // A key whose only version is a tombstone every snapshot sees leaves the
+  // indexes: nobody can tell it from a key that never existed.
+  Version* newest = r->newest.load(std::memory_order_relaxed);
+  if (r->in_index && newest != nullptr && newest->tombstone() &&
+      newest->older.load(std::memory_order_relaxed) == nullptr &&
+      newest->commit_ts <= horizon &&
+      (snaps.empty() || newest->commit_ts <= snaps.front())) {
+    RemoveRecord(r);
+  }
+}
+
+void Engine::SweepAll() {
+  Record* r = ordered_.SeekForWriter("");
+  while (r != nullptr) {
+    // Read the successor first: Prune may retire r.
+    Record* next = OrderedIndex::NextForWriter(r);
+    Prune(r);
+    r = next;
+  }
+}
+
+void Engine::RetireVersion(Version* v) {
+  versions_.fetch_sub(1, std::memory_order_relaxed);
+  version_bytes_.fetch_sub(v->footprint(), std::memory_order_relaxed);
+  ReclaimDomain::Default().Retire(v, &DeleteVersion, v->footprint());
+}
+
+void Engine::RemoveRecord(Record* r) {
+  hash_.Remove(r);
+  ordered_.Remove(r);
+  r->in_index = false;
+  RetireVersion(r->newest.load(std::memory_order_relaxed));
+  ReclaimDomain::Default().Retire(r, &DeleteRecord, RecordFootprint(r));
+}
+
+// ---- Persist: one group commit per ring batch. ----
+
+void Engine::Persist(CommitRequest& request, bool end_of_batch) {
+  if (request.status.ok() && request.commit_ts != 0) {
+    batch_.push_back({request.commit_ts, request.durable});
+  }
+  batch_requests_.push_back(&request);
+  if (!end_of_batch) return;
+  absl::Status s = absl::OkStatus();
+  if (failed_.load(std::memory_order_acquire)) {
+    s = absl::UnavailableError(absl::StrCat(
+        "commits are stopped after a durability failure: ",
+        failure_.ToString()));
+  } else if (!batch_.empty()) {
+    s = options_.durability->PersistBatch(batch_);
+    if (!s.ok()) {
+      failure_ = s;
+      failed_.store(true, std::memory_order_release);
+      s = absl::UnavailableError(absl::StrCat(
+          "commit not durable, commits are stopped: ", s.ToString()));
+    }
+  }
+  if (!s.ok()) {
+    for (CommitRequest* r : batch_requests_) {
+      if (r->status.ok()) r->status = s;
+    }
+  }
+  batch_.clear();
+  batch_requests_.clear();
+}
+
+// ---- Complete. ----
+
+void Engine::Complete(CommitRequest& request) {
+  if (request.status.ok() && request.commit_ts != 0) {
+    // (1) release: every version of this commit (and of all earlier ones)
+    // is installed and durable before any reader can pick a snapshot that
+    // includes it. Stores are in commit order, so visible_ts only grows.
+    visible_ts_.store(request.commit_ts, std::memory_order_seq_cst);
+    commits_.fetch_add(1, std::memory_order_relaxed);
+  }
+  SignalCompletion(request.done);
+}
+
+}  // namespace mvkv::mvcc_internal
