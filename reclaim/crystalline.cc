@@ -38,6 +38,21 @@ void Core::Activate(ThreadSlot& s, int index) noexcept {
   if (old != kInactive) Drop(s, old);
 }
 
+void Core::ActivateBase(ThreadSlot& s) noexcept {
+  Reservation& b = s.res[kBaseIndex];
+  const std::uint64_t era = Era();
+  // Relaxed: published by the seq_cst exchange below (release part), which
+  // a retirer's seq_cst load of `list` synchronizes with before it reads era.
+  b.era.store(era, std::memory_order_relaxed);
+  // (A1) seq_cst exchange: activates the base reservation with `era` before
+  // the first load of Protect (P1). A list found here was pushed while the
+  // reservation was inactive: it protects nothing we will load.
+  const std::uintptr_t old = b.list.exchange(0, std::memory_order_seq_cst);
+  if (old != kInactive) Drop(s, old);
+  s.base_era = era;
+  s.active_mask |= kBaseBit;
+}
+
 std::uint64_t Core::Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept {
   Reservation& r = s.res[index];
   // The old reservation ends: detach what it holds (Invariant 4).
@@ -55,7 +70,7 @@ std::uint64_t Core::Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept 
 void Core::Leave(ThreadSlot& s) noexcept {
   std::uint32_t mask = s.active_mask;
   s.active_mask = 0;
-  // Bound: at most kUserIndexes iterations.
+  // Bound: at most kUserIndexes + 1 iterations (user indexes and the base).
   while (mask != 0) {
     const int i = __builtin_ctz(mask);
     mask &= mask - 1;

@@ -116,7 +116,17 @@ class CrystallineDomain final {
       ++slot_->depth;
     }
     ~Guard() {
-      if (--slot_->depth == 0 && slot_->active_mask != 0) core_->Leave(*slot_);
+      if (--slot_->depth != 0 || slot_->active_mask == 0) return;
+      if (slot_->active_mask == crystalline_internal::kBaseBit) {
+        // Common case (the era did not move): release the base reservation.
+        slot_->active_mask = 0;
+        // (L1) acq_rel: detaches the list and deactivates in one step.
+        const std::uintptr_t old = slot_->res[crystalline_internal::kBaseIndex].list.exchange(
+            crystalline_internal::kInactive, std::memory_order_acq_rel);
+        if (old != 0) core_->Drop(*slot_, old);
+        return;
+      }
+      core_->Leave(*slot_);
     }
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;
@@ -157,17 +167,24 @@ class CrystallineDomain final {
                                const crystalline_internal::SourceOps* ops, int index,
                                const Node* parent) noexcept {
       crystalline_internal::ThreadSlot& s = *slot_;
+      if ((s.active_mask & crystalline_internal::kBaseBit) == 0) core_->ActivateBase(s);
+      if (core_->options().fast_attempts > 0) {
+        // (P1) seq_cst load of the source, after the publication of the
+        // base era (A1): Invariant 3; pairs with the retirer's seq_cst fence
+        // before it scans reservations (O1 in crystalline_batch.cc).
+        const std::uintptr_t v = load();
+        // (P2) the era after the load: equal means `v` was born no later
+        // and the base reservation covers it until the guard ends.
+        if (core_->Era() == s.base_era) return v;
+      }
+      // The era moved during this guard: use the index's own reservation.
       if ((s.active_mask & (1u << index)) == 0) core_->Activate(s, index);
       std::uint64_t mine = s.cached_era[index];
       const int attempts = core_->options().fast_attempts;
       // Bound: `attempts` iterations.
       for (int i = 0; i < attempts; ++i) {
-        // (P1) seq_cst load of the source, after the seq_cst publication of
-        // `mine` (Renew/Activate): Invariant 3; pairs with the retirer's
-        // seq_cst fence before it scans reservations (O1 in crystalline_batch.cc).
-        const std::uintptr_t v = load();
-        // (P2) the era after the load: equal means `v` was born no later.
-        const std::uint64_t now = core_->Era();
+        const std::uintptr_t v = load();            // (P1) as above, after E1/A1
+        const std::uint64_t now = core_->Era();     // (P2)
         if (now == mine) return v;
         mine = core_->Renew(s, index, now);
       }

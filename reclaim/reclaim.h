@@ -24,9 +24,13 @@
 // Fast and Memory Efficient Wait-Free Reclamation" (DISC 2021, arXiv
 // 2108.02763) and the PLDI 2024 journal version. Our own implementation.
 //   - Every object is stamped with the global era at allocation (birth era).
-//   - Each thread slot has kMaxIndexes reservation indexes; Protect publishes
-//     the current era at the index and retries until the era did not move
-//     across the pointer load: the fast path is one load and one compare.
+//   - Each thread slot has kMaxIndexes reservation indexes plus a base
+//     reservation. The first Protect of a guard activates the base with the
+//     current era (one atomic exchange; the guard's end is another). While
+//     the era does not move, every Protect is one load and one compare with
+//     the base era, and the base covers all of them until the guard ends.
+//     Once the era moves, Protect publishes the new era at its own index and
+//     retries until the era did not move across the pointer load.
 //   - Retired objects gather in a per-thread batch (one reference node keeps
 //     the batch's minimum birth era and a reference count). Every
 //     Options::retire_freq retirements the batch is offered: one batch node
@@ -49,7 +53,9 @@
 //
 // PROGRESS (each operation; T = Options::max_threads, I = kMaxIndexes + 2)
 //   Crystalline-W (all wait-free):
-//     Guard()/~Guard()  O(1) / O(indexes used + references dropped).
+//     Guard()/~Guard()  O(1) / O(indexes used + references dropped); one
+//                       atomic exchange each way once the guard protected
+//                       something (EBR: one exchange, one store).
 //                       The first guard of a thread in a domain registers it:
 //                       one pass over T slots (aborts if all are taken).
 //     Protect           <= fast_attempts tries, then a slow path of at most
@@ -66,11 +72,21 @@
 //   blocking: one thread that stays in a guard stops it for everyone.
 //
 // MEMORY BOUND
-//   Crystalline-W: a reservation only receives batches whose minimum birth
-//   era is <= its era, so a thread stalled inside a guard pins only objects
-//   born before it stalled: with T threads the backlog is O(T x (batch size
-//   + I)) objects and does not grow with the number of operations
-//   (reclaim_stall_test asserts this; bench/RESULTS.md has the numbers).
+//   Crystalline-W: a reservation of era e receives only batches whose minimum
+//   birth era is <= e. A thread stalled inside a guard at era e therefore
+//   pins (a) objects born by era e and retired after it stalled — at most the
+//   objects alive when it stalled — each holding back at most the batch it
+//   was retired in, and (b) nothing born later. With T threads the backlog
+//   is bounded by (objects alive at the stall) x (batch size) + O(T x (batch
+//   + I)): it does not grow with the number of operations or with time.
+//   It is O(T x batch) only when the objects alive at the stall are not
+//   retired afterwards (reclaim_stall_test asserts that case at two op
+//   counts). When a long-lived set is churned after the stall (the hash-map
+//   stall rows of bench/RESULTS.md: 50k prefilled keys) the pinned backlog
+//   rises to a few times the live set, then stays flat, while EBR's grows
+//   linearly. A thread preempted inside a guard briefly acts as a stalled
+//   one. Any era-based scheme (hazard eras, IBR) shares this: eras cannot
+//   tell which old object a stalled reader holds; hazard pointers can.
 //   EBR: unbounded under a stalled guard (the same test records the growth).
 //
 // DOUBLE-WIDTH ATOMICS

@@ -10,8 +10,9 @@
 //     --stall=0,1 --seconds=1 --json=/tmp/reclaim.json
 //   bazel run --config=opt //bench:reclaim_bench -- --stall_timeline=2,10 ...
 //
-// Each configuration runs twice: a throughput run (no sampling, no counting
-// instrumentation) for `mops`, then a sampling run (--sample_seconds) that
+// Each configuration gets --repeats throughput runs per scheme (no sampling,
+// no counting instrumentation), interleaved across schemes, for `mops` (best)
+// and `mops_median`; then one sampling run (--sample_seconds) that
 // reads the unreclaimed count every 5 ms for `unreclaimed_avg_per_thread`
 // (average over samples, divided by workers + stalled thread) and
 // `unreclaimed_peak` (largest sample).
@@ -46,6 +47,10 @@ ABSL_FLAG(std::string, stall, "0,1",
           "Comma-separated 0/1: 1 adds one thread that enters a guard, protects a pointer and "
           "parks for the whole run");
 ABSL_FLAG(double, seconds, 1.0, "Duration of each throughput run");
+ABSL_FLAG(int, repeats, 3,
+          "Throughput runs per configuration and scheme, interleaved across schemes with the "
+          "order rotated each round (the machines are shared); mops = best run, "
+          "mops_median = median");
 ABSL_FLAG(double, sample_seconds, 0.5,
           "Duration of each unreclaimed-sampling run (0: skip sampling)");
 ABSL_FLAG(int64_t, keys, 100000, "Hash map key range");
@@ -158,6 +163,7 @@ struct Stall {
 
 struct RunResult {
   double mops = 0;
+  double mops_median = 0;
   double unreclaimed_avg_per_thread = -1;
   std::int64_t unreclaimed_peak = -1;
   std::vector<std::int64_t> at;  // samples at the requested times
@@ -225,7 +231,8 @@ std::string Row(const Config& c, const RunResult& r) {
   std::ostringstream o;
   o << "{\"scheme\":\"" << c.scheme << "\",\"structure\":\"" << c.structure << "\",\"mix\":\""
     << c.mix << "\",\"threads\":" << c.threads << ",\"stalled\":" << (c.stalled ? 1 : 0)
-    << ",\"mops\":" << r.mops << ",\"unreclaimed_avg_per_thread\":" << r.unreclaimed_avg_per_thread
+    << ",\"mops\":" << r.mops << ",\"mops_median\":" << r.mops_median
+    << ",\"unreclaimed_avg_per_thread\":" << r.unreclaimed_avg_per_thread
     << ",\"unreclaimed_peak\":" << r.unreclaimed_peak << "}";
   return o.str();
 }
@@ -246,13 +253,20 @@ Config MakeConfig(const std::string& scheme, const std::string& structure, const
 void GuardRows(std::vector<std::string>& rows) {
   const auto iters = static_cast<std::uint64_t>(absl::GetFlag(FLAGS_guard_iterations));
   if (iters == 0) return;
-  for (const std::string scheme : {"crystalline", "ebr", "urcu"}) {
-    for (const bool protect : {false, true}) {
-      const double ns = GuardCostNs(scheme, protect, iters);
+  const int repeats = std::max(1, absl::GetFlag(FLAGS_repeats));
+  for (const bool protect : {false, true}) {
+    const std::vector<std::string> schemes = {"crystalline", "ebr", "urcu"};
+    std::vector<double> best(schemes.size(), 1e30);
+    for (int round = 0; round < repeats; ++round) {
+      for (std::size_t i = 0; i < schemes.size(); ++i) {
+        best[i] = std::min(best[i], GuardCostNs(schemes[i], protect, iters));
+      }
+    }
+    for (std::size_t i = 0; i < schemes.size(); ++i) {
       std::ostringstream o;
-      o << "{\"scheme\":\"" << scheme << "\",\"structure\":\"guard\",\"mix\":\""
+      o << "{\"scheme\":\"" << schemes[i] << "\",\"structure\":\"guard\",\"mix\":\""
         << (protect ? "enter_protect_leave" : "enter_leave")
-        << "\",\"threads\":1,\"stalled\":0,\"ns_per_op\":" << ns << ",\"mops\":" << 1e3 / ns
+        << "\",\"threads\":1,\"stalled\":0,\"ns_per_op\":" << best[i] << ",\"mops\":" << 1e3 / best[i]
         << ",\"unreclaimed_avg_per_thread\":0,\"unreclaimed_peak\":0}";
       rows.push_back(o.str());
       std::printf("%s\n", rows.back().c_str());
@@ -264,13 +278,27 @@ void GuardRows(std::vector<std::string>& rows) {
 void Sweep(std::vector<std::string>& rows) {
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const double sample_seconds = absl::GetFlag(FLAGS_sample_seconds);
+  const int repeats = std::max(1, absl::GetFlag(FLAGS_repeats));
+  const std::vector<std::string> schemes = List(absl::GetFlag(FLAGS_schemes));
   for (const auto& structure : List(absl::GetFlag(FLAGS_structure))) {
     for (const auto& mix : List(absl::GetFlag(FLAGS_mix))) {
       for (int stalled : Ints(absl::GetFlag(FLAGS_stall))) {
         for (int threads : Ints(absl::GetFlag(FLAGS_threads))) {
-          for (const auto& scheme : List(absl::GetFlag(FLAGS_schemes))) {
-            const Config c = MakeConfig(scheme, structure, mix, threads, stalled != 0);
-            RunResult r = Run(c, seconds, false, {});
+          // Interleave the schemes, rotating the order each round.
+          std::vector<std::vector<double>> mops(schemes.size());
+          for (int round = 0; round < repeats; ++round) {
+            for (std::size_t j = 0; j < schemes.size(); ++j) {
+              const std::size_t i = (j + round) % schemes.size();
+              const Config c = MakeConfig(schemes[i], structure, mix, threads, stalled != 0);
+              mops[i].push_back(Run(c, seconds, false, {}).mops);
+            }
+          }
+          for (std::size_t i = 0; i < schemes.size(); ++i) {
+            const Config c = MakeConfig(schemes[i], structure, mix, threads, stalled != 0);
+            RunResult r;
+            std::sort(mops[i].begin(), mops[i].end());
+            r.mops = mops[i].back();
+            r.mops_median = mops[i][mops[i].size() / 2];
             if (sample_seconds > 0) {
               const RunResult s = Run(c, sample_seconds, true, {});
               r.unreclaimed_avg_per_thread = s.unreclaimed_avg_per_thread;

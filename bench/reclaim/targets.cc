@@ -79,31 +79,26 @@ std::unique_ptr<Target> MakeOwn(const std::string& structure) {
 template <class Set, class K, bool kCount, bool kIsMap>
 class PeerTarget : public Target {
  public:
-  PeerTarget() : baseline_(LiveCells::Live()) {}
+  PeerTarget() : gen_(kCount ? LiveCells::NextGeneration() : 0) {}
   bool Insert(std::uint64_t k) override {
-    bool ok;
-    if constexpr (kIsMap) {
-      ok = Emplace(k);
-    } else {
-      ok = Emplace(k);
-    }
-    if (ok) K::Note(-1);
+    const bool ok = Emplace(k);
+    if (ok) K(0).Note(-1);  // the key now lives in the set
     return ok;
   }
   bool Remove(std::uint64_t k) override {
     const bool ok = set_->erase(K(k));
-    if (ok) K::Note(+1);
+    if (ok) K(0).Note(+1);
     return ok;
   }
   std::int64_t Unreclaimed() override {
     if constexpr (!kCount) return -1;
-    return std::max<std::int64_t>(0, LiveCells::Live() - baseline_);
+    return std::max<std::int64_t>(0, LiveCells::Live(gen_));
   }
 
  protected:
   virtual bool Emplace(std::uint64_t k) = 0;
   std::unique_ptr<Set> set_;
-  const std::int64_t baseline_;
+  const std::uint32_t gen_;
 };
 
 template <class Reclaimer, bool kCount>

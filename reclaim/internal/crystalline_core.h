@@ -29,8 +29,9 @@
 //     A reservation with a smaller era never receives it: that is the memory
 //     bound (a stalled reader pins only batches born no later than its era).
 //  3. A value returned by Protect at index i was loaded while the global era
-//     equalled an era that index i published (seq_cst) before the load, so
-//     any retirement of it scans index i after the publication (2).
+//     equalled an era that index i (or the guard's base reservation, which
+//     lasts until the guard ends) published before the load, so any
+//     retirement of it scans that reservation after the publication (2).
 //  4. An index's list is detached (exchange) before its era changes and when
 //     its guard ends; detached lists drop their references (Drop).
 //  5. The global era moves only in InitNode, and only after the advancing
@@ -59,7 +60,15 @@ using reclaim_internal::Word128;
 inline constexpr int kUserIndexes = 8;            // CrystallineDomain::kMaxIndexes
 inline constexpr int kParentIndex = kUserIndexes;  // a helper's hold on a helpee's parent
 inline constexpr int kHelpIndex = kUserIndexes + 1;  // a helper's hold on what it reads
-inline constexpr int kIndexes = kUserIndexes + 2;
+// The guard's base reservation: activated with the current era at the first
+// Protect of a guard and kept (never renewed) until the guard ends. A load
+// made while the era still equals the base era is covered by it, so while
+// the era does not move a guard costs one activation and one release,
+// whatever the number of indexes it uses; the user indexes take over only
+// for loads made after the era moved.
+inline constexpr int kBaseIndex = kUserIndexes + 2;
+inline constexpr int kIndexes = kUserIndexes + 3;
+inline constexpr std::uint32_t kBaseBit = 1u << kBaseIndex;
 
 inline constexpr std::uintptr_t kInactive = ~std::uintptr_t{0};
 inline constexpr std::uintptr_t kTokenBit = 1;
@@ -129,7 +138,8 @@ struct ThreadSlot {
   SlotCounters counters;
   // Owner-private from here on.
   alignas(kCacheLine) std::uint64_t cached_era[kUserIndexes] = {};
-  std::uint32_t active_mask = 0;  // user indexes active in the current guard
+  std::uint32_t active_mask = 0;  // indexes (user, base) active in the current guard
+  std::uint64_t base_era = 0;     // era of the base reservation while kBaseBit is set
   int depth = 0;                  // nesting depth of guards
   std::uint64_t allocations = 0;
   std::uint64_t next_round = 0;
@@ -160,6 +170,7 @@ class Core final : public reclaim_internal::RegistryClient {
 
   // Guard support (crystalline.cc).
   void Activate(ThreadSlot& s, int index) noexcept;
+  void ActivateBase(ThreadSlot& s) noexcept;
   std::uint64_t Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept;
   void Leave(ThreadSlot& s) noexcept;
   std::uintptr_t SlowProtect(ThreadSlot& s, int index, const void* src, const SourceOps* ops,
