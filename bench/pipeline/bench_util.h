@@ -6,6 +6,9 @@
 #ifndef MVKV_BENCH_PIPELINE_BENCH_UTIL_H_
 #define MVKV_BENCH_PIPELINE_BENCH_UTIL_H_
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -45,6 +48,28 @@ class SpinYield {
   int spins_ = 0;
 };
 
+// Pins the calling thread to `cpu` (cpu < 0: every CPU). The latency runs pin
+// producer and consumer to different CPUs, so the scheduler does not wake the
+// producer on the CPU where the consumer spins (measuring a context switch).
+// Pinning is on only with --pin_latency (SetPinning): on a loaded shared
+// machine a pinned thread cannot escape a busy CPU.
+inline std::atomic<bool>& PinningEnabled() {
+  static std::atomic<bool> enabled{false};
+  return enabled;
+}
+inline void PinThisThread(int cpu) {
+  if (!PinningEnabled().load()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  for (int c = 0; c < cpus; ++c) {
+    if (cpu < 0 || c == cpu % cpus) CPU_SET(c, &set);
+  }
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+inline constexpr int kProducerCpu = 0;
+inline constexpr int kConsumerCpu = 1;
+
 // Result of one throughput run.
 struct RunResult {
   double seconds = 0;
@@ -61,12 +86,14 @@ struct LatencyResult {
   }
 };
 
-// Busy-waits until `deadline_ns` (pacing of the latency producers).
-inline void SpinUntil(int64_t deadline_ns) {
-  while (NowNs() < deadline_ns) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
+// Pacing of the latency producers: sleeps until `deadline_ns` (the kernel's
+// timer slack makes that ~50 us late at least), so the producer does not take
+// a core from the consumer on a 2-core machine; the latency measured starts at
+// the timestamp taken after the sleep, so the slack is not counted.
+inline void PaceUntil(int64_t deadline_ns) {
+  const int64_t now = NowNs();
+  if (now < deadline_ns) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(deadline_ns - now));
   }
 }
 

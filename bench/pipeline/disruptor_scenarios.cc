@@ -204,6 +204,7 @@ RunResult Diamond(int64_t n, const std::string& ws) {
 struct LatencyHandler : Finisher {
   LatencyHandler(int64_t last, std::vector<int64_t>& out)
       : Finisher(last), latencies(out) {}
+  void OnStart() { PinThisThread(kConsumerCpu); }
   void OnEvent(LatencyEvent& e, int64_t seq, bool) {
     latencies[seq] = NowNs() - e.t0_ns;
     Check(seq);
@@ -234,13 +235,13 @@ LatencyResult LatencyDisruptor(int64_t events, int64_t interval_ns,
   LatencyHandler handler(events - 1, result.sorted_ns);
   disruptor.HandleEventsWith(handler);
   disruptor.Start();
-  int64_t next_send = NowNs();
+  PinThisThread(kProducerCpu);
   for (int64_t i = 0; i < events; ++i) {
-    SpinUntil(next_send);
-    next_send += interval_ns;
+    PaceUntil(NowNs() + interval_ns);
     disruptor.PublishEvent([](LatencyEvent& e, int64_t) { e.t0_ns = NowNs(); });
   }
   AwaitAll(handler);
+  PinThisThread(-1);
   disruptor.Halt();
   std::sort(result.sorted_ns.begin(), result.sorted_ns.end());
   return result;

@@ -220,18 +220,19 @@ LatencyResult QueueLatency(int64_t events, int64_t interval_ns, Push push,
   LatencyResult result;
   result.sorted_ns.assign(events, 0);
   std::thread consumer([&] {
+    PinThisThread(kConsumerCpu);
     for (int64_t i = 0; i < events; ++i) {
       const int64_t t0 = pop();
       result.sorted_ns[i] = NowNs() - t0;
     }
   });
-  int64_t next_send = NowNs();
+  PinThisThread(kProducerCpu);
   for (int64_t i = 0; i < events; ++i) {
-    SpinUntil(next_send);
-    next_send += interval_ns;
+    PaceUntil(NowNs() + interval_ns);
     push(NowNs());
   }
   consumer.join();
+  PinThisThread(-1);
   std::sort(result.sorted_ns.begin(), result.sorted_ns.end());
   return result;
 }
