@@ -180,6 +180,18 @@ class Disruptor final {
     return absl::OkStatus();
   }
 
+  // As PublishEvent, giving up after `timeout` (InfiniteDuration: a
+  // halt-aware blocking publish). Errors as Sequencer::NextFor:
+  // DeadlineExceeded, Cancelled (halted); nothing is claimed on error.
+  template <class Fill>
+  absl::Status PublishEventFor(Fill&& fill, absl::Duration timeout) {
+    absl::StatusOr<int64_t> seq = sequencer_->NextFor(1, timeout);
+    if (!seq.ok()) return seq.status();
+    fill(ring_[*seq], *seq);
+    sequencer_->Publish(*seq);
+    return absl::OkStatus();
+  }
+
   RingBuffer<T>& ring() { return ring_; }
   Sequencer& sequencer() { return *sequencer_; }
   WaitStrategy& wait_strategy() { return *wait_strategy_; }

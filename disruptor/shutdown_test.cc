@@ -95,6 +95,8 @@ TEST_P(StalledConsumerTest, FullRingFailsTryNextAndHaltStillCompletes) {
       d_.TryPublishEvent([](Event&, int64_t) {})));
   EXPECT_TRUE(absl::IsDeadlineExceeded(
       d_.sequencer().NextFor(1, absl::Milliseconds(10)).status()));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(d_.PublishEventFor(
+      [](Event&, int64_t) {}, absl::Milliseconds(10))));
   EXPECT_EQ(d_.Occupancy(), 8);
   EXPECT_EQ(d_.sequencer().RemainingCapacity(), 0);
   EXPECT_EQ(d_.StageLags(), (std::vector<int64_t>{8, 8}));
@@ -107,7 +109,8 @@ TEST_P(StalledConsumerTest, FullRingFailsTryNextAndHaltStillCompletes) {
   });
   auto blocked_next_for = std::async(std::launch::async, [&] {
     if (!multi) return absl::CancelledError("not run");
-    return d_.sequencer().NextFor(1, absl::InfiniteDuration()).status();
+    return d_.PublishEventFor([](Event&, int64_t) {},
+                              absl::InfiniteDuration());
   });
   std::this_thread::sleep_for(milliseconds(20));  // Likely both waiting now.
   auto halt = std::async(std::launch::async, [&] { d_.Halt(); });
