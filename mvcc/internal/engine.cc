@@ -157,10 +157,12 @@ const Version* Engine::ReadAt(ReclaimDomain::Guard& guard, const Record* r,
   int slot = kVersionSlotA;
   // Acquire (via Protect) pairs with the writer's release stores in
   // InstallVersion and Prune: a reached version is fully built.
-  for (const Version* v = guard.Protect(r->newest, slot); v != nullptr;) {
+  // `r` and each version are protected (or kept alive) by the caller and
+  // the previous step: they are the parents of the links read.
+  for (const Version* v = guard.Protect(r->newest, slot, r); v != nullptr;) {
     if (v->commit_ts <= snapshot) return v;
     slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
-    v = guard.Protect(v->older, slot);
+    v = guard.Protect(v->older, slot, v);
   }
   return nullptr;
 }
@@ -168,13 +170,13 @@ const Version* Engine::ReadAt(ReclaimDomain::Guard& guard, const Record* r,
 const Version* Engine::ReadLatest(ReclaimDomain::Guard& guard,
                                   const Record* r) const {
   int slot = kVersionSlotA;
-  for (const Version* v = guard.Protect(r->newest, slot); v != nullptr;) {
+  for (const Version* v = guard.Protect(r->newest, slot, r); v != nullptr;) {
     // Re-reading visible_ts per version keeps the read linearizable: the
     // version returned was the newest visible one at that moment, and the
     // writer never prunes the newest version at or below its horizon.
     if (v->commit_ts <= visible_ts()) return v;
     slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
-    v = guard.Protect(v->older, slot);
+    v = guard.Protect(v->older, slot, v);
   }
   return nullptr;
 }

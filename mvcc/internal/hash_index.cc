@@ -76,12 +76,14 @@ Record* HashIndex::Find(ReclaimDomain::Guard& guard, std::string_view key,
                         uint64_t hash) const {
   // (1) acquire loads pair with the writer's release stores (2)-(4).
   Table* t = guard.Protect(table_, kHashTableSlot);
-  Entry* e = guard.Protect(t->buckets[hash & t->mask], kHashEntrySlotA);
+  // Each link lives inside a reclaimable object: pass it as the parent, so
+  // a slow-path helper reading the link on our behalf keeps it alive.
+  Entry* e = guard.Protect(t->buckets[hash & t->mask], kHashEntrySlotA, t);
   int slot = kHashEntrySlotB;
   while (e != nullptr) {
-    Record* r = guard.Protect(e->record, kRecordSlot);
+    Record* r = guard.Protect(e->record, kRecordSlot, e);
     if (r->hash == hash && r->key() == key) return r;
-    e = guard.Protect(e->next, slot);
+    e = guard.Protect(e->next, slot, e);
     slot = slot == kHashEntrySlotA ? kHashEntrySlotB : kHashEntrySlotA;
   }
   return nullptr;

@@ -13,26 +13,32 @@ int OrderedIndex::RandomHeight() {
   return height;
 }
 
-Record* OrderedIndex::Cursor::Load(const std::atomic<Record*>& link) {
+Record* OrderedIndex::Cursor::Load(const Record* owner,
+                                   const std::atomic<Record*>& link) {
   // (1) acquire via Protect: pairs with the release stores (2) and (3).
-  Record* r = guard_.Protect(link, slot_);
-  slot_ = slot_ == kSkipSlotA ? kSkipSlotB : kSkipSlotA;
-  return r;
+  // The head is never freed (a root); any other owner is a protected record.
+  return guard_.Protect(link, Spare(),
+                        owner == index_.head_ ? nullptr : owner);
 }
 
 void OrderedIndex::Cursor::Seek(std::string_view target) {
   Record* x = index_.head_;
   for (int level = Record::kMaxHeight - 1; level >= 0; --level) {
     while (true) {
-      Record* next = Load(x->next[level]);
+      Record* next = Load(x, x->next[level]);
       if (next == nullptr || next->key() >= target) break;
       x = next;
+      Advance();
     }
   }
-  node_ = Load(x->next[0]);
+  node_ = Load(x, x->next[0]);
+  Advance();
 }
 
-void OrderedIndex::Cursor::Next() { node_ = Load(node_->next[0]); }
+void OrderedIndex::Cursor::Next() {
+  node_ = Load(node_, node_->next[0]);
+  Advance();
+}
 
 void OrderedIndex::FindPredecessors(std::string_view target,
                                     Record** prev) const {

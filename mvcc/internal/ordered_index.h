@@ -50,11 +50,17 @@ class OrderedIndex final {
     void Next();
 
    private:
-    Record* Load(const std::atomic<Record*>& link);
+    // Loads a link of `owner` (the head, or the record held at slot_) into
+    // the other slot, never over the owner's own reservation.
+    Record* Load(const Record* owner, const std::atomic<Record*>& link);
+    // The record just loaded becomes the one held.
+    void Advance() { slot_ = Spare(); }
+    int Spare() const { return slot_ == kSkipSlotA ? kSkipSlotB : kSkipSlotA; }
+
     const OrderedIndex& index_;
     ReclaimDomain::Guard& guard_;
     Record* node_ = nullptr;
-    int slot_ = kSkipSlotA;
+    int slot_ = kSkipSlotA;  // the slot protecting the record held
   };
 
   // Writer only: first record with key >= target, no guard.
