@@ -60,4 +60,15 @@ PROBE
     fi
   fi
 done
+
+# A project target that declares itself public would bypass the groups.
+public=$(bazel query --noshow_progress \
+  'attr(visibility, "//visibility:public", //...) except //third_party/...' 2>/dev/null)
+if [[ -n "$public" ]]; then
+  echo "layering: FAIL public visibility outside third_party/ bypasses the layer groups:"
+  echo "$public"
+  bad=1
+else
+  echo "layering: ok   no project target is public"
+fi
 exit $bad
