@@ -370,6 +370,10 @@ absl::Status Database::Transact(const std::function<absl::Status(Txn&)>& fn,
 
 absl::Status Database::Sweep() { return engine_->Sweep(); }
 
+absl::Status Database::Checkpoint(const std::string& dir) {
+  return engine_->Checkpoint(dir);
+}
+
 std::shared_ptr<Record> Database::NewTVarRecord(Version* initial) {
   return engine_->NewTVarRecord(initial);
 }

@@ -275,6 +275,12 @@ class Database final {
   // when done. Unavailable on shutdown.
   absl::Status Sweep();
 
+  // Writes a consistent copy of the durable state to `dir` (which must not
+  // exist); Database::Open with durability pointed at it opens the copy.
+  // FailedPrecondition for an in-memory database; otherwise the durability
+  // layer's status (e.g. AlreadyExists for an existing dir).
+  absl::Status Checkpoint(const std::string& dir);
+
   // Creates a TVar holding `initial`, visible at every snapshot.
   template <class T>
   TVar<T> NewTVar(T initial);

@@ -2,13 +2,14 @@
 //
 // mvcc/ declares it; storage/ implements it (RocksDB). The engine calls it
 // from the pipeline's durability stage only, so an implementation is called
-// by one thread at a time and needs no locking of its own. A version becomes
+// (PersistBatch, and Load before serving) by one thread at a time. A version becomes
 // visible to readers only after PersistBatch() returned OK for its batch.
 #ifndef MVKV_MVCC_DURABILITY_H_
 #define MVKV_MVCC_DURABILITY_H_
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -42,11 +43,20 @@ class Durability {
   virtual absl::Status PersistBatch(absl::Span<const DurableCommit> batch) = 0;
 
   // Called once by Database::Open before it serves: calls `sink` for every
-  // stored key in any order, and returns the last persisted commit timestamp
-  // (0 for an empty store). The engine resumes timestamps after it.
+  // stored live key (tombstones are not stored) with its value and the
+  // commit timestamp of that value, in any order, and returns the last
+  // persisted commit timestamp (0 for an empty store). The engine resumes
+  // timestamps after it.
   virtual absl::StatusOr<uint64_t> Load(
-      const std::function<void(std::string_view key, std::string_view value)>&
-          sink) = 0;
+      const std::function<void(std::string_view key, std::string_view value,
+                               uint64_t commit_ts)>& sink) = 0;
+
+  // Writes a consistent, openable copy of the durable state to `dir` (which
+  // must not exist). Called from any thread, concurrently with PersistBatch;
+  // the implementation synchronises as it needs. Unimplemented by default.
+  virtual absl::Status Checkpoint(const std::string& dir) {
+    return absl::UnimplementedError("this durability layer has no checkpoints");
+  }
 };
 
 }  // namespace mvkv

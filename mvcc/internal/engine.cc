@@ -77,12 +77,19 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options) {
 Engine::Engine(const Options& options) : options_(options) {}
 
 absl::Status Engine::LoadDurableState() {
+  uint64_t newest = 0;
   absl::StatusOr<uint64_t> last = options_.durability->Load(
-      [this](std::string_view key, std::string_view value) {
-        InstallKey(key, value, /*tombstone=*/false, /*ts=*/1);
+      [&](std::string_view key, std::string_view value, uint64_t commit_ts) {
+        InstallKey(key, value, /*tombstone=*/false, commit_ts);
+        newest = std::max(newest, commit_ts);
       });
   if (!last.ok()) return last.status();
-  last_ts_ = std::max<uint64_t>(*last, versions_.load() > 0 ? 1 : 0);
+  if (newest > *last) {
+    return absl::DataLossError(absl::StrCat(
+        "durable state has a key committed at ", newest,
+        " after the last persisted commit timestamp ", *last));
+  }
+  last_ts_ = *last;
   visible_ts_.store(last_ts_, std::memory_order_release);
   return absl::OkStatus();
 }
@@ -241,6 +248,14 @@ absl::Status Engine::Commit(CommitRequest& request) {
   sequencer.Publish(*seq);
   WaitForCompletion(request.done);
   return request.status;
+}
+
+absl::Status Engine::Checkpoint(const std::string& dir) {
+  if (options_.durability == nullptr) {
+    return absl::FailedPreconditionError(
+        "checkpoints need durability: this database is in memory only");
+  }
+  return options_.durability->Checkpoint(dir);
 }
 
 absl::Status Engine::Sweep() {

@@ -149,6 +149,7 @@ class Engine final {
   // Prunes every chain in the single writer and removes deleted keys no
   // snapshot can see. Returns once done.
   absl::Status Sweep();
+  absl::Status Checkpoint(const std::string& dir);
 
   std::shared_ptr<Record> NewTVarRecord(Version* initial);
 
