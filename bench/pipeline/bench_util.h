@@ -70,6 +70,31 @@ inline void PinThisThread(int cpu) {
 inline constexpr int kProducerCpu = 0;
 inline constexpr int kConsumerCpu = 1;
 
+// The wait of a baseline producer facing a full queue: the same policy as the
+// Disruptor's producers facing a full ring (disruptor/internal/spin.h: 64
+// pauses, 64 yields, then sleeps from 1 us doubling to 100 us), so a full
+// queue costs each implementation the same.
+class ProducerBackoff {
+ public:
+  void Pause() {
+    if (rounds_ < 64) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    } else if (rounds_ < 128) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(sleep_);
+      if (sleep_ < std::chrono::microseconds(100)) sleep_ *= 2;
+    }
+    ++rounds_;
+  }
+
+ private:
+  int rounds_ = 0;
+  std::chrono::microseconds sleep_{1};
+};
+
 // Result of one throughput run.
 struct RunResult {
   double seconds = 0;

@@ -5,9 +5,15 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "bench/pipeline/scenarios.h"
 #include "disruptor/disruptor.h"
+
+ABSL_FLAG(int64_t, phased_spin_us, 10,
+          "PhasedBackoffWaitStrategy: microseconds of spinning.");
+ABSL_FLAG(int64_t, phased_yield_us, 1000,
+          "PhasedBackoffWaitStrategy: microseconds of yielding, then park.");
 
 namespace mvkv::bench {
 namespace {
@@ -39,8 +45,9 @@ std::unique_ptr<d::WaitStrategy> MakeStrategy(const std::string& name) {
   if (name == "blocking") return d::BlockingWaitStrategy();
   if (name == "sleeping") return d::SleepingWaitStrategy();
   if (name == "phased") {
-    return d::PhasedBackoffWaitStrategy(absl::Microseconds(10),
-                                        absl::Microseconds(100));
+    return d::PhasedBackoffWaitStrategy(
+        absl::Microseconds(absl::GetFlag(FLAGS_phased_spin_us)),
+        absl::Microseconds(absl::GetFlag(FLAGS_phased_yield_us)));
   }
   return d::YieldingWaitStrategy();
 }

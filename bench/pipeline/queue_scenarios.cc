@@ -135,7 +135,7 @@ using Spsc = boost::lockfree::spsc_queue<int64_t,
                                          boost::lockfree::capacity<kCapacity>>;
 
 void SpscPush(Spsc& q, int64_t v) {
-  SpinYield wait;
+  ProducerBackoff wait;
   while (!q.push(v)) wait.Pause();
 }
 
@@ -191,10 +191,9 @@ RunResult MpmcSequencer(int64_t n) {
   for (int p = 0; p < kSequencerProducers; ++p) {
     producers.emplace_back([&] {
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      SpinYield wait;
       for (int64_t i = 0; i < per_producer; ++i) {
+        ProducerBackoff wait;
         while (!q.bounded_push(i)) wait.Pause();
-        wait.Reset();
       }
     });
   }
