@@ -61,6 +61,10 @@ ABSL_FLAG(int64_t, list_keys, 2000,
 ABSL_FLAG(std::string, stall_timeline, "",
           "If set (e.g. 2,10): instead of the sweep, run each scheme/structure/mix/threads "
           "once with a stalled thread for max(t) seconds and record unreclaimed at each t");
+ABSL_FLAG(std::string, stall_at, "start",
+          "When the stalled thread parks: start (after the prefill: it pins what was alive, "
+          "the realistic case) or prefill (before it: only objects born after the stall are "
+          "retired, isolating the scheme's own bound)");
 ABSL_FLAG(int64_t, guard_iterations, 20000000,
           "Iterations of the guard enter+leave micro-benchmark (0: skip it)");
 ABSL_FLAG(std::string, json, "", "Write the rows as a JSON array to this path");
@@ -175,9 +179,11 @@ RunResult Run(const Config& c, double seconds, bool sample, const std::vector<do
   std::unique_ptr<Target> t = MakeTarget(c.scheme, c.structure, sample);
   RunResult res;
   if (!t) return res;
-  Prefill(*t, c);
+  const bool stall_first = absl::GetFlag(FLAGS_stall_at) == "prefill";
   Stall stall;
-  if (c.stalled) stall.Start(*t);
+  if (c.stalled && stall_first) stall.Start(*t);
+  Prefill(*t, c);
+  if (c.stalled && !stall_first) stall.Start(*t);
   std::atomic<bool> stop{false};
   std::latch ready(c.threads + 1);
   std::vector<std::uint64_t> ops(c.threads);
@@ -324,7 +330,8 @@ void Timeline(std::vector<std::string>& rows, const std::vector<double>& marks) 
           const RunResult r = Run(c, seconds, true, marks);
           for (std::size_t i = 0; i < r.at.size(); ++i) {
             std::ostringstream o;
-            o << "{\"kind\":\"stall_timeline\",\"scheme\":\"" << scheme << "\",\"structure\":\""
+            o << "{\"kind\":\"stall_timeline\",\"stall_at\":\""
+              << absl::GetFlag(FLAGS_stall_at) << "\",\"scheme\":\"" << scheme << "\",\"structure\":\""
               << structure << "\",\"mix\":\"" << mix << "\",\"threads\":" << threads
               << ",\"stalled\":1,\"at_seconds\":" << marks[i] << ",\"unreclaimed\":" << r.at[i]
               << ",\"unreclaimed_per_thread\":"
