@@ -77,8 +77,7 @@ absl::Status CheckOpen(const TxnState& txn) {
 // After a read: if the engine released this snapshot meanwhile, the read may
 // have missed a pruned version, so it must not be returned.
 absl::Status CheckSnapshot(TxnState& txn) {
-  if (txn.slot == nullptr ||
-      !txn.slot->revoked.load(std::memory_order_acquire)) {
+  if (txn.slot == nullptr || !txn.slot->revoked()) {
     return absl::OkStatus();
   }
   return mvcc_internal::SnapshotTooOldError(absl::StrCat(
@@ -159,7 +158,12 @@ absl::StatusOr<std::vector<KeyValue>> Txn::Scan(std::string_view start,
     uint64_t ts = 0;
     auto* slot = txn.engine->AcquireSnapshot(&ts);
     base = txn.engine->ScanAt(start, end, base_limit, ts);
+    const bool revoked = slot->revoked();
     txn.engine->ReleaseSnapshot(slot);
+    if (revoked) {
+      return mvcc_internal::SnapshotTooOldError(
+          "a read-committed scan outlived the engine's snapshot limits");
+    }
   } else {
     base = txn.engine->ScanAt(start, end, base_limit, txn.snapshot_ts);
   }
@@ -333,7 +337,12 @@ absl::StatusOr<std::vector<KeyValue>> Database::Scan(std::string_view start,
   uint64_t ts = 0;
   auto* slot = engine_->AcquireSnapshot(&ts);
   std::vector<KeyValue> out = engine_->ScanAt(start, end, limit, ts);
+  const bool revoked = slot->revoked();
   engine_->ReleaseSnapshot(slot);
+  if (revoked) {
+    return mvcc_internal::SnapshotTooOldError(
+        "the scan outlived the engine's snapshot limits");
+  }
   return out;
 }
 

@@ -72,6 +72,23 @@ struct Options {
   absl::Duration commit_queue_timeout = absl::Seconds(10);
   // Persistence. Not owned; must outlive the Database. nullptr = memory only.
   Durability* durability = nullptr;
+
+  // Limits on what stalled or forgotten transactions may hold. Past either,
+  // the oldest offending transaction's snapshot is released: its next read
+  // or its commit fails with snapshot too old (OutOfRange, see
+  // IsSnapshotTooOld), and the versions only it needed are pruned. Nobody
+  // else sees an error.
+  //   max_snapshot_age: a snapshot older than this is released.
+  //   max_retained_version_bytes: when the bytes of versions kept only for
+  //     old snapshots (Stats::retained_bytes) exceed this, the oldest
+  //     snapshots are released until they fit. 0 = no budget.
+  absl::Duration max_snapshot_age = absl::InfiniteDuration();
+  uint64_t max_retained_version_bytes = 0;
+  // How often the pipeline's writer checks those limits and prunes a slice
+  // of the chains no commit has touched (the background pass), even when no
+  // commits arrive. InfiniteDuration() disables the tick (limits are then
+  // checked only when commits arrive).
+  absl::Duration maintenance_interval = absl::Milliseconds(100);
 };
 
 // One key-value pair returned by Scan.
@@ -99,9 +116,19 @@ struct Stats {
   uint64_t aborts_read_conflict = 0;   // serializable validation
   uint64_t aborts_snapshot_too_old = 0;
   uint64_t active_snapshots = 0;
-  // Reclaim backlog (stalled threads): retired, not yet freed.
+  // Account 1, reclaim backlog (stalled threads): objects and bytes retired
+  // to reclaim/ and not yet freed because some thread's guard may see them.
+  // Process-wide: the default reclaim domain is shared by all databases.
   uint64_t reclaim_unreclaimed_objects = 0;
   uint64_t reclaim_unreclaimed_bytes = 0;
+  // Account 2, version retention (stalled transactions): versions and bytes
+  // kept only because some snapshot older than the newest may read them
+  // (every version but the newest of each chain), and who holds them.
+  uint64_t retained_versions = 0;
+  uint64_t retained_bytes = 0;
+  uint64_t oldest_snapshot_ts = 0;        // 0 when no snapshot is open
+  uint64_t oldest_snapshot_txn_id = 0;
+  absl::Duration oldest_snapshot_age = absl::ZeroDuration();
   // Commit pipeline.
   uint64_t pipeline_batches = 0;      // group commits
   uint64_t pipeline_occupancy = 0;    // requests in the ring now

@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "mvcc/internal/completion.h"
 
 namespace mvkv::mvcc_internal {
@@ -115,9 +116,36 @@ void Engine::StartPipeline() {
     pipeline_->HandleEventsWith(*install).Then(*persist).Then(*complete);
   }
   pipeline_->Start();
+  const absl::Duration tick = options_.maintenance_interval;
+  if (tick > absl::ZeroDuration() && tick != absl::InfiniteDuration()) {
+    maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  }
+}
+
+void Engine::MaintenanceLoop() {
+  const auto tick = absl::ToChronoNanoseconds(options_.maintenance_interval);
+  std::unique_lock<std::mutex> lock(maintenance_mu_);
+  while (!maintenance_cv_.wait_for(lock, tick,
+                                   [this] { return maintenance_stop_; })) {
+    lock.unlock();
+    CommitRequest request;
+    request.kind = CommitRequest::Kind::kMaintenance;
+    Commit(request).IgnoreError();  // only fails on shutdown or a full ring
+    lock.lock();
+  }
+}
+
+void Engine::StopMaintenance() {
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    maintenance_stop_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
 }
 
 Engine::~Engine() {
+  StopMaintenance();
   // Drain: every published commit completes before the indexes go away.
   pipeline_->Shutdown();
   pipeline_.reset();
@@ -271,10 +299,14 @@ std::shared_ptr<Record> Engine::NewTVarRecord(Version* initial) {
   r->chain_length = 1;
   versions_.fetch_add(1, std::memory_order_relaxed);
   version_bytes_.fetch_add(initial->footprint(), std::memory_order_relaxed);
+  chains_.fetch_add(1, std::memory_order_relaxed);
+  head_bytes_.fetch_add(initial->footprint(), std::memory_order_relaxed);
   // The last handle retires the record and its chain through reclaim/: a
   // reader may still be walking it.
   return std::shared_ptr<Record>(r, [this](Record* rec) {
     Version* v = rec->newest.load(std::memory_order_acquire);
+    chains_.fetch_sub(1, std::memory_order_relaxed);
+    head_bytes_.fetch_sub(v->footprint(), std::memory_order_relaxed);
     while (v != nullptr) {
       Version* older = v->older.load(std::memory_order_acquire);
       versions_.fetch_sub(1, std::memory_order_relaxed);
@@ -303,10 +335,22 @@ Stats Engine::GetStats() const {
   const reclaim::Counters c = ReclaimDomain::Default().GetCounters();
   s.reclaim_unreclaimed_objects = c.unreclaimed;
   s.reclaim_unreclaimed_bytes = c.unreclaimed_bytes;
+  s.retained_versions = s.versions - chains_.load(std::memory_order_relaxed);
+  s.retained_bytes = RetainedBytes();
   auto* self = const_cast<Engine*>(this);
-  uint64_t active = 0;
-  self->registry_.ForEach([&](SnapshotRegistry::Slot&, uint64_t) { ++active; });
-  s.active_snapshots = active;
+  int64_t oldest_start = 0;
+  self->registry_.ForEach([&](SnapshotRegistry::Slot& slot, uint64_t ts) {
+    ++s.active_snapshots;
+    if (s.oldest_snapshot_txn_id == 0 || ts < s.oldest_snapshot_ts) {
+      s.oldest_snapshot_ts = ts;
+      s.oldest_snapshot_txn_id = slot.txn_id.load(std::memory_order_relaxed);
+      oldest_start = slot.start_unix_ns.load(std::memory_order_relaxed);
+    }
+  });
+  if (s.oldest_snapshot_txn_id != 0) {
+    s.oldest_snapshot_age = absl::Nanoseconds(
+        std::max<int64_t>(0, absl::GetCurrentTimeNanos() - oldest_start));
+  }
   return s;
 }
 

@@ -27,12 +27,15 @@
 #define MVKV_MVCC_INTERNAL_ENGINE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -88,8 +91,9 @@ struct TxnState {
 
 // One commit in flight; lives on the committer's stack until done.
 struct CommitRequest {
-  // kSweep asks the writer to prune every chain (no commit timestamp).
-  enum class Kind { kWrite, kSweep };
+  // kSweep asks the writer to prune every chain; kMaintenance to check the
+  // snapshot limits and prune a slice of chains (neither commits anything).
+  enum class Kind { kWrite, kSweep, kMaintenance };
   Kind kind = Kind::kWrite;
   TxnState* txn = nullptr;      // null for a single-key autocommit write
   std::string_view key;         // single-key write
@@ -136,7 +140,8 @@ class Engine final {
   void ReleaseSnapshot(TxnState* txn);
   // Temporarily registered snapshot for one autocommit scan.
   SnapshotRegistry::Slot* AcquireSnapshot(uint64_t* ts) {
-    return registry_.Acquire(0, visible_ts_, ts);
+    return registry_.Acquire(
+        next_txn_id_.fetch_add(1, std::memory_order_relaxed), visible_ts_, ts);
   }
   void ReleaseSnapshot(SnapshotRegistry::Slot* slot) {
     registry_.Release(slot);
@@ -164,6 +169,17 @@ class Engine final {
   explicit Engine(const Options& options);
   void StartPipeline();
   absl::Status LoadDurableState();
+  void MaintenanceLoop();
+  void StopMaintenance();
+
+  // Writer: collects the snapshot view, then enforces the snapshot limits.
+  void RefreshView();
+  // Releases over-age snapshots and, past the budget, the oldest ones.
+  void EnforceLimits();
+  uint64_t RetainedBytes() const {
+    return version_bytes_.load(std::memory_order_relaxed) -
+           head_bytes_.load(std::memory_order_relaxed);
+  }
 
   // Install helpers (writer only).
   absl::Status Validate(const TxnState& txn);
@@ -173,6 +189,9 @@ class Engine final {
   void InstallVersion(Record* r, Version* v, uint64_t ts);
   void Prune(Record* r);
   void SweepAll();
+  // The background pass: prunes the next `n` chains after the last one it
+  // visited, wrapping around.
+  void SweepSome(int n);
   void RemoveRecord(Record* r);
   void RetireVersion(Version* v);
 
@@ -187,6 +206,7 @@ class Engine final {
 
   // Writer-only state.
   uint64_t last_ts_ = 0;
+  std::string sweep_cursor_;  // next key for the background pass
   SnapshotRegistry::View view_;
   bool view_fresh_ = false;
   std::vector<DurableCommit> batch_;
@@ -200,11 +220,20 @@ class Engine final {
   std::atomic<uint64_t> live_keys_{0};
   std::atomic<uint64_t> versions_{0};
   std::atomic<uint64_t> version_bytes_{0};
+  // The newest version of each chain: everything else is retention.
+  std::atomic<uint64_t> chains_{0};
+  std::atomic<uint64_t> head_bytes_{0};
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> aborts_write_{0};
   std::atomic<uint64_t> aborts_read_{0};
   std::atomic<uint64_t> aborts_too_old_{0};
   std::atomic<uint64_t> batches_{0};
+
+  // The maintenance tick (see Options::maintenance_interval).
+  std::thread maintenance_;
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool maintenance_stop_ = false;  // guarded by maintenance_mu_
 
   struct Stage;
   std::vector<std::unique_ptr<Stage>> stages_;

@@ -30,7 +30,6 @@ SnapshotRegistry::Slot* SnapshotRegistry::Acquire(
       s.txn_id.store(txn_id, std::memory_order_relaxed);
       s.start_unix_ns.store(absl::GetCurrentTimeNanos(),
                             std::memory_order_relaxed);
-      s.revoked.store(false, std::memory_order_relaxed);
       // (2) seq_cst read of the snapshot.
       const uint64_t v = visible_ts.load(std::memory_order_seq_cst);
       // (3) publish it; release so the metadata above is visible with it.
@@ -73,7 +72,7 @@ void SnapshotRegistry::Collect(const std::atomic<uint64_t>& visible_ts,
         pending = true;
         continue;
       }
-      if (s.revoked.load(std::memory_order_relaxed)) continue;
+      if (s.revoked()) continue;
       view->snapshots.push_back(ts);
     }
   }

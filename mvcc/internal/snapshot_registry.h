@@ -38,9 +38,17 @@ class SnapshotRegistry final {
     std::atomic<uint64_t> ts{kFree};
     std::atomic<uint64_t> txn_id{0};
     std::atomic<int64_t> start_unix_ns{0};
-    // Set by the writer when it releases this snapshot (snapshot too old);
-    // read by the owner after each read (acquire).
-    std::atomic<bool> revoked{false};
+    // The id of the transaction whose snapshot the writer released here
+    // (snapshot too old). Holding the id, not a flag, means a revocation
+    // aimed at a transaction that already left never hits the slot's next
+    // owner. Read by the owner after each read (acquire).
+    std::atomic<uint64_t> revoked_txn{0};
+
+    // True if the current owner's snapshot was released.
+    bool revoked() const {
+      return revoked_txn.load(std::memory_order_acquire) ==
+             txn_id.load(std::memory_order_relaxed);
+    }
   };
 
   SnapshotRegistry() = default;
@@ -63,14 +71,24 @@ class SnapshotRegistry final {
   // Writer only. Fills *view (reusing its capacity).
   void Collect(const std::atomic<uint64_t>& visible_ts, View* view);
 
-  // Writer only: calls fn(slot) for every registered snapshot slot.
+  // Writer only: releases the snapshot of the transaction that owns `slot`
+  // (if it still does). Ordering: this seq_cst store precedes every prune
+  // that relies on it, so a reader that observes such a prune (acquire)
+  // observes the revocation when it checks afterwards.
+  static void Revoke(Slot& slot) {
+    slot.revoked_txn.store(slot.txn_id.load(std::memory_order_relaxed),
+                           std::memory_order_seq_cst);
+  }
+
+  // Calls fn(slot, ts) for every registered, unrevoked snapshot. Safe from
+  // any thread (reads atomics only); exact only in the writer.
   template <class Fn>
   void ForEach(Fn&& fn) {
     for (Chunk* c = &first_; c != nullptr;
          c = c->next.load(std::memory_order_acquire)) {
       for (Slot& s : c->slots) {
         const uint64_t ts = s.ts.load(std::memory_order_acquire);
-        if (ts != kFree && ts != kPending) fn(s, ts);
+        if (ts != kFree && ts != kPending && !s.revoked()) fn(s, ts);
       }
     }
   }

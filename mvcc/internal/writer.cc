@@ -5,11 +5,15 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "mvcc/internal/completion.h"
 #include "mvcc/internal/engine.h"
 
 namespace mvkv::mvcc_internal {
 namespace {
+
+// Chains the background pass prunes per maintenance tick.
+constexpr int kBackgroundSweepRecords = 4096;
 
 std::string QuoteKey(std::string_view key) {
   constexpr std::size_t kMaxShown = 64;
@@ -89,11 +93,50 @@ absl::Status Engine::ValidateReads(const TxnState& txn) {
 
 // ---- Install. ----
 
-void Engine::Install(CommitRequest& request) {
-  if (!view_fresh_) {
-    registry_.Collect(visible_ts_, &view_);
-    view_fresh_ = true;
+void Engine::RefreshView() {
+  registry_.Collect(visible_ts_, &view_);
+  view_fresh_ = true;
+  EnforceLimits();
+}
+
+void Engine::EnforceLimits() {
+  if (options_.max_snapshot_age != absl::InfiniteDuration()) {
+    const int64_t now = absl::GetCurrentTimeNanos();
+    const int64_t max_age = absl::ToInt64Nanoseconds(options_.max_snapshot_age);
+    bool any = false;
+    registry_.ForEach([&](SnapshotRegistry::Slot& slot, uint64_t) {
+      if (now - slot.start_unix_ns.load(std::memory_order_relaxed) > max_age) {
+        SnapshotRegistry::Revoke(slot);
+        aborts_too_old_.fetch_add(1, std::memory_order_relaxed);
+        any = true;
+      }
+    });
+    if (any) {
+      registry_.Collect(visible_ts_, &view_);
+      SweepAll();
+    }
   }
+  const uint64_t budget = options_.max_retained_version_bytes;
+  // Bound: each round releases one snapshot, and there are finitely many.
+  while (budget != 0 && RetainedBytes() > budget) {
+    SnapshotRegistry::Slot* oldest = nullptr;
+    uint64_t oldest_ts = 0;
+    registry_.ForEach([&](SnapshotRegistry::Slot& slot, uint64_t ts) {
+      if (oldest == nullptr || ts < oldest_ts) {
+        oldest = &slot;
+        oldest_ts = ts;
+      }
+    });
+    if (oldest == nullptr) break;  // nothing to release: the rest is in flight
+    SnapshotRegistry::Revoke(*oldest);
+    aborts_too_old_.fetch_add(1, std::memory_order_relaxed);
+    registry_.Collect(visible_ts_, &view_);
+    SweepAll();
+  }
+}
+
+void Engine::Install(CommitRequest& request) {
+  if (!view_fresh_) RefreshView();
   if (failed_.load(std::memory_order_acquire)) {
     request.status = absl::UnavailableError(absl::StrCat(
         "commits are stopped after a durability failure: ",
@@ -102,6 +145,12 @@ void Engine::Install(CommitRequest& request) {
   }
   if (request.kind == CommitRequest::Kind::kSweep) {
     SweepAll();
+    return;
+  }
+  if (request.kind == CommitRequest::Kind::kMaintenance) {
+    // The tick may land mid-batch: check the limits on a fresh view.
+    RefreshView();
+    SweepSome(kBackgroundSweepRecords);
     return;
   }
   TxnState* txn = request.txn;
@@ -154,8 +203,14 @@ void Engine::InstallKey(std::string_view key, std::string_view value,
 
 void Engine::InstallVersion(Record* r, Version* v, uint64_t ts) {
   v->commit_ts = ts;
-  v->older.store(r->newest.load(std::memory_order_relaxed),
-                 std::memory_order_relaxed);
+  Version* head = r->newest.load(std::memory_order_relaxed);
+  v->older.store(head, std::memory_order_relaxed);
+  if (head == nullptr) {
+    chains_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    head_bytes_.fetch_sub(head->footprint(), std::memory_order_relaxed);
+  }
+  head_bytes_.fetch_add(v->footprint(), std::memory_order_relaxed);
   // Release: the version is complete before readers can reach it (pairs
   // with the acquire Protect in ReadAt/ReadLatest). It stays invisible until
   // visible_ts reaches ts (invariant 1 of engine.h).
@@ -220,6 +275,16 @@ void Engine::SweepAll() {
   }
 }
 
+void Engine::SweepSome(int n) {
+  Record* r = ordered_.SeekForWriter(sweep_cursor_);
+  for (int i = 0; i < n && r != nullptr; ++i) {
+    Record* next = OrderedIndex::NextForWriter(r);  // before Prune may retire r
+    Prune(r);
+    r = next;
+  }
+  sweep_cursor_ = r == nullptr ? std::string() : std::string(r->key());
+}
+
 void Engine::RetireVersion(Version* v) {
   versions_.fetch_sub(1, std::memory_order_relaxed);
   version_bytes_.fetch_sub(v->footprint(), std::memory_order_relaxed);
@@ -230,7 +295,10 @@ void Engine::RemoveRecord(Record* r) {
   hash_.Remove(r);
   ordered_.Remove(r);
   r->in_index = false;
-  RetireVersion(r->newest.load(std::memory_order_relaxed));
+  Version* tombstone = r->newest.load(std::memory_order_relaxed);
+  chains_.fetch_sub(1, std::memory_order_relaxed);
+  head_bytes_.fetch_sub(tombstone->footprint(), std::memory_order_relaxed);
+  RetireVersion(tombstone);
   ReclaimDomain::Default().Retire(r, &DeleteRecord, RecordFootprint(r));
 }
 
