@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
 #include <chrono>
 #include <cstdio>
 #include <utility>
@@ -113,6 +114,13 @@ absl::StatusOr<DirState> InspectDir(const StorageOptions& options) {
   return DirState::kExistingDatabase;
 }
 
+// Discards RocksDB's info log messages.
+class NullLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
 // Reads the column family list (CURRENT and MANIFEST only, no writes) and
 // requires mvkv's metadata family.
 absl::Status CheckExistingDatabase(const rocksdb::DBOptions& db_options,
@@ -129,6 +137,19 @@ absl::Status CheckExistingDatabase(const rocksdb::DBOptions& db_options,
   }
   for (const std::string& f : families) {
     if (f == kMetaFamily) return absl::OkStatus();
+  }
+  // The listing skips a garbled MANIFEST head instead of failing; a full
+  // read-only recovery (which writes nothing: no lock, no info log) tells
+  // corruption from a foreign database.
+  rocksdb::Options probe(db_options, rocksdb::ColumnFamilyOptions());
+  probe.info_log = std::make_shared<NullLogger>();
+  rocksdb::DB* db = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(probe, dir, &db);
+  delete db;
+  if (s.IsCorruption()) {
+    return absl::DataLossError(
+        FromRocksDb(s, absl::StrCat("data directory ", dir, " is corrupt"))
+            .message());
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "data directory ", dir,
