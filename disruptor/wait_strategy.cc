@@ -2,29 +2,37 @@
 //
 // Parking protocol (Blocking, TimeoutBlocking, and the last phase of
 // PhasedBackoff): a Dekker pair between a waiter about to park and a
-// signaller. Every wake-up source (publish, a processor advancing, an alert)
-// stores its sequence or flag (release) BEFORE SignalAllWhenBlocking().
-// Two variants, chosen once per process:
+// signaller, on the flag signal_needed_. Every wake-up source (publish, a
+// processor advancing, an alert) stores its sequence or flag (release) BEFORE
+// SignalAllWhenBlocking(). Two variants, chosen once per process:
 //   Asymmetric (default on Linux with membarrier):
-//     waiter:    lock mu_; waiters_.fetch_add(1) (B1); HeavyFence (B2);
-//                re-check cursor/dependents/alert; cv_.wait (unlocks mu_).
-//     signaller: store; LightFence (B3, compiler only); load waiters_ (B4);
-//                if > 0: lock mu_, notify_all.
-//     Publish pays no atomic RMW and no fence; parking pays one membarrier.
+//     waiter:    lock mu_; then per round: signal_needed_ = true (B1);
+//                HeavyFence (B2); re-check cursor/dependents/alert;
+//                cv_.wait (unlocks mu_).
+//     signaller: store; LightFence (B3, compiler only); load signal_needed_
+//                (B4); only if true: exchange(false) (B5), and if that read
+//                true, lock mu_ and notify_all.
+//     Publish pays no atomic RMW and no fence while nobody is parked.
 //   Symmetric (under TSan, or without membarrier):
-//     waiter:    lock mu_; waiters_.fetch_add(1, seq_cst) (B1); re-check; wait.
-//     signaller: store; waiters_.fetch_add(0, seq_cst) (B5); if > 0: notify.
+//     waiter:    per round: signal_needed_.exchange(true, seq_cst) (B1);
+//                re-check; wait.
+//     signaller: store; signal_needed_.exchange(false, seq_cst) (B5); if it
+//                read true: lock mu_, notify_all.
 // Invariants:
 //   1. Asymmetric: by the membarrier argument (internal/asymmetric_fence.h),
 //      either the signaller's store is visible to the waiter's re-check
-//      after (B2), or (B4) sees the increment (B1).
+//      after (B2), or (B4) sees the waiter's (B1).
 //   2. Symmetric: (B1) and (B5) are RMWs of one atomic, so one reads the
 //      other's result. If (B5) comes first, (B1) reads from it (release
 //      sequence): (B5) synchronizes-with (B1) and the re-check sees the
-//      store. Otherwise (B5) reads the increment.
-//   3. A signaller that sees a waiter takes mu_, which the waiter holds from
-//      its re-check until cv_.wait releases it: the notify cannot fall
-//      between the re-check and the wait. With 1 or 2, no wake-up is lost.
+//      store. Otherwise (B5) reads true.
+//   3. Of the signallers that see true, exactly one wins (B5) and notifies:
+//      one notify per parking round, not one per publish. Waiters re-arm
+//      (B1) on every round, so a flag cleared for another waiter or a stale
+//      notify costs at most a spurious wake-up.
+//   4. The winner takes mu_, which the waiter holds from (B1) until cv_.wait
+//      releases it: the notify cannot fall between the re-check and the wait.
+//      With 1 or 2, no wake-up is lost.
 
 #include "disruptor/wait_strategy.h"
 
@@ -62,53 +70,58 @@ class ParkingLot {
                                SequenceGroup dependents, const AlertFlag& alert,
                                std::optional<Clock::time_point> deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    waiters_.fetch_add(1, std::memory_order_seq_cst);  // (B1)
-    if (asymmetric_) disruptor_internal::HeavyFence();  // (B2) pairs (B3)
-    absl::StatusOr<int64_t> result = WaitLocked(seq, cursor, dependents, alert,
-                                                deadline, lock);
-    // Relaxed: a signaller that still sees this waiter costs one unneeded
-    // notify; one that misses it needs nothing from it.
-    waiters_.fetch_sub(1, std::memory_order_relaxed);
-    return result;
+    while (true) {
+      Arm();
+      if (alert.IsRaised()) return Alerted();
+      const int64_t available = Available(cursor, dependents);
+      if (available >= seq) return available;
+      if (!deadline) {
+        cv_.wait(lock);
+      } else if (cv_.wait_until(lock, *deadline) == std::cv_status::timeout) {
+        return AfterTimeout(seq, cursor, dependents, alert);
+      }
+    }
   }
 
   void WakeAll() {
     if (asymmetric_) {
       disruptor_internal::LightFence();  // (B3) pairs with (B2).
       // (B4) Relaxed: ordering comes from the fence pair, invariant 1.
-      if (waiters_.load(std::memory_order_relaxed) == 0) return;
-    } else if (waiters_.fetch_add(0, std::memory_order_seq_cst) == 0) {
-      return;  // (B5) pairs with (B1), invariant 2.
+      if (!signal_needed_.load(std::memory_order_relaxed)) return;
     }
+    // (B5) pairs with (B1), invariants 2 and 3.
+    if (!signal_needed_.exchange(false, std::memory_order_seq_cst)) return;
     std::lock_guard<std::mutex> lock(mu_);
     cv_.notify_all();
   }
 
  private:
-  absl::StatusOr<int64_t> WaitLocked(
-      int64_t seq, const Sequence& cursor, SequenceGroup dependents,
-      const AlertFlag& alert, std::optional<Clock::time_point> deadline,
-      std::unique_lock<std::mutex>& lock) {
-    while (true) {
-      if (alert.IsRaised()) return Alerted();
-      int64_t available = Available(cursor, dependents);
-      if (available >= seq) return available;
-      if (!deadline) {
-        cv_.wait(lock);
-      } else if (cv_.wait_until(lock, *deadline) == std::cv_status::timeout) {
-        if (alert.IsRaised()) return Alerted();
-        available = Available(cursor, dependents);
-        if (available >= seq) return available;
-        return absl::DeadlineExceededError("wait strategy timed out");
-      }
+  // Announces a waiter about to re-check and park. REQUIRES: mu_ held.
+  void Arm() {
+    if (asymmetric_) {
+      // (B1) Relaxed: HeavyFence orders it before the re-check, invariant 1.
+      signal_needed_.store(true, std::memory_order_relaxed);
+      disruptor_internal::HeavyFence();  // (B2) pairs with (B3).
+    } else {
+      signal_needed_.exchange(true, std::memory_order_seq_cst);  // (B1)
     }
+  }
+
+  static absl::StatusOr<int64_t> AfterTimeout(int64_t seq,
+                                              const Sequence& cursor,
+                                              SequenceGroup dependents,
+                                              const AlertFlag& alert) {
+    if (alert.IsRaised()) return Alerted();
+    const int64_t available = Available(cursor, dependents);
+    if (available >= seq) return available;
+    return absl::DeadlineExceededError("wait strategy timed out");
   }
 
   const bool asymmetric_ = disruptor_internal::AsymmetricFencesAvailable();
   std::mutex mu_;
   std::condition_variable cv_;
-  // Own cache lines: every signal touches it, parking waiters write mu_/cv_.
-  alignas(kCacheLineSize) std::atomic<int> waiters_{0};
+  // Own cache lines: every signal reads it, parking waiters write mu_/cv_.
+  alignas(kCacheLineSize) std::atomic<bool> signal_needed_{false};
 };
 
 class BusySpin final : public WaitStrategy {
