@@ -1,22 +1,56 @@
-// mvkv_server: parses flags, starts the server, and shuts down gracefully on
-// SIGINT or SIGTERM (exit 0). Everything else lives in server/server.h.
+// mvkv_server: parses flags, starts the server (server/server.h), and shuts
+// down gracefully on SIGINT or SIGTERM: stop accepting, drain calls in
+// flight, roll back open transactions, drain the commit pipeline, exit 0.
 #include <csignal>
 #include <cstdio>
-#include <thread>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "HOST:PORT to serve gRPC on. Loopback by default; use 0.0.0.0:PORT "
-          "to accept remote clients. Port 0 picks a free port.");
+          "to accept remote clients. Port 0 picks a free port (logged).");
+ABSL_FLAG(std::string, data_dir, "",
+          "Data directory for persistence (RocksDB). Empty = in memory.");
+ABSL_FLAG(std::string, durability, "sync",
+          "With --data_dir: sync (fsync per group commit), async (no fsync) "
+          "or none (no writes).");
+ABSL_FLAG(int64_t, max_key_bytes, 1024, "Largest key accepted.");
+ABSL_FLAG(int64_t, max_value_bytes, 1 << 20, "Largest value accepted.");
+ABSL_FLAG(int64_t, max_request_bytes, 4 << 20,
+          "Largest gRPC request accepted (RESOURCE_EXHAUSTED beyond).");
+ABSL_FLAG(int32_t, max_open_txns, 1024,
+          "Open transactions (sessions and handles) at most.");
+ABSL_FLAG(absl::Duration, max_txn_age, absl::Minutes(10),
+          "A transaction open longer than this is rolled back.");
+ABSL_FLAG(absl::Duration, txn_lease, absl::Seconds(10),
+          "A transaction handle with no call for this long is rolled back.");
+ABSL_FLAG(int32_t, worker_threads, 8,
+          "Threads that run engine calls (commits block on the pipeline).");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT for Prometheus /metrics over HTTP, e.g. 127.0.0.1:9464. "
+          "Empty = off.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, auth_token, "",
+          "If set, every KV call needs metadata 'authorization: Bearer "
+          "<token>' (UNAUTHENTICATED otherwise). Health checks need none.");
+ABSL_FLAG(bool, log_requests, false, "Log every RPC as a JSON line.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
+          "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "mvkv_server: the mvkv key-value engine over gRPC.\n"
-      "Usage: mvkv_server [--listen=HOST:PORT]");
+      "mvkv_server: the mvkv key-value engine over gRPC (mvkv.v1.KV, "
+      "grpc.health.v1, reflection).\n"
+      "Usage: mvkv_server [--listen=HOST:PORT] [--data_dir=DIR] ...\n"
+      "Logs are JSON lines on stderr. SIGINT/SIGTERM: graceful stop, exit 0.");
   absl::ParseCommandLine(argc, argv);
 
   // Block the shutdown signals before any thread starts, then take them
@@ -29,21 +63,43 @@ int main(int argc, char** argv) {
 
   mvkv::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.durability = absl::GetFlag(FLAGS_durability);
+  options.handler.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
+  options.handler.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  options.handler.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);
+  options.handler.max_txn_age = absl::GetFlag(FLAGS_max_txn_age);
+  options.handler.txn_lease = absl::GetFlag(FLAGS_txn_lease);
+  options.max_request_bytes =
+      static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
+  options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.auth_token = absl::GetFlag(FLAGS_auth_token);
+  options.log_requests = absl::GetFlag(FLAGS_log_requests);
+
+  using mvkv::server::Log;
   auto server = mvkv::server::Server::Start(options);
   if (!server.ok()) {
-    std::fprintf(stderr, "mvkv_server: %s\n",
-                 server.status().ToString().c_str());
+    Log("error", "cannot start", {{"error", server.status().ToString()}});
     return 1;
   }
-  std::fprintf(stderr, "mvkv_server: serving on %s (port %d)\n",
-               options.listen.c_str(), (*server)->port());
+  Log("info", "serving",
+      {{"listen", options.listen},
+       {"port", absl::StrCat((*server)->port())},
+       {"metrics_port", absl::StrCat((*server)->metrics_port())},
+       {"storage", options.data_dir.empty() ? "memory" : options.data_dir},
+       {"tls", options.tls_cert_file.empty() ? "off" : "on"},
+       {"auth", options.auth_token.empty() ? "off" : "bearer"}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  std::fprintf(stderr, "mvkv_server: %s received, shutting down\n",
-               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-  (*server)->Shutdown();
+  Log("info", "shutting down",
+      {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   (*server)->Wait();
-  std::fprintf(stderr, "mvkv_server: stopped\n");
+  server->reset();  // drains workers, rolls back open txns, drains pipeline
+  Log("info", "stopped");
   return 0;
 }

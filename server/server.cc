@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -10,61 +12,173 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/executor.h"
+#include "server/kv_service.h"
+#include "server/log.h"
+#include "server/metrics.h"
 
 namespace mvkv::server {
+
+// Owns the Database (and, with a data dir, its durability layer).
+class DatabaseHolder {
+ public:
+  std::unique_ptr<Database> db;
+};
+
 namespace {
 
 // Accepts "HOST:PORT" and "[V6]:PORT" with a numeric port in [0, 65535].
-absl::Status ValidateListen(const std::string& listen) {
+absl::Status ValidateListen(const std::string& flag, const std::string& listen) {
   const std::size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || colon == 0 ||
       !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
       port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--listen must be HOST:PORT with a port in [0, 65535], got \"",
+        "--", flag, " must be HOST:PORT with a port in [0, 65535], got \"",
         listen, "\""));
   }
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key must be given together");
+  }
+  auto cert = ReadFile(options.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(options.tls_key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
+    const ServerOptions& options) {
+  if (options.durability != "sync" && options.durability != "async" &&
+      options.durability != "none") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--durability must be sync, async or none, got \"", options.durability,
+        "\""));
+  }
+  if (!options.data_dir.empty()) {
+    return absl::UnimplementedError(
+        "--data_dir: persistence (storage/) is not wired into this server "
+        "build yet; run without --data_dir (in memory)");
+  }
+  mvkv::Options db_options;
+  // One more byte than the server's key limit: a one-key scan ends at
+  // key + '\0' (see kv_handler.cc).
+  db_options.max_key_bytes = options.handler.max_key_bytes + 1;
+  db_options.max_value_bytes = options.handler.max_value_bytes;
+  auto db = Database::Open(db_options);
+  if (!db.ok()) return db.status();
+  auto holder = std::make_unique<DatabaseHolder>();
+  holder->db = *std::move(db);
+  return holder;
+}
+
 }  // namespace
+
+Server::Server() = default;
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options) {
-  if (absl::Status s = ValidateListen(options.listen); !s.ok()) return s;
+  if (absl::Status s = ValidateListen("listen", options.listen); !s.ok()) {
+    return s;
+  }
+  if (!options.metrics_listen.empty()) {
+    if (absl::Status s = ValidateListen("metrics_listen", options.metrics_listen);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (options.worker_threads < 1 || options.max_request_bytes < 1 ||
+      options.handler.max_open_txns < 0 || options.handler.max_key_bytes < 1) {
+    return absl::InvalidArgumentError(
+        "worker threads, request size and key size limits must be positive");
+  }
+  auto credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
+
+  std::unique_ptr<Server> server(new Server());
+  auto db = OpenDatabase(options);
+  if (!db.ok()) return db.status();
+  server->db_ = *std::move(db);
+  server->handler_ =
+      std::make_unique<KvHandler>(server->db_->db.get(), options.handler);
+  server->executor_ = std::make_unique<Executor>(options.worker_threads,
+                                                 options.max_queued_requests);
+  if (!options.metrics_listen.empty()) {
+    auto metrics = Metrics::Start(options.metrics_listen, server->handler_.get());
+    if (!metrics.ok()) return metrics.status();
+    server->metrics_ = *std::move(metrics);
+  }
+  server->service_ = std::make_unique<KvService>(
+      server->handler_.get(), server->executor_.get(), server->metrics_.get(),
+      options.auth_token, options.log_requests);
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which lets a second server silently
   // share (and split) a port that is already serving: refuse instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &port);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
+  builder.SetMaxReceiveMessageSize(options.max_request_bytes);
+  builder.RegisterService(server->service_.get());
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    server->server_.reset();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use, or not a local address?)"));
   }
-  server->GetHealthCheckService()->SetServingStatus(true);
-  return std::unique_ptr<Server>(new Server(std::move(server), port));
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  return server;
 }
 
-Server::Server(std::unique_ptr<grpc::Server> server, int port)
-    : server_(std::move(server)), port_(port) {}
-
 Server::~Server() {
-  Shutdown();
-  Wait();
+  if (server_ != nullptr) {
+    Shutdown();
+    Wait();
+  }
+  // No call is in flight any more: drain the workers, end every open
+  // transaction (their snapshots), then the Database drains its pipeline.
+  if (executor_ != nullptr) executor_->Shutdown();
+  if (handler_ != nullptr) handler_->CloseTxns();
+  service_.reset();
+  metrics_.reset();
+  handler_.reset();
+  db_.reset();
+}
+
+int Server::metrics_port() const {
+  return metrics_ == nullptr ? 0 : metrics_->port();
 }
 
 void Server::Shutdown(absl::Duration grace) {
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoSeconds(grace));
+  std::call_once(shutdown_once_, [&] {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoMilliseconds(grace));
+  });
 }
 
 void Server::Wait() { server_->Wait(); }

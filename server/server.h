@@ -1,17 +1,27 @@
-// mvkv_server's gRPC front end, as a library so tests can start it in-process.
+// mvkv_server as a library: the mvkv.v1.KV service (server/kv_service.h)
+// over a Database, plus the standard gRPC health check
+// (grpc.health.v1.Health) and server reflection, optional TLS, bearer-token
+// authentication and Prometheus metrics. Tests start it in-process; main.cc
+// only parses flags.
 //
-// This first version serves the standard gRPC health-checking protocol
-// (grpc.health.v1) and server reflection; the KV service joins it with the
-// engine (see docs/ARCHITECTURE.md). A Server is started by Start() and is
-// thread-safe: Shutdown() and Wait() may be called from any thread.
+// Lifecycle: Start() opens the database and serves. Shutdown() marks the
+// server NOT_SERVING, stops accepting calls and lets calls in flight finish
+// (up to a grace period, then cancels them). The destructor then drains the
+// worker pool, rolls back every open transaction, and destroys the Database,
+// which drains the commit pipeline: every acknowledged commit is committed
+// (and durable in the chosen mode).
+//
+// Thread safety: Shutdown() and Wait() may be called from any thread.
 #ifndef MVKV_SERVER_SERVER_H_
 #define MVKV_SERVER_SERVER_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/kv_handler.h"
 
 namespace grpc {
 class Server;
@@ -19,26 +29,58 @@ class Server;
 
 namespace mvkv::server {
 
+class Executor;
+class KvService;
+class Metrics;
+class DatabaseHolder;
+
 struct ServerOptions {
   // HOST:PORT to listen on. Port 0 picks a free port (see Server::port()).
   // Binds loopback by default: exposing the server is an explicit choice.
   std::string listen = "127.0.0.1:7070";
+  // Persistence: empty data_dir = in memory. durability: "sync", "async" or
+  // "none" (see storage/).
+  std::string data_dir;
+  std::string durability = "sync";
+  // Limits and transaction lifetimes (max_key_bytes, max_value_bytes,
+  // max_open_txns, max_txn_age, txn_lease).
+  HandlerOptions handler;
+  // Largest request gRPC accepts (RESOURCE_EXHAUSTED beyond it).
+  int max_request_bytes = 4 << 20;
+  // Worker threads for engine calls and their queue bound.
+  int worker_threads = 8;
+  std::size_t max_queued_requests = 4096;
+  // TLS: PEM files of the server certificate chain and its private key. Both
+  // empty = plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Bearer token every KV call must carry ("authorization: Bearer <token>").
+  // Empty = no authentication. Health and reflection never need it.
+  std::string auth_token;
+  // HOST:PORT for Prometheus' /metrics over HTTP; empty = off.
+  std::string metrics_listen;
+  // Log every RPC (JSON lines on stderr); errors on the server side are
+  // always logged.
+  bool log_requests = false;
 };
 
 class Server final {
  public:
-  // Binds and starts serving.
-  // Returns InvalidArgument for a malformed `listen`, Unavailable when the
-  // address cannot be bound.
+  // Opens the database and starts serving.
+  // InvalidArgument for a malformed `listen`, bad durability or unreadable
+  // TLS files; Unavailable when an address cannot be bound; errors of
+  // opening the data directory as they are.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options);
 
+  // Shutdown(), Wait(), then tears down in order (see the file comment).
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // The bound port (useful with port 0).
+  // The bound ports (useful with port 0); metrics_port() is 0 when off.
   int port() const { return port_; }
+  int metrics_port() const;
 
   // Marks the server NOT_SERVING, stops accepting calls and waits up to
   // `grace` for calls in flight, then cancels the rest. Idempotent.
@@ -48,10 +90,16 @@ class Server final {
   void Wait();
 
  private:
-  Server(std::unique_ptr<grpc::Server> server, int port);
+  Server();
 
+  std::unique_ptr<DatabaseHolder> db_;
+  std::unique_ptr<KvHandler> handler_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<KvService> service_;
   std::unique_ptr<grpc::Server> server_;
-  int port_;
+  int port_ = 0;
+  std::once_flag shutdown_once_;
 };
 
 }  // namespace mvkv::server

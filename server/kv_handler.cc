@@ -1,0 +1,683 @@
+#include "server/kv_handler.h"
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace mvkv::server {
+namespace {
+
+constexpr uint32_t kDefaultChunk = 256;
+constexpr std::size_t kChunkBytes = 1 << 20;
+
+absl::string_view AsAbsl(const std::string& s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+std::string Quoted(const std::string& key) {
+  return absl::StrCat("\"", absl::CHexEscape(AsAbsl(key.substr(0, 64))),
+                      key.size() > 64 ? "...\"" : "\"");
+}
+
+// The smallest key greater than `key`: a one-key scan range.
+std::string Successor(const std::string& key) { return key + '\0'; }
+
+// Reads `key` in `txn` with the commit timestamp of the version read (the
+// engine's Txn::Get has no timestamp; a one-key scan has, and under
+// SERIALIZABLE it validates exactly the same key).
+absl::StatusOr<v1::KeyValue> ReadOne(Txn& txn, const std::string& key) {
+  auto kvs = txn.Scan(key, Successor(key), 1);
+  if (!kvs.ok()) return kvs.status();
+  if (kvs->empty() || (*kvs)[0].key != key) {
+    return absl::NotFoundError(absl::StrCat("key ", Quoted(key), " not found"));
+  }
+  v1::KeyValue kv;
+  kv.set_key(key);
+  kv.set_value(std::move((*kvs)[0].value));
+  kv.set_commit_ts((*kvs)[0].commit_ts);
+  return kv;
+}
+
+void AppendKvs(std::vector<KeyValue>& kvs, std::size_t from, std::size_t to,
+               v1::ScanResponse* out) {
+  for (std::size_t i = from; i < to; ++i) {
+    v1::KeyValue* kv = out->add_kvs();
+    kv->set_key(std::move(kvs[i].key));
+    kv->set_value(std::move(kvs[i].value));
+    kv->set_commit_ts(kvs[i].commit_ts);
+  }
+}
+
+// Scans with limit+1 to learn whether the limit cut the range short.
+absl::StatusOr<std::vector<KeyValue>> ScanWithMore(Txn& txn,
+                                                   const std::string& start,
+                                                   const std::string& end,
+                                                   uint32_t limit, bool* more) {
+  const std::size_t ask = limit == 0 ? 0 : std::size_t{limit} + 1;
+  auto kvs = txn.Scan(start, end, ask);
+  if (!kvs.ok()) return kvs.status();
+  *more = limit != 0 && kvs->size() > limit;
+  if (*more) kvs->resize(limit);
+  return kvs;
+}
+
+template <class T>
+bool Holds(v1::Compare::Result result, const T& actual, const T& operand) {
+  switch (result) {
+    case v1::Compare::EQUAL:
+      return actual == operand;
+    case v1::Compare::NOT_EQUAL:
+      return actual != operand;
+    case v1::Compare::LESS:
+      return actual < operand;
+    case v1::Compare::GREATER:
+      return actual > operand;
+    default:
+      return false;
+  }
+}
+
+absl::Status FinishedStatus(const char* verb, uint64_t id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("transaction ", id, " already ", verb));
+}
+
+}  // namespace
+
+absl::StatusOr<IsolationLevel> ToIsolation(int isolation) {
+  switch (isolation) {
+    case v1::SNAPSHOT:
+      return IsolationLevel::kSnapshot;
+    case v1::SERIALIZABLE:
+      return IsolationLevel::kSerializable;
+    case v1::READ_COMMITTED:
+      return IsolationLevel::kReadCommitted;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown isolation level ", isolation));
+  }
+}
+
+KvHandler::KvHandler(Database* db, const HandlerOptions& options)
+    : db_(db),
+      options_(options),
+      txns_(db, TxnTableOptions{.max_open_txns = options.max_open_txns,
+                                .max_txn_age = options.max_txn_age,
+                                .txn_lease = options.txn_lease}) {}
+
+KvHandler::~KvHandler() = default;
+
+// ---- Validation. ----
+
+absl::Status KvHandler::ValidateKey(const std::string& key) const {
+  if (key.empty()) return absl::InvalidArgumentError("key is empty");
+  if (key.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key is ", key.size(), " bytes, over the limit of ",
+                     options_.max_key_bytes, " (--max_key_bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvHandler::ValidateValue(const std::string& value) const {
+  if (value.size() > options_.max_value_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("value is ", value.size(), " bytes, over the limit of ",
+                     options_.max_value_bytes, " (--max_value_bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvHandler::ValidateRange(const std::string& start,
+                                      const std::string& end) const {
+  if (start.size() > options_.max_key_bytes ||
+      end.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scan bound is over the key limit of ", options_.max_key_bytes,
+        " bytes (--max_key_bytes)"));
+  }
+  if (!end.empty() && end <= start) {
+    return absl::InvalidArgumentError(
+        "malformed range: end must be empty (to the last key) or greater "
+        "than start");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvHandler::ValidateOp(const v1::Op& op) const {
+  switch (op.op_case()) {
+    case v1::Op::kGet:
+      if (op.get().snapshot_ts() != 0) {
+        return absl::InvalidArgumentError("snapshot_ts must be 0 in a Txn op");
+      }
+      return ValidateKey(op.get().key());
+    case v1::Op::kPut:
+      if (absl::Status s = ValidateKey(op.put().key()); !s.ok()) return s;
+      return ValidateValue(op.put().value());
+    case v1::Op::kDelete:
+      return ValidateKey(op.delete_().key());
+    case v1::Op::kScan:
+      if (op.scan().snapshot_ts() != 0) {
+        return absl::InvalidArgumentError("snapshot_ts must be 0 in a Txn op");
+      }
+      return ValidateRange(op.scan().start(), op.scan().end());
+    case v1::Op::OP_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("Txn op with no operation set");
+}
+
+absl::Status KvHandler::ValidateCompare(const v1::Compare& c) const {
+  if (absl::Status s = ValidateKey(c.key()); !s.ok()) return s;
+  if (!v1::Compare::Target_IsValid(c.target()) ||
+      !v1::Compare::Result_IsValid(c.result())) {
+    return absl::InvalidArgumentError("compare with unknown target or result");
+  }
+  if (c.target() == v1::Compare::EXISTS && c.result() != v1::Compare::EQUAL &&
+      c.result() != v1::Compare::NOT_EQUAL) {
+    return absl::InvalidArgumentError(
+        "an EXISTS compare allows only EQUAL and NOT_EQUAL");
+  }
+  if (c.target() == v1::Compare::VALUE) return ValidateValue(c.value());
+  return absl::OkStatus();
+}
+
+// ---- Autocommit calls. ----
+
+absl::StatusOr<v1::GetResponse> KvHandler::Get(const v1::GetRequest& request) {
+  if (absl::Status s = ValidateKey(request.key()); !s.ok()) return s;
+  v1::GetResponse response;
+  if (request.snapshot_ts() == 0) {
+    auto read = db_->GetWithTimestamp(request.key());
+    if (!read.ok()) return read.status();
+    response.mutable_kv()->set_key(request.key());
+    response.mutable_kv()->set_value(std::move(read->value));
+    response.mutable_kv()->set_commit_ts(read->commit_ts);
+    return response;
+  }
+  std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSnapshot);
+  if (txn->snapshot_ts() != request.snapshot_ts()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "snapshot_ts ", request.snapshot_ts(),
+        " cannot be served: outside a transaction only the latest state (",
+        txn->snapshot_ts(), ") is readable; use a transaction to read at one "
+        "snapshot"));
+  }
+  auto kv = ReadOne(*txn, request.key());
+  if (!kv.ok()) return kv.status();
+  *response.mutable_kv() = std::move(*kv);
+  response.set_snapshot_ts(txn->snapshot_ts());
+  return response;
+}
+
+absl::StatusOr<v1::PutResponse> KvHandler::Put(const v1::PutRequest& request) {
+  if (absl::Status s = ValidateKey(request.key()); !s.ok()) return s;
+  if (absl::Status s = ValidateValue(request.value()); !s.ok()) return s;
+  // Read committed: a blind write never conflicts (last writer wins), like
+  // Database::Put, but the Txn tells the commit timestamp.
+  std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kReadCommitted);
+  if (absl::Status s = txn->Put(request.key(), request.value()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = txn->Commit(); !s.ok()) return s;
+  v1::PutResponse response;
+  response.set_commit_ts(txn->commit_ts());
+  return response;
+}
+
+absl::StatusOr<v1::DeleteResponse> KvHandler::Delete(
+    const v1::DeleteRequest& request) {
+  if (absl::Status s = ValidateKey(request.key()); !s.ok()) return s;
+  std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kReadCommitted);
+  v1::DeleteResponse response;
+  absl::StatusOr<std::string> old = txn->Get(request.key());
+  if (absl::IsNotFound(old.status())) return response;  // commits nothing
+  if (!old.ok()) return old.status();
+  if (absl::Status s = txn->Delete(request.key()); !s.ok()) return s;
+  if (absl::Status s = txn->Commit(); !s.ok()) return s;
+  response.set_existed(true);
+  response.set_commit_ts(txn->commit_ts());
+  return response;
+}
+
+absl::StatusOr<std::vector<v1::ScanResponse>> KvHandler::Scan(
+    const v1::ScanRequest& request) {
+  if (absl::Status s = ValidateRange(request.start(), request.end());
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSnapshot);
+  if (request.snapshot_ts() != 0 &&
+      request.snapshot_ts() != txn->snapshot_ts()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "snapshot_ts ", request.snapshot_ts(),
+        " cannot be served: outside a transaction only the latest state (",
+        txn->snapshot_ts(), ") is readable"));
+  }
+  bool more = false;
+  auto kvs =
+      ScanWithMore(*txn, request.start(), request.end(), request.limit(), &more);
+  if (!kvs.ok()) return kvs.status();
+  const uint32_t chunk =
+      request.chunk_size() == 0 ? kDefaultChunk : request.chunk_size();
+  std::vector<v1::ScanResponse> chunks;
+  std::size_t i = 0;
+  do {
+    v1::ScanResponse& out = chunks.emplace_back();
+    out.set_snapshot_ts(txn->snapshot_ts());
+    std::size_t bytes = 0;
+    const std::size_t from = i;
+    while (i < kvs->size() && i - from < chunk && bytes < kChunkBytes) {
+      bytes += (*kvs)[i].key.size() + (*kvs)[i].value.size();
+      ++i;
+    }
+    AppendKvs(*kvs, from, i, &out);
+  } while (i < kvs->size());
+  chunks.back().set_more(more);
+  return chunks;
+}
+
+absl::Status KvHandler::RunTxn(const v1::TxnRequest& request, mvkv::Txn& txn,
+                               v1::TxnResponse* response) {
+  bool all_hold = true;
+  for (const v1::Compare& c : request.compares()) {
+    auto kv = ReadOne(txn, c.key());
+    if (!kv.ok() && !absl::IsNotFound(kv.status())) return kv.status();
+    const bool exists = kv.ok();
+    bool holds = false;
+    switch (c.target()) {
+      case v1::Compare::VALUE:
+        holds = exists && Holds(c.result(), kv->value(), c.value());
+        break;
+      case v1::Compare::VERSION:
+        holds = Holds(c.result(), exists ? kv->commit_ts() : uint64_t{0},
+                      c.version());
+        break;
+      default:  // EXISTS
+        holds = Holds(c.result(), exists, c.exists());
+        break;
+    }
+    if (!holds) {
+      all_hold = false;
+      break;
+    }
+  }
+  response->set_succeeded(all_hold);
+  const auto& ops = all_hold ? request.success() : request.failure();
+  for (const v1::Op& op : ops) {
+    v1::OpResult* result = response->add_results();
+    switch (op.op_case()) {
+      case v1::Op::kGet: {
+        auto kv = ReadOne(txn, op.get().key());
+        if (absl::IsNotFound(kv.status())) {
+          result->set_not_found(true);
+        } else if (!kv.ok()) {
+          return kv.status();
+        } else {
+          *result->mutable_get()->mutable_kv() = std::move(*kv);
+          result->mutable_get()->set_snapshot_ts(txn.snapshot_ts());
+        }
+        break;
+      }
+      case v1::Op::kPut:
+        if (absl::Status s = txn.Put(op.put().key(), op.put().value());
+            !s.ok()) {
+          return s;
+        }
+        result->mutable_put();
+        break;
+      case v1::Op::kDelete: {
+        auto old = ReadOne(txn, op.delete_().key());
+        if (!old.ok() && !absl::IsNotFound(old.status())) return old.status();
+        result->mutable_delete_()->set_existed(old.ok());
+        if (absl::Status s = txn.Delete(op.delete_().key()); !s.ok()) return s;
+        break;
+      }
+      case v1::Op::kScan: {
+        bool more = false;
+        auto kvs = ScanWithMore(txn, op.scan().start(), op.scan().end(),
+                                op.scan().limit(), &more);
+        if (!kvs.ok()) return kvs.status();
+        v1::ScanResponse* out = result->mutable_scan();
+        AppendKvs(*kvs, 0, kvs->size(), out);
+        out->set_snapshot_ts(txn.snapshot_ts());
+        out->set_more(more);
+        break;
+      }
+      case v1::Op::OP_NOT_SET:
+        return absl::InvalidArgumentError("Txn op with no operation set");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::TxnResponse> KvHandler::Txn(const v1::TxnRequest& request) {
+  if (request.compares_size() > options_.max_txn_ops ||
+      request.success_size() > options_.max_txn_ops ||
+      request.failure_size() > options_.max_txn_ops) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a Txn allows at most ", options_.max_txn_ops,
+        " compares and ops per branch"));
+  }
+  for (const v1::Compare& c : request.compares()) {
+    if (absl::Status s = ValidateCompare(c); !s.ok()) return s;
+  }
+  for (const auto* branch : {&request.success(), &request.failure()}) {
+    for (const v1::Op& op : *branch) {
+      if (absl::Status s = ValidateOp(op); !s.ok()) return s;
+    }
+  }
+  absl::Status last;
+  absl::Duration backoff = absl::Microseconds(50);
+  for (int attempt = 0; attempt < options_.txn_max_attempts; ++attempt) {
+    v1::TxnResponse response;
+    std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSerializable);
+    last = RunTxn(request, *txn, &response);
+    if (last.ok()) last = txn->Commit();
+    if (last.ok()) {
+      response.set_commit_ts(txn->commit_ts());
+      for (v1::OpResult& r : *response.mutable_results()) {
+        if (r.has_put()) r.mutable_put()->set_commit_ts(txn->commit_ts());
+        if (r.has_delete_()) {
+          r.mutable_delete_()->set_commit_ts(txn->commit_ts());
+        }
+      }
+      return response;
+    }
+    if (!absl::IsAborted(last) && !IsSnapshotTooOld(last)) return last;
+    txn.reset();
+    std::this_thread::sleep_for(absl::ToChronoMicroseconds(backoff));
+    backoff = std::min(backoff * 2, absl::Milliseconds(10));
+  }
+  return last;
+}
+
+v1::StatsResponse KvHandler::Stats() {
+  const mvkv::Stats s = db_->GetStats();
+  const TxnTableCounts c = txns_.Counts();
+  v1::StatsResponse r;
+  r.set_live_keys(s.live_keys);
+  r.set_versions(s.versions);
+  r.set_version_bytes(s.version_bytes);
+  r.set_commits(s.commits);
+  r.set_aborts_write_conflict(s.aborts_write_conflict);
+  r.set_aborts_read_conflict(s.aborts_read_conflict);
+  r.set_aborts_snapshot_too_old(s.aborts_snapshot_too_old);
+  r.set_reclaim_unreclaimed_objects(s.reclaim_unreclaimed_objects);
+  r.set_reclaim_unreclaimed_bytes(s.reclaim_unreclaimed_bytes);
+  r.set_retained_versions(s.retained_versions);
+  r.set_retained_bytes(s.retained_bytes);
+  r.set_oldest_snapshot_ts(s.oldest_snapshot_ts);
+  r.set_oldest_snapshot_txn_id(s.oldest_snapshot_txn_id);
+  r.set_oldest_snapshot_age_ms(absl::ToInt64Milliseconds(s.oldest_snapshot_age));
+  r.set_visible_ts(s.visible_ts);
+  r.set_active_snapshots(s.active_snapshots);
+  r.set_index_keys(s.index_keys);
+  r.set_pipeline_batches(s.pipeline_batches);
+  r.set_pipeline_occupancy(s.pipeline_occupancy);
+  r.set_open_session_txns(c.open_sessions);
+  r.set_open_handles(c.open_handles);
+  r.set_expired_leases(c.expired_leases);
+  r.set_expired_max_age(c.expired_max_age);
+  return r;
+}
+
+// ---- Operations on an open transaction (sessions and handles). ----
+
+absl::StatusOr<v1::GetResponse> KvHandler::EntryGet(TxnTable::Entry& entry,
+                                                    const std::string& key) {
+  if (absl::Status s = ValidateKey(key); !s.ok()) return s;
+  auto lock = entry.Lock();
+  if (entry.txn() == nullptr) return entry.fate();
+  auto kv = ReadOne(*entry.txn(), key);
+  if (!kv.ok()) return kv.status();
+  v1::GetResponse response;
+  *response.mutable_kv() = std::move(*kv);
+  response.set_snapshot_ts(entry.txn()->snapshot_ts());
+  return response;
+}
+
+absl::Status KvHandler::EntryPut(TxnTable::Entry& entry, const std::string& key,
+                                 const std::string& value) {
+  if (absl::Status s = ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateValue(value); !s.ok()) return s;
+  auto lock = entry.Lock();
+  if (entry.txn() == nullptr) return entry.fate();
+  return entry.txn()->Put(key, value);
+}
+
+absl::Status KvHandler::EntryDelete(TxnTable::Entry& entry,
+                                    const std::string& key) {
+  if (absl::Status s = ValidateKey(key); !s.ok()) return s;
+  auto lock = entry.Lock();
+  if (entry.txn() == nullptr) return entry.fate();
+  return entry.txn()->Delete(key);
+}
+
+absl::StatusOr<v1::ScanResponse> KvHandler::EntryScan(TxnTable::Entry& entry,
+                                                      const std::string& start,
+                                                      const std::string& end,
+                                                      uint32_t limit) {
+  if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
+  auto lock = entry.Lock();
+  if (entry.txn() == nullptr) return entry.fate();
+  bool more = false;
+  auto kvs = ScanWithMore(*entry.txn(), start, end, limit, &more);
+  if (!kvs.ok()) return kvs.status();
+  v1::ScanResponse response;
+  AppendKvs(*kvs, 0, kvs->size(), &response);
+  response.set_snapshot_ts(entry.txn()->snapshot_ts());
+  response.set_more(more);
+  return response;
+}
+
+absl::StatusOr<v1::CommitResponse> KvHandler::EntryCommit(
+    TxnTable::Entry& entry) {
+  auto lock = entry.Lock();
+  if (entry.txn() == nullptr) return entry.fate();
+  const uint64_t id = entry.txn()->id();
+  absl::Status s = entry.txn()->Commit();
+  v1::CommitResponse response;
+  response.set_commit_ts(entry.txn()->commit_ts());
+  entry.Finish(s.ok() ? FinishedStatus("committed", id)
+                      : absl::FailedPreconditionError(absl::StrCat(
+                            "transaction ", id, " already finished: its "
+                            "commit failed: ", s.message())));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::Status KvHandler::EntryRollback(TxnTable::Entry& entry) {
+  auto lock = entry.Lock();
+  if (entry.txn() == nullptr) return entry.fate();
+  entry.Finish(FinishedStatus("rolled back", entry.txn()->id()));
+  return absl::OkStatus();
+}
+
+// ---- Handles. ----
+
+absl::StatusOr<v1::BeginTxnResponse> KvHandler::BeginTxn(
+    const v1::BeginTxnRequest& request) {
+  auto isolation = ToIsolation(request.isolation());
+  if (!isolation.ok()) return isolation.status();
+  auto entry = txns_.Open(*isolation, /*is_handle=*/true);
+  if (!entry.ok()) return entry.status();
+  v1::BeginTxnResponse response;
+  response.set_txn_id((*entry)->id());
+  {
+    auto lock = (*entry)->Lock();
+    if ((*entry)->txn() != nullptr) {
+      response.set_snapshot_ts((*entry)->txn()->snapshot_ts());
+    }
+  }
+  response.set_lease_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(txns_.lease())));
+  return response;
+}
+
+absl::StatusOr<v1::KeepAliveResponse> KvHandler::KeepAlive(
+    const v1::KeepAliveRequest& request) {
+  auto entry = txns_.Find(request.txn_id());
+  if (!entry.ok()) return entry.status();
+  auto lock = (*entry)->Lock();
+  if ((*entry)->txn() == nullptr) return (*entry)->fate();
+  v1::KeepAliveResponse response;
+  response.set_lease_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(txns_.lease())));
+  return response;
+}
+
+absl::StatusOr<v1::GetResponse> KvHandler::TxnGet(
+    const v1::TxnGetRequest& request) {
+  auto entry = txns_.Find(request.txn_id());
+  if (!entry.ok()) return entry.status();
+  return EntryGet(**entry, request.key());
+}
+
+absl::StatusOr<v1::TxnPutResponse> KvHandler::TxnPut(
+    const v1::TxnPutRequest& request) {
+  auto entry = txns_.Find(request.txn_id());
+  if (!entry.ok()) return entry.status();
+  if (absl::Status s = EntryPut(**entry, request.key(), request.value());
+      !s.ok()) {
+    return s;
+  }
+  return v1::TxnPutResponse();
+}
+
+absl::StatusOr<v1::TxnDeleteResponse> KvHandler::TxnDelete(
+    const v1::TxnDeleteRequest& request) {
+  auto entry = txns_.Find(request.txn_id());
+  if (!entry.ok()) return entry.status();
+  if (absl::Status s = EntryDelete(**entry, request.key()); !s.ok()) return s;
+  return v1::TxnDeleteResponse();
+}
+
+absl::StatusOr<v1::ScanResponse> KvHandler::TxnScan(
+    const v1::TxnScanRequest& request) {
+  auto entry = txns_.Find(request.txn_id());
+  if (!entry.ok()) return entry.status();
+  return EntryScan(**entry, request.start(), request.end(), request.limit());
+}
+
+absl::StatusOr<v1::CommitResponse> KvHandler::CommitTxn(
+    const v1::CommitTxnRequest& request) {
+  auto entry = txns_.Find(request.txn_id());
+  if (!entry.ok()) return entry.status();
+  return EntryCommit(**entry);
+}
+
+absl::StatusOr<v1::RollbackResponse> KvHandler::RollbackTxn(
+    const v1::RollbackTxnRequest& request) {
+  auto entry = txns_.Find(request.txn_id());
+  if (!entry.ok()) return entry.status();
+  if (absl::Status s = EntryRollback(**entry); !s.ok()) return s;
+  return v1::RollbackResponse();
+}
+
+// ---- Sessions. ----
+
+std::unique_ptr<Session> KvHandler::NewSession() {
+  return std::make_unique<Session>(this);
+}
+
+Session::~Session() {
+  if (entry_ != nullptr) handler_->txns_.Remove(entry_);
+}
+
+v1::SessionResponse Session::Handle(const v1::SessionRequest& request) {
+  v1::SessionResponse response;
+  absl::Status s = Dispatch(request, &response);
+  if (!s.ok()) {
+    response.Clear();
+    response.set_code(static_cast<int32_t>(s.code()));
+    response.set_message(std::string(s.message()));
+  }
+  return response;
+}
+
+absl::Status Session::Dispatch(const v1::SessionRequest& request,
+                               v1::SessionResponse* response) {
+  if (request.op_case() == v1::SessionRequest::OP_NOT_SET) {
+    return absl::InvalidArgumentError("session request with no op set");
+  }
+  if (request.op_case() == v1::SessionRequest::kBegin) {
+    if (entry_ != nullptr) {
+      auto lock = entry_->Lock();
+      if (entry_->txn() != nullptr) {
+        return absl::FailedPreconditionError(
+            "a transaction is already open on this session: commit or roll "
+            "it back first");
+      }
+    }
+    auto isolation = ToIsolation(request.begin().isolation());
+    if (!isolation.ok()) return isolation.status();
+    if (entry_ != nullptr) handler_->txns_.Remove(entry_);
+    entry_.reset();
+    auto entry = handler_->txns_.Open(*isolation, /*is_handle=*/false);
+    if (!entry.ok()) return entry.status();
+    entry_ = *std::move(entry);
+    auto lock = entry_->Lock();
+    if (entry_->txn() == nullptr) return entry_->fate();
+    response->mutable_begin()->set_txn_id(entry_->txn()->id());
+    response->mutable_begin()->set_snapshot_ts(entry_->txn()->snapshot_ts());
+    return absl::OkStatus();
+  }
+  if (entry_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "no transaction is open on this session: send begin first");
+  }
+  switch (request.op_case()) {
+    case v1::SessionRequest::kGet: {
+      if (request.get().snapshot_ts() != 0) {
+        return absl::InvalidArgumentError(
+            "snapshot_ts must be 0 inside a transaction");
+      }
+      auto r = handler_->EntryGet(*entry_, request.get().key());
+      if (!r.ok()) return r.status();
+      *response->mutable_get() = *std::move(r);
+      return absl::OkStatus();
+    }
+    case v1::SessionRequest::kPut: {
+      absl::Status s = handler_->EntryPut(*entry_, request.put().key(),
+                                          request.put().value());
+      if (s.ok()) response->mutable_put();
+      return s;
+    }
+    case v1::SessionRequest::kDelete: {
+      absl::Status s = handler_->EntryDelete(*entry_, request.delete_().key());
+      if (s.ok()) response->mutable_delete_();
+      return s;
+    }
+    case v1::SessionRequest::kScan: {
+      if (request.scan().snapshot_ts() != 0) {
+        return absl::InvalidArgumentError(
+            "snapshot_ts must be 0 inside a transaction");
+      }
+      auto r = handler_->EntryScan(*entry_, request.scan().start(),
+                                   request.scan().end(), request.scan().limit());
+      if (!r.ok()) return r.status();
+      *response->mutable_scan() = *std::move(r);
+      return absl::OkStatus();
+    }
+    case v1::SessionRequest::kCommit: {
+      auto r = handler_->EntryCommit(*entry_);
+      if (!r.ok()) return r.status();
+      *response->mutable_commit() = *std::move(r);
+      return absl::OkStatus();
+    }
+    case v1::SessionRequest::kRollback: {
+      absl::Status s = handler_->EntryRollback(*entry_);
+      if (s.ok()) response->mutable_rollback();
+      return s;
+    }
+    default:
+      return absl::InvalidArgumentError("unknown session op");
+  }
+}
+
+}  // namespace mvkv::server

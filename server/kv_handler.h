@@ -1,0 +1,141 @@
+// The request-handling layer of mvkv_server: executes the mvkv.v1 messages of
+// proto/kv.proto against a Database, with no gRPC in sight.
+//
+// Every method validates its request against the server's limits first (an
+// invalid request changes nothing) and returns absl::Status with the codes
+// documented in proto/kv.proto; the gRPC layer (server/kv_service.h) maps
+// them one to one. Methods may block: writes wait in Database::Commit for the
+// commit pipeline. The fuzzer (tests/server/kv_fuzzer.cc) drives this layer
+// directly.
+//
+// Thread safety: KvHandler is thread-safe. A Session is used by one thread at
+// a time (the gRPC layer runs one request of a stream at a time).
+#ifndef MVKV_SERVER_KV_HANDLER_H_
+#define MVKV_SERVER_KV_HANDLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "mvcc/db.h"
+#include "proto/kv.pb.h"
+#include "server/txn_table.h"
+
+namespace mvkv::server {
+
+struct HandlerOptions {
+  // Keys are 1..max_key_bytes bytes, values 0..max_value_bytes.
+  std::size_t max_key_bytes = 1024;
+  std::size_t max_value_bytes = 1 << 20;
+  // Transactions: see TxnTableOptions.
+  int max_open_txns = 1024;
+  absl::Duration max_txn_age = absl::Minutes(10);
+  absl::Duration txn_lease = absl::Seconds(10);
+  // Compares and ops per branch of a one-shot Txn.
+  int max_txn_ops = 1024;
+  // Retries of a one-shot Txn on internal conflicts.
+  int txn_max_attempts = 16;
+};
+
+class Session;
+
+class KvHandler final {
+ public:
+  // `db` is not owned and must outlive the handler.
+  KvHandler(Database* db, const HandlerOptions& options);
+  ~KvHandler();
+  KvHandler(const KvHandler&) = delete;
+  KvHandler& operator=(const KvHandler&) = delete;
+
+  // Autocommit calls (see proto/kv.proto for every code).
+  absl::StatusOr<v1::GetResponse> Get(const v1::GetRequest& request);
+  absl::StatusOr<v1::PutResponse> Put(const v1::PutRequest& request);
+  absl::StatusOr<v1::DeleteResponse> Delete(const v1::DeleteRequest& request);
+  // The whole scan, split into the chunks the stream sends.
+  absl::StatusOr<std::vector<v1::ScanResponse>> Scan(
+      const v1::ScanRequest& request);
+  absl::StatusOr<v1::TxnResponse> Txn(const v1::TxnRequest& request);
+  v1::StatsResponse Stats();
+
+  // Handles.
+  absl::StatusOr<v1::BeginTxnResponse> BeginTxn(
+      const v1::BeginTxnRequest& request);
+  absl::StatusOr<v1::KeepAliveResponse> KeepAlive(
+      const v1::KeepAliveRequest& request);
+  absl::StatusOr<v1::GetResponse> TxnGet(const v1::TxnGetRequest& request);
+  absl::StatusOr<v1::TxnPutResponse> TxnPut(const v1::TxnPutRequest& request);
+  absl::StatusOr<v1::TxnDeleteResponse> TxnDelete(
+      const v1::TxnDeleteRequest& request);
+  absl::StatusOr<v1::ScanResponse> TxnScan(const v1::TxnScanRequest& request);
+  absl::StatusOr<v1::CommitResponse> CommitTxn(
+      const v1::CommitTxnRequest& request);
+  absl::StatusOr<v1::RollbackResponse> RollbackTxn(
+      const v1::RollbackTxnRequest& request);
+
+  // A new interactive session (one per Session stream). Destroying it rolls
+  // back its open transaction.
+  std::unique_ptr<Session> NewSession();
+
+  // Rolls back every open transaction and refuses new ones (shutdown).
+  void CloseTxns() { txns_.CloseAll(); }
+
+  const HandlerOptions& options() const { return options_; }
+
+ private:
+  friend class Session;
+  absl::Status ValidateKey(const std::string& key) const;
+  absl::Status ValidateValue(const std::string& value) const;
+  absl::Status ValidateRange(const std::string& start,
+                             const std::string& end) const;
+  absl::Status ValidateOp(const v1::Op& op) const;
+  absl::Status ValidateCompare(const v1::Compare& c) const;
+  // Runs one Txn attempt inside `txn`.
+  absl::Status RunTxn(const v1::TxnRequest& request, mvkv::Txn& txn,
+                      v1::TxnResponse* response);
+
+  // Operations on an entry (shared by sessions and handles). Each locks it.
+  absl::StatusOr<v1::GetResponse> EntryGet(TxnTable::Entry& entry,
+                                           const std::string& key);
+  absl::Status EntryPut(TxnTable::Entry& entry, const std::string& key,
+                        const std::string& value);
+  absl::Status EntryDelete(TxnTable::Entry& entry, const std::string& key);
+  absl::StatusOr<v1::ScanResponse> EntryScan(TxnTable::Entry& entry,
+                                             const std::string& start,
+                                             const std::string& end,
+                                             uint32_t limit);
+  absl::StatusOr<v1::CommitResponse> EntryCommit(TxnTable::Entry& entry);
+  absl::Status EntryRollback(TxnTable::Entry& entry);
+
+  Database* const db_;
+  const HandlerOptions options_;
+  TxnTable txns_;
+};
+
+// One Session stream's state: at most one open transaction at a time.
+class Session final {
+ public:
+  explicit Session(KvHandler* handler) : handler_(handler) {}
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Executes one request; errors are in the response's code and message.
+  v1::SessionResponse Handle(const v1::SessionRequest& request);
+
+ private:
+  absl::Status Dispatch(const v1::SessionRequest& request,
+                        v1::SessionResponse* response);
+
+  KvHandler* const handler_;
+  std::shared_ptr<TxnTable::Entry> entry_;  // the current (or last) txn
+};
+
+// Maps a wire isolation level to the engine's; InvalidArgument if unknown.
+absl::StatusOr<IsolationLevel> ToIsolation(int isolation);
+
+}  // namespace mvkv::server
+
+#endif  // MVKV_SERVER_KV_HANDLER_H_

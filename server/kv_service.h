@@ -1,0 +1,108 @@
+// The gRPC face of the request-handling layer: mvkv.v1.KV on gRPC's callback
+// API. No gRPC thread is parked per call: each unary call and each stream
+// message is handed to a bounded Executor (engine calls may block in
+// Database::Commit) and finished from there; Get and Stats never block
+// (wait-free engine reads) and run inline on the gRPC thread. A full executor queue answers
+// RESOURCE_EXHAUSTED. absl::Status maps to grpc::Status one to one here, and
+// only here. Every call first checks the bearer token when one is required.
+//
+// Thread safety: thread-safe; gRPC calls it from its own threads.
+#ifndef MVKV_SERVER_KV_SERVICE_H_
+#define MVKV_SERVER_KV_SERVICE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/kv.grpc.pb.h"
+#include "server/executor.h"
+#include "server/kv_handler.h"
+#include "server/metrics.h"
+
+namespace mvkv::server {
+
+// absl::Status -> grpc::Status, code for code.
+grpc::Status ToGrpc(const absl::Status& status);
+
+class KvService final : public v1::KV::CallbackService {
+ public:
+  // None owned; all must outlive the service. `metrics` may be null.
+  // `auth_token` empty = no authentication.
+  KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
+            std::string auth_token, bool log_requests);
+
+  // OK, or UNAUTHENTICATED when a token is required and the call's
+  // `authorization` metadata is not "Bearer <token>".
+  grpc::Status CheckAuth(grpc::CallbackServerContext* context) const;
+
+  // Counts and (optionally, or on server-side errors) logs a finished call.
+  void Finished(const char* method, const grpc::Status& status,
+                absl::Time start) const;
+
+  Executor* executor() const { return executor_; }
+  KvHandler* handler() const { return handler_; }
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetRequest* request,
+                                v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context,
+                                const v1::PutRequest* request,
+                                v1::PutResponse* response) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
+                                   const v1::DeleteRequest* request,
+                                   v1::DeleteResponse* response) override;
+  grpc::ServerWriteReactor<v1::ScanResponse>* Scan(
+      grpc::CallbackServerContext* context,
+      const v1::ScanRequest* request) override;
+  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context,
+                                const v1::TxnRequest* request,
+                                v1::TxnResponse* response) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const v1::StatsRequest* request,
+                                  v1::StatsResponse* response) override;
+  grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* Session(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* BeginTxn(grpc::CallbackServerContext* context,
+                                     const v1::BeginTxnRequest* request,
+                                     v1::BeginTxnResponse* response) override;
+  grpc::ServerUnaryReactor* KeepAlive(grpc::CallbackServerContext* context,
+                                      const v1::KeepAliveRequest* request,
+                                      v1::KeepAliveResponse* response) override;
+  grpc::ServerUnaryReactor* TxnGet(grpc::CallbackServerContext* context,
+                                   const v1::TxnGetRequest* request,
+                                   v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* TxnPut(grpc::CallbackServerContext* context,
+                                   const v1::TxnPutRequest* request,
+                                   v1::TxnPutResponse* response) override;
+  grpc::ServerUnaryReactor* TxnDelete(grpc::CallbackServerContext* context,
+                                      const v1::TxnDeleteRequest* request,
+                                      v1::TxnDeleteResponse* response) override;
+  grpc::ServerUnaryReactor* TxnScan(grpc::CallbackServerContext* context,
+                                    const v1::TxnScanRequest* request,
+                                    v1::ScanResponse* response) override;
+  grpc::ServerUnaryReactor* CommitTxn(grpc::CallbackServerContext* context,
+                                      const v1::CommitTxnRequest* request,
+                                      v1::CommitResponse* response) override;
+  grpc::ServerUnaryReactor* RollbackTxn(
+      grpc::CallbackServerContext* context,
+      const v1::RollbackTxnRequest* request,
+      v1::RollbackResponse* response) override;
+
+ private:
+  // Runs `fn` (returning absl::StatusOr<Response>) on the executor, or
+  // inline, and finishes the call with its result.
+  template <class Response, class Fn>
+  grpc::ServerUnaryReactor* Unary(const char* method,
+                                  grpc::CallbackServerContext* context,
+                                  Response* response, bool run_inline, Fn fn);
+
+  KvHandler* const handler_;
+  Executor* const executor_;
+  Metrics* const metrics_;
+  const std::string expected_authorization_;  // "Bearer <token>" or empty
+  const bool log_requests_;
+};
+
+}  // namespace mvkv::server
+
+#endif  // MVKV_SERVER_KV_SERVICE_H_

@@ -1,0 +1,163 @@
+#include "server/metrics.h"
+
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace mvkv::server {
+namespace {
+
+const char* const kCodeNames[] = {
+    "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",       "DATA_LOSS",
+    "UNAUTHENTICATED"};
+
+// Reads the engine's accounting at scrape time.
+class StatsCollectable final : public prometheus::Collectable {
+ public:
+  explicit StatsCollectable(KvHandler* handler) : handler_(handler) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const v1::StatsResponse s = handler_->Stats();
+    std::vector<prometheus::MetricFamily> out;
+    auto add = [&](const char* name, const char* help, double value,
+                   prometheus::MetricType type) {
+      prometheus::MetricFamily f;
+      f.name = absl::StrCat("mvkv_", name);
+      f.help = help;
+      f.type = type;
+      prometheus::ClientMetric m;
+      if (type == prometheus::MetricType::Counter) {
+        m.counter.value = value;
+      } else {
+        m.gauge.value = value;
+      }
+      f.metric.push_back(m);
+      out.push_back(std::move(f));
+    };
+    using T = prometheus::MetricType;
+    add("live_keys", "Keys with a live newest version", s.live_keys(), T::Gauge);
+    add("index_keys", "Records in the indexes", s.index_keys(), T::Gauge);
+    add("versions", "Versions in all chains", s.versions(), T::Gauge);
+    add("version_bytes", "Bytes held by versions", s.version_bytes(), T::Gauge);
+    add("commits_total", "Committed write transactions", s.commits(), T::Counter);
+    add("aborts_write_conflict_total", "Write-write conflict aborts",
+        s.aborts_write_conflict(), T::Counter);
+    add("aborts_read_conflict_total", "Serializable validation aborts",
+        s.aborts_read_conflict(), T::Counter);
+    add("aborts_snapshot_too_old_total", "Snapshot-too-old aborts",
+        s.aborts_snapshot_too_old(), T::Counter);
+    add("reclaim_unreclaimed_objects", "Reclaim backlog: retired, not freed",
+        s.reclaim_unreclaimed_objects(), T::Gauge);
+    add("reclaim_unreclaimed_bytes", "Reclaim backlog in bytes",
+        s.reclaim_unreclaimed_bytes(), T::Gauge);
+    add("retained_versions", "Versions kept only for old snapshots",
+        s.retained_versions(), T::Gauge);
+    add("retained_bytes", "Bytes kept only for old snapshots",
+        s.retained_bytes(), T::Gauge);
+    add("oldest_snapshot_age_seconds", "Age of the oldest snapshot",
+        s.oldest_snapshot_age_ms() / 1000.0, T::Gauge);
+    add("active_snapshots", "Registered snapshots", s.active_snapshots(),
+        T::Gauge);
+    add("visible_ts", "Newest visible commit timestamp", s.visible_ts(),
+        T::Gauge);
+    add("pipeline_batches_total", "Group commits", s.pipeline_batches(),
+        T::Counter);
+    add("pipeline_occupancy", "Requests in the commit ring",
+        s.pipeline_occupancy(), T::Gauge);
+    add("open_session_txns", "Open session transactions",
+        s.open_session_txns(), T::Gauge);
+    add("open_handles", "Open transaction handles", s.open_handles(), T::Gauge);
+    add("expired_leases_total", "Handles rolled back on lease expiry",
+        s.expired_leases(), T::Counter);
+    add("expired_max_age_total", "Transactions rolled back past max age",
+        s.expired_max_age(), T::Counter);
+    return out;
+  }
+
+ private:
+  KvHandler* const handler_;
+};
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::shared_ptr<prometheus::Registry> registry =
+      std::make_shared<prometheus::Registry>();
+  std::shared_ptr<StatsCollectable> stats;
+  prometheus::Family<prometheus::Counter>* calls = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency = nullptr;
+  std::mutex mu;  // guards the two maps (metric handles are stable)
+  std::map<std::pair<std::string, int>, prometheus::Counter*> counters;
+  std::map<std::string, prometheus::Histogram*> histograms;
+};
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
+    const std::string& listen, KvHandler* handler) {
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->exposer = std::make_unique<prometheus::Exposer>(listen);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve metrics on ", listen, ": ", e.what()));
+  }
+  impl->calls = &prometheus::BuildCounter()
+                     .Name("mvkv_rpc_total")
+                     .Help("RPCs finished, by method and gRPC code")
+                     .Register(*impl->registry);
+  impl->latency = &prometheus::BuildHistogram()
+                       .Name("mvkv_rpc_duration_seconds")
+                       .Help("RPC latency, from arrival to finish")
+                       .Register(*impl->registry);
+  impl->stats = std::make_shared<StatsCollectable>(handler);
+  impl->exposer->RegisterCollectable(impl->registry);
+  impl->exposer->RegisterCollectable(impl->stats);
+  return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
+}
+
+Metrics::Metrics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Metrics::~Metrics() = default;
+
+int Metrics::port() const {
+  auto ports = impl_->exposer->GetListeningPorts();
+  return ports.empty() ? 0 : ports[0];
+}
+
+void Metrics::Record(const char* method, int code, absl::Duration latency) {
+  prometheus::Counter* counter;
+  prometheus::Histogram* histogram;
+  {
+    std::lock_guard l(impl_->mu);
+    auto& c = impl_->counters[{method, code}];
+    if (c == nullptr) {
+      const char* name = code >= 0 && code <= 16 ? kCodeNames[code] : "UNKNOWN";
+      c = &impl_->calls->Add({{"method", method}, {"code", name}});
+    }
+    counter = c;
+    auto& h = impl_->histograms[method];
+    if (h == nullptr) {
+      h = &impl_->latency->Add(
+          {{"method", method}},
+          prometheus::Histogram::BucketBoundaries{
+              0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+              0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    }
+    histogram = h;
+  }
+  counter->Increment();
+  histogram->Observe(absl::ToDoubleSeconds(latency));
+}
+
+}  // namespace mvkv::server

@@ -1,0 +1,44 @@
+// Prometheus metrics of mvkv_server, served over HTTP (prometheus-cpp's
+// Exposer) at http://<--metrics_listen>/metrics:
+//   mvkv_rpc_total{method,code}            calls finished, by gRPC code
+//   mvkv_rpc_duration_seconds{method}      latency histogram
+//   mvkv_<engine stat>                     gauges/counters read from
+//                                          KvHandler::Stats() at scrape time
+//                                          (live_keys, versions, commits,
+//                                          reclaim backlog, retention, ...)
+// Thread safety: Record() is thread-safe (prometheus-cpp metrics are atomic).
+#ifndef MVKV_SERVER_METRICS_H_
+#define MVKV_SERVER_METRICS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/kv_handler.h"
+
+namespace mvkv::server {
+
+class Metrics final {
+ public:
+  // Binds `listen` (HOST:PORT) and serves /metrics. Unavailable if the
+  // address cannot be bound. `handler` must outlive the Metrics.
+  static absl::StatusOr<std::unique_ptr<Metrics>> Start(
+      const std::string& listen, KvHandler* handler);
+  ~Metrics();
+
+  // Counts one finished call of `method` with gRPC code `code`.
+  void Record(const char* method, int code, absl::Duration latency);
+
+  // The bound port.
+  int port() const;
+
+ private:
+  struct Impl;
+  explicit Metrics(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mvkv::server
+
+#endif  // MVKV_SERVER_METRICS_H_

@@ -1,0 +1,138 @@
+// The server's open transactions: session transactions (bound to a Session
+// stream) and handles (unary clients, kept alive by a lease).
+//
+// Every open transaction is an Entry in one table, so one limit
+// (max_open_txns) covers both kinds and one reaper thread rolls back what
+// outlived its lease (handles) or max_txn_age (both kinds). A rolled-back or
+// finished handle stays in the table as a tombstone for a while, so a late
+// call on it gets ABORTED ("lease expired") or FAILED_PRECONDITION
+// ("committed") instead of NOT_FOUND.
+//
+// Thread safety: TxnTable is thread-safe. An Entry's transaction is used only
+// with the Entry's mutex held (Entry::Lock), which serialises a client's calls
+// against each other and against the reaper; the reaper only try-locks, so a
+// commit in progress is never interrupted (it is checked again next round).
+#ifndef MVKV_SERVER_TXN_TABLE_H_
+#define MVKV_SERVER_TXN_TABLE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "mvcc/db.h"
+
+namespace mvkv::server {
+
+struct TxnTableOptions {
+  // Open transactions (sessions and handles together) at most.
+  int max_open_txns = 1024;
+  // A transaction open longer than this is rolled back by the reaper.
+  absl::Duration max_txn_age = absl::Minutes(10);
+  // A handle with no call for this long is rolled back by the reaper.
+  absl::Duration txn_lease = absl::Seconds(10);
+  // How long a finished handle answers with its fate before it is forgotten
+  // (then NOT_FOUND).
+  absl::Duration tombstone_ttl = absl::Minutes(5);
+};
+
+struct TxnTableCounts {
+  uint64_t open_sessions = 0;
+  uint64_t open_handles = 0;
+  uint64_t expired_leases = 0;
+  uint64_t expired_max_age = 0;
+};
+
+class TxnTable final {
+ public:
+  class Entry final {
+   public:
+    uint64_t id() const { return id_; }
+    bool is_handle() const { return is_handle_; }
+    // Locks the entry for the duration of one operation on txn().
+    std::unique_lock<std::mutex> Lock() { return std::unique_lock(mu_); }
+    // REQUIRES: Lock() held. The open transaction, or nullptr once finished.
+    Txn* txn() { return txn_.get(); }
+    // REQUIRES: Lock() held and txn() == nullptr. Why the transaction ended:
+    // FailedPrecondition (committed / rolled back by the client) or Aborted
+    // (rolled back by the server, with the reason).
+    const absl::Status& fate() const { return fate_; }
+    // REQUIRES: Lock() held. Ends the transaction (rolling it back if still
+    // open) and records `fate`.
+    void Finish(absl::Status fate);
+
+    Entry(TxnTable* table, uint64_t id, bool is_handle,
+          std::unique_ptr<Txn> txn, absl::Duration lease);
+    ~Entry();
+
+   private:
+    friend class TxnTable;
+    TxnTable* const table_;
+    const uint64_t id_;
+    const bool is_handle_;
+    const absl::Time created_;
+    std::mutex mu_;
+    std::unique_ptr<Txn> txn_;
+    absl::Status fate_;
+    // Lease deadline in absl::ToUnixNanos; relaxed: a heuristic the reaper
+    // reads, renewed by callers without the lock.
+    std::atomic<int64_t> lease_deadline_ns_;
+    absl::Time finished_at_ = absl::InfiniteFuture();  // guarded by table_->mu_
+  };
+
+  TxnTable(Database* db, const TxnTableOptions& options);
+  // Rolls back everything still open. REQUIRES: no Entry is in use.
+  ~TxnTable();
+  TxnTable(const TxnTable&) = delete;
+  TxnTable& operator=(const TxnTable&) = delete;
+
+  // Begins a transaction. A handle gets a random unguessable id and a lease;
+  // a session entry is not findable by id (Find) and has no lease.
+  // ResourceExhausted past max_open_txns; Unavailable after CloseAll().
+  absl::StatusOr<std::shared_ptr<Entry>> Open(IsolationLevel isolation,
+                                              bool is_handle);
+
+  // The handle `id`, its lease renewed. NotFound if unknown (or forgotten).
+  absl::StatusOr<std::shared_ptr<Entry>> Find(uint64_t id);
+
+  // Removes a session entry (rolling it back if open). Handles are removed
+  // by the reaper once their tombstone ages out.
+  void Remove(const std::shared_ptr<Entry>& entry);
+
+  // Rolls back every open transaction and refuses new ones (shutdown).
+  void CloseAll();
+
+  TxnTableCounts Counts() const;
+  absl::Duration lease() const { return options_.txn_lease; }
+
+  // One reaper pass at `now` (the reaper thread calls it; tests may too).
+  void Reap(absl::Time now);
+
+ private:
+  void ReaperLoop();
+  void OnFinished(Entry* entry);
+
+  Database* const db_;
+  const TxnTableOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;                   // guarded by mu_
+  std::unordered_map<uint64_t, std::shared_ptr<Entry>> entries_;  // mu_
+  std::mt19937_64 rng_;                   // guarded by mu_
+  std::atomic<int> open_{0};              // relaxed: counts, limit checked under mu_
+  std::atomic<int> open_sessions_{0};     // relaxed: statistics
+  std::atomic<uint64_t> expired_leases_{0};   // relaxed: statistics
+  std::atomic<uint64_t> expired_max_age_{0};  // relaxed: statistics
+  std::thread reaper_;
+};
+
+}  // namespace mvkv::server
+
+#endif  // MVKV_SERVER_TXN_TABLE_H_
