@@ -17,38 +17,44 @@ int Core::ClaimSlot() noexcept { return claims_.Claim("Crystalline-W"); }
 
 void Core::ReleaseSlot(int slot) noexcept {
   ThreadSlot& s = slots_[slot];
-  // The thread is outside every guard (guards live on its stack). Offer the
-  // partial batch; whatever cannot go yet stays in the slot for the next
-  // owner or for Barrier (AdoptOrphans): never leaked, never freed early.
+  // The thread is outside every guard (guards live on its stack): drop what
+  // its idle reservations still hold, then offer the partial batch. What
+  // cannot go yet stays in the slot for the next owner or for Barrier
+  // (AdoptOrphans): never leaked, never freed early.
+  DrainIdle(s);
   if (s.batch_refs != nullptr) Offer(s);
-  for (Reservation& r : s.res) {
-    // A helper may still deposit here later; AdoptOrphans/~Core drain it.
-    const std::uintptr_t h = r.handoff.exchange(0, std::memory_order_acq_rel);
-    if (h != 0) Unref(s, AsNode(h));
-  }
   claims_.Release(slot);
 }
 
+void Core::DetachAndDrop(ThreadSlot& s, Reservation& r) noexcept {
+  Drop(s, r.list.exchange(0, std::memory_order_acq_rel));
+}
+
+void Core::DrainIdle(ThreadSlot& s) noexcept {
+  for (Reservation& r : s.res) {
+    // A helper may deposit late; a retirer may leave a stale node.
+    const std::uintptr_t h = r.handoff.exchange(0, std::memory_order_acq_rel);
+    if (h != 0) Unref(s, AsNode(h));
+    if (r.list.load(std::memory_order_acquire) != 0) DetachAndDrop(s, r);
+  }
+}
+
 void Core::Activate(ThreadSlot& s, int index) noexcept {
+  // The index is inactive (era 0): forcing its cached era to 0 makes the
+  // next attempt Renew it, which drops any stale list and publishes the era.
   s.active_mask |= 1u << index;
-  // (A1) seq_cst exchange: the index becomes visible to retirers (Invariant 2)
-  // before the first load of Protect (P1). A list found here was pushed while
-  // the index was inactive (a retirer raced with Leave): it protects nothing.
-  const std::uintptr_t old = s.res[index].list.exchange(0, std::memory_order_seq_cst);
-  if (old != kInactive) Drop(s, old);
+  s.cached_era[index] = 0;
 }
 
 void Core::ActivateBase(ThreadSlot& s) noexcept {
   Reservation& b = s.res[kBaseIndex];
   const std::uint64_t era = Era();
-  // Relaxed: published by the seq_cst exchange below (release part), which
-  // a retirer's seq_cst load of `list` synchronizes with before it reads era.
-  b.era.store(era, std::memory_order_relaxed);
-  // (A1) seq_cst exchange: activates the base reservation with `era` before
-  // the first load of Protect (P1). A list found here was pushed while the
-  // reservation was inactive: it protects nothing we will load.
-  const std::uintptr_t old = b.list.exchange(0, std::memory_order_seq_cst);
-  if (old != kInactive) Drop(s, old);
+  // (A1) seq_cst: activates the base reservation with `era` before the first
+  // load of Protect (P1); pairs with the retirer's fence (O1).
+  b.era.store(era, std::memory_order_seq_cst);
+  // A list found here was pushed by a retirer racing with the end of an
+  // earlier guard, or for objects unlinked before (A1): nothing we will load.
+  if (b.list.load(std::memory_order_acquire) != 0) DetachAndDrop(s, b);
   s.base_era = era;
   s.active_mask |= kBaseBit;
 }
@@ -74,10 +80,9 @@ void Core::Leave(ThreadSlot& s) noexcept {
   while (mask != 0) {
     const int i = __builtin_ctz(mask);
     mask &= mask - 1;
-    // (L1) acq_rel: detaches the list (acquire: the nodes' links) and makes
-    // the index inactive for retirers in one step.
-    const std::uintptr_t old = s.res[i].list.exchange(kInactive, std::memory_order_acq_rel);
-    Drop(s, old);
+    Reservation& r = s.res[i];
+    r.era.store(0, std::memory_order_release);  // (L1) as in ~Guard
+    if (r.list.load(std::memory_order_acquire) != 0) DetachAndDrop(s, r);
   }
 }
 
@@ -100,33 +105,15 @@ void Core::AdoptOrphans(ThreadSlot& me) noexcept {
   for (int i = 0; i < high; ++i) {
     if (!claims_.TryClaim(i)) continue;
     ThreadSlot& s = slots_[i];
+    DrainIdle(s);
     if (s.batch_refs != nullptr) Offer(s);
-    for (Reservation& r : s.res) {
-      const std::uintptr_t h = r.handoff.exchange(0, std::memory_order_acq_rel);
-      if (h != 0) Unref(s, AsNode(h));
-      // An inactive reservation can still receive a node from a retirer
-      // racing with Leave (see Offer); take it back.
-      std::uintptr_t head = r.list.load(std::memory_order_acquire);
-      if (head != kInactive) {
-        head = r.list.exchange(kInactive, std::memory_order_acq_rel);
-        if (head != kInactive) Drop(s, head);
-      }
-    }
     claims_.Release(i);
   }
 }
 
 void Core::FreeEverything() noexcept {
   const int high = claims_.HighWater();
-  for (int i = 0; i < high; ++i) {
-    ThreadSlot& s = slots_[i];
-    for (Reservation& r : s.res) {
-      const std::uintptr_t h = r.handoff.exchange(0, std::memory_order_acq_rel);
-      if (h != 0) Unref(s, AsNode(h));
-      const std::uintptr_t head = r.list.exchange(kInactive, std::memory_order_acq_rel);
-      if (head != kInactive) Drop(s, head);
-    }
-  }
+  for (int i = 0; i < high; ++i) DrainIdle(slots_[i]);
   // With every reservation inactive, an offer frees its batch at once.
   for (int i = 0; i < high; ++i) {
     if (slots_[i].batch_refs != nullptr) Offer(slots_[i]);
@@ -196,7 +183,9 @@ void CrystallineDomain::Flush() noexcept {
 
 void CrystallineDomain::Barrier() noexcept {
   Flush();
-  core_->AdoptOrphans(MySlot());
+  crystalline_internal::ThreadSlot& s = MySlot();
+  if (s.depth == 0) core_->DrainIdle(s);
+  core_->AdoptOrphans(s);
 }
 
 }  // namespace mvkv::reclaim

@@ -90,11 +90,14 @@ class CrystallineDomain final {
   // smaller than the number of reservations that can see it stays pending.
   void Flush() noexcept;
 
-  // Best effort "reclaim everything reclaimable now": Flush, then adopt the
-  // slots of exited threads and offer their pending batches. Wait-free (one
-  // pass over the slots). After every guard has ended and each thread that
-  // retired has called Barrier (or exited, and then one thread calls it),
-  // Counters::unreclaimed is 0.
+  // Best effort "reclaim everything reclaimable now": Flush; outside a
+  // guard, drop what this thread's idle reservations still hold; then adopt
+  // the slots of exited threads and offer their pending batches. Wait-free
+  // (one pass over the slots). After every guard has ended and each thread
+  // that used the domain has called Barrier or exited (then one call from
+  // any thread), Counters::unreclaimed is 0. (A thread that only read may
+  // hold a node a retirer pushed while its last guard was ending, until its
+  // next guard, Barrier or exit.)
   void Barrier() noexcept;
 
   // Sums the per-thread counters. Wait-free, O(max_threads).
@@ -120,10 +123,11 @@ class CrystallineDomain final {
       if (slot_->active_mask == crystalline_internal::kBaseBit) {
         // Common case (the era did not move): release the base reservation.
         slot_->active_mask = 0;
-        // (L1) acq_rel: detaches the list and deactivates in one step.
-        const std::uintptr_t old = slot_->res[crystalline_internal::kBaseIndex].list.exchange(
-            crystalline_internal::kInactive, std::memory_order_acq_rel);
-        if (old != 0) core_->Drop(*slot_, old);
+        crystalline_internal::Reservation& b = slot_->res[crystalline_internal::kBaseIndex];
+        // (L1) release: the guard's loads happen before any retirer that
+        // reads era 0 (its seq_cst load) and skips this reservation.
+        b.era.store(0, std::memory_order_release);
+        if (b.list.load(std::memory_order_acquire) != 0) core_->DetachAndDrop(*slot_, b);
         return;
       }
       core_->Leave(*slot_);

@@ -37,13 +37,38 @@ void Core::Retire(ThreadSlot& s, Node* n, Deleter d, std::size_t bytes) noexcept
 }
 
 bool Core::Eligible(Reservation& r, std::uint64_t min_birth) noexcept {
-  // Order matters (see AdoptResult): activity, then an open result, then the era.
-  if (r.list.load(std::memory_order_seq_cst) == kInactive) return false;
+  // Order matters (see AdoptResult): an open result first, then the era.
   if (r.round.load(std::memory_order_seq_cst) != 0) {
     const reclaim_internal::U128 v = Load128(r.result);
     if (Lo(v) != kPending && Hi(v) >= min_birth) return true;
   }
-  return r.era.load(std::memory_order_seq_cst) >= min_birth;
+  const std::uint64_t era = r.era.load(std::memory_order_seq_cst);
+  return era != 0 && era >= min_birth;  // 0: outside any guard
+}
+
+bool Core::InsertNode(ThreadSlot& s, Reservation& r, Node* n, std::uint64_t min_birth) noexcept {
+  if (!Eligible(r, min_birth)) return false;
+  // (O2) acq_rel: publishes `n` (release) to the Drop that detaches it.
+  const std::uintptr_t prev = r.list.exchange(AsWord(n), std::memory_order_acq_rel);
+  if (prev != 0) {
+    // (O3) acq_rel: link `n` to the older nodes unless a Drop already
+    // claimed `n`'s link (D1); then that Drop stopped at `n` and the older
+    // nodes are ours to drop.
+    std::uintptr_t expect = 0;
+    if (!W(n, 0).compare_exchange_strong(expect, prev, std::memory_order_acq_rel)) {
+      Drop(s, prev);
+    }
+  }
+  // (O4) The guard may have ended meanwhile (era 0, no open request): take
+  // `n` back if it is still on top, so idle threads do not keep stale nodes.
+  // Safe: a guard that starts after this seq_cst read of era 0 loads only
+  // after it, when this batch's objects were long unlinked.
+  if (r.round.load(std::memory_order_seq_cst) == 0 &&
+      r.era.load(std::memory_order_seq_cst) == 0) {
+    std::uintptr_t expect = AsWord(n);
+    if (r.list.compare_exchange_strong(expect, prev, std::memory_order_acq_rel)) return false;
+  }
+  return true;
 }
 
 void Core::Offer(ThreadSlot& s) noexcept {
@@ -76,27 +101,7 @@ void Core::Offer(ThreadSlot& s) noexcept {
     Node* const next = AsNode(W(n, 2).load(std::memory_order_relaxed));
     Reservation& r = *reinterpret_cast<Reservation*>(W(n, 0).load(std::memory_order_relaxed));
     W(n, 0).store(0, std::memory_order_relaxed);
-    if (Eligible(r, min_birth)) {
-      // (O2) acq_rel: publishes `n` (release) to the Drop that detaches it.
-      const std::uintptr_t prev = r.list.exchange(AsWord(n), std::memory_order_acq_rel);
-      if (prev == kInactive) {
-        // The guard ended meanwhile: take `n` back unless a node went on top.
-        std::uintptr_t expect = AsWord(n);
-        if (r.list.compare_exchange_strong(expect, kInactive, std::memory_order_acq_rel)) {
-          n = next;
-          continue;
-        }
-      } else if (prev != 0) {
-        // (O3) acq_rel: link `n` to the older nodes unless a Drop already
-        // claimed `n`'s link (D1); then that Drop stopped at `n` and the
-        // older nodes are ours to drop.
-        std::uintptr_t expect = 0;
-        if (!W(n, 0).compare_exchange_strong(expect, prev, std::memory_order_acq_rel)) {
-          Drop(s, prev);
-        }
-      }
-      ++inserted;
-    }
+    if (InsertNode(s, r, n, min_birth)) ++inserted;
     n = next;
   }
   s.batch_refs = nullptr;
@@ -107,7 +112,7 @@ void Core::Offer(ThreadSlot& s) noexcept {
 
 void Core::Drop(ThreadSlot& me, std::uintptr_t head) noexcept {
   // Bound: the length of the detached list; each node is on one list once.
-  while (head != 0 && head != kInactive) {
+  while (head != 0) {
     if (head & kTokenBit) {
       Unref(me, AsNode(head & ~kTokenBit));
       return;

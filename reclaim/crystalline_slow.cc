@@ -228,16 +228,15 @@ void Core::HelpRead(ThreadSlot& me, Reservation& r, std::uint64_t round, const v
 
 void Core::HoldSystemIndex(ThreadSlot& me, int index, std::uint64_t era) noexcept {
   Reservation& r = me.res[index];
-  const std::uintptr_t old = r.list.exchange(0, std::memory_order_seq_cst);
-  if (old != kInactive) Drop(me, old);
-  r.era.store(era, std::memory_order_seq_cst);  // (E1) as in Renew
+  // What the index held for an earlier attempt is no longer needed.
+  if (r.list.load(std::memory_order_acquire) != 0) DetachAndDrop(me, r);
+  r.era.store(era < 1 ? 1 : era, std::memory_order_seq_cst);  // (E1) as in Renew
 }
 
 void Core::ReleaseSystemIndex(ThreadSlot& me, int index) noexcept {
   Reservation& r = me.res[index];
-  const std::uintptr_t old = r.list.exchange(kInactive, std::memory_order_acq_rel);
-  r.era.store(0, std::memory_order_relaxed);
-  if (old != kInactive) Drop(me, old);
+  r.era.store(0, std::memory_order_release);  // (L1) as in ~Guard
+  if (r.list.load(std::memory_order_acquire) != 0) DetachAndDrop(me, r);
 }
 
 }  // namespace mvkv::reclaim::crystalline_internal

@@ -25,10 +25,12 @@
 // 2108.02763) and the PLDI 2024 journal version. Our own implementation.
 //   - Every object is stamped with the global era at allocation (birth era).
 //   - Each thread slot has kMaxIndexes reservation indexes plus a base
-//     reservation. The first Protect of a guard activates the base with the
-//     current era (one atomic exchange; the guard's end is another). While
-//     the era does not move, every Protect is one load and one compare with
-//     the base era, and the base covers all of them until the guard ends.
+//     reservation. A reservation is active while its era is nonzero. The
+//     first Protect of a guard activates the base with the current era (one
+//     seq_cst store, as EBR's announcement; the guard's end is a release
+//     store of 0). While the era does not move, every Protect is one load
+//     and one compare with the base era, and the base covers all of them
+//     until the guard ends.
 //     Once the era moves, Protect publishes the new era at its own index and
 //     retries until the era did not move across the pointer load.
 //   - Retired objects gather in a per-thread batch (one reference node keeps
@@ -45,17 +47,23 @@
 //     (pointer, era) with one 16-byte compare-and-swap. Because the era
 //     advances only after helping, it moves fewer than `threads` times while
 //     a request is open, which bounds every loop.
-//   Deviation from the paper's code: helpers never write the requester's
-//   era or list. An installed result counts as the index's era for
-//   retirers until the requester adopts it, and a helper that finds the
+//   Deviations from the paper's code: (1) helpers never write the
+//   requester's era or list. An installed result counts as the index's era
+//   for retirers until the requester adopts it, and a helper that finds the
 //   value already retired leaves the requester a counted reference. This
 //   confines double-width atomics to one word per index (see below).
+//   (2) Activity is the era word (0 = outside a guard), not a sentinel in the
+//   list head, so entering and leaving a guard need no read-modify-write on
+//   the list. A retirer that pushes onto a list whose guard just ended takes
+//   its node back if it is still on top; a node it cannot take back waits
+//   for the owner's next guard, Barrier or exit. (3) The base reservation.
 //
 // PROGRESS (each operation; T = Options::max_threads, I = kMaxIndexes + 2)
 //   Crystalline-W (all wait-free):
-//     Guard()/~Guard()  O(1) / O(indexes used + references dropped); one
-//                       atomic exchange each way once the guard protected
-//                       something (EBR: one exchange, one store).
+//     Guard()/~Guard()  O(1) / O(indexes used + references dropped); once
+//                       the guard protected something, one seq_cst store at
+//                       the first Protect and one release store at the end
+//                       (EBR: the same two stores).
 //                       The first guard of a thread in a domain registers it:
 //                       one pass over T slots (aborts if all are taken).
 //     Protect           <= fast_attempts tries, then a slow path of at most

@@ -8,10 +8,14 @@
 // The shared fields are atomics, with the protocol below.
 //
 // Words of a Reservation (one per reservation index of a slot):
-//   list    kInactive while the index is outside any guard; otherwise the head
-//           of the list of batch nodes handed to it (0 = empty), or a token
-//           (reference node | kTokenBit) standing for one reference.
-//   era     the era this index reserves.
+//   era     the era this index reserves; 0 while the index is outside any
+//           guard (inactive). Retirers look only at active reservations.
+//   list    head of the list of batch nodes handed to the index (0 = empty),
+//           or a token (reference node | kTokenBit) standing for one
+//           reference. A retirer racing with the end of a guard may leave a
+//           node on an inactive list ("stale"); the retirer takes it back
+//           if it is still on top, else the owner drops it when the index is
+//           next activated, at its Barrier, or when the thread exits.
 //   round   nonzero while the owner is in the slow path for this index.
 //   result  (16 bytes, only via dcas.h) (kPending, round) while a slow-path
 //           request is open, then (value, era) installed by exactly one of the
@@ -24,16 +28,19 @@
 //     + one per node of the batch sitting in some reservation list + one per
 //     token or handoff or helper-held parent reference naming it. The thread
 //     that brings it to 0 frees the whole batch, once.
-//  2. A batch is inserted only into a reservation that is active and whose
-//     era (or open slow-path result era) is >= the batch's minimum birth era.
+//  2. A batch is inserted only into a reservation that is active (era != 0)
+//     and whose era (or open slow-path result era) is >= the batch's minimum
+//     birth era.
 //     A reservation with a smaller era never receives it: that is the memory
 //     bound (a stalled reader pins only batches born no later than its era).
 //  3. A value returned by Protect at index i was loaded while the global era
 //     equalled an era that index i (or the guard's base reservation, which
 //     lasts until the guard ends) published before the load, so any
 //     retirement of it scans that reservation after the publication (2).
-//  4. An index's list is detached (exchange) before its era changes and when
-//     its guard ends; detached lists drop their references (Drop).
+//  4. An index's list is detached (exchange) before its era changes, when
+//     its guard ends (if non-empty after era := 0) and when it is activated
+//     again; detached lists drop their references (Drop). A guard's entry is
+//     one seq_cst store of the era, its exit one release store of 0.
 //  5. The global era moves only in InitNode, and only after the advancing
 //     thread helped every open slow-path request it sees: while a request is
 //     open the era moves at most (threads - 1) more times, which bounds every
@@ -70,7 +77,6 @@ inline constexpr int kBaseIndex = kUserIndexes + 2;
 inline constexpr int kIndexes = kUserIndexes + 3;
 inline constexpr std::uint32_t kBaseBit = 1u << kBaseIndex;
 
-inline constexpr std::uintptr_t kInactive = ~std::uintptr_t{0};
 inline constexpr std::uintptr_t kTokenBit = 1;
 inline constexpr std::uintptr_t kClaimedLink = 2;  // a list link taken by Drop
 inline constexpr std::uint64_t kPending = ~std::uint64_t{0};
@@ -108,7 +114,7 @@ struct WordSource {
 
 struct alignas(kCacheLine) Reservation {
   Word128 result;
-  std::atomic<std::uintptr_t> list{kInactive};
+  std::atomic<std::uintptr_t> list{0};
   std::atomic<std::uint64_t> era{0};
   std::atomic<std::uint64_t> round{0};
   std::atomic<std::uintptr_t> handoff{0};
@@ -173,6 +179,13 @@ class Core final : public reclaim_internal::RegistryClient {
   void ActivateBase(ThreadSlot& s) noexcept;
   std::uint64_t Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept;
   void Leave(ThreadSlot& s) noexcept;
+  // Detaches `r`'s list and drops it. REQUIRES: `r` belongs to `s`, and
+  // nothing the caller still uses depends on it.
+  void DetachAndDrop(ThreadSlot& s, Reservation& r) noexcept;
+  // Drops every reference `s`'s reservations and handoffs still hold.
+  // REQUIRES: `s` is outside any guard and owned by the caller (or unowned
+  // with no concurrent use).
+  void DrainIdle(ThreadSlot& s) noexcept;
   std::uintptr_t SlowProtect(ThreadSlot& s, int index, const void* src, const SourceOps* ops,
                              const reclaim::Node* parent) noexcept;
 
@@ -190,6 +203,7 @@ class Core final : public reclaim_internal::RegistryClient {
 
  private:
   bool Eligible(Reservation& r, std::uint64_t min_birth) noexcept;
+  bool InsertNode(ThreadSlot& s, Reservation& r, Node* n, std::uint64_t min_birth) noexcept;
   void FreeBatch(ThreadSlot& me, reclaim::Node* refs) noexcept;
   void SamplePeak() noexcept;
   void HelpAll(ThreadSlot& me) noexcept;
