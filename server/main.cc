@@ -17,7 +17,10 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "HOST:PORT to serve gRPC on. Loopback by default; use 0.0.0.0:PORT "
           "to accept remote clients. Port 0 picks a free port (logged).");
 ABSL_FLAG(std::string, data_dir, "",
-          "Data directory for persistence (RocksDB). Empty = in memory.");
+          "Data directory for persistence (RocksDB). Empty = in memory. "
+          "Must exist and hold an mvkv database unless --create.");
+ABSL_FLAG(bool, create, false,
+          "Create --data_dir (or a database in it when empty) if missing.");
 ABSL_FLAG(std::string, durability, "sync",
           "With --data_dir: sync (fsync per group commit), async (no fsync) "
           "or none (no writes).");
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.durability = absl::GetFlag(FLAGS_durability);
+  options.create_data_dir = absl::GetFlag(FLAGS_create);
   options.handler.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   options.handler.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.handler.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);

@@ -16,13 +16,17 @@
 #include "server/kv_service.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "storage/open.h"
 
 namespace mvkv::server {
 
 // Owns the Database (and, with a data dir, its durability layer).
+// Destroys the Database before the durability layer under it.
 class DatabaseHolder {
  public:
+  ~DatabaseHolder() { db.reset(); }
   std::unique_ptr<Database> db;
+  storage::OpenedDatabase persistent;  // owns db's durability when set
 };
 
 namespace {
@@ -71,26 +75,29 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 
 absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
     const ServerOptions& options) {
-  if (options.durability != "sync" && options.durability != "async" &&
-      options.durability != "none") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--durability must be sync, async or none, got \"", options.durability,
-        "\""));
-  }
-  if (!options.data_dir.empty()) {
-    return absl::UnimplementedError(
-        "--data_dir: persistence (storage/) is not wired into this server "
-        "build yet; run without --data_dir (in memory)");
-  }
+  auto mode = storage::ParseDurabilityMode(options.durability);
+  if (!mode.ok()) return mode.status();
   mvkv::Options db_options;
   // One more byte than the server's key limit: a one-key scan ends at
   // key + '\0' (see kv_handler.cc).
   db_options.max_key_bytes = options.handler.max_key_bytes + 1;
   db_options.max_value_bytes = options.handler.max_value_bytes;
-  auto db = Database::Open(db_options);
-  if (!db.ok()) return db.status();
   auto holder = std::make_unique<DatabaseHolder>();
-  holder->db = *std::move(db);
+  if (options.data_dir.empty()) {
+    auto db = Database::Open(db_options);
+    if (!db.ok()) return db.status();
+    holder->db = *std::move(db);
+    return holder;
+  }
+  storage::StorageOptions storage_options;
+  storage_options.dir = options.data_dir;
+  storage_options.mode = *mode;
+  storage_options.create_if_missing = options.create_data_dir;
+  storage_options.progress = storage::StderrLoadProgress(options.data_dir);
+  auto opened = storage::OpenPersistentDatabase(storage_options, db_options);
+  if (!opened.ok()) return opened.status();
+  holder->persistent = *std::move(opened);
+  holder->db = std::move(holder->persistent.db);
   return holder;
 }
 

@@ -42,6 +42,9 @@ struct ServerOptions {
   // "none" (see storage/).
   std::string data_dir;
   std::string durability = "sync";
+  // Create data_dir (or a database in an empty one) if missing; off = a
+  // mistyped path is an error, not a new empty database.
+  bool create_data_dir = false;
   // Limits and transaction lifetimes (max_key_bytes, max_value_bytes,
   // max_open_txns, max_txn_age, txn_lease).
   HandlerOptions handler;
