@@ -325,10 +325,15 @@ absl::Status RocksDbDurability::PersistBatch(
     wb.Put(handles_[kMetaIndex], kLastTsKey, rocksdb::Slice(last, 8));
     rocksdb::WriteOptions wo;
     wo.sync = options_.mode == DurabilityMode::kSync;
-    if (absl::Status s = FromRocksDb(db_->Write(wo, &wb),
-                                     absl::StrCat("writing to ", options_.dir));
-        !s.ok()) {
-      return s;
+    const auto start = std::chrono::steady_clock::now();
+    rocksdb::Status written = db_->Write(wo, &wb);
+    write_nanos_.fetch_add(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now() - start)
+            .count(),
+        std::memory_order_relaxed);
+    if (!written.ok()) {
+      return FromRocksDb(written, absl::StrCat("writing to ", options_.dir));
     }
     if (wo.sync) syncs_.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -421,6 +426,7 @@ RocksDbDurability::Counters RocksDbDurability::GetCounters() const {
   c.commits = commits_.load(std::memory_order_relaxed);
   c.writes = writes_.load(std::memory_order_relaxed);
   c.syncs = syncs_.load(std::memory_order_relaxed);
+  c.write_nanos = write_nanos_.load(std::memory_order_relaxed);
   return c;
 }
 

@@ -107,6 +107,7 @@ class RocksDbDurability final : public mvkv::Durability {
     uint64_t commits = 0;  // commits in those batches
     uint64_t writes = 0;   // keys written or deleted in those batches
     uint64_t syncs = 0;    // WriteBatches written with sync (kSync only)
+    uint64_t write_nanos = 0;  // time spent in rocksdb::DB::Write
   };
 
   // Opens (or creates, see StorageOptions::create_if_missing) the database in
@@ -168,6 +169,7 @@ class RocksDbDurability final : public mvkv::Durability {
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> write_nanos_{0};
 };
 
 }  // namespace mvkv::storage
