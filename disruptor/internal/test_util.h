@@ -55,7 +55,7 @@ class Watchdog {
 // Scales an event count down under sanitizers (MVKV_SANITIZER).
 constexpr int64_t Scaled(int64_t n) {
 #ifdef MVKV_SANITIZER
-  return n / 10 > 1000 ? n / 10 : (n < 1000 ? n : 1000);
+  return n / 4 > 1000 ? n / 4 : (n < 1000 ? n : 1000);
 #else
   return n;
 #endif
