@@ -102,7 +102,8 @@ class EventHandlerGroup final {
   // The stages' sequences (for barriers or gating built by hand).
   std::vector<const Sequence*> sequences() const {
     std::vector<const Sequence*> result;
-    for (const EventProcessor* p : processors_) result.push_back(&p->sequence());
+    for (const EventProcessor* p : processors_)
+      result.push_back(&p->sequence());
     return result;
   }
 
@@ -202,7 +203,9 @@ class Disruptor final {
   // Cursor minus each stage's sequence, in the order stages were added.
   std::vector<int64_t> StageLags() const;
   std::size_t num_stages() const { return stages_.size(); }
-  const EventProcessor& stage(std::size_t i) const { return *stages_[i].processor; }
+  const EventProcessor& stage(std::size_t i) const {
+    return *stages_[i].processor;
+  }
 
  private:
   friend class EventHandlerGroup<T>;

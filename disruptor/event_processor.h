@@ -83,9 +83,9 @@ class BatchEventProcessor final : public EventProcessor {
   void Run() override {
     // Relaxed: IsRunning() is an observation, not a synchronisation point.
     running_.store(true, std::memory_order_relaxed);
-    if constexpr (requires(Handler& h) { h.OnStart(); }) handler_.OnStart();
+    if constexpr (requires(Handler & h) { h.OnStart(); }) handler_.OnStart();
     Loop();
-    if constexpr (requires(Handler& h) { h.OnShutdown(); }) {
+    if constexpr (requires(Handler & h) { h.OnShutdown(); }) {
       handler_.OnShutdown();
     }
     running_.store(false, std::memory_order_relaxed);
@@ -108,7 +108,7 @@ class BatchEventProcessor final : public EventProcessor {
       absl::StatusOr<int64_t> available = barrier_->WaitFor(next);
       if (!available.ok()) {
         if (absl::IsCancelled(available.status())) return;  // Halted.
-        if constexpr (requires(Handler& h) { h.OnTimeout(next); }) {
+        if constexpr (requires(Handler & h) { h.OnTimeout(next); }) {
           handler_.OnTimeout(next);
         }
         continue;
@@ -119,7 +119,7 @@ class BatchEventProcessor final : public EventProcessor {
 
   // Handles [first, last]; returns the next sequence to wait for.
   int64_t ProcessBatch(int64_t first, int64_t last) {
-    if constexpr (requires(Handler& h) { h.OnBatchStart(last - first + 1); }) {
+    if constexpr (requires(Handler & h) { h.OnBatchStart(last - first + 1); }) {
       handler_.OnBatchStart(last - first + 1);
     }
     for (int64_t seq = first; seq <= last; ++seq) {

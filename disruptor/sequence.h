@@ -43,7 +43,9 @@ class alignas(kCacheLineSize) Sequence {
 
   // Acquire load: pairs with the release Set()/CompareAndSet()/AddAndGet() of
   // the writer, so slot contents written before that are visible.
-  int64_t Get() const noexcept { return value_.load(std::memory_order_acquire); }
+  int64_t Get() const noexcept {
+    return value_.load(std::memory_order_acquire);
+  }
 
   // Relaxed load, for the single thread that owns (writes) this sequence.
   int64_t GetRelaxed() const noexcept {

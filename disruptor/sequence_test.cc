@@ -43,7 +43,7 @@ TEST(RingBufferTest, MapsSequencesOntoSlotsModuloSize) {
   RingBuffer<int> ring(8);
   EXPECT_EQ(ring.size(), 8u);
   for (int64_t seq = 0; seq < 8; ++seq) ring[seq] = static_cast<int>(seq);
-  EXPECT_EQ(ring[8], 0);   // Same slot as 0: the next lap reuses it.
+  EXPECT_EQ(ring[8], 0);  // Same slot as 0: the next lap reuses it.
   EXPECT_EQ(ring[13], 5);
   EXPECT_EQ(&ring[3], &ring[11]);
 }

@@ -42,9 +42,7 @@ int64_t Sequencer::MinimumGatingSequence() const {
   return MinimumGating(cursor);
 }
 
-int64_t Sequencer::RemainingCapacity() const {
-  return size() - Occupancy();
-}
+int64_t Sequencer::RemainingCapacity() const { return size() - Occupancy(); }
 
 int64_t Sequencer::Occupancy() const {
   const int64_t cursor = Cursor();

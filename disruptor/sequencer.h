@@ -180,8 +180,7 @@ class Sequencer {
 
 class SingleProducerSequencer final : public Sequencer {
  public:
-  SingleProducerSequencer(std::size_t buffer_size,
-                          WaitStrategy& wait_strategy);
+  SingleProducerSequencer(std::size_t buffer_size, WaitStrategy& wait_strategy);
 
   // The fast paths are inline: callers holding the final type (see
   // Disruptor::PublishEvent) pay no virtual call.

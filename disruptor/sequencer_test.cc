@@ -72,7 +72,8 @@ TEST_P(SequencerTest, RejectsClaimSizesOutsideTheRing) {
 
 TEST_P(SequencerTest, NextForTimesOutOnFullRing) {
   sequencer_->Publish(0, sequencer_->Next(8));
-  absl::StatusOr<int64_t> claimed = sequencer_->NextFor(1, absl::Milliseconds(20));
+  absl::StatusOr<int64_t> claimed =
+      sequencer_->NextFor(1, absl::Milliseconds(20));
   EXPECT_TRUE(absl::IsDeadlineExceeded(claimed.status())) << claimed.status();
   consumer_.Set(0);
   EXPECT_EQ(*sequencer_->NextFor(1, absl::Milliseconds(20)), 8);
@@ -84,7 +85,8 @@ TEST_P(SequencerTest, NextForTimesOutOnFullRing) {
 TEST_P(SequencerTest, HaltWakesProducerWaitingInNext) {
   Watchdog watchdog("HaltWakesProducerWaitingInNext", seconds(60));
   sequencer_->Publish(0, sequencer_->Next(8));
-  auto next = std::async(std::launch::async, [&] { return sequencer_->Next(); });
+  auto next =
+      std::async(std::launch::async, [&] { return sequencer_->Next(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   sequencer_->Halt();
   EXPECT_EQ(next.get(), kHaltedSequence);
@@ -122,14 +124,17 @@ TEST_P(SequencerTest, ConcurrentClaimsAreUniqueAndComplete) {
             std::min<int64_t>(1 + rng() % 3, per_producer - done));
         int64_t hi;
         switch (rng() % 3) {
-          case 0: hi = sequencer_->Next(n); break;
+          case 0:
+            hi = sequencer_->Next(n);
+            break;
           case 1: {
             absl::StatusOr<int64_t> s = sequencer_->TryNext(n);
             if (!s.ok()) continue;
             hi = *s;
             break;
           }
-          default: hi = *sequencer_->NextFor(n, absl::InfiniteDuration());
+          default:
+            hi = *sequencer_->NextFor(n, absl::InfiniteDuration());
         }
         for (int64_t s = hi - n + 1; s <= hi; ++s) claimed_by[s].fetch_add(1);
         sequencer_->Publish(hi - n + 1, hi);
@@ -158,9 +163,8 @@ INSTANTIATE_TEST_SUITE_P(Producers, SequencerTest,
                          ::testing::Values(ProducerType::kSingle,
                                            ProducerType::kMulti),
                          [](const auto& info) {
-                           return info.param == ProducerType::kSingle
-                                      ? "Single"
-                                      : "Multi";
+                           return info.param == ProducerType::kSingle ? "Single"
+                                                                      : "Multi";
                          });
 
 TEST(MultiProducerSequencerTest, HighestPublishedStopsAtFirstUnpublishedSlot) {

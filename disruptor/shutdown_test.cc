@@ -73,7 +73,8 @@ class StalledConsumerTest : public ::testing::TestWithParam<ProducerType> {
     d_.HandleEventsWith(stalled_).Then(downstream_);
     d_.Start();
     for (int i = 0; i < 8; ++i) {
-      ASSERT_TRUE(d_.PublishEvent([](Event& e, int64_t seq) { e.value = seq; }));
+      ASSERT_TRUE(
+          d_.PublishEvent([](Event& e, int64_t seq) { e.value = seq; }));
     }
     WaitUntil([&] { return stalled_.stalled(); });
   }
@@ -91,12 +92,12 @@ TEST_P(StalledConsumerTest, FullRingFailsTryNextAndHaltStillCompletes) {
   Watchdog watchdog("FullRingFailsTryNextAndHaltStillCompletes", seconds(60));
   FillRing();
   EXPECT_TRUE(absl::IsResourceExhausted(d_.sequencer().TryNext().status()));
-  EXPECT_TRUE(absl::IsResourceExhausted(
-      d_.TryPublishEvent([](Event&, int64_t) {})));
+  EXPECT_TRUE(
+      absl::IsResourceExhausted(d_.TryPublishEvent([](Event&, int64_t) {})));
   EXPECT_TRUE(absl::IsDeadlineExceeded(
       d_.sequencer().NextFor(1, absl::Milliseconds(10)).status()));
-  EXPECT_TRUE(absl::IsDeadlineExceeded(d_.PublishEventFor(
-      [](Event&, int64_t) {}, absl::Milliseconds(10))));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(
+      d_.PublishEventFor([](Event&, int64_t) {}, absl::Milliseconds(10))));
   EXPECT_EQ(d_.Occupancy(), 8);
   EXPECT_EQ(d_.sequencer().RemainingCapacity(), 0);
   EXPECT_EQ(d_.StageLags(), (std::vector<int64_t>{8, 8}));
@@ -109,8 +110,7 @@ TEST_P(StalledConsumerTest, FullRingFailsTryNextAndHaltStillCompletes) {
   });
   auto blocked_next_for = std::async(std::launch::async, [&] {
     if (!multi) return absl::CancelledError("not run");
-    return d_.PublishEventFor([](Event&, int64_t) {},
-                              absl::InfiniteDuration());
+    return d_.PublishEventFor([](Event&, int64_t) {}, absl::InfiniteDuration());
   });
   std::this_thread::sleep_for(milliseconds(20));  // Likely both waiting now.
   auto halt = std::async(std::launch::async, [&] { d_.Halt(); });
@@ -129,9 +129,8 @@ TEST_P(StalledConsumerTest, FullRingFailsTryNextAndHaltStillCompletes) {
 TEST_P(StalledConsumerTest, ShutdownWithTimeoutGivesUpOnStalledConsumer) {
   Watchdog watchdog("ShutdownWithTimeoutGivesUpOnStalledConsumer", seconds(60));
   FillRing();
-  auto shutdown = std::async(std::launch::async, [&] {
-    return d_.Shutdown(absl::Milliseconds(50));
-  });
+  auto shutdown = std::async(
+      std::launch::async, [&] { return d_.Shutdown(absl::Milliseconds(50)); });
   WaitUntil([&] { return d_.sequencer().IsHalted(); });
   stalled_.Release();
   EXPECT_FALSE(shutdown.get());

@@ -54,7 +54,8 @@ class CheckingHandler {
     }
     last_counter_[event.producer] = event.counter;
     for (std::size_t i = 0; i < upstream_ids_.size(); ++i) {
-      if (upstream_sequences_[i]->Get() < seq) Fail("overtook upstream at ", seq);
+      if (upstream_sequences_[i]->Get() < seq)
+        Fail("overtook upstream at ", seq);
       if (event.marks[upstream_ids_[i]] != seq) {
         Fail("upstream write not visible at ", seq);
       }
@@ -70,7 +71,8 @@ class CheckingHandler {
 
  private:
   void Fail(const char* what, int64_t seq) {
-    if (failure_.empty()) failure_ = absl::StrCat("stage ", id_, ": ", what, seq);
+    if (failure_.empty())
+      failure_ = absl::StrCat("stage ", id_, ": ", what, seq);
   }
 
   const int id_;
@@ -104,7 +106,8 @@ std::vector<std::unique_ptr<CheckingHandler>> Wire(Disruptor<Event>& d,
                                                    Topology topology) {
   std::vector<std::unique_ptr<CheckingHandler>> h;
   const int stages = topology == Topology::kUnicast ? 1 : 3;
-  for (int i = 0; i < stages; ++i) h.push_back(std::make_unique<CheckingHandler>(i));
+  for (int i = 0; i < stages; ++i)
+    h.push_back(std::make_unique<CheckingHandler>(i));
   switch (topology) {
     case Topology::kUnicast:
       d.HandleEventsWith(*h[0]);
@@ -133,7 +136,8 @@ std::vector<std::unique_ptr<CheckingHandler>> Wire(Disruptor<Event>& d,
 void Produce(Disruptor<Event>& d, int id, int64_t count, uint64_t seed) {
   std::mt19937_64 rng(seed);
   for (int64_t counter = 0; counter < count;) {
-    const int n = static_cast<int>(std::min<int64_t>(1 + rng() % 4, count - counter));
+    const int n =
+        static_cast<int>(std::min<int64_t>(1 + rng() % 4, count - counter));
     const int64_t hi = d.sequencer().Next(n);
     ASSERT_NE(hi, kHaltedSequence);
     for (int64_t seq = hi - n + 1; seq <= hi; ++seq) {
@@ -153,9 +157,11 @@ class TopologyTest : public ::testing::TestWithParam<Case> {};
 // and their writes to it. Shutdown() then drains everything.
 TEST_P(TopologyTest, EveryStageSeesEveryEventOnceInOrder) {
   const Case& c = GetParam();
-  Watchdog watchdog("EveryStageSeesEveryEventOnceInOrder", std::chrono::seconds(90));
+  Watchdog watchdog("EveryStageSeesEveryEventOnceInOrder",
+                    std::chrono::seconds(90));
   const uint64_t seed = LoggedSeed();
-  const int producers = c.producer_type == ProducerType::kMulti ? kMaxProducers : 1;
+  const int producers =
+      c.producer_type == ProducerType::kMulti ? kMaxProducers : 1;
   const int64_t per_producer = Scaled(200000) / producers;
   Disruptor<Event> d(64, c.producer_type, MakeStrategy(c.strategy));
   std::vector<std::unique_ptr<CheckingHandler>> handlers = Wire(d, c.topology);
@@ -203,7 +209,8 @@ INSTANTIATE_TEST_SUITE_P(Graphs, TopologyTest, ::testing::ValuesIn(AllCases()),
 
 // The DSL's And() and a second layer after a diamond.
 TEST(DisruptorDslTest, AndCombinesGroupsAndLeavesGateProducers) {
-  Watchdog watchdog("AndCombinesGroupsAndLeavesGateProducers", std::chrono::seconds(60));
+  Watchdog watchdog("AndCombinesGroupsAndLeavesGateProducers",
+                    std::chrono::seconds(60));
   Disruptor<Event> d(8, ProducerType::kSingle, BlockingWaitStrategy());
   CheckingHandler a(0), b(1), c(2), e(3);
   EventHandlerGroup<Event>& ga = d.HandleEventsWith(a);

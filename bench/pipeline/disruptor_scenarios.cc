@@ -122,7 +122,7 @@ double SecondsSince(Clock::time_point start) {
 
 RunResult Unicast(int64_t n, const std::string& ws) {
   d::Disruptor<ValueEvent> disruptor(kCapacity, d::ProducerType::kSingle,
-                                MakeStrategy(ws));
+                                     MakeStrategy(ws));
   SumHandler sum(n - 1);
   disruptor.HandleEventsWith(sum);
   disruptor.Start();
@@ -136,7 +136,7 @@ RunResult Unicast(int64_t n, const std::string& ws) {
 
 RunResult Pipeline(int64_t n, const std::string& ws) {
   d::Disruptor<PipelineEvent> disruptor(kCapacity, d::ProducerType::kSingle,
-                                MakeStrategy(ws));
+                                        MakeStrategy(ws));
   Step1Handler a;
   Step2Handler b;
   Step3Handler c(n - 1);
@@ -154,7 +154,7 @@ RunResult Sequencer(int64_t n, const std::string& ws) {
   const int64_t per_producer = n / kSequencerProducers;
   const int64_t total = per_producer * kSequencerProducers;
   d::Disruptor<ValueEvent> disruptor(kCapacity, d::ProducerType::kMulti,
-                                MakeStrategy(ws));
+                                     MakeStrategy(ws));
   SumHandler sum(total - 1);
   disruptor.HandleEventsWith(sum);
   disruptor.Start();
@@ -178,7 +178,7 @@ RunResult Sequencer(int64_t n, const std::string& ws) {
 
 RunResult Multicast(int64_t n, const std::string& ws) {
   d::Disruptor<ValueEvent> disruptor(kCapacity, d::ProducerType::kSingle,
-                                MakeStrategy(ws));
+                                     MakeStrategy(ws));
   SumHandler a(n - 1), b(n - 1), c(n - 1);
   disruptor.HandleEventsWith(a, b, c);
   disruptor.Start();
@@ -194,7 +194,7 @@ RunResult Multicast(int64_t n, const std::string& ws) {
 
 RunResult Diamond(int64_t n, const std::string& ws) {
   d::Disruptor<FizzBuzzEvent> disruptor(kCapacity, d::ProducerType::kSingle,
-                                MakeStrategy(ws));
+                                        MakeStrategy(ws));
   FizzHandler fizz;
   BuzzHandler buzz;
   FizzBuzzHandler join(n - 1);
@@ -224,11 +224,16 @@ struct LatencyHandler : Finisher {
 RunResult RunDisruptor(Scenario scenario, int64_t events,
                        const std::string& wait_strategy) {
   switch (scenario) {
-    case Scenario::kUnicast: return Unicast(events, wait_strategy);
-    case Scenario::kPipeline: return Pipeline(events, wait_strategy);
-    case Scenario::kSequencer: return Sequencer(events, wait_strategy);
-    case Scenario::kMulticast: return Multicast(events, wait_strategy);
-    case Scenario::kDiamond: return Diamond(events, wait_strategy);
+    case Scenario::kUnicast:
+      return Unicast(events, wait_strategy);
+    case Scenario::kPipeline:
+      return Pipeline(events, wait_strategy);
+    case Scenario::kSequencer:
+      return Sequencer(events, wait_strategy);
+    case Scenario::kMulticast:
+      return Multicast(events, wait_strategy);
+    case Scenario::kDiamond:
+      return Diamond(events, wait_strategy);
   }
   return {};
 }
@@ -238,7 +243,7 @@ LatencyResult LatencyDisruptor(int64_t events, int64_t interval_ns,
   LatencyResult result;
   result.sorted_ns.assign(events, 0);
   d::Disruptor<LatencyEvent> disruptor(kCapacity, d::ProducerType::kSingle,
-                                MakeStrategy(wait_strategy));
+                                       MakeStrategy(wait_strategy));
   LatencyHandler handler(events - 1, result.sorted_ns);
   disruptor.HandleEventsWith(handler);
   disruptor.Start();

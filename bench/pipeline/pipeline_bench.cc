@@ -29,7 +29,8 @@
 #include "absl/strings/str_split.h"
 #include "bench/pipeline/scenarios.h"
 
-ABSL_FLAG(std::string, scenarios, "unicast,pipeline,sequencer,multicast,diamond",
+ABSL_FLAG(std::string, scenarios,
+          "unicast,pipeline,sequencer,multicast,diamond",
           "Comma-separated scenarios: unicast (1P-1C), pipeline (1P-3C chain), "
           "sequencer (3P-1C), multicast (1P-3C fan-out), diamond (1P-3C, "
           "FizzBuzz).");
@@ -72,7 +73,8 @@ struct Row {
     return v.empty() ? 0 : v[v.size() / 2];
   }
   std::string Label() const {
-    return wait_strategy.empty() ? impl : absl::StrCat(impl, "/", wait_strategy);
+    return wait_strategy.empty() ? impl
+                                 : absl::StrCat(impl, "/", wait_strategy);
   }
 };
 
@@ -101,7 +103,8 @@ std::vector<Row> RowsFor(Scenario s, int64_t events,
 }
 
 RunResult RunOnce(Scenario s, const Row& row, int64_t events) {
-  if (row.impl == "disruptor") return RunDisruptor(s, events, row.wait_strategy);
+  if (row.impl == "disruptor")
+    return RunDisruptor(s, events, row.wait_strategy);
   if (row.impl == "mutex_queue") return RunMutexQueue(s, events);
   if (row.impl == "boost_spsc") return *RunBoostSpsc(s, events);
   return *RunBoostQueue(s, events);
@@ -120,16 +123,15 @@ void MeasureLatency(Row& row, int64_t events, int64_t interval_ns) {
 std::string ToJson(const std::vector<Row>& rows) {
   std::vector<std::string> objects;
   for (const Row& r : rows) {
-    std::string o = absl::StrCat(
-        "  {\"scenario\": \"", r.scenario, "\", \"impl\": \"", r.impl, "\"");
+    std::string o = absl::StrCat("  {\"scenario\": \"", r.scenario,
+                                 "\", \"impl\": \"", r.impl, "\"");
     if (!r.wait_strategy.empty()) {
       absl::StrAppend(&o, ", \"wait_strategy\": \"", r.wait_strategy, "\"");
     }
-    absl::StrAppend(&o, ", \"events\": ", r.events, ", \"mevents_per_s\": ",
-                    r.Median(), ", \"best_mevents_per_s\": ", r.Best(),
-                    ", \"runs_mevents_per_s\": [",
-                    absl::StrJoin(r.runs, ", "), "], \"ok\": ",
-                    r.ok ? "true" : "false");
+    absl::StrAppend(
+        &o, ", \"events\": ", r.events, ", \"mevents_per_s\": ", r.Median(),
+        ", \"best_mevents_per_s\": ", r.Best(), ", \"runs_mevents_per_s\": [",
+        absl::StrJoin(r.runs, ", "), "], \"ok\": ", r.ok ? "true" : "false");
     if (r.latency) {
       absl::StrAppend(&o, ", \"latency_events\": ", r.latency->sorted_ns.size(),
                       ", \"latency_interval_ns\": ",
@@ -163,11 +165,11 @@ int Threads(const std::string& scenario) {
 // else the first strategy of --wait_strategies.
 std::string TargetLabel(const std::string& scenario,
                         const std::string& primary) {
-  const bool fits =
-      Threads(scenario) <= static_cast<int>(std::thread::hardware_concurrency());
+  const bool fits = Threads(scenario) <=
+                    static_cast<int>(std::thread::hardware_concurrency());
   const std::string preferred = fits ? "yielding" : "phased";
-  for (absl::string_view ws : absl::StrSplit(
-           absl::GetFlag(FLAGS_wait_strategies), ',')) {
+  for (absl::string_view ws :
+       absl::StrSplit(absl::GetFlag(FLAGS_wait_strategies), ',')) {
     if (ws == preferred) return absl::StrCat("disruptor/", preferred);
   }
   return absl::StrCat("disruptor/", primary);
@@ -175,7 +177,9 @@ std::string TargetLabel(const std::string& scenario,
 
 // Prints the table and the target ratios (markdown, for bench/RESULTS.md).
 void PrintReport(const std::vector<Row>& rows, const std::string& primary) {
-  std::printf("\n| scenario | impl | Mevents/s median | best | runs | ok | p50 ns | p99 ns | p99.99 ns |\n");
+  std::printf(
+      "\n| scenario | impl | Mevents/s median | best | runs | ok | p50 ns | "
+      "p99 ns | p99.99 ns |\n");
   std::printf("|---|---|---:|---:|---|---|---:|---:|---:|\n");
   for (const Row& r : rows) {
     std::string lat = " | | | ";
@@ -186,12 +190,17 @@ void PrintReport(const std::vector<Row>& rows, const std::string& primary) {
     }
     std::printf("| %s | %s | %.1f | %.1f | %s | %s%s |\n", r.scenario.c_str(),
                 r.Label().c_str(), r.Median(), r.Best(),
-                absl::StrJoin(r.runs, " ", [](std::string* out, double d) {
-                  absl::StrAppend(out, absl::StrFormat("%.1f", d));
-                }).c_str(),
+                absl::StrJoin(r.runs, " ",
+                              [](std::string* out, double d) {
+                                absl::StrAppend(out,
+                                                absl::StrFormat("%.1f", d));
+                              })
+                    .c_str(),
                 r.ok ? "yes" : "NO", lat.c_str());
   }
-  std::printf("\n| target | ratio of medians | met | ratio of bests |\n|---|---:|---|---:|\n");
+  std::printf(
+      "\n| target | ratio of medians | met | ratio of bests "
+      "|\n|---|---:|---|---:|\n");
   auto ratio = [&](const std::string& s, const std::string& base, double goal) {
     const Row* a = Find(rows, s, TargetLabel(s, primary));
     const Row* b = Find(rows, s, base);
@@ -201,8 +210,8 @@ void PrintReport(const std::vector<Row>& rows, const std::string& primary) {
                 a->Label().c_str(), goal, base.c_str(), x,
                 x >= goal ? "yes" : "NO", a->Best() / b->Best());
   };
-  for (const char* s : {"unicast", "pipeline", "sequencer", "multicast",
-                        "diamond"}) {
+  for (const char* s :
+       {"unicast", "pipeline", "sequencer", "multicast", "diamond"}) {
     ratio(s, "mutex_queue", 5.0);
   }
   ratio("unicast", "boost_spsc", 1.0);
@@ -227,7 +236,8 @@ int main(int argc, char** argv) {
        absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',')) {
     std::optional<Scenario> s = ParseScenario(std::string(name));
     if (!s) {
-      std::fprintf(stderr, "unknown scenario '%s'\n", std::string(name).c_str());
+      std::fprintf(stderr, "unknown scenario '%s'\n",
+                   std::string(name).c_str());
       return 2;
     }
     std::vector<Row> scenario_rows = RowsFor(*s, events, strategies);

@@ -131,8 +131,8 @@ RunResult MutexDiamond(int64_t n) {
 // ---------------------------------------------------------------------------
 // Boost.Lockfree.
 
-using Spsc = boost::lockfree::spsc_queue<int64_t,
-                                         boost::lockfree::capacity<kCapacity>>;
+using Spsc =
+    boost::lockfree::spsc_queue<int64_t, boost::lockfree::capacity<kCapacity>>;
 
 void SpscPush(Spsc& q, int64_t v) {
   ProducerBackoff wait;
@@ -240,11 +240,16 @@ LatencyResult QueueLatency(int64_t events, int64_t interval_ns, Push push,
 
 RunResult RunMutexQueue(Scenario scenario, int64_t events) {
   switch (scenario) {
-    case Scenario::kUnicast: return MutexUnicast(events);
-    case Scenario::kPipeline: return MutexPipeline(events);
-    case Scenario::kSequencer: return MutexSequencer(events);
-    case Scenario::kMulticast: return MutexMulticast(events);
-    case Scenario::kDiamond: return MutexDiamond(events);
+    case Scenario::kUnicast:
+      return MutexUnicast(events);
+    case Scenario::kPipeline:
+      return MutexPipeline(events);
+    case Scenario::kSequencer:
+      return MutexSequencer(events);
+    case Scenario::kMulticast:
+      return MutexMulticast(events);
+    case Scenario::kDiamond:
+      return MutexDiamond(events);
   }
   return {};
 }
@@ -285,11 +290,16 @@ std::optional<Scenario> ParseScenario(const std::string& name) {
 
 const char* ScenarioName(Scenario s) {
   switch (s) {
-    case Scenario::kUnicast: return "unicast";
-    case Scenario::kPipeline: return "pipeline";
-    case Scenario::kSequencer: return "sequencer";
-    case Scenario::kMulticast: return "multicast";
-    case Scenario::kDiamond: return "diamond";
+    case Scenario::kUnicast:
+      return "unicast";
+    case Scenario::kPipeline:
+      return "pipeline";
+    case Scenario::kSequencer:
+      return "sequencer";
+    case Scenario::kMulticast:
+      return "multicast";
+    case Scenario::kDiamond:
+      return "diamond";
   }
   return "?";
 }

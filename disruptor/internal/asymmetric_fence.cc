@@ -22,12 +22,11 @@ bool Register() {
   if (kSanitizedThreads) return false;
   if (std::getenv("MVKV_DISRUPTOR_NO_MEMBARRIER") != nullptr) return false;
   const long supported = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-  if (supported < 0 ||
-      (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
+  if (supported < 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
     return false;
   }
-  return syscall(__NR_membarrier,
-                 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+                 0) == 0;
 #else
   return false;
 #endif

@@ -25,7 +25,8 @@ namespace mvkv::disruptor::disruptor_internal {
 class Watchdog {
  public:
   Watchdog(std::string what, std::chrono::seconds deadline)
-      : what_(std::move(what)), thread_([this, deadline] { Watch(deadline); }) {}
+      : what_(std::move(what)),
+        thread_([this, deadline] { Watch(deadline); }) {}
   ~Watchdog() {
     {
       std::lock_guard<std::mutex> lock(mu_);
