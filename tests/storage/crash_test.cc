@@ -201,5 +201,29 @@ TEST(CrashTest, AcknowledgedSyncCommitsSurviveKillNineAndNoneIsPartial) {
   EXPECT_GE(kills, 20);
 }
 
+// A data directory held by a live process (the child) cannot be opened by
+// another process: a clear FailedPrecondition, and the holder keeps going.
+TEST(CrashTest, DirectoryHeldByAnotherProcessIsRefusedAtOpen) {
+  storage_testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  std::set<uint64_t> acked;
+  auto [pid, fd] = StartChild(dir, 1, 1);
+  ASSERT_TRUE(ReadAcksUntil(fd, std::chrono::milliseconds(0), acked));
+  StorageOptions o;
+  o.dir = dir;
+  auto second = RocksDbDurability::Open(o);
+  const size_t before = acked.size();
+  ReadAcksUntil(fd, std::chrono::milliseconds(50), acked);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ::close(fd);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition)
+      << second.status();
+  EXPECT_NE(second.status().message().find("locked by another process"),
+            absl::string_view::npos)
+      << second.status();
+  EXPECT_GT(acked.size(), before) << "the holder kept committing";
+}
+
 }  // namespace
 }  // namespace mvkv::storage
