@@ -30,6 +30,7 @@ class ScanReactor final : public grpc::ServerWriteReactor<v1::ScanResponse> {
   ScanReactor(KvService* service, grpc::CallbackServerContext* context,
               const v1::ScanRequest* request)
       : service_(service), start_(absl::Now()) {
+    service->CallStarted();
     if (grpc::Status s = service->CheckAuth(context); !s.ok()) {
       Done(s);
       return;
@@ -46,7 +47,10 @@ class ScanReactor final : public grpc::ServerWriteReactor<v1::ScanResponse> {
     }
     WriteNext();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    service_->CallDone();
+    delete this;
+  }
 
  private:
   void Run(const v1::ScanRequest& request) {
@@ -86,6 +90,7 @@ class SessionReactor final
  public:
   SessionReactor(KvService* service, grpc::CallbackServerContext* context)
       : service_(service), start_(absl::Now()) {
+    service->CallStarted();
     if (grpc::Status s = service->CheckAuth(context); !s.ok()) {
       Done(s);
       return;
@@ -115,6 +120,7 @@ class SessionReactor final
   }
   void OnDone() override {
     session_.reset();  // rolls back an open transaction
+    service_->CallDone();
     delete this;
   }
 
@@ -194,18 +200,21 @@ grpc::ServerUnaryReactor* KvService::Unary(const char* method,
     reactor->Finish(s);
     return reactor;
   }
+  CallStarted();
   auto work = [this, method, reactor, response, start, fn = std::move(fn)] {
     auto result = fn();
     grpc::Status status = ToGrpc(result.status());
     if (result.ok()) *response = *std::move(result);
     Finished(method, status, start);
     reactor->Finish(status);
+    CallDone();
   };
   if (run_inline) {
     work();
   } else if (!executor_->Submit(std::move(work))) {
     Finished(method, Busy(), start);
     reactor->Finish(Busy());
+    CallDone();
   }
   return reactor;
 }

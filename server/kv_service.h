@@ -10,6 +10,7 @@
 #ifndef MVKV_SERVER_KV_SERVICE_H_
 #define MVKV_SERVER_KV_SERVICE_H_
 
+#include <atomic>
 #include <string>
 
 #include "absl/status/status.h"
@@ -40,6 +41,14 @@ class KvService final : public v1::KV::CallbackService {
                 absl::Time start) const;
 
   Executor* executor() const { return executor_; }
+
+  // Calls started and not yet finished (unary calls until Finish, streams
+  // until OnDone). Shutdown waits for this to reach 0 before it cancels
+  // what is left (idle client connections would otherwise hold gRPC's
+  // shutdown until its deadline).
+  int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
+  void CallStarted() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void CallDone() { in_flight_.fetch_sub(1, std::memory_order_release); }
   KvHandler* handler() const { return handler_; }
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
@@ -101,6 +110,8 @@ class KvService final : public v1::KV::CallbackService {
   Metrics* const metrics_;
   const std::string expected_authorization_;  // "Bearer <token>" or empty
   const bool log_requests_;
+  // acq/rel: in_flight() == 0 happens after every finished call's work.
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace mvkv::server

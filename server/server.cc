@@ -2,11 +2,14 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -183,8 +186,22 @@ int Server::metrics_port() const {
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(shutdown_once_, [&] {
     server_->GetHealthCheckService()->SetServingStatus(false);
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      absl::ToChronoMilliseconds(grace));
+    const absl::Time deadline = absl::Now() + grace;
+    // gRPC's Shutdown stops accepting calls, then waits for the calls in
+    // flight and also for every client connection to go away, which an
+    // idle client holding its channel never does before the deadline. So
+    // wait for our own calls in flight (streams included) to finish, then
+    // cancel what is left: idle connections.
+    std::thread shutdown([&] {
+      server_->Shutdown(absl::ToChronoTime(deadline));
+    });
+    while (service_->in_flight() > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    // Let the last finished calls' statuses reach the wire.
+    absl::SleepFor(absl::Milliseconds(20));
+    grpc_server_cancel_all_calls(server_->c_server());
+    shutdown.join();
   });
 }
 
