@@ -40,12 +40,13 @@ TEST(GroupCommitTest, ConcurrentSyncCommittersShareFsyncs) {
     }
     for (auto& th : threads) th.join();
     const auto c = opened->durability->GetCounters();
-    std::printf("threads=%d commits=%llu batches=%llu syncs=%llu "
-                "(%.1f commits per sync)\n",
-                kThreads, static_cast<unsigned long long>(c.commits),
-                static_cast<unsigned long long>(c.batches),
-                static_cast<unsigned long long>(c.syncs),
-                static_cast<double>(c.commits) / c.syncs);
+    std::printf(
+        "threads=%d commits=%llu batches=%llu syncs=%llu "
+        "(%.1f commits per sync)\n",
+        kThreads, static_cast<unsigned long long>(c.commits),
+        static_cast<unsigned long long>(c.batches),
+        static_cast<unsigned long long>(c.syncs),
+        static_cast<double>(c.commits) / c.syncs);
     EXPECT_EQ(c.commits, uint64_t{kThreads * kEach});
     EXPECT_EQ(c.syncs, c.batches) << "sync mode syncs every batch";
     EXPECT_LT(c.syncs, c.commits / 2) << "group commit did not group";

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <utility>
 
@@ -44,7 +44,8 @@ void EncodeTs(uint64_t ts, char out[8]) {
 
 uint64_t DecodeTs(const char* in) {
   uint64_t ts = 0;
-  for (int i = 0; i < 8; ++i) ts = (ts << 8) | static_cast<unsigned char>(in[i]);
+  for (int i = 0; i < 8; ++i)
+    ts = (ts << 8) | static_cast<unsigned char>(in[i]);
   return ts;
 }
 
@@ -69,8 +70,8 @@ absl::StatusOr<DirState> InspectDir(const StorageOptions& options) {
           "new database there)"));
     }
     if (::mkdir(dir.c_str(), 0755) != 0) {
-      return FromErrno(errno, absl::StrCat("cannot create data directory ",
-                                           dir, " (its parent must exist)"));
+      return FromErrno(errno, absl::StrCat("cannot create data directory ", dir,
+                                           " (its parent must exist)"));
     }
     return DirState::kNewDatabase;
   }
@@ -165,11 +166,11 @@ absl::Status CheckNotLocked(rocksdb::Env* env, const std::string& dir) {
   rocksdb::Status s = env->LockFile(dir + "/LOCK", &lock);
   if (!s.ok()) {
     const std::string text = s.ToString();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", dir,
-        " is locked by another process or another open instance "
-        "(RocksDB LOCK file held): ",
-        View(text)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", dir,
+                     " is locked by another process or another open instance "
+                     "(RocksDB LOCK file held): ",
+                     View(text)));
   }
   return FromRocksDb(env->UnlockFile(lock),
                      absl::StrCat("unlocking ", dir, "/LOCK"));
@@ -212,10 +213,10 @@ const char* DurabilityModeName(DurabilityMode mode) {
 
 std::function<void(const LoadProgress&)> StderrLoadProgress(std::string label) {
   return [label = std::move(label)](const LoadProgress& p) {
-    std::fprintf(stderr, "mvkv: loading %s: %llu keys, %.1f MB, %.0f keys/s, %.1f s%s\n",
-                 label.c_str(), static_cast<unsigned long long>(p.keys),
-                 p.bytes / 1e6, p.keys_per_second, p.seconds,
-                 p.done ? " (done)" : "");
+    std::fprintf(
+        stderr, "mvkv: loading %s: %llu keys, %.1f MB, %.0f keys/s, %.1f s%s\n",
+        label.c_str(), static_cast<unsigned long long>(p.keys), p.bytes / 1e6,
+        p.keys_per_second, p.seconds, p.done ? " (done)" : "");
   };
 }
 
@@ -244,8 +245,8 @@ absl::StatusOr<std::unique_ptr<RocksDbDurability>> RocksDbDurability::Open(
   rocksdb::Status s =
       rocksdb::DB::Open(rocks, options.dir, families, &handles, &db);
   if (!s.ok()) {
-    absl::Status mapped =
-        FromRocksDb(s, absl::StrCat("cannot open data directory ", options.dir));
+    absl::Status mapped = FromRocksDb(
+        s, absl::StrCat("cannot open data directory ", options.dir));
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return absl::FailedPreconditionError(mapped.message());
     }
@@ -261,7 +262,8 @@ absl::StatusOr<std::unique_ptr<RocksDbDurability>> RocksDbDurability::Open(
     init.Put(d->handles_[kMetaIndex], kLastTsKey, rocksdb::Slice(zero, 8));
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    if (absl::Status w = FromRocksDb(db->Write(wo, &init), "initialising metadata");
+    if (absl::Status w =
+            FromRocksDb(db->Write(wo, &init), "initialising metadata");
         !w.ok()) {
       return w;
     }
@@ -311,8 +313,9 @@ absl::Status RocksDbDurability::PersistBatch(
         if (w.tombstone) {
           s = wb.Delete(data, key);
         } else {
-          const rocksdb::Slice parts[2] = {rocksdb::Slice(ts, 8),
-                                           rocksdb::Slice(w.value.data(), w.value.size())};
+          const rocksdb::Slice parts[2] = {
+              rocksdb::Slice(ts, 8),
+              rocksdb::Slice(w.value.data(), w.value.size())};
           s = wb.Put(data, rocksdb::SliceParts(&key, 1),
                      rocksdb::SliceParts(parts, 2));
         }
@@ -327,11 +330,10 @@ absl::Status RocksDbDurability::PersistBatch(
     wo.sync = options_.mode == DurabilityMode::kSync;
     const auto start = std::chrono::steady_clock::now();
     rocksdb::Status written = db_->Write(wo, &wb);
-    write_nanos_.fetch_add(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::steady_clock::now() - start)
-            .count(),
-        std::memory_order_relaxed);
+    write_nanos_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count(),
+                           std::memory_order_relaxed);
     if (!written.ok()) {
       return FromRocksDb(written, absl::StrCat("writing to ", options_.dir));
     }
@@ -350,9 +352,9 @@ absl::StatusOr<uint64_t> RocksDbDurability::ReadLastCommitTs() {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kMetaIndex],
                                kLastTsKey, &value);
   if (!s.ok() || value.size() != 8) {
-    return absl::DataLossError(absl::StrCat(
-        "data directory ", options_.dir, ": missing or malformed ",
-        kLastTsKey, " (", View(s.ToString()), ")"));
+    return absl::DataLossError(
+        absl::StrCat("data directory ", options_.dir, ": missing or malformed ",
+                     kLastTsKey, " (", View(s.ToString()), ")"));
   }
   return DecodeTs(value.data());
 }
@@ -365,7 +367,8 @@ absl::StatusOr<uint64_t> RocksDbDurability::Load(
   Clock::time_point next_report = start + std::chrono::seconds(1);
   LoadProgress progress;
   auto report = [&](bool done) {
-    progress.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    progress.seconds =
+        std::chrono::duration<double>(Clock::now() - start).count();
     progress.keys_per_second =
         progress.seconds > 0 ? progress.keys / progress.seconds : 0;
     progress.done = done;
@@ -395,7 +398,8 @@ absl::StatusOr<uint64_t> RocksDbDurability::Load(
       next_report = Clock::now() + std::chrono::seconds(1);
     }
   }
-  if (absl::Status s = FromRocksDb(it->status(), absl::StrCat("reading ", options_.dir));
+  if (absl::Status s =
+          FromRocksDb(it->status(), absl::StrCat("reading ", options_.dir));
       !s.ok()) {
     return s;
   }

@@ -63,11 +63,11 @@ const char* DurabilityModeName(DurabilityMode mode);
 // Progress of Load(), reported every StorageOptions::progress_every_keys keys
 // or every second (whichever comes first), and once more at the end.
 struct LoadProgress {
-  uint64_t keys = 0;          // keys loaded so far
-  uint64_t bytes = 0;         // key + value bytes loaded so far
-  double seconds = 0;         // since Load() started
+  uint64_t keys = 0;   // keys loaded so far
+  uint64_t bytes = 0;  // key + value bytes loaded so far
+  double seconds = 0;  // since Load() started
   double keys_per_second = 0;
-  bool done = false;          // the final report
+  bool done = false;  // the final report
 };
 
 struct StorageOptions {
@@ -103,10 +103,10 @@ class RocksDbDurability final : public mvkv::Durability {
  public:
   // Counters; cheap to read at any time.
   struct Counters {
-    uint64_t batches = 0;  // PersistBatch calls that returned OK
-    uint64_t commits = 0;  // commits in those batches
-    uint64_t writes = 0;   // keys written or deleted in those batches
-    uint64_t syncs = 0;    // WriteBatches written with sync (kSync only)
+    uint64_t batches = 0;      // PersistBatch calls that returned OK
+    uint64_t commits = 0;      // commits in those batches
+    uint64_t writes = 0;       // keys written or deleted in those batches
+    uint64_t syncs = 0;        // WriteBatches written with sync (kSync only)
     uint64_t write_nanos = 0;  // time spent in rocksdb::DB::Write
   };
 
@@ -161,7 +161,7 @@ class RocksDbDurability final : public mvkv::Durability {
   absl::StatusOr<uint64_t> ReadLastCommitTs();
 
   const StorageOptions options_;
-  rocksdb::DB* const db_;                            // owned
+  rocksdb::DB* const db_;                              // owned
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; [data, meta]
   // Counters: written by the PersistBatch thread, read by anyone. Relaxed:
   // they order nothing.

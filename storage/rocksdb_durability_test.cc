@@ -66,7 +66,8 @@ TEST(RocksDbDurabilityTest, BatchesRoundTripWithTheirCommitTimestamps) {
     auto d = RocksDbDurability::Open(Fresh(dir));
     ASSERT_TRUE(d.ok()) << d.status();
     const DurableWrite w1[] = {{"a", "1", false}, {"b", "2", false}};
-    const DurableWrite w2[] = {{"a", "", true}, {std::string_view("z\0z", 3), "3", false}};
+    const DurableWrite w2[] = {{"a", "", true},
+                               {std::string_view("z\0z", 3), "3", false}};
     const DurableCommit batch[] = {{5, w1}, {7, w2}};
     ASSERT_TRUE((*d)->PersistBatch(batch).ok());
     EXPECT_EQ((*d)->GetCounters().batches, 1u);
@@ -223,9 +224,10 @@ TEST(RocksDbDurabilityTest, CheckpointOpensAsADatabaseWithTheSameContent) {
   std::vector<KeyValue> got = *restored.db->Scan("", "");
   ASSERT_EQ(got.size(), 199u);
   ASSERT_EQ(want.size(), 200u);
-  want.erase(std::remove_if(want.begin(), want.end(),
-                            [](const KeyValue& kv) { return kv.key == "later"; }),
-             want.end());
+  want.erase(
+      std::remove_if(want.begin(), want.end(),
+                     [](const KeyValue& kv) { return kv.key == "later"; }),
+      want.end());
   for (std::size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(std::tie(got[i].key, got[i].value, got[i].commit_ts),
               std::tie(want[i].key, want[i].value, want[i].commit_ts));
@@ -240,8 +242,9 @@ TEST(RocksDbDurabilityTest, OpenPersistentDatabaseRefusesAPresetDurability) {
   auto other = RocksDbDurability::Open(Fresh(tmp.Sub("other")));
   ASSERT_TRUE(other.ok());
   options.durability = other->get();
-  EXPECT_EQ(OpenPersistentDatabase(Fresh(tmp.Sub("db")), options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      OpenPersistentDatabase(Fresh(tmp.Sub("db")), options).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -44,8 +44,10 @@ ABSL_FLAG(std::string, modes, "sync,async", "Durability modes: sync, async.");
 ABSL_FLAG(std::string, threads, "1,8,64", "Concurrent committer counts.");
 ABSL_FLAG(double, seconds, 2.0, "Duration of each commit cell.");
 ABSL_FLAG(int, value_bytes, 100, "Value size.");
-ABSL_FLAG(int64_t, recovery_keys, 1000000, "Keys for the recovery run (0 = skip).");
-ABSL_FLAG(std::string, dir, "", "Scratch directory (default $TEST_TMPDIR or /tmp).");
+ABSL_FLAG(int64_t, recovery_keys, 1000000,
+          "Keys for the recovery run (0 = skip).");
+ABSL_FLAG(std::string, dir, "",
+          "Scratch directory (default $TEST_TMPDIR or /tmp).");
 ABSL_FLAG(bool, memory_baseline, true,
           "Also run the engine without durability at each committer count.");
 ABSL_FLAG(std::string, json, "", "Write JSON rows here.");
@@ -63,8 +65,8 @@ struct Row {
   int threads = 0;
   uint64_t commits = 0;
   double seconds = 0;
-  uint64_t syncs = 0;  // mvkv only
-  uint64_t batches = 0;  // mvkv only
+  uint64_t syncs = 0;        // mvkv only
+  uint64_t batches = 0;      // mvkv only
   double write_seconds = 0;  // mvkv only: time inside rocksdb::DB::Write
   double rate() const { return commits / seconds; }
 };
@@ -88,7 +90,8 @@ std::string ScratchDir() {
 // Runs `commit(thread, i)` on `threads` threads for `seconds`; returns the
 // number of commits and the measured time.
 template <class CommitFn>
-std::pair<uint64_t, double> Drive(int threads, double seconds, CommitFn commit) {
+std::pair<uint64_t, double> Drive(int threads, double seconds,
+                                  CommitFn commit) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> total{0};
   std::vector<std::thread> workers;
@@ -107,7 +110,9 @@ std::pair<uint64_t, double> Drive(int threads, double seconds, CommitFn commit) 
           std::chrono::duration<double>(Clock::now() - start).count()};
 }
 
-std::string Key(int t, uint64_t i) { return absl::StrFormat("t%03d/%012u", t, i); }
+std::string Key(int t, uint64_t i) {
+  return absl::StrFormat("t%03d/%012u", t, i);
+}
 
 Row RunMvkv(const std::string& dir, DurabilityMode mode, int threads,
             const std::string& value) {
@@ -118,12 +123,12 @@ Row RunMvkv(const std::string& dir, DurabilityMode mode, int threads,
   auto opened = storage::OpenPersistentDatabase(so, {});
   if (!opened.ok()) Die(opened.status().ToString());
   Database& db = *opened->db;
-  auto [commits, secs] = Drive(threads, absl::GetFlag(FLAGS_seconds),
-                               [&](int t, uint64_t i) {
-    auto txn = db.Begin();
-    (void)txn->Put(Key(t, i), value);
-    if (absl::Status s = txn->Commit(); !s.ok()) Die(s.ToString());
-  });
+  auto [commits, secs] =
+      Drive(threads, absl::GetFlag(FLAGS_seconds), [&](int t, uint64_t i) {
+        auto txn = db.Begin();
+        (void)txn->Put(Key(t, i), value);
+        if (absl::Status s = txn->Commit(); !s.ok()) Die(s.ToString());
+      });
   Row row{"mvkv", storage::DurabilityModeName(mode), threads, commits, secs};
   const auto c = opened->durability->GetCounters();
   row.syncs = c.syncs;
@@ -137,12 +142,12 @@ Row RunMvkv(const std::string& dir, DurabilityMode mode, int threads,
 Row RunMemory(int threads, const std::string& value) {
   auto db = Database::Open();
   if (!db.ok()) Die(db.status().ToString());
-  auto [commits, secs] = Drive(threads, absl::GetFlag(FLAGS_seconds),
-                               [&](int t, uint64_t i) {
-    auto txn = (*db)->Begin();
-    (void)txn->Put(Key(t, i), value);
-    if (absl::Status s = txn->Commit(); !s.ok()) Die(s.ToString());
-  });
+  auto [commits, secs] =
+      Drive(threads, absl::GetFlag(FLAGS_seconds), [&](int t, uint64_t i) {
+        auto txn = (*db)->Begin();
+        (void)txn->Put(Key(t, i), value);
+        if (absl::Status s = txn->Commit(); !s.ok()) Die(s.ToString());
+      });
   return Row{"mvkv-memory", "memory", threads, commits, secs};
 }
 
@@ -158,15 +163,16 @@ Row RunTxnDb(const std::string& dir, DurabilityMode mode, int threads,
   if (!s.ok()) Die(s.ToString());
   rocksdb::WriteOptions wo;
   wo.sync = mode == DurabilityMode::kSync;
-  auto [commits, secs] = Drive(threads, absl::GetFlag(FLAGS_seconds),
-                               [&](int t, uint64_t i) {
-    std::unique_ptr<rocksdb::Transaction> txn(db->BeginTransaction(wo));
-    rocksdb::Status ps = txn->Put(Key(t, i), value);
-    if (ps.ok()) ps = txn->Commit();
-    if (!ps.ok()) Die(ps.ToString());
-  });
+  auto [commits, secs] =
+      Drive(threads, absl::GetFlag(FLAGS_seconds), [&](int t, uint64_t i) {
+        std::unique_ptr<rocksdb::Transaction> txn(db->BeginTransaction(wo));
+        rocksdb::Status ps = txn->Put(Key(t, i), value);
+        if (ps.ok()) ps = txn->Commit();
+        if (!ps.ok()) Die(ps.ToString());
+      });
   delete db;
-  return Row{"txndb", storage::DurabilityModeName(mode), threads, commits, secs};
+  return Row{"txndb", storage::DurabilityModeName(mode), threads, commits,
+             secs};
 }
 
 struct Recovery {
@@ -195,7 +201,8 @@ Recovery RunRecovery(const std::string& dir, int64_t keys,
       }
       for (const std::string& n : names) writes.push_back({n, value, false});
       const DurableCommit batch[] = {{++ts, writes}};
-      if (absl::Status s = (*d)->PersistBatch(batch); !s.ok()) Die(s.ToString());
+      if (absl::Status s = (*d)->PersistBatch(batch); !s.ok())
+        Die(s.ToString());
     }
   }
   Recovery r;
@@ -222,7 +229,8 @@ void Main() {
   const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
   const std::string scratch = ScratchDir();
   std::vector<int> thread_counts;
-  for (absl::string_view t : absl::StrSplit(absl::GetFlag(FLAGS_threads), ',')) {
+  for (absl::string_view t :
+       absl::StrSplit(absl::GetFlag(FLAGS_threads), ',')) {
     int n = 0;
     if (!absl::SimpleAtoi(t, &n) || n <= 0) Die("bad --threads");
     thread_counts.push_back(n);
@@ -242,22 +250,23 @@ void Main() {
       fs::remove_all(b);
       const Row& x = rows[rows.size() - 2];
       const Row& y = rows.back();
-      std::printf("%-6s %3d committers: mvkv %9.0f commits/s (%5.1f commits/batch, "
-                  "%3.0f%% of time in DB::Write)  txndb %9.0f commits/s  "
-                  "mvkv/txndb %.2f\n",
-                  x.mode.c_str(), threads, x.rate(),
-                  x.batches ? static_cast<double>(x.commits) / x.batches : 0.0,
-                  100 * x.write_seconds / x.seconds, y.rate(),
-                  x.rate() / y.rate());
+      std::printf(
+          "%-6s %3d committers: mvkv %9.0f commits/s (%5.1f commits/batch, "
+          "%3.0f%% of time in DB::Write)  txndb %9.0f commits/s  "
+          "mvkv/txndb %.2f\n",
+          x.mode.c_str(), threads, x.rate(),
+          x.batches ? static_cast<double>(x.commits) / x.batches : 0.0,
+          100 * x.write_seconds / x.seconds, y.rate(), x.rate() / y.rate());
       std::fflush(stdout);
     }
   }
   if (absl::GetFlag(FLAGS_memory_baseline)) {
     for (int threads : thread_counts) {
       rows.push_back(RunMemory(threads, value));
-      std::printf("memory %3d committers: mvkv without durability %9.0f "
-                  "commits/s\n",
-                  threads, rows.back().rate());
+      std::printf(
+          "memory %3d committers: mvkv without durability %9.0f "
+          "commits/s\n",
+          threads, rows.back().rate());
       std::fflush(stdout);
     }
   }
@@ -265,10 +274,11 @@ void Main() {
   if (absl::GetFlag(FLAGS_recovery_keys) > 0) {
     rec = RunRecovery(scratch + "/recovery", absl::GetFlag(FLAGS_recovery_keys),
                       value);
-    std::printf("recovery: %lld keys x %d B: open %.2f s (load %.2f s), "
-                "%.0f keys/s\n",
-                static_cast<long long>(rec.keys), absl::GetFlag(FLAGS_value_bytes),
-                rec.open_seconds, rec.load_seconds, rec.keys / rec.open_seconds);
+    std::printf(
+        "recovery: %lld keys x %d B: open %.2f s (load %.2f s), "
+        "%.0f keys/s\n",
+        static_cast<long long>(rec.keys), absl::GetFlag(FLAGS_value_bytes),
+        rec.open_seconds, rec.load_seconds, rec.keys / rec.open_seconds);
   }
   fs::remove_all(scratch);
   const std::string json = absl::GetFlag(FLAGS_json);
@@ -286,7 +296,8 @@ void Main() {
   }
   out << absl::StrFormat(
       "  {\"bench\": \"recovery\", \"keys\": %d, \"value_bytes\": %d, "
-      "\"open_seconds\": %.3f, \"load_seconds\": %.3f, \"keys_per_s\": %.1f}\n]\n",
+      "\"open_seconds\": %.3f, \"load_seconds\": %.3f, \"keys_per_s\": "
+      "%.1f}\n]\n",
       rec.keys, absl::GetFlag(FLAGS_value_bytes), rec.open_seconds,
       rec.load_seconds, rec.open_seconds > 0 ? rec.keys / rec.open_seconds : 0);
 }

@@ -62,7 +62,8 @@ absl::Status FromErrno(int err, const std::string& context) {
     default:
       break;
   }
-  return absl::Status(code, absl::StrCat(View(context), ": ", std::strerror(err)));
+  return absl::Status(code,
+                      absl::StrCat(View(context), ": ", std::strerror(err)));
 }
 
 }  // namespace mvkv::storage_internal

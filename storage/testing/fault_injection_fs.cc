@@ -83,8 +83,7 @@ class FaultyFileSystem final : public rocksdb::FileSystemWrapper {
 
   const char* Name() const override { return "MvkvFaultyFileSystem"; }
 
-  IOStatus NewWritableFile(const std::string& f,
-                           const rocksdb::FileOptions& fo,
+  IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& fo,
                            std::unique_ptr<rocksdb::FSWritableFile>* r,
                            IODebugContext* dbg) override {
     if (flags_.Fail()) return Injected();

@@ -87,10 +87,13 @@ bool ReadAcksUntil(int fd, std::chrono::milliseconds delay,
     if (deadline && now >= *deadline) return true;
     if (now >= give_up) return true;
     pollfd p{fd, POLLIN, 0};
-    const auto wait = deadline ? *deadline - now : std::chrono::milliseconds(100);
+    const auto wait =
+        deadline ? *deadline - now : std::chrono::milliseconds(100);
     ::poll(&p, 1,
            static_cast<int>(
-               std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) + 1);
+               std::chrono::duration_cast<std::chrono::milliseconds>(wait)
+                   .count()) +
+               1);
     if ((p.revents & (POLLIN | POLLHUP)) == 0) continue;
     const ssize_t n = ::read(fd, &seq, sizeof(seq));
     if (n == 0) return false;
@@ -119,21 +122,21 @@ Recovered Reopen(const std::string& dir) {
   EXPECT_TRUE(d.ok()) << d.status();
   Recovered r;
   if (!d.ok()) return r;
-  auto last = (*d)->Load([&](std::string_view k, std::string_view v,
-                             uint64_t ts) {
-    std::vector<std::string> parts = absl::StrSplit(
-        absl::string_view(k.data(), k.size()), '/');
-    if (parts.size() == 3 && parts[0] == "s") {
-      uint64_t seq = 0;
-      int j = 0;
-      EXPECT_TRUE(absl::SimpleAtoi(parts[1], &seq) &&
-                  absl::SimpleAtoi(parts[2], &j));
-      EXPECT_EQ(std::string(v), parts[1]) << "value of " << k;
-      r.txns[seq][j] = ts;
-    } else {
-      r.last[std::string(k)] = std::string(v);
-    }
-  });
+  auto last =
+      (*d)->Load([&](std::string_view k, std::string_view v, uint64_t ts) {
+        std::vector<std::string> parts =
+            absl::StrSplit(absl::string_view(k.data(), k.size()), '/');
+        if (parts.size() == 3 && parts[0] == "s") {
+          uint64_t seq = 0;
+          int j = 0;
+          EXPECT_TRUE(absl::SimpleAtoi(parts[1], &seq) &&
+                      absl::SimpleAtoi(parts[2], &j));
+          EXPECT_EQ(std::string(v), parts[1]) << "value of " << k;
+          r.txns[seq][j] = ts;
+        } else {
+          r.last[std::string(k)] = std::string(v);
+        }
+      });
   EXPECT_TRUE(last.ok()) << last.status();
   r.last_commit_ts = last.value_or(0);
   return r;
@@ -183,17 +186,18 @@ TEST(CrashTest, AcknowledgedSyncCommitsSurviveKillNineAndNoneIsPartial) {
       auto it = r.last.find("last/" + std::to_string(t) + "/0");
       if (it == r.last.end()) continue;
       for (int j = 1; j < 3; ++j) {
-        EXPECT_EQ(r.last.at("last/" + std::to_string(t) + "/" + std::to_string(j)),
-                  it->second)
+        EXPECT_EQ(
+            r.last.at("last/" + std::to_string(t) + "/" + std::to_string(j)),
+            it->second)
             << "partial overwrite by thread " << t;
       }
     }
-    std::printf("run %d: threads=%d delay=%lldms acked=%zu recovered=%d "
-                "(unacknowledged but durable: %d) last_commit_ts=%llu\n",
-                run, threads, static_cast<long long>(delay.count()),
-                acked.size(), recovered_this_run,
-                recovered_this_run - static_cast<int>(acked.size()),
-                static_cast<unsigned long long>(r.last_commit_ts));
+    std::printf(
+        "run %d: threads=%d delay=%lldms acked=%zu recovered=%d "
+        "(unacknowledged but durable: %d) last_commit_ts=%llu\n",
+        run, threads, static_cast<long long>(delay.count()), acked.size(),
+        recovered_this_run, recovered_this_run - static_cast<int>(acked.size()),
+        static_cast<unsigned long long>(r.last_commit_ts));
   }
   std::printf("kills=%d acknowledged=%llu seed=%llu\n", kills,
               static_cast<unsigned long long>(total_acked),
