@@ -45,6 +45,13 @@ void TxnTable::OnFinished(Entry* entry) {
   if (!entry->is_handle_) open_sessions_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard l(mu_);
   entry->finished_at_ = absl::Now();
+  if (entry->is_handle_) {
+    tombstones_.emplace_back(entry->finished_at_, entry->id_);
+    while (tombstones_.size() > options_.max_tombstones) {
+      entries_.erase(tombstones_.front().second);
+      tombstones_.pop_front();
+    }
+  }
 }
 
 absl::StatusOr<std::shared_ptr<TxnTable::Entry>> TxnTable::Open(
@@ -132,15 +139,15 @@ void TxnTable::Reap(absl::Time now) {
   std::vector<std::shared_ptr<Entry>> candidates;
   {
     std::lock_guard l(mu_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      Entry* e = it->second.get();
-      if (e != nullptr &&
-          e->finished_at_ + options_.tombstone_ttl < now) {
-        it = entries_.erase(it);
-        continue;
+    while (!tombstones_.empty() &&
+           tombstones_.front().first + options_.tombstone_ttl < now) {
+      entries_.erase(tombstones_.front().second);
+      tombstones_.pop_front();
+    }
+    for (auto& [id, e] : entries_) {
+      if (e != nullptr && e->finished_at_ == absl::InfiniteFuture()) {
+        candidates.push_back(e);
       }
-      if (e != nullptr) candidates.push_back(it->second);
-      ++it;
     }
   }
   const int64_t now_ns = absl::ToUnixNanos(now);

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -39,8 +40,10 @@ struct TxnTableOptions {
   // A handle with no call for this long is rolled back by the reaper.
   absl::Duration txn_lease = absl::Seconds(10);
   // How long a finished handle answers with its fate before it is forgotten
-  // (then NOT_FOUND).
+  // (then NOT_FOUND), and how many finished handles are remembered at most
+  // (the oldest are forgotten first), so memory stays bounded at any rate.
   absl::Duration tombstone_ttl = absl::Minutes(5);
+  std::size_t max_tombstones = 65536;
 };
 
 struct TxnTableCounts {
@@ -125,6 +128,8 @@ class TxnTable final {
   std::condition_variable cv_;
   bool closed_ = false;                   // guarded by mu_
   std::unordered_map<uint64_t, std::shared_ptr<Entry>> entries_;  // mu_
+  // Finished handles in finishing order (ids; mu_).
+  std::deque<std::pair<absl::Time, uint64_t>> tombstones_;
   std::mt19937_64 rng_;                   // guarded by mu_
   std::atomic<int> open_{0};              // relaxed: counts, limit checked under mu_
   std::atomic<int> open_sessions_{0};     // relaxed: statistics

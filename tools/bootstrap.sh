@@ -12,8 +12,9 @@ PACKAGES=(
   # Libraries the project links.
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librocksdb-dev prometheus-cpp-dev libjemalloc-dev
-  # Tests and micro-benchmarks.
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # Tests and micro-benchmarks; clang + libFuzzer runtime for the request
+  # fuzzer (tools/run_fuzz.sh); openssl makes TLS test certificates.
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev openssl
   # Benchmark peers: reclamation schemes, queues, a networked KV server.
   liburcu-dev libxenium-dev libcds-dev libboost-dev etcd-server
   # Plots for the load harness.

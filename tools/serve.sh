@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
-bazel build --config=opt //server:mvkv_server
-exec bazel-bin/server/mvkv_server "$@"
+bazel build --config=opt //server:mvkv_server //client:mvkv
+exec "$(bazel info --config=opt bazel-bin 2>/dev/null)/server/mvkv_server" "$@"
