@@ -87,9 +87,11 @@ void Core::Leave(ThreadSlot& s) noexcept {
 }
 
 void Core::InitNode(ThreadSlot& s, Node* n) noexcept {
-  const std::uint64_t period =
-      static_cast<std::uint64_t>(options_.era_freq) * std::max(1, claims_.Registered());
-  if (++s.allocations % period == 0) {
+  // Every era_freq x (registered threads) allocations of this thread (a
+  // countdown: no division on the allocation path).
+  if (--s.alloc_countdown == 0) {
+    s.alloc_countdown =
+        static_cast<std::uint64_t>(options_.era_freq) * std::max(1, claims_.Registered());
     HelpAll(s);  // Invariant 5: help first, then advance.
     // (E2) seq_cst: orders the advance after the helping above.
     era_.fetch_add(1, std::memory_order_seq_cst);

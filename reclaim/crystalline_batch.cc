@@ -33,7 +33,10 @@ void Core::Retire(ThreadSlot& s, Node* n, Deleter d, std::size_t bytes) noexcept
     W(n, 1).store(AsWord(refs), std::memory_order_seq_cst);
   }
   s.batch_first = n;
-  if (++s.batch_count % options_.retire_freq == 0) Offer(s);
+  ++s.batch_count;
+  // Offer every retire_freq retirements (a countdown: no division here).
+  if (s.offer_countdown == 0) s.offer_countdown = static_cast<std::uint64_t>(options_.retire_freq);
+  if (--s.offer_countdown == 0) Offer(s);
 }
 
 bool Core::Eligible(Reservation& r, std::uint64_t min_birth) noexcept {

@@ -147,7 +147,8 @@ struct ThreadSlot {
   std::uint32_t active_mask = 0;  // indexes (user, base) active in the current guard
   std::uint64_t base_era = 0;     // era of the base reservation while kBaseBit is set
   int depth = 0;                  // nesting depth of guards
-  std::uint64_t allocations = 0;
+  std::uint64_t alloc_countdown = 1;  // allocations until the next era advance
+  std::uint64_t offer_countdown = 0;  // retirements until the next offer (0: unset)
   std::uint64_t next_round = 0;
   std::uint64_t offers = 0;  // batch hand-overs, for peak sampling
   reclaim::Node* batch_first = nullptr;  // newest node of the filling batch
