@@ -72,6 +72,13 @@ struct Options {
   absl::Duration commit_queue_timeout = absl::Seconds(10);
   // Persistence. Not owned; must outlive the Database. nullptr = memory only.
   Durability* durability = nullptr;
+  // Commit pipeline layout. false (default): one thread runs install,
+  // persist and complete for each ring batch in order (one hand-off per
+  // commit; the batch is persisted once, so commits still group). true: each
+  // stage has its own thread, so the next batch installs while this one
+  // persists, at the price of two more hand-offs per commit: worth it only
+  // with cores to spare.
+  bool staged_pipeline = false;
 
   // Limits on what stalled or forgotten transactions may hold. Past either,
   // the oldest offending transaction's snapshot is released: its next read

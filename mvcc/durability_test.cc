@@ -20,6 +20,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Every test runs with both pipeline layouts (param: staged_pipeline).
+class DurabilityTest : public ::testing::TestWithParam<bool> {};
+
 class FakeDurability final : public Durability {
  public:
   absl::Status PersistBatch(absl::Span<const DurableCommit> batch) override {
@@ -75,17 +78,18 @@ class FakeDurability final : public Durability {
   std::map<std::string, std::pair<std::string, uint64_t>> data_;
 };
 
-std::unique_ptr<Database> OpenWith(FakeDurability* d) {
+std::unique_ptr<Database> OpenWith(FakeDurability* d, bool staged) {
   Options options;
   options.durability = d;
+  options.staged_pipeline = staged;
   auto db = Database::Open(options);
   EXPECT_TRUE(db.ok()) << db.status();
   return std::move(*db);
 }
 
-TEST(DurabilityTest, EveryAcknowledgedCommitIsPersistedInOrder) {
+TEST_P(DurabilityTest, EveryAcknowledgedCommitIsPersistedInOrder) {
   FakeDurability durable;
-  auto db = OpenWith(&durable);
+  auto db = OpenWith(&durable, GetParam());
   ASSERT_TRUE(db->Put("a", "1").ok());
   ASSERT_TRUE(db->Delete("a").ok());
   ASSERT_TRUE(db->Put("b", "2").ok());
@@ -101,9 +105,9 @@ TEST(DurabilityTest, EveryAcknowledgedCommitIsPersistedInOrder) {
 
 // Property: with many concurrent committers, ring batches become group
 // commits: fewer PersistBatch calls than commits.
-TEST(DurabilityTest, ConcurrentCommitsAreGroupedIntoBatches) {
+TEST_P(DurabilityTest, ConcurrentCommitsAreGroupedIntoBatches) {
   FakeDurability durable;
-  auto db = OpenWith(&durable);
+  auto db = OpenWith(&durable, GetParam());
   constexpr int kThreads = 16, kEach = 200;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -119,9 +123,9 @@ TEST(DurabilityTest, ConcurrentCommitsAreGroupedIntoBatches) {
   std::printf("commits=%d batches=%d\n", durable.commits(), durable.batches());
 }
 
-TEST(DurabilityTest, FailureStopsCommitsButReadsGoOn) {
+TEST_P(DurabilityTest, FailureStopsCommitsButReadsGoOn) {
   FakeDurability durable;
-  auto db = OpenWith(&durable);
+  auto db = OpenWith(&durable, GetParam());
   ASSERT_TRUE(db->Put("kept", "1").ok());
   durable.FailFromNowOn();
   absl::Status s = db->Put("lost", "2");
@@ -134,18 +138,18 @@ TEST(DurabilityTest, FailureStopsCommitsButReadsGoOn) {
   EXPECT_EQ(db->Scan("", "")->size(), 1u);
 }
 
-TEST(DurabilityTest, OpenLoadsStateAndResumesTimestamps) {
+TEST_P(DurabilityTest, OpenLoadsStateAndResumesTimestamps) {
   FakeDurability durable;
   uint64_t kept_ts = 0, last_ts = 0;
   {
-    auto db = OpenWith(&durable);
+    auto db = OpenWith(&durable, GetParam());
     ASSERT_TRUE(db->Put("kept", "1").ok());
     kept_ts = db->GetWithTimestamp("kept")->commit_ts;
     ASSERT_TRUE(db->Put("gone", "2").ok());
     ASSERT_TRUE(db->Delete("gone").ok());
     last_ts = db->GetStats().visible_ts;
   }
-  auto db = OpenWith(&durable);
+  auto db = OpenWith(&durable, GetParam());
   EXPECT_EQ(*db->Get("kept"), "1");
   EXPECT_EQ(db->GetWithTimestamp("kept")->commit_ts, kept_ts);
   EXPECT_EQ(db->Get("gone").status().code(), absl::StatusCode::kNotFound);
@@ -154,16 +158,21 @@ TEST(DurabilityTest, OpenLoadsStateAndResumesTimestamps) {
   EXPECT_GT(db->GetWithTimestamp("new")->commit_ts, last_ts);
 }
 
-TEST(DurabilityTest, CheckpointNeedsDurability) {
+TEST_P(DurabilityTest, CheckpointNeedsDurability) {
   auto db = Database::Open();
   ASSERT_TRUE(db.ok());
   EXPECT_EQ((*db)->Checkpoint("/tmp/x").code(),
             absl::StatusCode::kFailedPrecondition);
   FakeDurability durable;
-  auto with = OpenWith(&durable);
+  auto with = OpenWith(&durable, GetParam());
   EXPECT_EQ(with->Checkpoint("/tmp/x").code(),
             absl::StatusCode::kUnimplemented);
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, DurabilityTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return std::string(info.param ? "Staged" : "Fused");
+                         });
 
 }  // namespace
 }  // namespace mvkv

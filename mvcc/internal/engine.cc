@@ -21,9 +21,13 @@ std::size_t RoundUpPow2(std::size_t n) {
 
 // A pipeline stage: adapts the Disruptor's handler interface to the engine.
 struct Engine::Stage {
+  // kFused runs install, persist and complete in order on one thread: each
+  // request is installed as it arrives, and at the end of the ring batch the
+  // batch is persisted once (group commit) and its committers completed.
   enum class Kind { kInstall, kPersist, kComplete, kFused };
   Engine* engine;
   Kind kind;
+  std::vector<CommitRequest*> pending;  // kFused: the batch so far
 
   void OnEvent(CommitRequest*& slot, int64_t /*sequence*/, bool end_of_batch) {
     CommitRequest& request = *slot;
@@ -39,7 +43,16 @@ struct Engine::Stage {
         break;
       case Kind::kFused:
         engine->Install(request);
-        engine->Complete(request);
+        if (engine->options_.durability == nullptr) {
+          engine->Complete(request);  // nothing to wait for
+          break;
+        }
+        engine->Persist(request, end_of_batch);
+        pending.push_back(&request);
+        if (end_of_batch) {
+          for (CommitRequest* r : pending) engine->Complete(*r);
+          pending.clear();
+        }
         break;
     }
     // The install stage collects the snapshot view once per ring batch.
@@ -107,7 +120,7 @@ void Engine::StartPipeline() {
     stages_.push_back(std::make_unique<Stage>(Stage{this, kind}));
     return stages_.back().get();
   };
-  if (options_.durability == nullptr) {
+  if (!options_.staged_pipeline) {
     pipeline_->HandleEventsWith(*stage(Stage::Kind::kFused));
   } else {
     Stage* install = stage(Stage::Kind::kInstall);
