@@ -13,16 +13,17 @@ seconds="${1:-${MVKV_FUZZ_SECONDS:-30}}"
 tools/bootstrap.sh
 base="${MVKV_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz}"
 mkdir -p out/fuzz/corpus
-if ! CC=clang CXX=clang++ bazel --output_base="$base" build --config=ci \
-    --compilation_mode=dbg --copt=-O1 \
-    --copt=-fsanitize=fuzzer-no-link,address --copt=-fno-omit-frame-pointer \
-    --linkopt=-fsanitize=fuzzer,address --copt=-DMVKV_SANITIZER=1 \
+flags=(--compilation_mode=dbg --copt=-O1
+  --copt=-fsanitize=fuzzer-no-link,address --copt=-fno-omit-frame-pointer
+  --linkopt=-fsanitize=fuzzer,address --copt=-DMVKV_SANITIZER=1)
+export CC=clang CXX=clang++
+if ! bazel --output_base="$base" build --config=ci "${flags[@]}" \
     //tests/server:kv_fuzzer >out/fuzz/build.log 2>&1; then
   tail -30 out/fuzz/build.log >&2
   echo "fuzz: FAIL (build)"
   exit 1
 fi
-bin="$(bazel --output_base="$base" info bazel-bin 2>/dev/null)/tests/server/kv_fuzzer"
+bin="$(bazel --output_base="$base" info "${flags[@]}" bazel-bin 2>/dev/null)/tests/server/kv_fuzzer"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$bin" -max_total_time="$seconds" \
   -max_len=2048 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=out/fuzz/ \
   -print_final_stats=1 out/fuzz/corpus >out/fuzz/run.log 2>&1
