@@ -1,6 +1,8 @@
 // The mvkv CLI against a real server: output and exit codes of each command
-// (0 ok, 1 not found, 2 usage, 3 server error, 5 unavailable).
+// (0 ok, 1 not found, 2 usage, 3 server error, 4 aborted, 5 unavailable).
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -82,6 +84,28 @@ TEST_F(CliTest, TxnRunsAScriptFromStdinOrAFile) {
   EXPECT_EQ(r.exit_code, 2);
   r = Mvkv({"txn"}, "commit\nget tx/a\n");
   EXPECT_EQ(r.exit_code, 3);  // FAILED_PRECONDITION after commit
+}
+
+TEST_F(CliTest, TxnConflictExitsWithFour) {
+  // The script reads for a while, then writes a key that another client
+  // keeps overwriting: first committer wins, so the script's commit aborts.
+  std::string script;
+  for (int i = 0; i < 300; ++i) script += "get conflict/other\n";
+  script += "put conflict/k mine\ncommit\n";
+  client::ClientOptions options;
+  options.token = "tok";
+  auto writer = server_->NewClient(options);
+  std::atomic<bool> stop{false};
+  std::thread t([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      ASSERT_TRUE(writer->Put("conflict/k", absl::StrCat(i)).ok());
+    }
+  });
+  auto r = Mvkv({"txn"}, script);
+  stop = true;
+  t.join();
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_NE(r.err.find("ABORTED"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, StatsAndHealth) {
