@@ -99,13 +99,14 @@ absl::StatusOr<std::vector<ScriptOp>> ParseScript(const std::string& text) {
     } else if (op.verb == "commit" || op.verb == "rollback") {
       min = max = 0;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "txn script line ", line_no, ": unknown operation \"", op.verb, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("txn script line ", line_no, ": unknown operation \"",
+                       op.verb, "\""));
     }
     if (op.args.size() < min || op.args.size() > max) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "txn script line ", line_no, ": wrong number of arguments for ",
-          op.verb));
+      return absl::InvalidArgumentError(
+          absl::StrCat("txn script line ", line_no,
+                       ": wrong number of arguments for ", op.verb));
     }
     uint32_t limit = 0;
     if (op.verb == "scan" && op.args.size() == 3 &&
@@ -131,18 +132,21 @@ absl::Status RunScript(Client& client, const std::vector<ScriptOp>& script,
       auto kv = (*txn)->Get(op.args[0]);
       if (absl::IsNotFound(kv.status())) {
         out->push_back("(not found)");
-        results.push_back(absl::StrCat("{\"op\":\"get\",\"key\":",
-                                       JsonString(op.args[0]),
-                                       ",\"found\":false}"));
+        results.push_back(
+            absl::StrCat("{\"op\":\"get\",\"key\":", JsonString(op.args[0]),
+                         ",\"found\":false}"));
         continue;
       }
       if (!kv.ok()) return kv.status();
       out->push_back(kv->value);
-      results.push_back(absl::StrCat("{\"op\":\"get\",\"key\":",
-                                     JsonString(op.args[0]), ",\"found\":true,"
-                                     "\"value\":", JsonString(kv->value), "}"));
+      results.push_back(
+          absl::StrCat("{\"op\":\"get\",\"key\":", JsonString(op.args[0]),
+                       ",\"found\":true,"
+                       "\"value\":",
+                       JsonString(kv->value), "}"));
     } else if (op.verb == "put") {
-      if (absl::Status s = (*txn)->Put(op.args[0], op.args[1]); !s.ok()) return s;
+      if (absl::Status s = (*txn)->Put(op.args[0], op.args[1]); !s.ok())
+        return s;
       results.push_back("{\"op\":\"put\"}");
     } else if (op.verb == "del") {
       if (absl::Status s = (*txn)->Delete(op.args[0]); !s.ok()) return s;
@@ -150,8 +154,8 @@ absl::Status RunScript(Client& client, const std::vector<ScriptOp>& script,
     } else if (op.verb == "scan") {
       uint32_t limit = 0;
       if (op.args.size() == 3) (void)absl::SimpleAtoi(op.args[2], &limit);
-      auto r = (*txn)->Scan(op.args[0], op.args.size() > 1 ? op.args[1] : "",
-                            limit);
+      auto r =
+          (*txn)->Scan(op.args[0], op.args.size() > 1 ? op.args[1] : "", limit);
       if (!r.ok()) return r.status();
       for (const Kv& kv : r->kvs) {
         out->push_back(absl::StrCat(kv.key, "\t", kv.value));

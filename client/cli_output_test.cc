@@ -10,7 +10,8 @@ TEST(CliOutputTest, JsonStringEscapesQuotesControlAndHighBytes) {
 }
 
 TEST(CliOutputTest, ParsesAScriptSkippingBlankAndCommentLines) {
-  auto script = ParseScript("# t\nget a\n\nput a 1\ndel b\nscan a z 10\ncommit\n");
+  auto script =
+      ParseScript("# t\nget a\n\nput a 1\ndel b\nscan a z 10\ncommit\n");
   ASSERT_TRUE(script.ok()) << script.status();
   ASSERT_EQ(script->size(), 5u);
   EXPECT_EQ((*script)[1].verb, "put");

@@ -38,8 +38,8 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 struct Transaction::Stream {
   grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::SessionRequest,
-                                           v1::SessionResponse>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>>
       rw;
 };
 
@@ -78,7 +78,8 @@ absl::StatusOr<Kv> Transaction::Get(const std::string& key) {
   return FromProto(std::move(*r->mutable_get()->mutable_kv()));
 }
 
-absl::Status Transaction::Put(const std::string& key, const std::string& value) {
+absl::Status Transaction::Put(const std::string& key,
+                              const std::string& value) {
   if (stream_ == nullptr) return absl::UnavailableError("stream closed");
   v1::SessionRequest request;
   request.mutable_put()->set_key(key);
@@ -150,8 +151,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
       args.SetSslTargetNameOverride(options.tls_server_name);
     }
   }
-  auto channel =
-      grpc::CreateCustomChannel(options.server, credentials, args);
+  auto channel = grpc::CreateCustomChannel(options.server, credentials, args);
   return std::unique_ptr<Client>(new Client(options, std::move(channel)));
 }
 
@@ -253,9 +253,8 @@ absl::Status Client::Health() {
   if (!s.ok()) return s;
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
     return absl::UnavailableError(absl::StrCat(
-        "server is ",
-        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
-            response.status())));
+        "server is ", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                          response.status())));
   }
   return absl::OkStatus();
 }
@@ -284,7 +283,8 @@ absl::Status Client::Transact(
   for (int attempt = 0; attempt < std::max(options.max_attempts, 1);
        ++attempt) {
     if (attempt > 0) {
-      const int64_t us = std::max<int64_t>(1, absl::ToInt64Microseconds(backoff));
+      const int64_t us =
+          std::max<int64_t>(1, absl::ToInt64Microseconds(backoff));
       std::this_thread::sleep_for(std::chrono::microseconds(
           us / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(us))));
       backoff = std::min(backoff * 2, options.max_backoff);

@@ -121,7 +121,8 @@ class Client final {
   // Autocommit calls. NOT_FOUND for a missing key (Get).
   absl::StatusOr<Kv> Get(const std::string& key);
   // Returns the commit timestamp.
-  absl::StatusOr<uint64_t> Put(const std::string& key, const std::string& value);
+  absl::StatusOr<uint64_t> Put(const std::string& key,
+                               const std::string& value);
   absl::StatusOr<DeleteResult> Delete(const std::string& key);
   // Collects the whole streamed scan (limit 0 = no limit).
   absl::StatusOr<ScanResult> Scan(const std::string& start,

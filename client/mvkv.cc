@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "client/client.h"
 #include "client/cli_output.h"
+#include "client/client.h"
 
 namespace mvkv::client {
 namespace {
@@ -65,8 +65,14 @@ Exit codes:
   5  unavailable: cannot connect, server shutting down, deadline exceeded
 )HELP";
 
-enum Exit { kOk = 0, kNotFound = 1, kUsage = 2, kServer = 3, kAborted = 4,
-            kUnavailable = 5 };
+enum Exit {
+  kOk = 0,
+  kNotFound = 1,
+  kUsage = 2,
+  kServer = 3,
+  kAborted = 4,
+  kUnavailable = 5
+};
 
 struct Flags {
   ClientOptions client;
@@ -143,8 +149,8 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
     } else if (name == "timeout" && absl::SimpleAtod(value, &seconds) &&
                seconds > 0) {
       flags->client.timeout = absl::Seconds(seconds);
-      flags->client.txn_timeout = std::max(flags->client.txn_timeout,
-                                           absl::Seconds(seconds));
+      flags->client.txn_timeout =
+          std::max(flags->client.txn_timeout, absl::Seconds(seconds));
     } else if (name == "limit" && absl::SimpleAtoi(value, &n) && n >= 0) {
       flags->limit = n;
     } else if (name == "retries" && absl::SimpleAtoi(value, &n) && n >= 1) {
@@ -166,8 +172,8 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
 int CheckArgs(const Flags& f, std::size_t min, std::size_t max) {
   const std::size_t n = f.args.size() - 1;
   if (n < min || n > max) {
-    return UsageError(absl::StrCat("wrong number of arguments for ",
-                                   f.args[0]));
+    return UsageError(
+        absl::StrCat("wrong number of arguments for ", f.args[0]));
   }
   return -1;
 }
@@ -190,11 +196,11 @@ int RunPut(Client& c, const Flags& f) {
 int RunDel(Client& c, const Flags& f) {
   auto r = c.Delete(f.args[1]);
   if (!r.ok()) return StatusExit(r.status());
-  PrintLine(f.json ? absl::StrCat("{\"existed\":", r->existed ? "true" : "false",
-                                  ",\"commit_ts\":", r->commit_ts, "}")
-                   : (r->existed ? absl::StrCat("deleted commit_ts=",
-                                                r->commit_ts)
-                                 : "not found"));
+  PrintLine(f.json
+                ? absl::StrCat("{\"existed\":", r->existed ? "true" : "false",
+                               ",\"commit_ts\":", r->commit_ts, "}")
+                : (r->existed ? absl::StrCat("deleted commit_ts=", r->commit_ts)
+                              : "not found"));
   return r->existed ? kOk : kNotFound;
 }
 
@@ -263,9 +269,9 @@ int Main(int argc, char** argv) {
     int (*run)(Client&, const Flags&);
   };
   static const Command kCommands[] = {
-      {"get", 1, 1, RunGet},     {"put", 2, 2, RunPut},
-      {"del", 1, 1, RunDel},     {"scan", 0, 2, RunScan},
-      {"txn", 0, 1, RunTxn},     {"stats", 0, 0, RunStats},
+      {"get", 1, 1, RunGet},      {"put", 2, 2, RunPut},
+      {"del", 1, 1, RunDel},      {"scan", 0, 2, RunScan},
+      {"txn", 0, 1, RunTxn},      {"stats", 0, 0, RunStats},
       {"health", 0, 0, RunHealth}};
   for (const Command& command : kCommands) {
     if (cmd != command.name) continue;

@@ -136,9 +136,9 @@ absl::Status KvHandler::ValidateRange(const std::string& start,
                                       const std::string& end) const {
   if (start.size() > options_.max_key_bytes ||
       end.size() > options_.max_key_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scan bound is over the key limit of ", options_.max_key_bytes,
-        " bytes (--max_key_bytes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("scan bound is over the key limit of ",
+                     options_.max_key_bytes, " bytes (--max_key_bytes)"));
   }
   if (!end.empty() && end <= start) {
     return absl::InvalidArgumentError(
@@ -204,7 +204,8 @@ absl::StatusOr<v1::GetResponse> KvHandler::Get(const v1::GetRequest& request) {
     return absl::OutOfRangeError(absl::StrCat(
         "snapshot_ts ", request.snapshot_ts(),
         " cannot be served: outside a transaction only the latest state (",
-        txn->snapshot_ts(), ") is readable; use a transaction to read at one "
+        txn->snapshot_ts(),
+        ") is readable; use a transaction to read at one "
         "snapshot"));
   }
   auto kv = ReadOne(*txn, request.key());
@@ -246,8 +247,7 @@ absl::StatusOr<v1::DeleteResponse> KvHandler::Delete(
 
 absl::StatusOr<std::vector<v1::ScanResponse>> KvHandler::Scan(
     const v1::ScanRequest& request) {
-  if (absl::Status s = ValidateRange(request.start(), request.end());
-      !s.ok()) {
+  if (absl::Status s = ValidateRange(request.start(), request.end()); !s.ok()) {
     return s;
   }
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSnapshot);
@@ -259,8 +259,8 @@ absl::StatusOr<std::vector<v1::ScanResponse>> KvHandler::Scan(
         txn->snapshot_ts(), ") is readable"));
   }
   bool more = false;
-  auto kvs =
-      ScanWithMore(*txn, request.start(), request.end(), request.limit(), &more);
+  auto kvs = ScanWithMore(*txn, request.start(), request.end(), request.limit(),
+                          &more);
   if (!kvs.ok()) return kvs.status();
   const uint32_t chunk =
       request.chunk_size() == 0 ? kDefaultChunk : request.chunk_size();
@@ -359,9 +359,9 @@ absl::StatusOr<v1::TxnResponse> KvHandler::Txn(const v1::TxnRequest& request) {
   if (request.compares_size() > options_.max_txn_ops ||
       request.success_size() > options_.max_txn_ops ||
       request.failure_size() > options_.max_txn_ops) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a Txn allows at most ", options_.max_txn_ops,
-        " compares and ops per branch"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a Txn allows at most ", options_.max_txn_ops,
+                     " compares and ops per branch"));
   }
   for (const v1::Compare& c : request.compares()) {
     if (absl::Status s = ValidateCompare(c); !s.ok()) return s;
@@ -413,7 +413,8 @@ v1::StatsResponse KvHandler::Stats() {
   r.set_retained_bytes(s.retained_bytes);
   r.set_oldest_snapshot_ts(s.oldest_snapshot_ts);
   r.set_oldest_snapshot_txn_id(s.oldest_snapshot_txn_id);
-  r.set_oldest_snapshot_age_ms(absl::ToInt64Milliseconds(s.oldest_snapshot_age));
+  r.set_oldest_snapshot_age_ms(
+      absl::ToInt64Milliseconds(s.oldest_snapshot_age));
   r.set_visible_ts(s.visible_ts);
   r.set_active_snapshots(s.active_snapshots);
   r.set_index_keys(s.index_keys);
@@ -484,9 +485,11 @@ absl::StatusOr<v1::CommitResponse> KvHandler::EntryCommit(
   v1::CommitResponse response;
   response.set_commit_ts(entry.txn()->commit_ts());
   entry.Finish(s.ok() ? FinishedStatus("committed", id)
-                      : absl::FailedPreconditionError(absl::StrCat(
-                            "transaction ", id, " already finished: its "
-                            "commit failed: ", s.message())));
+                      : absl::FailedPreconditionError(
+                            absl::StrCat("transaction ", id,
+                                         " already finished: its "
+                                         "commit failed: ",
+                                         s.message())));
   if (!s.ok()) return s;
   return response;
 }
@@ -658,8 +661,9 @@ absl::Status Session::Dispatch(const v1::SessionRequest& request,
         return absl::InvalidArgumentError(
             "snapshot_ts must be 0 inside a transaction");
       }
-      auto r = handler_->EntryScan(*entry_, request.scan().start(),
-                                   request.scan().end(), request.scan().limit());
+      auto r =
+          handler_->EntryScan(*entry_, request.scan().start(),
+                              request.scan().end(), request.scan().limit());
       if (!r.ok()) return r.status();
       *response->mutable_scan() = *std::move(r);
       return absl::OkStatus();

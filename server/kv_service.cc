@@ -173,7 +173,8 @@ grpc::Status KvService::CheckAuth(grpc::CallbackServerContext* context) const {
 void KvService::Finished(const char* method, const grpc::Status& status,
                          absl::Time start) const {
   const absl::Duration latency = absl::Now() - start;
-  if (metrics_ != nullptr) metrics_->Record(method, status.error_code(), latency);
+  if (metrics_ != nullptr)
+    metrics_->Record(method, status.error_code(), latency);
   const auto code = status.error_code();
   const bool server_side = code == grpc::StatusCode::INTERNAL ||
                            code == grpc::StatusCode::UNKNOWN ||

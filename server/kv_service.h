@@ -2,9 +2,10 @@
 // API. No gRPC thread is parked per call: each unary call and each stream
 // message is handed to a bounded Executor (engine calls may block in
 // Database::Commit) and finished from there; Get and Stats never block
-// (wait-free engine reads) and run inline on the gRPC thread. A full executor queue answers
-// RESOURCE_EXHAUSTED. absl::Status maps to grpc::Status one to one here, and
-// only here. Every call first checks the bearer token when one is required.
+// (wait-free engine reads) and run inline on the gRPC thread. A full executor
+// queue answers RESOURCE_EXHAUSTED. absl::Status maps to grpc::Status one to
+// one here, and only here. Every call first checks the bearer token when one is
+// required.
 //
 // Thread safety: thread-safe; gRPC calls it from its own threads.
 #ifndef MVKV_SERVER_KV_SERVICE_H_

@@ -34,6 +34,14 @@ ABSL_FLAG(absl::Duration, max_txn_age, absl::Minutes(10),
           "A transaction open longer than this is rolled back.");
 ABSL_FLAG(absl::Duration, txn_lease, absl::Seconds(10),
           "A transaction handle with no call for this long is rolled back.");
+ABSL_FLAG(int64_t, max_retained_bytes, 0,
+          "Engine budget for version bytes kept only for old snapshots; past "
+          "it the oldest snapshot's transaction gets snapshot too old "
+          "(OUT_OF_RANGE). 0 = no budget.");
+ABSL_FLAG(absl::Duration, max_snapshot_age, absl::InfiniteDuration(),
+          "Engine limit: a snapshot older than this is released (its "
+          "transaction gets OUT_OF_RANGE). inf = none; --max_txn_age rolls "
+          "server transactions back before that.");
 ABSL_FLAG(int32_t, worker_threads, 8,
           "Threads that run engine calls (commits block on the pipeline).");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -77,6 +85,9 @@ int main(int argc, char** argv) {
   options.max_request_bytes =
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.max_retained_version_bytes =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_max_retained_bytes));
+  options.max_snapshot_age = absl::GetFlag(FLAGS_max_snapshot_age);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);

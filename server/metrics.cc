@@ -16,12 +16,23 @@
 namespace mvkv::server {
 namespace {
 
-const char* const kCodeNames[] = {
-    "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",       "DATA_LOSS",
-    "UNAUTHENTICATED"};
+const char* const kCodeNames[] = {"OK",
+                                  "CANCELLED",
+                                  "UNKNOWN",
+                                  "INVALID_ARGUMENT",
+                                  "DEADLINE_EXCEEDED",
+                                  "NOT_FOUND",
+                                  "ALREADY_EXISTS",
+                                  "PERMISSION_DENIED",
+                                  "RESOURCE_EXHAUSTED",
+                                  "FAILED_PRECONDITION",
+                                  "ABORTED",
+                                  "OUT_OF_RANGE",
+                                  "UNIMPLEMENTED",
+                                  "INTERNAL",
+                                  "UNAVAILABLE",
+                                  "DATA_LOSS",
+                                  "UNAUTHENTICATED"};
 
 // Reads the engine's accounting at scrape time.
 class StatsCollectable final : public prometheus::Collectable {
@@ -47,11 +58,13 @@ class StatsCollectable final : public prometheus::Collectable {
       out.push_back(std::move(f));
     };
     using T = prometheus::MetricType;
-    add("live_keys", "Keys with a live newest version", s.live_keys(), T::Gauge);
+    add("live_keys", "Keys with a live newest version", s.live_keys(),
+        T::Gauge);
     add("index_keys", "Records in the indexes", s.index_keys(), T::Gauge);
     add("versions", "Versions in all chains", s.versions(), T::Gauge);
     add("version_bytes", "Bytes held by versions", s.version_bytes(), T::Gauge);
-    add("commits_total", "Committed write transactions", s.commits(), T::Counter);
+    add("commits_total", "Committed write transactions", s.commits(),
+        T::Counter);
     add("aborts_write_conflict_total", "Write-write conflict aborts",
         s.aborts_write_conflict(), T::Counter);
     add("aborts_read_conflict_total", "Serializable validation aborts",
@@ -76,8 +89,8 @@ class StatsCollectable final : public prometheus::Collectable {
         T::Counter);
     add("pipeline_occupancy", "Requests in the commit ring",
         s.pipeline_occupancy(), T::Gauge);
-    add("open_session_txns", "Open session transactions",
-        s.open_session_txns(), T::Gauge);
+    add("open_session_txns", "Open session transactions", s.open_session_txns(),
+        T::Gauge);
     add("open_handles", "Open transaction handles", s.open_handles(), T::Gauge);
     add("expired_leases_total", "Handles rolled back on lease expiry",
         s.expired_leases(), T::Counter);
@@ -110,8 +123,8 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
   try {
     impl->exposer = std::make_unique<prometheus::Exposer>(listen);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve metrics on ", listen, ": ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
   }
   impl->calls = &prometheus::BuildCounter()
                      .Name("mvkv_rpc_total")

@@ -35,7 +35,8 @@ class DatabaseHolder {
 namespace {
 
 // Accepts "HOST:PORT" and "[V6]:PORT" with a numeric port in [0, 65535].
-absl::Status ValidateListen(const std::string& flag, const std::string& listen) {
+absl::Status ValidateListen(const std::string& flag,
+                            const std::string& listen) {
   const std::size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || colon == 0 ||
@@ -85,6 +86,8 @@ absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
   // key + '\0' (see kv_handler.cc).
   db_options.max_key_bytes = options.handler.max_key_bytes + 1;
   db_options.max_value_bytes = options.handler.max_value_bytes;
+  db_options.max_retained_version_bytes = options.max_retained_version_bytes;
+  db_options.max_snapshot_age = options.max_snapshot_age;
   auto holder = std::make_unique<DatabaseHolder>();
   if (options.data_dir.empty()) {
     auto db = Database::Open(db_options);
@@ -114,7 +117,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return s;
   }
   if (!options.metrics_listen.empty()) {
-    if (absl::Status s = ValidateListen("metrics_listen", options.metrics_listen);
+    if (absl::Status s =
+            ValidateListen("metrics_listen", options.metrics_listen);
         !s.ok()) {
       return s;
     }
@@ -136,7 +140,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->executor_ = std::make_unique<Executor>(options.worker_threads,
                                                  options.max_queued_requests);
   if (!options.metrics_listen.empty()) {
-    auto metrics = Metrics::Start(options.metrics_listen, server->handler_.get());
+    auto metrics =
+        Metrics::Start(options.metrics_listen, server->handler_.get());
     if (!metrics.ok()) return metrics.status();
     server->metrics_ = *std::move(metrics);
   }
@@ -192,9 +197,8 @@ void Server::Shutdown(absl::Duration grace) {
     // idle client holding its channel never does before the deadline. So
     // wait for our own calls in flight (streams included) to finish, then
     // cancel what is left: idle connections.
-    std::thread shutdown([&] {
-      server_->Shutdown(absl::ToChronoTime(deadline));
-    });
+    std::thread shutdown(
+        [&] { server_->Shutdown(absl::ToChronoTime(deadline)); });
     while (service_->in_flight() > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }

@@ -48,6 +48,11 @@ struct ServerOptions {
   // Limits and transaction lifetimes (max_key_bytes, max_value_bytes,
   // max_open_txns, max_txn_age, txn_lease).
   HandlerOptions handler;
+  // Engine limits on what old snapshots may pin (mvkv::Options): past them
+  // the oldest snapshot's transaction fails with snapshot too old
+  // (OUT_OF_RANGE on the wire). 0 / InfiniteDuration() = off.
+  uint64_t max_retained_version_bytes = 0;
+  absl::Duration max_snapshot_age = absl::InfiniteDuration();
   // Largest request gRPC accepts (RESOURCE_EXHAUSTED beyond it).
   int max_request_bytes = 4 << 20;
   // Worker threads for engine calls and their queue bound.

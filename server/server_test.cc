@@ -27,8 +27,8 @@ TEST(ServerTest, AnswersHealthChecksWhileServing) {
 
   grpc::ClientContext context;
   HealthCheckResponse response;
-  grpc::Status status =
-      HealthStub((*server)->port())->Check(&context, HealthCheckRequest(), &response);
+  grpc::Status status = HealthStub((*server)->port())
+                            ->Check(&context, HealthCheckRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
 }
@@ -45,8 +45,8 @@ TEST(ServerTest, RejectsMalformedListenAddress) {
 TEST(ServerTest, ReportsAnAddressThatCannotBeBound) {
   auto first = Server::Start({.listen = "127.0.0.1:0"});
   ASSERT_TRUE(first.ok()) << first.status();
-  auto second = Server::Start(
-      {.listen = absl::StrCat("127.0.0.1:", (*first)->port())});
+  auto second =
+      Server::Start({.listen = absl::StrCat("127.0.0.1:", (*first)->port())});
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 

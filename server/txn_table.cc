@@ -42,7 +42,8 @@ TxnTable::~TxnTable() {
 
 void TxnTable::OnFinished(Entry* entry) {
   open_.fetch_sub(1, std::memory_order_relaxed);
-  if (!entry->is_handle_) open_sessions_.fetch_sub(1, std::memory_order_relaxed);
+  if (!entry->is_handle_)
+    open_sessions_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard l(mu_);
   entry->finished_at_ = absl::Now();
   if (entry->is_handle_) {
@@ -61,9 +62,9 @@ absl::StatusOr<std::shared_ptr<TxnTable::Entry>> TxnTable::Open(
     std::lock_guard l(mu_);
     if (closed_) return absl::UnavailableError("server is shutting down");
     if (open_.load(std::memory_order_relaxed) >= options_.max_open_txns) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "too many open transactions (limit ", options_.max_open_txns,
-          ", --max_open_txns)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("too many open transactions (limit ",
+                       options_.max_open_txns, ", --max_open_txns)"));
     }
     open_.fetch_add(1, std::memory_order_relaxed);
     do {
@@ -73,8 +74,8 @@ absl::StatusOr<std::shared_ptr<TxnTable::Entry>> TxnTable::Open(
     entries_[id] = nullptr;
   }
   if (!is_handle) open_sessions_.fetch_add(1, std::memory_order_relaxed);
-  auto entry = std::make_shared<Entry>(this, id, is_handle, db_->Begin(isolation),
-                                       options_.txn_lease);
+  auto entry = std::make_shared<Entry>(
+      this, id, is_handle, db_->Begin(isolation), options_.txn_lease);
   std::lock_guard l(mu_);
   entries_[id] = entry;
   return entry;
@@ -88,10 +89,10 @@ absl::StatusOr<std::shared_ptr<TxnTable::Entry>> TxnTable::Find(uint64_t id) {
     if (it != entries_.end()) entry = it->second;
   }
   if (entry == nullptr || !entry->is_handle_) {
-    return absl::NotFoundError(absl::StrCat(
-        "unknown transaction handle ", id,
-        " (never issued, or finished more than ",
-        absl::FormatDuration(options_.tombstone_ttl), " ago)"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown transaction handle ", id,
+                     " (never issued, or finished more than ",
+                     absl::FormatDuration(options_.tombstone_ttl), " ago)"));
   }
   entry->lease_deadline_ns_.store(
       absl::ToUnixNanos(absl::Now() + options_.txn_lease),
@@ -160,10 +161,10 @@ void TxnTable::Reap(absl::Time now) {
     if (!lock.owns_lock() || e->txn_ == nullptr) continue;  // busy or done
     if (lease_out) {
       expired_leases_.fetch_add(1, std::memory_order_relaxed);
-      e->Finish(absl::AbortedError(absl::StrCat(
-          "transaction ", e->id_, " was rolled back: its lease (",
-          absl::FormatDuration(options_.txn_lease),
-          ") expired without a call or KeepAlive")));
+      e->Finish(absl::AbortedError(
+          absl::StrCat("transaction ", e->id_, " was rolled back: its lease (",
+                       absl::FormatDuration(options_.txn_lease),
+                       ") expired without a call or KeepAlive")));
     } else {
       expired_max_age_.fetch_add(1, std::memory_order_relaxed);
       e->Finish(absl::AbortedError(absl::StrCat(
@@ -174,9 +175,9 @@ void TxnTable::Reap(absl::Time now) {
 }
 
 void TxnTable::ReaperLoop() {
-  const absl::Duration period = std::clamp(
-      std::min(options_.txn_lease, options_.max_txn_age) / 4,
-      absl::Milliseconds(5), absl::Seconds(1));
+  const absl::Duration period =
+      std::clamp(std::min(options_.txn_lease, options_.max_txn_age) / 4,
+                 absl::Milliseconds(5), absl::Seconds(1));
   std::unique_lock l(mu_);
   while (!closed_) {
     cv_.wait_for(l, absl::ToChronoNanoseconds(period));

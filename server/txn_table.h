@@ -126,13 +126,13 @@ class TxnTable final {
   const TxnTableOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool closed_ = false;                   // guarded by mu_
+  bool closed_ = false;  // guarded by mu_
   std::unordered_map<uint64_t, std::shared_ptr<Entry>> entries_;  // mu_
   // Finished handles in finishing order (ids; mu_).
   std::deque<std::pair<absl::Time, uint64_t>> tombstones_;
-  std::mt19937_64 rng_;                   // guarded by mu_
-  std::atomic<int> open_{0};              // relaxed: counts, limit checked under mu_
-  std::atomic<int> open_sessions_{0};     // relaxed: statistics
+  std::mt19937_64 rng_;       // guarded by mu_
+  std::atomic<int> open_{0};  // relaxed: counts, limit checked under mu_
+  std::atomic<int> open_sessions_{0};         // relaxed: statistics
   std::atomic<uint64_t> expired_leases_{0};   // relaxed: statistics
   std::atomic<uint64_t> expired_max_age_{0};  // relaxed: statistics
   std::thread reaper_;

@@ -12,8 +12,8 @@ namespace {
 
 TEST(AuthTest, KvCallsNeedTheBearerTokenHealthDoesNot) {
   client::ClientOptions probe;  // health needs no token
-  auto server = testing::ServerProcess::Start({"--auth_token=s3cret"}, probe)
-                    .value();
+  auto server =
+      testing::ServerProcess::Start({"--auth_token=s3cret"}, probe).value();
   auto none = server->NewClient();
   client::ClientOptions wrong_options;
   wrong_options.token = "guess";
@@ -29,8 +29,7 @@ TEST(AuthTest, KvCallsNeedTheBearerTokenHealthDoesNot) {
   EXPECT_EQ(none->Scan("", "").status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(none->Begin().status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(wrong->Stats().status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(wrong->Stats().status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(none->Health().ok());
   ASSERT_TRUE(right->Put("k", "v").ok());
   EXPECT_EQ(right->Get("k")->value, "v");
@@ -44,18 +43,19 @@ TEST(TlsTest, ServesOverTlsToAClientTrustingTheCertificate) {
   const std::string cmd = absl::StrCat(
       "/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
       "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-      "-keyout ", dir, "/key.pem -out ", dir, "/cert.pem 2>", dir, "/openssl.log");
+      "-keyout ",
+      dir, "/key.pem -out ", dir, "/cert.pem 2>", dir, "/openssl.log");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl failed";
   client::ClientOptions tls;
   tls.tls_ca_file = dir + "/cert.pem";
   tls.tls_server_name = "localhost";
   tls.token = "t";
-  auto server = testing::ServerProcess::Start(
-                    {absl::StrCat("--tls_cert=", dir, "/cert.pem"),
-                     absl::StrCat("--tls_key=", dir, "/key.pem"),
-                     "--auth_token=t"},
-                    tls)
-                    .value();
+  auto server =
+      testing::ServerProcess::Start(
+          {absl::StrCat("--tls_cert=", dir, "/cert.pem"),
+           absl::StrCat("--tls_key=", dir, "/key.pem"), "--auth_token=t"},
+          tls)
+          .value();
   auto secure = server->NewClient(tls);
   ASSERT_TRUE(secure->Put("k", "v").ok());
   EXPECT_EQ(secure->Get("k")->value, "v");

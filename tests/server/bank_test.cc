@@ -71,7 +71,8 @@ TEST(BankTest, ConcurrentTransfersPreserveTheTotal) {
                   !absl::SimpleAtoi(b->value, &vb)) {
                 return absl::InternalError("corrupt balance");
               }
-              if (absl::Status s = txn.Put(Account(from), absl::StrCat(va - amount));
+              if (absl::Status s =
+                      txn.Put(Account(from), absl::StrCat(va - amount));
                   !s.ok()) {
                 return s;
               }

@@ -16,13 +16,15 @@ using testing::ProcessResult;
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = testing::ServerProcess::Start({"--auth_token=tok"}).value().release();
+    server_ =
+        testing::ServerProcess::Start({"--auth_token=tok"}).value().release();
   }
   static void TearDownTestSuite() {
     EXPECT_EQ(server_->Stop(SIGTERM), 0);
     delete server_;
   }
-  ProcessResult Mvkv(std::vector<std::string> args, const std::string& in = "") {
+  ProcessResult Mvkv(std::vector<std::string> args,
+                     const std::string& in = "") {
     std::vector<std::string> argv = {testing::Runfile("client/mvkv"),
                                      "--server=" + server_->address(),
                                      "--token=tok"};
@@ -70,15 +72,18 @@ TEST_F(CliTest, ScanPrintsTabSeparatedPairsOrJson) {
 }
 
 TEST_F(CliTest, TxnRunsAScriptFromStdinOrAFile) {
-  auto r = Mvkv({"txn"}, "put tx/a 1\nget tx/a\nget tx/none\n# comment\ncommit\n");
+  auto r =
+      Mvkv({"txn"}, "put tx/a 1\nget tx/a\nget tx/none\n# comment\ncommit\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("1\n(not found)\ncommitted commit_ts="), std::string::npos)
+  EXPECT_NE(r.out.find("1\n(not found)\ncommitted commit_ts="),
+            std::string::npos)
       << r.out;
   const std::string file = testing::NewTempDir("script") + "/t.txt";
   std::ofstream(file) << "put tx/b 2\nscan tx/ tx0\n";
   r = Mvkv({"--json", "txn", file});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("\"outcome\":\"rolled_back\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"outcome\":\"rolled_back\""), std::string::npos)
+      << r.out;
   EXPECT_EQ(Mvkv({"get", "tx/b"}).exit_code, 1);  // never committed
   r = Mvkv({"txn"}, "put tx/c 3\nfly away\n");
   EXPECT_EQ(r.exit_code, 2);

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size);
 
 namespace {
 
-void Append(std::string& input, uint8_t kind, const google::protobuf::Message& m) {
+void Append(std::string& input, uint8_t kind,
+            const google::protobuf::Message& m) {
   const std::string bytes = m.SerializeAsString();
   ASSERT_LT(bytes.size(), 256u);
   input.push_back(static_cast<char>(kind));
@@ -23,8 +24,8 @@ void Append(std::string& input, uint8_t kind, const google::protobuf::Message& m
 }
 
 int RunInput(const std::string& input) {
-  return LLVMFuzzerTestOneInput(
-      reinterpret_cast<const uint8_t*>(input.data()), input.size());
+  return LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()),
+                                input.size());
 }
 
 TEST(KvFuzzSmokeTest, SeedsExerciseEveryRequestKind) {

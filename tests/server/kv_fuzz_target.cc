@@ -11,8 +11,8 @@
 // gone, no transaction is open and no snapshot registered.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -85,12 +85,24 @@ uint64_t MapId(uint64_t id, const std::vector<uint64_t>& handles) {
 void RunOne(KvHandler& h, mvkv::server::Session& session, uint8_t kind,
             const uint8_t* d, std::size_t n, std::vector<uint64_t>& handles) {
   switch (kind % 15) {
-    case 0: Check(h.Get(Parse<v1::GetRequest>(d, n))); break;
-    case 1: Check(h.Put(Parse<v1::PutRequest>(d, n))); break;
-    case 2: Check(h.Delete(Parse<v1::DeleteRequest>(d, n))); break;
-    case 3: Check(h.Scan(Parse<v1::ScanRequest>(d, n))); break;
-    case 4: Check(h.Txn(Parse<v1::TxnRequest>(d, n))); break;
-    case 5: (void)h.Stats(); break;
+    case 0:
+      Check(h.Get(Parse<v1::GetRequest>(d, n)));
+      break;
+    case 1:
+      Check(h.Put(Parse<v1::PutRequest>(d, n)));
+      break;
+    case 2:
+      Check(h.Delete(Parse<v1::DeleteRequest>(d, n)));
+      break;
+    case 3:
+      Check(h.Scan(Parse<v1::ScanRequest>(d, n)));
+      break;
+    case 4:
+      Check(h.Txn(Parse<v1::TxnRequest>(d, n)));
+      break;
+    case 5:
+      (void)h.Stats();
+      break;
     case 6: {
       auto r = h.BeginTxn(Parse<v1::BeginTxnRequest>(d, n));
       Check(r);

@@ -48,10 +48,12 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& in_path,
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
+  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) !=
+      0) {
     pid = -1;
   }
   posix_spawn_file_actions_destroy(&actions);
@@ -83,8 +85,8 @@ std::string NewTempDir(const std::string& name) {
 }
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
-    const std::vector<std::string>& args, client::ClientOptions probe,
-    int port, absl::Duration timeout) {
+    const std::vector<std::string>& args, client::ClientOptions probe, int port,
+    absl::Duration timeout) {
   std::unique_ptr<ServerProcess> server(new ServerProcess());
   server->log_path_ = absl::StrCat(NewTempDir("server-log"), "/server.log");
   std::vector<std::string> argv = {Runfile("server/mvkv_server"),
@@ -94,7 +96,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   if (server->pid_ < 0) return absl::InternalError("cannot spawn mvkv_server");
   const absl::Time deadline = absl::Now() + timeout;
   static const std::regex kServing(
-      "\"msg\":\"serving\".*\"port\":\"([0-9]+)\",\"metrics_port\":\"([0-9]+)\"");
+      "\"msg\":\"serving\".*\"port\":\"([0-9]+)\",\"metrics_port\":\"([0-9]+)"
+      "\"");
   while (server->port_ == 0) {
     std::smatch m;
     const std::string log = server->Log();

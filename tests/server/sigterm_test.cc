@@ -17,9 +17,8 @@ namespace {
 
 TEST(SigtermTest, DrainsAndLosesNoAcknowledgedCommitInSyncMode) {
   const std::string dir = testing::NewTempDir("data") + "/db";
-  auto server = testing::ServerProcess::Start(
-                    {absl::StrCat("--data_dir=", dir), "--create",
-                     "--durability=sync"})
+  auto server = testing::ServerProcess::Start({absl::StrCat("--data_dir=", dir),
+                                               "--create", "--durability=sync"})
                     .value();
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> acked;

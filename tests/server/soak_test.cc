@@ -82,7 +82,8 @@ absl::Status OneOp(client::Client& c, std::mt19937_64& rng, int keys) {
       v1::CommitTxnRequest commit;
       commit.set_txn_id(begun.txn_id());
       v1::CommitResponse commit_r;
-      return client::FromGrpc(c.stub()->CommitTxn(&commit_ctx, commit, &commit_r));
+      return client::FromGrpc(
+          c.stub()->CommitTxn(&commit_ctx, commit, &commit_r));
     }
   }
 }
@@ -126,12 +127,12 @@ TEST(SoakTest, MixedTrafficCausesNoErrorsAndNoGrowthAfterWarmUp) {
   const long warm = *std::max_element(rss.begin(), rss.begin() + half);
   const long late = *std::max_element(rss.begin() + half, rss.end());
   const long tolerance = std::max(warm / 4, 16L * 1024);
-  std::printf("ops=%llu aborts=%llu errors=%llu rss_kb warm-up max=%ld "
-              "after max=%ld (tolerance %ld)\n",
-              static_cast<unsigned long long>(ops.load()),
-              static_cast<unsigned long long>(aborts.load()),
-              static_cast<unsigned long long>(errors.load()), warm, late,
-              tolerance);
+  std::printf(
+      "ops=%llu aborts=%llu errors=%llu rss_kb warm-up max=%ld "
+      "after max=%ld (tolerance %ld)\n",
+      static_cast<unsigned long long>(ops.load()),
+      static_cast<unsigned long long>(aborts.load()),
+      static_cast<unsigned long long>(errors.load()), warm, late, tolerance);
   EXPECT_EQ(errors.load(), 0u);
   EXPECT_LE(late, warm + tolerance);
   auto c = server->NewClient();

@@ -43,7 +43,8 @@ TEST(VanishedClientTest, AKilledClientLeavesNoTransactionAndNoSnapshot) {
     return s.str().find("ready") != std::string::npos;
   };
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!ready() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  while (!ready() && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(20));
   ASSERT_TRUE(ready());
   auto s = client->Stats().value();
   EXPECT_EQ(s.open_session_txns(), 1u);
