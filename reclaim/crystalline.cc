@@ -39,6 +39,22 @@ void Core::DrainIdle(ThreadSlot& s) noexcept {
   }
 }
 
+std::uintptr_t Core::ProtectMoved(ThreadSlot& s, int index, const void* src,
+                                  const SourceOps* ops, const Node* parent) noexcept {
+  const int attempts = options_.fast_attempts;
+  // The era moved during this guard: use the index's own reservation.
+  if ((s.active_mask & (1u << index)) == 0) Activate(s, index);
+  std::uint64_t mine = s.cached_era[index];
+  // Bound: `attempts` iterations.
+  for (int i = 0; i < attempts; ++i) {
+    const std::uintptr_t v = ops->load(src);  // (P1) after E1
+    const std::uint64_t now = Era();          // (P2)
+    if (now == mine) return v;
+    mine = Renew(s, index, now);
+  }
+  return SlowProtect(s, index, src, ops, parent);
+}
+
 void Core::Activate(ThreadSlot& s, int index) noexcept {
   // The index is inactive (era 0): forcing its cached era to 0 makes the
   // next attempt Renew it, which drops any stale list and publishes the era.

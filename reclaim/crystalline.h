@@ -166,33 +166,29 @@ class CrystallineDomain final {
     }
 
    private:
+    // The inlined part is only the common case: the guard's base
+    // reservation is active and the era has not moved since it was taken.
     template <class LoadFn>
     std::uintptr_t ProtectWith(LoadFn load, const void* src,
                                const crystalline_internal::SourceOps* ops, int index,
                                const Node* parent) noexcept {
       crystalline_internal::ThreadSlot& s = *slot_;
-      if ((s.active_mask & crystalline_internal::kBaseBit) == 0) core_->ActivateBase(s);
-      if (core_->options().fast_attempts > 0) {
-        // (P1) seq_cst load of the source, after the publication of the
-        // base era (A1): Invariant 3; pairs with the retirer's seq_cst fence
-        // before it scans reservations (O1 in crystalline_batch.cc).
-        const std::uintptr_t v = load();
-        // (P2) the era after the load: equal means `v` was born no later
-        // and the base reservation covers it until the guard ends.
-        if (core_->Era() == s.base_era) return v;
+      if ((s.active_mask & crystalline_internal::kBaseBit) == 0) {
+        // First Protect of the guard. fast_attempts == 0 (tests): never use
+        // the base, always the slow path.
+        if (core_->options().fast_attempts == 0) {
+          return core_->ProtectMoved(s, index, src, ops, parent);
+        }
+        core_->ActivateBase(s);
       }
-      // The era moved during this guard: use the index's own reservation.
-      if ((s.active_mask & (1u << index)) == 0) core_->Activate(s, index);
-      std::uint64_t mine = s.cached_era[index];
-      const int attempts = core_->options().fast_attempts;
-      // Bound: `attempts` iterations.
-      for (int i = 0; i < attempts; ++i) {
-        const std::uintptr_t v = load();            // (P1) as above, after E1/A1
-        const std::uint64_t now = core_->Era();     // (P2)
-        if (now == mine) return v;
-        mine = core_->Renew(s, index, now);
-      }
-      return core_->SlowProtect(s, index, src, ops, parent);
+      // (P1) seq_cst load of the source, after the publication of the base
+      // era (A1): Invariant 3; pairs with the retirer's seq_cst fence before
+      // it scans reservations (O1 in crystalline_batch.cc).
+      const std::uintptr_t v = load();
+      // (P2) the era after the load: equal means `v` was born no later and
+      // the base reservation covers it until the guard ends.
+      if (core_->Era() == s.base_era) return v;
+      return core_->ProtectMoved(s, index, src, ops, parent);
     }
 
     crystalline_internal::Core* core_;

@@ -176,6 +176,11 @@ class Core final : public reclaim_internal::RegistryClient {
   const CoreOptions& options() const noexcept { return options_; }
 
   // Guard support (crystalline.cc).
+  // Protect after the era moved during the guard (or with fast_attempts ==
+  // 0): the index's own reservation, then the slow path.
+  __attribute__((noinline)) std::uintptr_t ProtectMoved(ThreadSlot& s, int index,
+                                                        const void* src, const SourceOps* ops,
+                                                        const reclaim::Node* parent) noexcept;
   void Activate(ThreadSlot& s, int index) noexcept;
   void ActivateBase(ThreadSlot& s) noexcept;
   std::uint64_t Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept;
