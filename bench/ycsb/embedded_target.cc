@@ -1,0 +1,81 @@
+// The embedded engine in-process: mvkv::Database with default Options.
+#include "bench/ycsb/targets_internal.h"
+#include "mvcc/db.h"
+
+namespace mvkv::ycsb::targets_internal {
+namespace {
+
+class EmbeddedSession final : public Session {
+ public:
+  explicit EmbeddedSession(Database* db) : db_(db) {}
+  absl::Status Read(const std::string& key) override {
+    return db_->Get(key).status();
+  }
+  absl::Status Write(const std::string& key, const std::string& value) override {
+    return db_->Put(key, value);
+  }
+  absl::Status Scan(const std::string& start, int count) override {
+    return db_->Scan(start, "", count).status();
+  }
+  absl::Status ReadModifyWrite(
+      const std::string& key,
+      const std::function<std::string(const std::string&)>& modify) override {
+    return db_->Transact([&](Txn& txn) -> absl::Status {
+      absl::StatusOr<std::string> old = txn.Get(key);
+      if (!old.ok()) return old.status();
+      return txn.Put(key, modify(*old));
+    });
+  }
+
+ private:
+  Database* db_;
+};
+
+class EmbeddedStall final : public StalledSnapshot {
+ public:
+  explicit EmbeddedStall(std::unique_ptr<Txn> txn) : txn_(std::move(txn)) {}
+ private:
+  std::unique_ptr<Txn> txn_;  // destroyed = rolled back
+};
+
+class EmbeddedTarget final : public Target {
+ public:
+  explicit EmbeddedTarget(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  std::string name() const override { return "embedded"; }
+  absl::StatusOr<std::unique_ptr<Session>> NewSession() override {
+    return std::make_unique<EmbeddedSession>(db_.get());
+  }
+  absl::StatusOr<std::unique_ptr<StalledSnapshot>> OpenStalledSnapshot(
+      const std::string& key) override {
+    std::unique_ptr<Txn> txn = db_->Begin();
+    absl::StatusOr<std::string> v = txn->Get(key);  // pins the snapshot
+    if (!v.ok() && !absl::IsNotFound(v.status())) return v.status();
+    return std::make_unique<EmbeddedStall>(std::move(txn));
+  }
+  bool in_process() const override { return true; }
+  std::optional<EngineAccounts> Accounts() override {
+    const Stats s = db_->GetStats();
+    EngineAccounts a;
+    a.reclaim_unreclaimed_objects = s.reclaim_unreclaimed_objects;
+    a.reclaim_unreclaimed_bytes = s.reclaim_unreclaimed_bytes;
+    a.retained_versions = s.retained_versions;
+    a.retained_bytes = s.retained_bytes;
+    a.versions = s.versions;
+    a.aborts = s.aborts_write_conflict + s.aborts_read_conflict +
+               s.aborts_snapshot_too_old;
+    return a;
+  }
+
+ private:
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Target>> OpenEmbedded() {
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open();
+  if (!db.ok()) return db.status();
+  return std::make_unique<EmbeddedTarget>(std::move(*db));
+}
+
+}  // namespace mvkv::ycsb::targets_internal

@@ -1,0 +1,166 @@
+// ycsb: YCSB-style load harness for mvkv and its peers, with stalled-thread
+// and stalled-transaction scenarios. See --help and bench/ycsb/README.md.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "bench/ycsb/process.h"
+#include "bench/ycsb/report.h"
+#include "bench/ycsb/runner.h"
+#include "bench/ycsb/target.h"
+#include "bench/ycsb/workload.h"
+
+ABSL_FLAG(std::string, workload, "a",
+          "a|b|c|d|e|f (YCSB core workloads) or a file in YCSB property format "
+          "(readproportion=, updateproportion=, insertproportion=, "
+          "scanproportion=, readmodifywriteproportion=, requestdistribution="
+          "uniform|zipfian|latest, recordcount=, operationcount=, fieldcount=, "
+          "fieldlength=, maxscanlength=, ...).");
+ABSL_FLAG(std::string, target, "embedded",
+          "embedded (mvkv::Database in-process) | rocksdb (RocksDB "
+          "TransactionDB in-process, temp dir) | grpc://HOST:PORT (mvkv_server) "
+          "| etcd://HOST:PORT (not implemented yet). With --start_server the "
+          "grpc address is filled in.");
+ABSL_FLAG(int64_t, records, -1, "Records to load (default: the workload's recordcount).");
+ABSL_FLAG(int64_t, ops, -1,
+          "Operations in the run phase, over all threads (default: the "
+          "workload's operationcount, unless --seconds is set).");
+ABSL_FLAG(double, seconds, 0, "Run for this long instead of a fixed op count.");
+ABSL_FLAG(int, threads, 1, "Client threads.");
+ABSL_FLAG(double, rate, 0,
+          "Target total ops/s (0 = unthrottled). Latency is then measured from "
+          "each operation's intended start (coordinated omission corrected).");
+ABSL_FLAG(std::vector<std::string>, stall, {},
+          "reclaim:K@T parks K threads inside a Guard of mvkv's reclaim domain "
+          "(CrystallineDomain::Default(), the one the engine is hard-wired to) "
+          "from T seconds into the run until its end: in-process engine only; "
+          "comparing reclaim schemes inside the engine is not possible yet. "
+          "txn:K@T opens K transactions at T that hold their snapshots "
+          "(embedded: Txn; rocksdb: GetSnapshot; grpc: interactive "
+          "transaction kept alive). Comma-separated or repeated.");
+ABSL_FLAG(bool, load, true, "Run the load phase (records in hashed order).");
+ABSL_FLAG(int, sample_ms, 100, "Timeline sampling period.");
+ABSL_FLAG(std::string, json, "", "Append one JSON row (target, workload, ...) to this array file.");
+ABSL_FLAG(std::string, csv, "", "Write the sampled timeline here.");
+ABSL_FLAG(std::string, plot, "", "Draw the timeline as a PNG here (gnuplot).");
+ABSL_FLAG(bool, progress, false, "Live progress line on stderr even when stderr is not a TTY.");
+ABSL_FLAG(std::string, start_server, "",
+          "Path of mvkv_server: start it on 127.0.0.1 (free port), drive it "
+          "over gRPC, sample its RSS, stop it at the end.");
+ABSL_FLAG(std::vector<std::string>, server_args, {}, "Extra flags for --start_server.");
+ABSL_FLAG(bool, start_etcd, false, "Start etcd (--etcd_binary) on loopback for --target=etcd.");
+ABSL_FLAG(std::string, etcd_binary, "/usr/bin/etcd", "etcd for --start_etcd.");
+ABSL_FLAG(int, server_pid, -1, "PID of an external server whose RSS is sampled.");
+ABSL_FLAG(std::string, rocksdb_dir, "", "RocksDB directory (default: a temp dir, removed).");
+ABSL_FLAG(bool, rocksdb_wal, false, "RocksDB with its WAL on (not synced).");
+ABSL_FLAG(int64_t, rocksdb_cache_mb, 512, "RocksDB block cache size.");
+ABSL_FLAG(uint64_t, seed, 1, "Generator seed.");
+
+namespace mvkv::ycsb {
+namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "ycsb: %s\n", s.ToString().c_str());
+  return 2;
+}
+
+absl::StatusOr<RunConfig> MakeConfig() {
+  absl::StatusOr<WorkloadSpec> spec = LoadWorkload(absl::GetFlag(FLAGS_workload));
+  if (!spec.ok()) return spec.status();
+  RunConfig c;
+  c.spec = *spec;
+  if (absl::GetFlag(FLAGS_records) > 0) c.spec.record_count = absl::GetFlag(FLAGS_records);
+  c.seconds = absl::GetFlag(FLAGS_seconds);
+  if (absl::GetFlag(FLAGS_ops) >= 0) c.ops = absl::GetFlag(FLAGS_ops);
+  else if (c.seconds <= 0) c.ops = c.spec.operation_count;
+  if (c.ops > 0) c.spec.operation_count = c.ops;
+  if (c.ops == 0 && c.seconds <= 0) {
+    return absl::InvalidArgumentError("give --ops=N or --seconds=N");
+  }
+  c.threads = absl::GetFlag(FLAGS_threads);
+  if (c.threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
+  c.rate = absl::GetFlag(FLAGS_rate);
+  for (const std::string& s : absl::GetFlag(FLAGS_stall)) {
+    absl::StatusOr<Stall> stall = ParseStall(s);
+    if (!stall.ok()) return stall.status();
+    c.stalls.push_back(*stall);
+  }
+  c.sample_ms = std::max(10, absl::GetFlag(FLAGS_sample_ms));
+  c.progress = absl::GetFlag(FLAGS_progress) || isatty(2);
+  c.load = absl::GetFlag(FLAGS_load);
+  c.seed = absl::GetFlag(FLAGS_seed);
+  return c;
+}
+
+int Main() {
+  absl::StatusOr<RunConfig> config = MakeConfig();
+  if (!config.ok()) return Fail(config.status());
+  TargetOptions to;
+  to.spec = absl::GetFlag(FLAGS_target);
+  to.server_pid = absl::GetFlag(FLAGS_server_pid);
+  to.rocksdb_dir = absl::GetFlag(FLAGS_rocksdb_dir);
+  to.rocksdb_wal = absl::GetFlag(FLAGS_rocksdb_wal);
+  to.rocksdb_cache_mb = absl::GetFlag(FLAGS_rocksdb_cache_mb);
+  std::unique_ptr<ChildProcess> child;
+  if (!absl::GetFlag(FLAGS_start_server).empty()) {
+    absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::StartMvkvServer(
+        absl::GetFlag(FLAGS_start_server), absl::GetFlag(FLAGS_server_args));
+    if (!p.ok()) return Fail(p.status());
+    child = std::move(*p);
+    to.spec = "grpc://" + child->address();
+  } else if (absl::GetFlag(FLAGS_start_etcd)) {
+    absl::StatusOr<std::unique_ptr<ChildProcess>> p =
+        ChildProcess::StartEtcd(absl::GetFlag(FLAGS_etcd_binary));
+    if (!p.ok()) return Fail(p.status());
+    child = std::move(*p);
+    to.spec = "etcd://" + child->address();
+  }
+  if (child != nullptr && to.server_pid < 0) to.server_pid = child->pid();
+  absl::StatusOr<std::unique_ptr<Target>> target = OpenTarget(to);
+  if (!target.ok()) return Fail(target.status());
+  absl::StatusOr<RunResult> result = Run(**target, *config);
+  if (!result.ok()) return Fail(result.status());
+  PrintSummary(stdout, *result);
+  std::fflush(stdout);
+  int rc = 0;
+  const std::string csv = absl::GetFlag(FLAGS_csv), png = absl::GetFlag(FLAGS_plot);
+  for (const absl::Status& s :
+       {absl::GetFlag(FLAGS_json).empty() ? absl::OkStatus()
+                                          : AppendJson(absl::GetFlag(FLAGS_json), *result),
+        csv.empty() ? absl::OkStatus() : WriteCsv(csv, *result)}) {
+    if (!s.ok()) rc = Fail(s);
+  }
+  if (!png.empty()) {
+    std::string data = csv;
+    if (data.empty()) {
+      data = png + ".csv";
+      absl::Status s = WriteCsv(data, *result);
+      if (!s.ok()) rc = Fail(s);
+    }
+    absl::Status s = Plot(data, png, *result);
+    if (!s.ok()) rc = Fail(s);
+  }
+  target->reset();
+  return rc;
+}
+
+}  // namespace
+}  // namespace mvkv::ycsb
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "YCSB-style load harness: load + run phases against one target, stall "
+      "scenarios, 100 ms timeline (heap, reclaim backlog, retained versions, "
+      "throughput), YCSB-like summary on stdout, JSON/CSV/PNG.\n"
+      "  ycsb --workload=a|..|f|FILE --target=embedded|rocksdb|grpc://H:P "
+      "[--records=N] [--ops=N|--seconds=S] [--threads=N] [--rate=OPS] "
+      "[--stall=reclaim:K@T] [--stall=txn:K@T] [--json=P] [--csv=P] [--plot=P.png]");
+  absl::ParseCommandLine(argc, argv);
+  return mvkv::ycsb::Main();
+}

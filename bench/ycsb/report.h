@@ -1,0 +1,38 @@
+// bench/ycsb/report.h — a finished run written out: YCSB-style summary text,
+// a JSON row, the sampled timeline as CSV, and a gnuplot PNG of it.
+//
+// Thread safety: plain functions over a finished RunResult.
+#ifndef MVKV_BENCH_YCSB_REPORT_H_
+#define MVKV_BENCH_YCSB_REPORT_H_
+
+#include <cstdio>
+#include <string>
+
+#include "absl/status/status.h"
+#include "bench/ycsb/runner.h"
+
+namespace mvkv::ycsb {
+
+// [OVERALL], RunTime(ms) / Throughput(ops/sec), then per operation type
+// Operations, AverageLatency(us), Min/50th/95th/99th/99.9th/Max, Return=...
+void PrintSummary(std::FILE* out, const RunResult& r);
+
+// One JSON object (no trailing newline).
+std::string JsonRow(const RunResult& r);
+// Appends JsonRow to the JSON array in `path` (created when missing or
+// empty), so several runs can share one file.
+absl::Status AppendJson(const std::string& path, const RunResult& r);
+
+// Header: target,workload,t_s,ops,ops_per_s,heap_bytes,rss_bytes,
+// reclaim_unreclaimed_objects,reclaim_unreclaimed_bytes,retained_versions,
+// retained_bytes,versions
+absl::Status WriteCsv(const std::string& path, const RunResult& r);
+
+// Writes `png`.gp and runs gnuplot: heap (MiB) and retained versions over
+// time, each stall marked by a dashed vertical line.
+absl::Status Plot(const std::string& csv, const std::string& png,
+                  const RunResult& r);
+
+}  // namespace mvkv::ycsb
+
+#endif  // MVKV_BENCH_YCSB_REPORT_H_

@@ -1,0 +1,18 @@
+// bench/ycsb/targets_internal.h — the factories behind OpenTarget.
+#ifndef MVKV_BENCH_YCSB_TARGETS_INTERNAL_H_
+#define MVKV_BENCH_YCSB_TARGETS_INTERNAL_H_
+
+#include "bench/ycsb/target.h"
+
+namespace mvkv::ycsb::targets_internal {
+
+absl::StatusOr<std::unique_ptr<Target>> OpenEmbedded();
+absl::StatusOr<std::unique_ptr<Target>> OpenRocksDb(const TargetOptions& o);
+absl::StatusOr<std::unique_ptr<Target>> OpenGrpc(const std::string& address,
+                                                 pid_t server_pid);
+absl::StatusOr<std::unique_ptr<Target>> OpenEtcd(const std::string& address,
+                                                 pid_t server_pid);
+
+}  // namespace mvkv::ycsb::targets_internal
+
+#endif  // MVKV_BENCH_YCSB_TARGETS_INTERNAL_H_

@@ -1,0 +1,193 @@
+// End to end: the ycsb binary runs short workloads against the embedded
+// engine and against a real mvkv_server process (started by the harness with
+// --start_server) and writes valid JSON, CSV and PNG; a stall run's timeline
+// shows retained versions rising after the stalled transaction opens.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+std::string Runfile(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr) return path;
+  return std::string(srcdir) + "/" + (ws ? ws : "mvkv") + "/" + path;
+}
+
+std::string Tmp(const std::string& name) {
+  const char* t = std::getenv("TEST_TMPDIR");
+  return std::string(t ? t : "/tmp") + "/" + name;
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs ycsb with `args`; returns its exit code and stdout.
+int RunYcsb(const std::vector<std::string>& args, std::string* out) {
+  const std::string out_path = Tmp("ycsb.stdout");
+  std::vector<std::string> argv = {Runfile("bench/ycsb/ycsb")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    freopen(out_path.c_str(), "w", stdout);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  *out = Read(out_path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Minimal JSON sanity: an array of objects carrying the required fields.
+void ExpectJsonRows(const std::string& path, int rows, const std::string& target) {
+  const std::string j = Read(path);
+  ASSERT_FALSE(j.empty()) << path;
+  EXPECT_EQ(j.front(), '[');
+  EXPECT_EQ(j[j.find_last_not_of("\n ")], ']');
+  int opens = 0, closes = 0;
+  for (char c : j) opens += c == '{', closes += c == '}';
+  EXPECT_EQ(opens, rows);
+  EXPECT_EQ(closes, rows);
+  for (const char* f : {"target", "workload", "threads", "ops", "ops_per_s", "p50_us",
+                        "p99_us", "p999_us", "heap_start_bytes", "heap_peak_bytes",
+                        "heap_end_bytes", "aborts"}) {
+    EXPECT_NE(j.find(absl::StrCat("\"", f, "\": ")), std::string::npos) << f;
+  }
+  EXPECT_NE(j.find("\"target\": \"" + target + "\""), std::string::npos) << j;
+}
+
+struct Csv {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  int Col(const std::string& name) const {
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) return i;
+    }
+    return -1;
+  }
+};
+
+Csv ReadCsv(const std::string& path) {
+  Csv csv;
+  for (absl::string_view line : absl::StrSplit(Read(path), '\n', absl::SkipEmpty())) {
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    if (csv.header.empty()) csv.header = cells;
+    else csv.rows.push_back(cells);
+  }
+  return csv;
+}
+
+void ExpectPng(const std::string& path) {
+  const std::string png = Read(path);
+  ASSERT_GT(png.size(), 1000u) << path;
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+TEST(YcsbRunTest, EmbeddedRunWritesJsonCsvAndPng) {
+  std::string out;
+  const std::string json = Tmp("embedded.json"), csv = Tmp("embedded.csv"),
+                    png = Tmp("embedded.png");
+  for (const char* w : {"a", "e"}) {
+    ASSERT_EQ(RunYcsb({std::string("--workload=") + w, "--target=embedded",
+                       "--records=2000", "--ops=4000", "--threads=2",
+                       "--json=" + json, "--csv=" + csv, "--plot=" + png},
+                      &out),
+              0)
+        << out;
+  }
+  EXPECT_NE(out.find("[OVERALL], Throughput(ops/sec), "), std::string::npos) << out;
+  EXPECT_NE(out.find("[SCAN], 99thPercentileLatency(us), "), std::string::npos) << out;
+  EXPECT_NE(out.find("[INSERT], Return=OK, "), std::string::npos) << out;
+  EXPECT_EQ(out.find("Return=ERROR"), std::string::npos) << out;
+  ExpectJsonRows(json, 2, "embedded");
+  const Csv c = ReadCsv(csv);
+  EXPECT_GE(c.rows.size(), 2u);
+  EXPECT_GE(c.Col("heap_bytes"), 0);
+  EXPECT_GE(c.Col("retained_versions"), 0);
+  EXPECT_GE(c.Col("reclaim_unreclaimed_objects"), 0);
+  ExpectPng(png);
+}
+
+TEST(YcsbRunTest, RocksDbRunWithRateLimit) {
+  std::string out;
+  const std::string json = Tmp("rocks.json");
+  ASSERT_EQ(RunYcsb({"--workload=f", "--target=rocksdb", "--records=2000",
+                     "--ops=1000", "--threads=2", "--rate=2000", "--json=" + json},
+                    &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("[READ-MODIFY-WRITE], Operations, "), std::string::npos) << out;
+  ExpectJsonRows(json, 1, "rocksdb");
+}
+
+TEST(YcsbRunTest, GrpcRunAgainstARealServer) {
+  std::string out;
+  const std::string json = Tmp("grpc.json"), csv = Tmp("grpc.csv"), png = Tmp("grpc.png");
+  ASSERT_EQ(RunYcsb({"--workload=b", "--start_server=" + Runfile("server/mvkv_server"),
+                     "--records=1000", "--ops=2000", "--threads=2", "--json=" + json,
+                     "--csv=" + csv, "--plot=" + png, "--stall=txn:1@0"},
+                    &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("Return=ERROR"), std::string::npos) << out;
+  ExpectJsonRows(json, 1, "grpc");
+  const Csv c = ReadCsv(csv);
+  ASSERT_GE(c.rows.size(), 2u);
+  const int rss = c.Col("rss_bytes");
+  ASSERT_GE(rss, 0);
+  EXPECT_GT(std::stoull(c.rows.back()[rss]), 1000000u);  // the server's RSS
+  ExpectPng(png);
+}
+
+TEST(YcsbRunTest, StalledTxnShowsInTheTimeline) {
+  std::string out;
+  const std::string csv = Tmp("stall.csv"), png = Tmp("stall.png");
+  ASSERT_EQ(RunYcsb({"--workload=a", "--target=embedded", "--records=1000",
+                     "--seconds=1.5", "--threads=2", "--stall=txn:1@0.3s",
+                     "--csv=" + csv, "--plot=" + png},
+                    &out),
+            0)
+      << out;
+  const Csv c = ReadCsv(csv);
+  const int t = c.Col("t_s"), rv = c.Col("retained_versions");
+  ASSERT_GE(rv, 0);
+  uint64_t before = 0, after = 0;
+  for (const auto& row : c.rows) {
+    double ts = 0;
+    uint64_t v = 0;
+    ASSERT_TRUE(absl::SimpleAtod(row[t], &ts));
+    ASSERT_TRUE(absl::SimpleAtoi(row[rv], &v));
+    if (ts < 0.25) before = std::max(before, v);
+    if (ts > 0.3) after = std::max(after, v);
+  }
+  EXPECT_GT(after, before + 100) << "retained_versions did not rise after the stall";
+  ExpectPng(png);
+}
+
+TEST(YcsbRunTest, BadArgumentsFailClearly) {
+  std::string out;
+  EXPECT_EQ(RunYcsb({"--workload=/nonexistent.properties"}, &out), 2);
+  EXPECT_EQ(RunYcsb({"--stall=forever"}, &out), 2);
+  EXPECT_EQ(RunYcsb({"--target=mysql://x"}, &out), 2);
+}
+
+}  // namespace
