@@ -25,7 +25,7 @@ ABSL_FLAG(std::string, workload, "a",
 ABSL_FLAG(std::string, target, "embedded",
           "embedded (mvkv::Database in-process) | rocksdb (RocksDB "
           "TransactionDB in-process, temp dir) | grpc://HOST:PORT (mvkv_server) "
-          "| etcd://HOST:PORT (not implemented yet). With --start_server the "
+          "| etcd://HOST:PORT (etcd v3 gRPC; with --start_etcd the address is filled in). With --start_server the "
           "grpc address is filled in.");
 ABSL_FLAG(int64_t, records, -1, "Records to load (default: the workload's recordcount).");
 ABSL_FLAG(int64_t, ops, -1,

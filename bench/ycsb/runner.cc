@@ -310,7 +310,6 @@ absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   }
   shared.cv.notify_all();
   for (std::thread& t : side) t.join();
-  samples.push_back(last);
 
   for (WorkerOut& o : outs) {
     if (!o.fatal.ok()) return o.fatal;
@@ -323,6 +322,7 @@ absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   }
   r.heap_start = first.heap_bytes;
   r.heap_end = last.heap_bytes;
+  r.heap_peak = std::max(first.heap_bytes, last.heap_bytes);
   for (const Sample& s : samples) {
     r.heap_peak = std::max(r.heap_peak, s.heap_bytes);
     r.retained_versions_peak =

@@ -158,6 +158,20 @@ TEST(YcsbRunTest, GrpcRunAgainstARealServer) {
   ExpectPng(png);
 }
 
+TEST(YcsbRunTest, EtcdRunWhenEtcdIsInstalled) {
+  if (access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/etcd";
+  std::string out;
+  const std::string json = Tmp("etcd.json");
+  ASSERT_EQ(RunYcsb({"--workload=f", "--target=etcd://auto", "--start_etcd",
+                     "--records=500", "--ops=500", "--threads=2", "--json=" + json,
+                     "--stall=txn:1@0"},
+                    &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("Return=ERROR"), std::string::npos) << out;
+  ExpectJsonRows(json, 1, "etcd");
+}
+
 TEST(YcsbRunTest, StalledTxnShowsInTheTimeline) {
   std::string out;
   const std::string csv = Tmp("stall.csv"), png = Tmp("stall.png");
