@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
+#include "tests/mvcc/test_support.h"
 
 namespace mvkv {
 namespace {
@@ -26,15 +27,6 @@ constexpr int kAccounts = 16;
 constexpr int kThreads = 6;
 constexpr int kAuditors = 2;
 constexpr int64_t kInitial = 1000;
-
-uint64_t Seed() {
-  const char* env = std::getenv("MVKV_TEST_SEED");
-  const uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10)
-                                       : std::random_device{}();
-  std::printf("seed=%llu (set MVKV_TEST_SEED to replay)\n",
-              static_cast<unsigned long long>(seed));
-  return seed;
-}
 
 std::string Account(int i) { return absl::StrCat("acct/", i); }
 
@@ -53,7 +45,7 @@ absl::Status Transfer(Txn& txn, int from, int to, int64_t amount) {
 class BankTest : public ::testing::TestWithParam<IsolationLevel> {};
 
 TEST_P(BankTest, TotalIsConservedAndEverySnapshotSeesIt) {
-  const uint64_t seed = Seed();
+  const uint64_t seed = testing_support::TestSeed();
   auto db_or = Database::Open();
   ASSERT_TRUE(db_or.ok());
   Database& db = **db_or;
@@ -126,11 +118,7 @@ TEST_P(BankTest, TotalIsConservedAndEverySnapshotSeesIt) {
 INSTANTIATE_TEST_SUITE_P(Levels, BankTest,
                          ::testing::Values(IsolationLevel::kSnapshot,
                                            IsolationLevel::kSerializable),
-                         [](const auto& info) {
-                           return info.param == IsolationLevel::kSnapshot
-                                      ? std::string("Snapshot")
-                                      : std::string("Serializable");
-                         });
+                         testing_support::IsolationName);
 
 }  // namespace
 }  // namespace mvkv

@@ -16,14 +16,15 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
+#include "tests/mvcc/test_support.h"
 
 namespace mvkv {
 namespace {
 
 #ifdef MVKV_SANITIZER
-constexpr int kRoundUpdates = 20000;
+constexpr int kRoundUpdates = 6000;
 #else
-constexpr int kRoundUpdates = 200000;
+constexpr int kRoundUpdates = 30000;
 #endif
 constexpr int kKeys = 64;
 constexpr int kWriters = 3;
@@ -32,10 +33,7 @@ constexpr int kReaders = 2;
 std::string Key(int i) { return absl::StrCat("key/", i); }
 
 TEST(ChainBoundTest, HeldSnapshotCostsAtMostOneExtraVersionPerKey) {
-  const char* env = std::getenv("MVKV_TEST_SEED");
-  const uint64_t seed = env ? std::strtoull(env, nullptr, 10)
-                            : std::random_device{}();
-  std::printf("seed=%llu\n", static_cast<unsigned long long>(seed));
+  const uint64_t seed = testing_support::TestSeed();
   auto db_or = Database::Open();
   ASSERT_TRUE(db_or.ok());
   Database& db = **db_or;

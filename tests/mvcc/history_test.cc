@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
+#include "tests/mvcc/test_support.h"
 
 namespace mvkv {
 namespace {
@@ -141,11 +142,7 @@ std::string Check(const Record& r, const Model& model) {
 class HistoryTest : public ::testing::TestWithParam<IsolationLevel> {};
 
 TEST_P(HistoryTest, CommittedHistoryReplaysInCommitOrder) {
-  const char* env = std::getenv("MVKV_TEST_SEED");
-  const uint64_t seed = env ? std::strtoull(env, nullptr, 10)
-                            : std::random_device{}();
-  std::printf("seed=%llu (set MVKV_TEST_SEED to replay)\n",
-              static_cast<unsigned long long>(seed));
+  const uint64_t seed = testing_support::TestSeed();
   auto db_or = Database::Open();
   ASSERT_TRUE(db_or.ok());
   Database& db = **db_or;
@@ -212,11 +209,7 @@ TEST_P(HistoryTest, CommittedHistoryReplaysInCommitOrder) {
 INSTANTIATE_TEST_SUITE_P(Levels, HistoryTest,
                          ::testing::Values(IsolationLevel::kSnapshot,
                                            IsolationLevel::kSerializable),
-                         [](const auto& info) {
-                           return info.param == IsolationLevel::kSnapshot
-                                      ? std::string("Snapshot")
-                                      : std::string("Serializable");
-                         });
+                         testing_support::IsolationName);
 
 }  // namespace
 }  // namespace mvkv
