@@ -76,7 +76,7 @@ plot="$out/compare.png"
   echo "set output '$plot'"
   echo "set datafile separator ','"
   echo "set title 'heap over time, workload $workload' noenhanced"
-  echo "set xlabel 'seconds'; set ylabel 'heap / server RSS (MiB)'; set key left top; set yrange [0:*]"
+  echo "set xlabel 'seconds'; set ylabel 'heap / server RSS (MiB)'; set key below; set yrange [0:*]"
   printf "plot "
   sep=""
   for c in "${csvs[@]}"; do

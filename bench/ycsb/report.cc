@@ -142,7 +142,7 @@ absl::Status Plot(const std::string& csv, const std::string& png,
      << (r.stalls.empty() ? "" : ", stall " + StallText(r)) << "' noenhanced\n"
      << "set xlabel 'seconds'\nset ylabel 'heap (MiB)'\n"
      << "set y2label 'versions / objects'\nset y2tics\nset ytics nomirror\n"
-     << "set key left top\nset yrange [0:*]\nset y2range [0:*]\n";
+     << "set key below\nset yrange [0:*]\nset y2range [0:*]\n";
   for (const Stall& s : r.stalls) {
     gp << absl::StrFormat(
         "set arrow from %.3f, graph 0 to %.3f, graph 1 nohead dt 2 lc rgb 'red'\n"
