@@ -77,6 +77,16 @@ plot="$out/compare.png"
   echo "set datafile separator ','"
   echo "set title 'heap over time, workload $workload' noenhanced"
   echo "set xlabel 'seconds'; set ylabel 'heap / server RSS (MiB)'; set key below; set yrange [0:*]"
+  for a in "${extra[@]}"; do
+    if [[ $a == --stall=* ]]; then
+      for s in $(echo "${a#--stall=}" | tr ',' ' '); do
+        t=${s#*@}; t=${t%s}
+        [[ $t == *m ]] && t=$(awk -v v="${t%m}" 'BEGIN { print v / 1000 }')
+        echo "set arrow from $t, graph 0 to $t, graph 1 nohead dt 2 lc rgb 'red'"
+        echo "set label '$s' at $t, graph 0.95 tc rgb 'red' noenhanced"
+      done
+    fi
+  done
   printf "plot "
   sep=""
   for c in "${csvs[@]}"; do
