@@ -8,8 +8,8 @@ namespace mvkv::mvcc_internal {
 namespace {
 
 constexpr std::size_t kParkWords = 256;
-constexpr int kSpins = 4000;
-constexpr int kYields = 16;
+constexpr int kSpins = 50;
+constexpr int kYields = 2000;
 
 struct alignas(64) ParkWord {
   std::atomic<uint32_t> epoch{0};

@@ -114,8 +114,8 @@ void Engine::StartPipeline() {
   // stage hot without a futex wake per commit, and idle stages cost nothing.
   pipeline_ = std::make_unique<disruptor::Disruptor<CommitRequest*>>(
       ring, disruptor::ProducerType::kMulti,
-      disruptor::PhasedBackoffWaitStrategy(absl::Microseconds(50),
-                                           absl::Microseconds(200)));
+      disruptor::PhasedBackoffWaitStrategy(absl::Microseconds(2),
+                                           absl::Milliseconds(2)));
   auto stage = [this](Stage::Kind kind) {
     stages_.push_back(std::make_unique<Stage>(Stage{this, kind}));
     return stages_.back().get();
