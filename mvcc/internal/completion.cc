@@ -1,5 +1,6 @@
 #include "mvcc/internal/completion.h"
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <thread>
@@ -8,8 +9,12 @@ namespace mvkv::mvcc_internal {
 namespace {
 
 constexpr std::size_t kParkWords = 256;
+// A lone client's commit round trip is a few microseconds: spin a little,
+// then yield (on a shared core that hands it to the pipeline thread at
+// once), but only for a bounded time, so that many committers waiting on an
+// fsync park instead of starving the pipeline thread with yields.
 constexpr int kSpins = 50;
-constexpr int kYields = 2000;
+constexpr auto kYieldFor = std::chrono::microseconds(100);
 
 struct alignas(64) ParkWord {
   std::atomic<uint32_t> epoch{0};
@@ -34,9 +39,11 @@ void WaitForCompletion(const std::atomic<uint32_t>& done) {
     if (done.load(std::memory_order_acquire) != 0) return;
     CpuRelax();
   }
-  for (int i = 0; i < kYields; ++i) {
+  const auto yield_until = std::chrono::steady_clock::now() + kYieldFor;
+  for (int i = 1;; ++i) {
     if (done.load(std::memory_order_acquire) != 0) return;
     std::this_thread::yield();
+    if (i % 8 == 0 && std::chrono::steady_clock::now() >= yield_until) break;
   }
   ParkWord& word = WordFor(&done);
   while (true) {
