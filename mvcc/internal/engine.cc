@@ -348,7 +348,8 @@ Stats Engine::GetStats() const {
   const reclaim::Counters c = ReclaimDomain::Default().GetCounters();
   s.reclaim_unreclaimed_objects = c.unreclaimed;
   s.reclaim_unreclaimed_bytes = c.unreclaimed_bytes;
-  s.retained_versions = s.versions - chains_.load(std::memory_order_relaxed);
+  const uint64_t chains = chains_.load(std::memory_order_relaxed);
+  s.retained_versions = s.versions > chains ? s.versions - chains : 0;
   s.retained_bytes = RetainedBytes();
   auto* self = const_cast<Engine*>(this);
   int64_t oldest_start = 0;

@@ -176,9 +176,13 @@ class Engine final {
   void RefreshView();
   // Releases over-age snapshots and, past the budget, the oldest ones.
   void EnforceLimits();
+  // The two counters are read separately while TVars may be created or
+  // dropped on other threads, so the difference is clamped: a torn read
+  // must never look like a huge retention (it would release every snapshot).
   uint64_t RetainedBytes() const {
-    return version_bytes_.load(std::memory_order_relaxed) -
-           head_bytes_.load(std::memory_order_relaxed);
+    const uint64_t all = version_bytes_.load(std::memory_order_relaxed);
+    const uint64_t heads = head_bytes_.load(std::memory_order_relaxed);
+    return all > heads ? all - heads : 0;
   }
 
   // Install helpers (writer only).
