@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/cord.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "mvcc/internal/engine.h"
@@ -27,8 +26,8 @@ namespace {
 constexpr char kSnapshotTooOldPayload[] = "type.mvkv.dev/snapshot-too-old";
 
 absl::Status NotFound(std::string_view key) {
-  return absl::NotFoundError(absl::StrCat(
-      "key \"", absl::CHexEscape(mvcc_internal::AsAbsl(key.substr(0, 64))), "\" not found"));
+  return absl::NotFoundError(
+      absl::StrCat("key ", mvcc_internal::QuoteKey(key), " not found"));
 }
 
 absl::Status ValidateRange(std::string_view start, std::string_view end) {

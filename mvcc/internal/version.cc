@@ -3,6 +3,8 @@
 #include <cstring>
 #include <new>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "mvcc/db.h"
 
 namespace mvkv::mvcc_internal {
@@ -23,6 +25,13 @@ std::size_t TowerBytes(int height) {
 }
 
 }  // namespace
+
+std::string QuoteKey(std::string_view key) {
+  constexpr std::size_t kMaxShown = 64;
+  std::string shown = absl::CHexEscape(AsAbsl(key.substr(0, kMaxShown)));
+  if (key.size() > kMaxShown) absl::StrAppend(&shown, "...");
+  return absl::StrCat("\"", shown, "\"");
+}
 
 Version* NewBytesVersion(std::string_view value, bool tombstone) {
   Version* v = AllocVersion(tombstone ? 0 : value.size());

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/strings/string_view.h"
@@ -31,6 +32,9 @@ namespace mvkv::mvcc_internal {
 inline absl::string_view AsAbsl(std::string_view s) {
   return absl::string_view(s.data(), s.size());
 }
+
+// A key for an error message: quoted, C-escaped, cut at 64 bytes.
+std::string QuoteKey(std::string_view key);
 
 using ReclaimDomain = reclaim::CrystallineDomain;
 

@@ -3,7 +3,6 @@
 // stage only (the single writer).
 #include <algorithm>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "mvcc/internal/completion.h"
@@ -14,13 +13,6 @@ namespace {
 
 // Chains the background pass prunes per maintenance tick.
 constexpr int kBackgroundSweepRecords = 4096;
-
-std::string QuoteKey(std::string_view key) {
-  constexpr std::size_t kMaxShown = 64;
-  std::string shown = absl::CHexEscape(AsAbsl(key.substr(0, kMaxShown)));
-  if (key.size() > kMaxShown) absl::StrAppend(&shown, "...");
-  return absl::StrCat("\"", shown, "\"");
-}
 
 uint64_t NewestTs(const Record* r) {
   const Version* v = r->newest.load(std::memory_order_relaxed);
