@@ -188,6 +188,7 @@ Row RunLever() {
 
 int Main() {
   std::vector<Row> rows;
+  std::size_t printed = 0;
   for (absl::string_view scenario :
        absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',')) {
     if (scenario == "put") {
@@ -208,11 +209,15 @@ int Main() {
                    std::string(scenario).c_str());
       return 2;
     }
-    const Row& r = rows.back();
-    std::printf("%-6s keys=%-9lld threads=%d ops=%-9lld %.3f s  %.0f ops/s  %s\n",
-                r.scenario.c_str(), static_cast<long long>(r.keys), r.threads,
-                static_cast<long long>(r.ops), r.seconds, r.ops_per_s(),
-                r.extra.c_str());
+    // One scenario may add several rows (get: one per key count).
+    for (std::size_t i = printed; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      std::printf("%-6s keys=%-9lld threads=%d ops=%-9lld %.3f s  %.0f ops/s  %s\n",
+                  r.scenario.c_str(), static_cast<long long>(r.keys), r.threads,
+                  static_cast<long long>(r.ops), r.seconds, r.ops_per_s(),
+                  r.extra.c_str());
+    }
+    printed = rows.size();
     std::fflush(stdout);
   }
   const std::string path = absl::GetFlag(FLAGS_json);
