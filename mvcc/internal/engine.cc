@@ -1,6 +1,7 @@
 #include "mvcc/internal/engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,15 +9,6 @@
 #include "mvcc/internal/completion.h"
 
 namespace mvkv::mvcc_internal {
-namespace {
-
-std::size_t RoundUpPow2(std::size_t n) {
-  std::size_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
-
-}  // namespace
 
 // A pipeline stage: adapts the Disruptor's handler interface to the engine.
 struct Engine::Stage {
@@ -108,7 +100,7 @@ absl::Status Engine::LoadDurableState() {
 }
 
 void Engine::StartPipeline() {
-  const std::size_t ring = RoundUpPow2(options_.pipeline_ring_size);
+  const std::size_t ring = std::bit_ceil(options_.pipeline_ring_size);
   // Consumers spin briefly, then yield, then park: a lone client keeps the
   // stage hot without a futex wake per commit, and idle stages cost nothing.
   pipeline_ = std::make_unique<disruptor::Disruptor<CommitRequest*>>(
