@@ -22,7 +22,7 @@ void Core::ReleaseSlot(int slot) noexcept {
   // cannot go yet stays in the slot for the next owner or for Barrier
   // (AdoptOrphans): never leaked, never freed early.
   DrainIdle(s);
-  if (s.batch_refs != nullptr) Offer(s);
+  OfferAll(s);
   claims_.Release(slot);
 }
 
@@ -124,7 +124,7 @@ void Core::AdoptOrphans(ThreadSlot& me) noexcept {
     if (!claims_.TryClaim(i)) continue;
     ThreadSlot& s = slots_[i];
     DrainIdle(s);
-    if (s.batch_refs != nullptr) Offer(s);
+    OfferAll(s);
     claims_.Release(i);
   }
 }
@@ -133,9 +133,7 @@ void Core::FreeEverything() noexcept {
   const int high = claims_.HighWater();
   for (int i = 0; i < high; ++i) DrainIdle(slots_[i]);
   // With every reservation inactive, an offer frees its batch at once.
-  for (int i = 0; i < high; ++i) {
-    if (slots_[i].batch_refs != nullptr) Offer(slots_[i]);
-  }
+  for (int i = 0; i < high; ++i) OfferAll(slots_[i]);
 }
 
 Counters Core::Sum() noexcept {
@@ -195,8 +193,7 @@ CrystallineDomain::CrystallineDomain(const Options& options) {
 CrystallineDomain::~CrystallineDomain() { core_->FreeEverything(); }
 
 void CrystallineDomain::Flush() noexcept {
-  crystalline_internal::ThreadSlot& s = MySlot();
-  if (s.batch_refs != nullptr) core_->Offer(s);
+  core_->OfferAll(MySlot());
 }
 
 void CrystallineDomain::Barrier() noexcept {

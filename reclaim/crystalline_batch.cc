@@ -1,6 +1,7 @@
 // Crystalline-W: retiring into batches, offering a batch to the reservations
 // that can see it, and the reference counts that free it. Invariants:
 // internal/crystalline_core.h.
+#include <algorithm>
 #include <atomic>
 
 #include "reclaim/internal/crystalline_core.h"
@@ -16,41 +17,58 @@ void Core::Retire(ThreadSlot& s, Node* n, Deleter d, std::size_t bytes) noexcept
   NodeAccess::SetDeleter(n, d);
   SlotCounters::Add(s.counters.retired, 1);
   SlotCounters::Add(s.counters.retired_bytes, bytes);
-  if (s.batch_refs == nullptr) {
+  // A batch is pinned by its minimum birth era (Invariant 2): one object
+  // born before a stalled reader's era would hold back every younger object
+  // of its batch. So objects that the oldest known reservation may pin go
+  // to their own batch, and a stalled reader pins only objects it can
+  // really reach (those born by its era), not the batches they share.
+  const std::uint64_t birth = W(n, 0).load(std::memory_order_relaxed);
+  RetireBatch& b = s.batch[birth <= s.old_horizon ? kOld : kYoung];
+  if (b.refs == nullptr) {
     // The first node is the batch's reference node: its word 0 (birth) is
     // the running minimum, word 2 the count, word 1 stays 0 until the offer.
     W(n, 2).store(kBatchBias, std::memory_order_relaxed);
-    s.batch_refs = n;
+    b.refs = n;
   } else {
-    Node* refs = s.batch_refs;
-    const std::uint64_t birth = W(n, 0).load(std::memory_order_relaxed);
+    Node* refs = b.refs;
     if (birth < W(refs, 0).load(std::memory_order_relaxed)) {
       W(refs, 0).store(birth, std::memory_order_relaxed);
     }
-    W(n, 2).store(AsWord(s.batch_first), std::memory_order_relaxed);
+    W(n, 2).store(AsWord(b.first), std::memory_order_relaxed);
     // (N2) seq_cst: `n` counts as retired (RefsOf) from here; ordered after
     // the minimum update, before any offer's scan (O1).
     W(n, 1).store(AsWord(refs), std::memory_order_seq_cst);
   }
-  s.batch_first = n;
-  ++s.batch_count;
+  b.first = n;
   // Offer every retire_freq retirements (a countdown: no division here).
-  if (s.offer_countdown == 0) s.offer_countdown = static_cast<std::uint64_t>(options_.retire_freq);
-  if (--s.offer_countdown == 0) Offer(s);
+  if (b.countdown == 0) b.countdown = static_cast<std::uint64_t>(options_.retire_freq);
+  if (--b.countdown == 0) Offer(s, static_cast<int>(&b - s.batch));
 }
 
-bool Core::Eligible(Reservation& r, std::uint64_t min_birth) noexcept {
+void Core::OfferAll(ThreadSlot& s) noexcept {
+  for (int kind = 0; kind < kBatchKinds; ++kind) {
+    if (s.batch[kind].refs != nullptr) Offer(s, kind);
+  }
+}
+
+bool Core::Eligible(Reservation& r, std::uint64_t min_birth, std::uint64_t& oldest) noexcept {
   // Order matters (see AdoptResult): an open result first, then the era.
   if (r.round.load(std::memory_order_seq_cst) != 0) {
     const reclaim_internal::U128 v = Load128(r.result);
-    if (Lo(v) != kPending && Hi(v) >= min_birth) return true;
+    if (Lo(v) != kPending) {
+      oldest = std::min(oldest, Hi(v));
+      if (Hi(v) >= min_birth) return true;
+    }
   }
   const std::uint64_t era = r.era.load(std::memory_order_seq_cst);
-  return era != 0 && era >= min_birth;  // 0: outside any guard
+  if (era == 0) return false;  // outside any guard
+  oldest = std::min(oldest, era);
+  return era >= min_birth;
 }
 
 bool Core::InsertNode(ThreadSlot& s, Reservation& r, Node* n, std::uint64_t min_birth) noexcept {
-  if (!Eligible(r, min_birth)) return false;
+  std::uint64_t unused = kNoEra;
+  if (!Eligible(r, min_birth, unused)) return false;
   // (O2) acq_rel: publishes `n` (release) to the Drop that detaches it.
   const std::uintptr_t prev = r.list.exchange(AsWord(n), std::memory_order_acq_rel);
   if (prev != 0) {
@@ -74,11 +92,12 @@ bool Core::InsertNode(ThreadSlot& s, Reservation& r, Node* n, std::uint64_t min_
   return true;
 }
 
-void Core::Offer(ThreadSlot& s) noexcept {
+void Core::Offer(ThreadSlot& s, int kind) noexcept {
   // Sample the peak at every 16th offer, before this offer frees anything.
   if (s.offers++ % 16 == 0) SamplePeak();
-  Node* const refs = s.batch_refs;
-  Node* const first = s.batch_first;
+  RetireBatch& b = s.batch[kind];
+  Node* const refs = b.refs;
+  Node* const first = b.first;
   const std::uint64_t min_birth = W(refs, 0).load(std::memory_order_relaxed);
   // (O0) seq_cst: the reference node counts as retired from here on.
   W(refs, 1).store(AsWord(first) | kTokenBit, std::memory_order_seq_cst);
@@ -88,16 +107,21 @@ void Core::Offer(ThreadSlot& s) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // Pass 1: bind one node (never the reference node) to each reservation
   // that can see the batch. Bound: HighWater() x kIndexes.
+  // The same scan finds the oldest reserved era, for Retire's split.
   Node* cur = first;
+  std::uint64_t oldest = kNoEra;
   const int high = claims_.HighWater();
   for (int i = 0; i < high; ++i) {
     for (Reservation& r : slots_[i].res) {
-      if (!Eligible(r, min_birth)) continue;
+      if (!Eligible(r, min_birth, oldest)) continue;
       if (cur == refs) return;  // too few nodes: keep filling (never skip a reader)
       W(cur, 0).store(AsWord(&r), std::memory_order_relaxed);
       cur = AsNode(W(cur, 2).load(std::memory_order_relaxed));
     }
   }
+  // A hint only: a stale value moves objects between batches, never
+  // changes which reservations a batch is offered to.
+  s.old_horizon = oldest == kNoEra ? 0 : oldest;
   // Pass 2: push each bound node onto its reservation's list.
   std::uintptr_t inserted = 0;
   for (Node* n = first; n != cur;) {
@@ -107,9 +131,7 @@ void Core::Offer(ThreadSlot& s) noexcept {
     if (InsertNode(s, r, n, min_birth)) ++inserted;
     n = next;
   }
-  s.batch_refs = nullptr;
-  s.batch_first = nullptr;
-  s.batch_count = 0;
+  b = RetireBatch{};
   Unref(s, refs, kBatchBias - inserted);
 }
 

@@ -57,7 +57,7 @@ TEST(CrystallineInternalTest, ParentHandOffKeepsParentForAnInFlightHelper) {
   root.store(nullptr);
   core.Retire(helper, filler, &FreeTracked, sizeof(Tracked));
   core.Retire(helper, parent, &FreeTracked, sizeof(Tracked));
-  core.Offer(helper);
+  core.OfferAll(helper);
   EXPECT_EQ(g_tracked_freed.load(), freed_before);  // held by the requester
 
   // A helper is registered on the parent (as in HelpOne, mid-read).
@@ -136,7 +136,7 @@ TEST(CrystallineInternalTest, SlowPathResultCountsForRetirersUntilAdopted) {
   const std::uint64_t freed_before = g_tracked_freed.load();
   core.Retire(retirer, a, &FreeTracked, sizeof(Tracked));
   core.Retire(retirer, b, &FreeTracked, sizeof(Tracked));
-  core.Offer(retirer);
+  core.OfferAll(retirer);
   EXPECT_EQ(g_tracked_freed.load(), freed_before) << "the open result holds the batch";
   EXPECT_NE(r.list.load(), 0u);
   r.round.store(0);

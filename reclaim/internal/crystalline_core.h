@@ -80,6 +80,7 @@ inline constexpr std::uint32_t kBaseBit = 1u << kBaseIndex;
 inline constexpr std::uintptr_t kTokenBit = 1;
 inline constexpr std::uintptr_t kClaimedLink = 2;  // a list link taken by Drop
 inline constexpr std::uint64_t kPending = ~std::uint64_t{0};
+inline constexpr std::uint64_t kNoEra = ~std::uint64_t{0};  // above every era
 inline constexpr std::uintptr_t kMarkMask = 3;  // low bits Protect tolerates
 inline constexpr std::uintptr_t kBatchBias = std::uintptr_t{1} << 62;
 inline constexpr std::uintptr_t kParentBias = std::uintptr_t{1} << 61;
@@ -137,6 +138,16 @@ struct alignas(kCacheLine) SlotCounters {
   }
 };
 
+// A thread's filling batch. Owner-private.
+struct RetireBatch {
+  reclaim::Node* first = nullptr;  // newest node
+  reclaim::Node* refs = nullptr;   // its reference node (oldest)
+  std::uint64_t countdown = 0;     // retirements until the next offer (0: unset)
+};
+inline constexpr int kYoung = 0;
+inline constexpr int kOld = 1;
+inline constexpr int kBatchKinds = 2;
+
 struct ThreadSlot {
   Reservation res[kIndexes];
   // The parent this slot, as a helper, currently holds (Invariant 1).
@@ -148,12 +159,15 @@ struct ThreadSlot {
   std::uint64_t base_era = 0;     // era of the base reservation while kBaseBit is set
   int depth = 0;                  // nesting depth of guards
   std::uint64_t alloc_countdown = 1;  // allocations until the next era advance
-  std::uint64_t offer_countdown = 0;  // retirements until the next offer (0: unset)
   std::uint64_t next_round = 0;
   std::uint64_t offers = 0;  // batch hand-overs, for peak sampling
-  reclaim::Node* batch_first = nullptr;  // newest node of the filling batch
-  reclaim::Node* batch_refs = nullptr;   // its reference node (oldest)
-  std::size_t batch_count = 0;
+  // Two filling batches, split by birth era (see Core::Retire): kYoung for
+  // objects born after `old_horizon`, kOld for the others.
+  RetireBatch batch[kBatchKinds];
+  // The oldest era any reservation held at this thread's last complete offer
+  // scan (0: none). An object born no later may be pinned by that
+  // reservation; one born later cannot.
+  std::uint64_t old_horizon = 0;
 };
 
 struct CoreOptions {
@@ -198,7 +212,10 @@ class Core final : public reclaim_internal::RegistryClient {
   // Domain operations (crystalline.cc / crystalline_batch.cc).
   void InitNode(ThreadSlot& s, reclaim::Node* n) noexcept;
   void Retire(ThreadSlot& s, reclaim::Node* n, reclaim::Deleter d, std::size_t bytes) noexcept;
-  void Offer(ThreadSlot& s) noexcept;
+  // Offers `s`'s batch `kind`. REQUIRES: it is not empty.
+  void Offer(ThreadSlot& s, int kind) noexcept;
+  // Offers every non-empty batch of `s`.
+  void OfferAll(ThreadSlot& s) noexcept;
   void AdoptOrphans(ThreadSlot& me) noexcept;
   void FreeEverything() noexcept;
   reclaim::Counters Sum() noexcept;
@@ -208,7 +225,9 @@ class Core final : public reclaim_internal::RegistryClient {
   void Unref(ThreadSlot& me, reclaim::Node* refs, std::uintptr_t n = 1) noexcept;
 
  private:
-  bool Eligible(Reservation& r, std::uint64_t min_birth) noexcept;
+  // Whether `r` can see a batch whose minimum birth era is `min_birth`;
+  // lowers `oldest` to any era `r` reserves.
+  bool Eligible(Reservation& r, std::uint64_t min_birth, std::uint64_t& oldest) noexcept;
   bool InsertNode(ThreadSlot& s, Reservation& r, Node* n, std::uint64_t min_birth) noexcept;
   void FreeBatch(ThreadSlot& me, reclaim::Node* refs) noexcept;
   void SamplePeak() noexcept;
