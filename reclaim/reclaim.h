@@ -71,7 +71,8 @@
 //                       references may run deleters.
 //     InitNode/New      O(1); every era_freq x threads calls also helps up
 //                       to T x kMaxIndexes open requests (each bounded).
-//     Retire            O(1); every retire_freq calls one offer, O(T x I).
+//     Retire            O(1); every retire_freq calls into one of the two
+//                       filling batches, one offer, O(T x I).
 //     Flush/Barrier     one offer; Barrier adds one pass over exited slots.
 //     thread exit       offers the partial batch and releases the slot; a
 //                       batch that cannot go yet stays with the slot and is
@@ -83,18 +84,21 @@
 //   Crystalline-W: a reservation of era e receives only batches whose minimum
 //   birth era is <= e. A thread stalled inside a guard at era e therefore
 //   pins (a) objects born by era e and retired after it stalled — at most the
-//   objects alive when it stalled — each holding back at most the batch it
-//   was retired in, and (b) nothing born later. With T threads the backlog
-//   is bounded by (objects alive at the stall) x (batch size) + O(T x (batch
-//   + I)): it does not grow with the number of operations or with time.
-//   It is O(T x batch) only when the objects alive at the stall are not
-//   retired afterwards (reclaim_stall_test asserts that case at two op
-//   counts). When a long-lived set is churned after the stall (the hash-map
-//   stall rows of bench/RESULTS.md: 50k prefilled keys) the pinned backlog
-//   rises to a few times the live set, then stays flat, while EBR's grows
-//   linearly. A thread preempted inside a guard briefly acts as a stalled
-//   one. Any era-based scheme (hazard eras, IBR) shares this: eras cannot
-//   tell which old object a stalled reader holds; hazard pointers can.
+//   objects alive when it stalled — and (b) nothing born later: Retire keeps
+//   objects born by the oldest reserved era in batches of their own, so an
+//   old object does not hold back the younger objects retired around it.
+//   With T threads the backlog is at most (objects alive at the stall that
+//   are retired afterwards) + O(T x (batch + I)); it does not grow with the
+//   number of operations or with time. It is O(T x batch) when the objects
+//   alive at the stall are not retired afterwards (stall_test asserts that
+//   case at two op counts, and the old-object case against its own bound).
+//   When a long-lived set is churned after the stall (an engine's records
+//   updated for the first time, the 50k prefilled keys of the hash-map
+//   stall rows in bench/RESULTS.md) the backlog rises to that set's size,
+//   then stays flat, while EBR's grows linearly. A thread preempted inside
+//   a guard briefly acts as a stalled one. Any era-based scheme (hazard
+//   eras, IBR) shares (a): eras cannot tell which old object a stalled
+//   reader holds; hazard pointers can.
 //   EBR: unbounded under a stalled guard (the same test records the growth).
 //
 // DOUBLE-WIDTH ATOMICS

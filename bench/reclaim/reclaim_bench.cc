@@ -171,6 +171,8 @@ struct RunResult {
   double unreclaimed_avg_per_thread = -1;
   std::int64_t unreclaimed_peak = -1;
   std::vector<std::int64_t> at;  // samples at the requested times
+  // Per thread, the average of every sample up to each requested time.
+  std::vector<double> avg_per_thread_at;
 };
 
 // One run of `seconds`; with `sample`, a sampler reads Unreclaimed() every
@@ -213,6 +215,7 @@ RunResult Run(const Config& c, double seconds, bool sample, const std::vector<do
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     while (next_mark < marks.size() && elapsed >= marks[next_mark]) {
       res.at.push_back(u);
+      res.avg_per_thread_at.push_back(sum / static_cast<double>(n) / (c.threads + c.stalled));
       ++next_mark;
     }
   }
@@ -335,7 +338,9 @@ void Timeline(std::vector<std::string>& rows, const std::vector<double>& marks) 
               << structure << "\",\"mix\":\"" << mix << "\",\"threads\":" << threads
               << ",\"stalled\":1,\"at_seconds\":" << marks[i] << ",\"unreclaimed\":" << r.at[i]
               << ",\"unreclaimed_per_thread\":"
-              << static_cast<double>(r.at[i]) / (threads + 1) << ",\"mops\":" << r.mops << "}";
+              << static_cast<double>(r.at[i]) / (threads + 1)
+              << ",\"avg_per_thread_so_far\":" << r.avg_per_thread_at[i] << ",\"mops\":" << r.mops
+              << "}";
             rows.push_back(o.str());
             std::printf("%s\n", rows.back().c_str());
             std::fflush(stdout);

@@ -80,8 +80,9 @@ def main():
               f"{fmt(ratio(c, e))} ({fmt(c, 1)} / {fmt(e, 1)} / {fmt(u, 1)} ns) |")
 
     if stall:
-        print("\nStall timeline (one extra thread parked in a guard; unreclaimed objects, "
-              "total and per thread):\n")
+        print("\nStall timeline (one extra thread parked in a guard; unreclaimed objects at that "
+              "moment, total and per thread; avg = per thread, averaged over every 5 ms sample "
+              "so far):\n")
         print("| stall at | structure | mix | threads | scheme | at 2 s | at 10 s |")
         print("|---|---|---|---|---|---|---|")
         tl = {}
@@ -93,7 +94,10 @@ def main():
             cells = []
             for t in sorted(tl[k]):
                 r = tl[k][t]
-                cells.append(f"{r['unreclaimed']} ({r['unreclaimed_per_thread']:.0f}/thread)")
+                cell = f"{r['unreclaimed']} ({r['unreclaimed_per_thread']:.0f}/thread"
+                if "avg_per_thread_so_far" in r:
+                    cell += f", avg {r['avg_per_thread_so_far']:.0f}"
+                cells.append(cell + ")")
             print("| " + " | ".join(str(x) for x in k) + " | " + " | ".join(cells) + " |")
 
 
