@@ -1,18 +1,28 @@
-// A hash index over records, for point lookups in O(1) expected cache misses.
+// A hash index over records, for point lookups: open addressing with linear
+// probing over (tag, record) pairs, so a lookup touches the table slot and
+// then the record — no chain entry in between.
 //
 // Thread safety: single writer (the commit pipeline's install stage) calls
 // Insert and Remove; any number of readers call Find concurrently, inside a
 // reclaim guard, without locks.
 //
 // Invariants:
-//  1. The table in `table_` and every entry reachable from it were fully
-//     initialised before the release store that made them reachable.
-//  2. Growing builds a complete new table (new entries) before one release
-//     store of `table_` swaps it in; the old table and entries are retired,
-//     so a reader still walking them sees a consistent, older snapshot of the
-//     index, which is all the writer promises.
-//  3. An entry's `next` is changed only to unlink its successor; an unlinked
-//     entry keeps its own `next`, so a reader standing on it continues.
+//  1. A slot's tag is 0 until a record is first stored in it, then never 0
+//     again in that table: a probe may stop at tag 0. A slot whose record is
+//     null is empty (tag 0) or removed (a tombstone, reusable by Insert).
+//  2. The writer stores a slot's tag before its record (release); a record
+//     and its key are fully initialised before that release store.
+//  3. A table is replaced (Grow) by building a complete new table and one
+//     store of `table_`; tables never come back. A record leaves the index
+//     only by having its slot in the current table cleared, before the
+//     caller retires it.
+//  4. Hence a reader that loads a record from table t and then finds t
+//     still current (`table_ == t`, checked after the load) loaded it while
+//     it was reachable, so its reservation protects it. A reader that finds
+//     t replaced restarts: a slot of an old table may name a record removed
+//     (and freed) after the replacement.
+//  5. At most half of a table's slots have a nonzero tag (Insert grows
+//     first), so every probe ends at an empty slot.
 #ifndef MVKV_MVCC_INTERNAL_HASH_INDEX_H_
 #define MVKV_MVCC_INTERNAL_HASH_INDEX_H_
 
@@ -27,14 +37,12 @@ namespace mvkv::mvcc_internal {
 
 // Guard reservation indexes used by Find (see ReclaimDomain::Guard).
 inline constexpr int kHashTableSlot = 0;
-inline constexpr int kHashEntrySlotA = 1;
-inline constexpr int kHashEntrySlotB = 2;
 inline constexpr int kRecordSlot = 3;
 
 class HashIndex final {
  public:
   HashIndex();
-  ~HashIndex();  // frees the table and entries, not the records
+  ~HashIndex();  // frees the table, not the records
   HashIndex(const HashIndex&) = delete;
   HashIndex& operator=(const HashIndex&) = delete;
 
@@ -49,15 +57,18 @@ class HashIndex final {
   Record* FindForWriter(std::string_view key, uint64_t hash) const;
   // REQUIRES: no record with the same key is present.
   void Insert(Record* record);
-  // Unlinks the record's entry; the caller retires the record.
+  // Clears the record's slot; the caller retires the record afterwards.
+  // REQUIRES: the record is in the index.
   void Remove(Record* record);
 
   std::size_t size() const { return size_; }
 
  private:
-  struct Entry;
+  struct Slot;
   struct Table;
 
+  static uint64_t Tag(uint64_t hash) { return hash | 1; }  // never 0
+  // Rebuilds the table without tombstones, sized for the live records.
   void Grow();
 
   std::atomic<Table*> table_;
