@@ -8,11 +8,17 @@
 //  1. A record is fully initialised, its tower links included, before the
 //     release store that links it at level 0; higher levels are linked after,
 //     bottom-up, so a reader that finds it at level i finds it at level 0.
-//  2. Remove unlinks top-down and never changes the removed record's own
-//     links: a reader standing on it continues to keys greater than its own.
-//     Keys inserted after the removal may be missed by such a reader; they
-//     were committed after the reader's snapshot (see docs/ARCHITECTURE.md),
-//     so a snapshot scan cannot need them.
+//  2. Remove unlinks top-down and never changes where the removed record's
+//     own links point. Keys inserted after the removal may be missed by a
+//     reader that was on it; they were committed after the reader's snapshot
+//     (see docs/ARCHITECTURE.md), so a snapshot scan cannot need them.
+//  3. Remove first sets kRemovedMark on every link of the record (seq_cst),
+//     then unlinks it. A removed record's successor may itself be removed
+//     and freed later (it can be younger than the reader's reservations),
+//     so a reader that loads a marked link does not follow it: it seeks
+//     again from the head. An unmarked link was read while its owner was
+//     still linked, so its target was reachable then and the reader's
+//     reservation protects it.
 #ifndef MVKV_MVCC_INTERNAL_ORDERED_INDEX_H_
 #define MVKV_MVCC_INTERNAL_ORDERED_INDEX_H_
 
@@ -63,10 +69,16 @@ class OrderedIndex final {
     int slot_ = kSkipSlotA;  // the slot protecting the record held
   };
 
+  // The low bit of a removed record's links (Invariant 3).
+  static constexpr std::uintptr_t kRemovedMark = 1;
+
   // Writer only: first record with key >= target, no guard.
   Record* SeekForWriter(std::string_view target) const;
-  static Record* NextForWriter(Record* r) {
-    return r->next[0].load(std::memory_order_relaxed);
+  // Writer only: r's successor at `level`, without the mark.
+  static Record* NextForWriter(Record* r, int level = 0) {
+    return reinterpret_cast<Record*>(
+        reinterpret_cast<std::uintptr_t>(r->next[level].load(std::memory_order_relaxed)) &
+        ~kRemovedMark);
   }
 
   // REQUIRES: record->height >= 1 and its key is not present.
