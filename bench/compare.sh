@@ -2,14 +2,15 @@
 # bench/compare.sh — the same YCSB workload against several targets back to
 # back (bench/ycsb), one markdown table and one combined heap plot.
 #
-#   bench/compare.sh [-w WORKLOAD] [-t "embedded rocksdb grpc etcd"] [-o OUTDIR] \
+#   bench/compare.sh [-w WORKLOAD] [-t "embedded embedded-ebr rocksdb grpc etcd"] [-o OUTDIR] \
 #                    [-- extra ycsb flags, e.g. --records=100000 --seconds=10 --threads=2 --stall=txn:1@2s]
 #
 # grpc starts bench's own mvkv_server (--start_server), etcd starts etcd on
-# loopback (--start_etcd). Env: BAZEL (default bazel), BAZEL_ARGS (startup
-# flags, e.g. --output_base=...), YCSB / MVKV_SERVER to skip the build.
-# Reclaim schemes: the engine is hard-wired to CrystallineDomain::Default(),
-# so schemes cannot be compared inside the engine yet (see bench/ycsb).
+# loopback (--start_etcd). embedded-ebr is the embedded engine built on
+# epoch-based reclamation (--config=engine_ebr, mvcc/reclaim_scheme.h), to
+# compare reclaim schemes inside the engine. Env: BAZEL (default bazel),
+# BAZEL_ARGS (startup flags, e.g. --output_base=...), YCSB / MVKV_SERVER /
+# YCSB_EBR to skip the builds.
 set -euo pipefail
 
 workload=a
@@ -20,7 +21,7 @@ while getopts "w:t:o:h" opt; do
     w) workload=$OPTARG ;;
     t) targets=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -37,6 +38,13 @@ if [[ -z "${YCSB:-}" || -z "${MVKV_SERVER:-}" ]]; then
   YCSB=${YCSB:-$bin/bench/ycsb/ycsb}
   MVKV_SERVER=${MVKV_SERVER:-$bin/server/mvkv_server}
 fi
+if [[ " $targets " == *" embedded-ebr "* && -z "${YCSB_EBR:-}" ]]; then
+  BAZEL=${BAZEL:-bazel}
+  # shellcheck disable=SC2086
+  $BAZEL ${BAZEL_ARGS:-} build --config=opt --config=engine_ebr --symlink_prefix=/ //bench/ycsb:ycsb >&2
+  # shellcheck disable=SC2086
+  YCSB_EBR=$($BAZEL ${BAZEL_ARGS:-} info --config=opt --config=engine_ebr bazel-bin 2>/dev/null)/bench/ycsb/ycsb
+fi
 
 mkdir -p "$out"
 json="$out/results.json"
@@ -45,13 +53,15 @@ csvs=()
 for t in $targets; do
   name=$(basename "$workload")
   csv="$out/$t-$name.csv"
+  ycsb=$YCSB
   case $t in
     grpc) args=(--start_server="$MVKV_SERVER") ;;
     etcd) args=(--target=etcd://auto --start_etcd) ;;
+    embedded-ebr) ycsb=$YCSB_EBR; args=(--target=embedded) ;;
     *) args=(--target="$t") ;;
   esac
   echo "== $t, workload $workload" >&2
-  "$YCSB" --workload="$workload" "${args[@]}" --json="$json" --csv="$csv" \
+  "$ycsb" --workload="$workload" "${args[@]}" --json="$json" --csv="$csv" \
     --plot="$out/$t-$name.png" "${extra[@]}" > "$out/$t-$name.txt"
   csvs+=("$csv")
 done

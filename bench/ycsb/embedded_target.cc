@@ -1,6 +1,7 @@
 // The embedded engine in-process: mvkv::Database with default Options.
 #include "bench/ycsb/targets_internal.h"
 #include "mvcc/db.h"
+#include "mvcc/reclaim_scheme.h"
 
 namespace mvkv::ycsb::targets_internal {
 namespace {
@@ -41,7 +42,11 @@ class EmbeddedStall final : public StalledSnapshot {
 class EmbeddedTarget final : public Target {
  public:
   explicit EmbeddedTarget(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-  std::string name() const override { return "embedded"; }
+  std::string name() const override {
+    // The engine built with --config=engine_ebr reports itself apart.
+    if (kEngineReclaimScheme == "crystalline") return "embedded";
+    return "embedded-" + std::string(kEngineReclaimScheme);
+  }
   absl::StatusOr<std::unique_ptr<Session>> NewSession() override {
     return std::make_unique<EmbeddedSession>(db_.get());
   }

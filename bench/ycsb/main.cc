@@ -38,9 +38,9 @@ ABSL_FLAG(double, rate, 0,
           "each operation's intended start (coordinated omission corrected).");
 ABSL_FLAG(std::vector<std::string>, stall, {},
           "reclaim:K@T parks K threads inside a Guard of mvkv's reclaim domain "
-          "(CrystallineDomain::Default(), the one the engine is hard-wired to) "
-          "from T seconds into the run until its end: in-process engine only; "
-          "comparing reclaim schemes inside the engine is not possible yet. "
+          "(the engine's own: Crystalline-W, or EBR when built with "
+          "--config=engine_ebr; see mvcc/reclaim_scheme.h) "
+          "from T seconds into the run until its end: in-process engine only. "
           "txn:K@T opens K transactions at T that hold their snapshots "
           "(embedded: Txn; rocksdb: GetSnapshot; grpc: interactive "
           "transaction kept alive). Comma-separated or repeated.");

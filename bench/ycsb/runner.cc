@@ -10,10 +10,12 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "mvcc/reclaim_scheme.h"
 #include "reclaim/reclaim.h"
 
 namespace mvkv::ycsb {
@@ -154,7 +156,7 @@ void StallThread(Target& target, const Stall& s, Shared* shared,
     std::vector<std::thread> parked;
     for (int i = 0; i < s.count; ++i) {
       parked.emplace_back([shared] {
-        reclaim::CrystallineDomain::Guard guard;
+        EngineReclaimDomain::Guard guard;  // the engine's own domain
         static std::atomic<reclaim::Node*> root{nullptr};
         guard.Protect(root, 0);  // activates the reservation at today's era
         std::unique_lock<std::mutex> l(shared->mu);
@@ -335,7 +337,7 @@ absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   }
   r.samples = std::move(samples);
   for (const Stall& s : c.stalls) {
-    if (s.kind == Stall::kReclaim && r.target != "embedded") {
+    if (s.kind == Stall::kReclaim && !absl::StartsWith(r.target, "embedded")) {
       r.notes.push_back(absl::StrCat(
           "stall ", AV(s.text), ": parks threads in mvkv's reclaim domain; ",
           AV(r.target), " does not use it (no effect)"));

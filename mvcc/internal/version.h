@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "absl/strings/string_view.h"
+#include "mvcc/reclaim_scheme.h"
 #include "reclaim/reclaim.h"
 
 namespace mvkv::mvcc_internal {
@@ -36,7 +37,7 @@ inline absl::string_view AsAbsl(std::string_view s) {
 // A key for an error message: quoted, C-escaped, cut at 64 bytes.
 std::string QuoteKey(std::string_view key);
 
-using ReclaimDomain = reclaim::CrystallineDomain;
+using ReclaimDomain = EngineReclaimDomain;  // mvcc/reclaim_scheme.h
 
 enum class VersionKind : uint8_t { kBytes, kTombstone, kTyped };
 
