@@ -100,7 +100,7 @@ Record* HashIndex::FindForWriter(std::string_view key, uint64_t hash) const {
 }
 
 void HashIndex::Insert(Record* record) {
-  if (size_ + 1 > (table_.load(std::memory_order_relaxed)->mask + 1)) Grow();
+  if (size() + 1 > (table_.load(std::memory_order_relaxed)->mask + 1)) Grow();
   Table* t = table_.load(std::memory_order_relaxed);
   auto* e = new Entry();
   ReclaimDomain::Default().InitNode(e);
@@ -111,7 +111,7 @@ void HashIndex::Insert(Record* record) {
   // (2) release: the entry and the record are initialised before readers
   // can reach them; pairs with the acquire in Find (1).
   head.store(e, std::memory_order_release);
-  ++size_;
+  size_.store(size() + 1, std::memory_order_relaxed);  // single writer
 }
 
 void HashIndex::Remove(Record* record) {
@@ -124,7 +124,7 @@ void HashIndex::Remove(Record* record) {
       link->store(e->next.load(std::memory_order_relaxed),
                   std::memory_order_release);
       ReclaimDomain::Default().Retire(e, &DeleteEntry<Entry>, sizeof(Entry));
-      --size_;
+      size_.store(size() - 1, std::memory_order_relaxed);  // single writer
       return;
     }
     link = &e->next;

@@ -52,7 +52,8 @@ class HashIndex final {
   // Unlinks the record's entry; the caller retires the record.
   void Remove(Record* record);
 
-  std::size_t size() const { return size_; }
+  // Any thread (Stats); exact in the writer.
+  std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry;
@@ -61,7 +62,8 @@ class HashIndex final {
   void Grow();
 
   std::atomic<Table*> table_;
-  std::size_t size_ = 0;  // writer-only
+  // Written by the writer only; relaxed: a statistic other threads may read.
+  std::atomic<std::size_t> size_{0};
 };
 
 }  // namespace mvkv::mvcc_internal
