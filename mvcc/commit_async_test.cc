@@ -21,11 +21,13 @@
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
 #include "mvcc/durability.h"
+#include "mvcc/testing/gated_durability.h"
 
 namespace mvkv {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::GatedDurability;
 
 // Collects callback outcomes; Wait blocks until `n` have arrived.
 class Outcomes {
@@ -52,51 +54,6 @@ class Outcomes {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<absl::Status> statuses_;
-};
-
-// An in-memory durability whose PersistBatch can be held shut, to keep
-// commits in flight for as long as a test needs.
-class GatedDurability final : public Durability {
- public:
-  absl::Status PersistBatch(absl::Span<const DurableCommit> batch) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++waiting_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-    --waiting_;
-    for (const DurableCommit& c : batch) {
-      for (const DurableWrite& w : c.writes) {
-        persisted_.emplace(std::string(w.key), c.commit_ts);
-      }
-    }
-    return absl::OkStatus();
-  }
-  absl::StatusOr<uint64_t> Load(
-      const std::function<void(std::string_view, std::string_view, uint64_t)>&)
-      override {
-    return 0;
-  }
-  void SetOpen(bool open) {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = open;
-    cv_.notify_all();
-  }
-  // Blocks until a batch is held at the gate.
-  void WaitForHeldBatch() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return waiting_ > 0; });
-  }
-  bool Persisted(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return persisted_.count(key) > 0;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  int waiting_ = 0;
-  std::multimap<std::string, uint64_t> persisted_;
 };
 
 std::unique_ptr<Database> OpenDb(Options options = Options()) {
