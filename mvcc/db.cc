@@ -1,6 +1,7 @@
 #include "mvcc/db.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <thread>
 #include <utility>
@@ -59,10 +60,15 @@ absl::Status SnapshotTooOldError(std::string_view why) {
 
 namespace {
 
+// (1) acquire pairs with the completion thread's release store (2): after
+// an async commit's end, everything it wrote to the state is visible.
 absl::Status CheckOpen(const TxnState& txn) {
-  switch (txn.phase) {
+  switch (txn.phase.load(std::memory_order_acquire)) {
     case TxnPhase::kOpen:
       return absl::OkStatus();
+    case TxnPhase::kCommitting:
+      return absl::FailedPreconditionError(
+          absl::StrCat("transaction ", txn.id, ": commit in progress"));
     case TxnPhase::kCommitted:
       return absl::FailedPreconditionError(
           absl::StrCat("transaction ", txn.id, " already committed"));
@@ -86,10 +92,13 @@ absl::Status CheckSnapshot(TxnState& txn) {
 
 }  // namespace
 
-Txn::Txn(std::unique_ptr<TxnState> state) : state_(std::move(state)) {}
+Txn::Txn(std::shared_ptr<TxnState> state) : state_(std::move(state)) {}
 
 Txn::~Txn() {
-  if (state_->phase == TxnPhase::kOpen) Rollback().IgnoreError();
+  // kCommitting: the async commit owns the state now; just let go of it.
+  if (state_->phase.load(std::memory_order_acquire) == TxnPhase::kOpen) {
+    Rollback().IgnoreError();
+  }
 }
 
 absl::StatusOr<std::string> Txn::Get(std::string_view key) {
@@ -239,47 +248,113 @@ absl::Status Txn::WriteTyped(const std::shared_ptr<Record>& record,
   return absl::OkStatus();
 }
 
-absl::Status Txn::Commit() {
-  TxnState& txn = *state_;
+namespace {
+
+// The part of a commit before the pipeline: a final status if the commit
+// ends here (finished transaction, released snapshot, read-only), else
+// nullopt and the transaction must go through the pipeline.
+std::optional<absl::Status> PrepareCommit(Txn& handle, TxnState& txn) {
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
   if (absl::Status s = CheckSnapshot(txn); !s.ok()) {
-    Rollback().IgnoreError();
+    handle.Rollback().IgnoreError();
     return s;
   }
   if (txn.writes.empty() && txn.tvar_writes.empty()) {
     // Read-only: every read was already at one snapshot; nothing to order.
     txn.engine->ReleaseSnapshot(&txn);
-    txn.phase = TxnPhase::kCommitted;
+    txn.phase.store(TxnPhase::kCommitted, std::memory_order_release);
     return absl::OkStatus();
   }
+  return std::nullopt;
+}
+
+// The part after the pipeline: releases the snapshot and ends the phase.
+void FinishCommit(TxnState& txn, const absl::Status& status,
+                  uint64_t commit_ts) {
+  txn.engine->ReleaseSnapshot(&txn);
+  if (status.ok()) txn.commit_ts = commit_ts;
+  // (2) release pairs with CheckOpen's acquire (1) and Txn::commit_ts().
+  txn.phase.store(status.ok() ? TxnPhase::kCommitted : TxnPhase::kRolledBack,
+                  std::memory_order_release);
+}
+
+// An async commit: owns what the pipeline reads (the transaction's state,
+// or copies of an autocommit key and value) and the callback.
+struct AsyncCommit final : CommitRequest {
+  std::shared_ptr<TxnState> txn_state;  // null for autocommit writes
+  std::string key_copy;
+  std::string value_copy;
+  CommitCallback done;
+
+  // CommitRequest::on_complete: ends the transaction, frees the request,
+  // then runs the callback (which may free the Txn).
+  static void Complete(CommitRequest& request) {
+    std::unique_ptr<AsyncCommit> self(static_cast<AsyncCommit*>(&request));
+    if (self->txn_state != nullptr) {
+      FinishCommit(*self->txn_state, self->status, self->commit_ts);
+    }
+    absl::Status status = std::move(self->status);
+    CommitCallback done = std::move(self->done);
+    self.reset();
+    std::move(done)(std::move(status));
+  }
+};
+
+}  // namespace
+
+absl::Status Txn::Commit() {
+  TxnState& txn = *state_;
+  if (std::optional<absl::Status> s = PrepareCommit(*this, txn)) return *s;
   CommitRequest request;
   request.txn = &txn;
   absl::Status s = txn.engine->Commit(request);
-  txn.engine->ReleaseSnapshot(&txn);
-  if (!s.ok()) {
-    txn.phase = TxnPhase::kRolledBack;
-    return s;
+  FinishCommit(txn, s, request.commit_ts);
+  return s;
+}
+
+void Txn::CommitAsync(CommitCallback done) {
+  TxnState& txn = *state_;
+  if (std::optional<absl::Status> s = PrepareCommit(*this, txn)) {
+    std::move(done)(*std::move(s));
+    return;
   }
-  txn.commit_ts = request.commit_ts;
-  txn.phase = TxnPhase::kCommitted;
-  return absl::OkStatus();
+  auto request = std::make_unique<AsyncCommit>();
+  request->txn = &txn;
+  request->txn_state = state_;
+  request->done = std::move(done);
+  request->on_complete = &AsyncCommit::Complete;
+  // Relaxed: the publication in CommitAsync (release) orders it for the
+  // pipeline, and this thread reads its own store.
+  txn.phase.store(TxnPhase::kCommitting, std::memory_order_relaxed);
+  Engine* engine = txn.engine;
+  // From here `this` may be destroyed at any moment (by `done`, or by the
+  // caller on another path): touch only the request's own state.
+  engine->CommitAsync(*request.release());
 }
 
 absl::Status Txn::Rollback() {
   TxnState& txn = *state_;
-  if (txn.phase == TxnPhase::kCommitted) return CheckOpen(txn);
+  const TxnPhase phase = txn.phase.load(std::memory_order_acquire);
+  if (phase == TxnPhase::kCommitted || phase == TxnPhase::kCommitting) {
+    return CheckOpen(txn);
+  }
   txn.writes.clear();
   for (mvcc_internal::TVarWrite& w : txn.tvar_writes) {
     mvcc_internal::DeleteVersion(w.version);
   }
   txn.tvar_writes.clear();
   txn.engine->ReleaseSnapshot(&txn);
-  txn.phase = TxnPhase::kRolledBack;
+  txn.phase.store(TxnPhase::kRolledBack, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
 uint64_t Txn::snapshot_ts() const { return state_->snapshot_ts; }
-uint64_t Txn::commit_ts() const { return state_->commit_ts; }
+uint64_t Txn::commit_ts() const {
+  // Acquire pairs with FinishCommit's release (2): commit_ts is final.
+  return state_->phase.load(std::memory_order_acquire) == TxnPhase::kCommitted
+             ? state_->commit_ts
+             : 0;
+}
 uint64_t Txn::id() const { return state_->id; }
 IsolationLevel Txn::isolation() const { return state_->isolation; }
 
@@ -295,7 +370,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
 Database::Database(std::unique_ptr<Engine> engine)
     : engine_(std::move(engine)) {}
 
-Database::~Database() = default;
+// Drains while the Database is whole: a completion callback run by the drain
+// may still call into it (e.g. PutAsync, which then fails Unavailable).
+Database::~Database() { engine_->Close(); }
 
 absl::StatusOr<ReadResult> Database::GetWithTimestamp(std::string_view key) {
   if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
@@ -327,6 +404,37 @@ absl::Status Database::Delete(std::string_view key) {
   request.key = key;
   request.tombstone = true;
   return engine_->Commit(request);
+}
+
+void Database::PutAsync(std::string_view key, std::string_view value,
+                        CommitCallback done) {
+  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) {
+    return std::move(done)(std::move(s));
+  }
+  if (absl::Status s = engine_->ValidateValue(value); !s.ok()) {
+    return std::move(done)(std::move(s));
+  }
+  auto request = std::make_unique<AsyncCommit>();
+  request->key_copy.assign(key);
+  request->value_copy.assign(value);
+  request->key = request->key_copy;
+  request->value = request->value_copy;
+  request->done = std::move(done);
+  request->on_complete = &AsyncCommit::Complete;
+  engine_->CommitAsync(*request.release());
+}
+
+void Database::DeleteAsync(std::string_view key, CommitCallback done) {
+  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) {
+    return std::move(done)(std::move(s));
+  }
+  auto request = std::make_unique<AsyncCommit>();
+  request->key_copy.assign(key);
+  request->key = request->key_copy;
+  request->tombstone = true;
+  request->done = std::move(done);
+  request->on_complete = &AsyncCommit::Complete;
+  engine_->CommitAsync(*request.release());
 }
 
 absl::StatusOr<std::vector<KeyValue>> Database::Scan(std::string_view start,

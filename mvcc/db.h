@@ -23,6 +23,13 @@
 // Every transaction reads its own uncommitted writes. Read-only transactions
 // never enter the pipeline.
 //
+// Commits come in two forms with the same outcomes. The blocking ones
+// (Txn::Commit, Database::Put/Delete) return once the commit is visible and
+// durable, parking the calling thread meanwhile. The asynchronous ones
+// (Txn::CommitAsync, Database::PutAsync/DeleteAsync) return at once and call
+// a CommitCallback when the commit is done, so a server can have any number
+// of commits in flight without a thread per commit (see CommitCallback).
+//
 // Thread safety: Database is thread-safe. A Txn is used by one thread at a
 // time (it may move between threads); different Txns run concurrently.
 // TVar<T> handles may be shared between threads; their values are read and
@@ -36,8 +43,10 @@
 //   OutOfRange          snapshot too old: the engine released this
 //                       transaction's snapshot (see IsSnapshotTooOld()).
 //   InvalidArgument     empty or oversized key, oversized value, bad range.
-//   ResourceExhausted   the commit pipeline is full and did not drain in time.
-//   Unavailable         the database is shutting down.
+//   ResourceExhausted   the commit pipeline is full and did not drain in time
+//                       (async commits: is full; they never wait for room).
+//   Unavailable         the database is shutting down, or commits stopped
+//                       after a durability failure.
 #ifndef MVKV_MVCC_DB_H_
 #define MVKV_MVCC_DB_H_
 
@@ -52,6 +61,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -144,6 +154,27 @@ struct Stats {
 class Database;
 class Txn;
 
+// The completion of an asynchronous commit (Txn::CommitAsync,
+// Database::PutAsync/DeleteAsync). Called exactly once with the status the
+// blocking form would have returned:
+//   * inline, on the caller's thread, before the async call returns, when
+//     the commit ends without entering the pipeline: invalid input, a
+//     finished transaction, a released snapshot, a read-only transaction
+//     (OK), a full pipeline (ResourceExhausted: the async forms never wait
+//     for room), shutdown or stopped commits (Unavailable);
+//   * otherwise on the pipeline's completion thread, in commit-timestamp
+//     order, after the commit is durable and visible: a Get or Begin started
+//     inside the callback sees it.
+// On the completion thread the callback delays every commit behind it: it
+// must be short and must not block. It may read the database, begin and use
+// transactions, and call the async commit forms (a full pipeline then fails
+// inline, it never waits), but it must not call a blocking commit
+// (Txn::Commit, Put, Delete, Transact, Sweep): that waits for the thread it
+// runs on and never returns. A callback still pending when the Database is
+// destroyed runs during the destructor's drain (with its commit's real
+// outcome, or Unavailable if the pipeline stopped before reaching it).
+using CommitCallback = absl::AnyInvocable<void(absl::Status) &&>;
+
 namespace mvcc_internal {
 struct Record;
 struct Version;
@@ -228,20 +259,38 @@ class Txn final {
   // entering the pipeline.
   absl::Status Commit();
 
+  // Commit() without waiting: validates and hands the transaction to the
+  // commit pipeline, then returns; `done` gets what Commit() would have
+  // returned (see CommitCallback for where and when it runs). When `done`
+  // runs the transaction is finished: committed (commit_ts() is set) if the
+  // status is OK, rolled back otherwise, and its snapshot is released.
+  //
+  // Ownership: the pipeline keeps what it needs (the buffered writes, the
+  // read set) alive by itself, so this Txn may be destroyed at any time
+  // after the call, even before `done` runs, and `done` may own it (e.g.
+  // capture the std::unique_ptr<Txn> to read commit_ts() inside). CommitAsync
+  // does not touch this Txn after handing it over.
+  // Between the call and `done`, every other method returns
+  // FailedPrecondition ("commit in progress"), changes nothing, and is safe
+  // to call from the owning thread; Commit()/CommitAsync() included.
+  void CommitAsync(CommitCallback done);
+
   // Discards the buffered writes and releases the snapshot. Idempotent on an
-  // open transaction; FailedPrecondition after Commit().
+  // open transaction; FailedPrecondition after Commit() or while a
+  // CommitAsync is in progress.
   absl::Status Rollback();
 
   // The snapshot timestamp (0 for kReadCommitted, which has none).
   uint64_t snapshot_ts() const;
-  // The commit timestamp; 0 until a successful Commit() with writes.
+  // The commit timestamp; 0 until a successful Commit() with writes (or a
+  // CommitAsync whose `done` got OK).
   uint64_t commit_ts() const;
   uint64_t id() const;
   IsolationLevel isolation() const;
 
  private:
   friend class Database;
-  explicit Txn(std::unique_ptr<mvcc_internal::TxnState> state);
+  explicit Txn(std::shared_ptr<mvcc_internal::TxnState> state);
 
   // Calls copy(payload, out) on the version this transaction sees, while it
   // is protected from reclamation.
@@ -251,7 +300,8 @@ class Txn final {
   absl::Status WriteTyped(const std::shared_ptr<mvcc_internal::Record>& record,
                           mvcc_internal::Version* version);
 
-  std::unique_ptr<mvcc_internal::TxnState> state_;
+  // Shared with an async commit in flight (see CommitAsync).
+  std::shared_ptr<mvcc_internal::TxnState> state_;
 };
 
 class Database final {
@@ -262,9 +312,10 @@ class Database final {
   static absl::StatusOr<std::unique_ptr<Database>> Open(
       const Options& options = Options());
 
-  // Drains the commit pipeline (every acknowledged commit stays committed)
-  // and frees everything. REQUIRES: no Txn of this database is alive and no
-  // call is in progress.
+  // Drains the commit pipeline (every acknowledged commit stays committed),
+  // running the callbacks of async commits still in flight, and frees
+  // everything. REQUIRES: no Txn of this database is alive and no call is in
+  // progress (a CommitCallback still pending is fine: it runs here).
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -278,6 +329,13 @@ class Database final {
   // single-key autocommit writes never conflict).
   absl::Status Put(std::string_view key, std::string_view value);
   absl::Status Delete(std::string_view key);
+  // Put/Delete without waiting: `done` gets what Put/Delete would have
+  // returned (see CommitCallback for where and when it runs; InvalidArgument
+  // for a bad key or value is inline). The key and value are copied: the
+  // caller's buffers may go as soon as the call returns.
+  void PutAsync(std::string_view key, std::string_view value,
+                CommitCallback done);
+  void DeleteAsync(std::string_view key, CommitCallback done);
   // A consistent scan at one snapshot (see Txn::Scan).
   absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view start,
                                              std::string_view end,

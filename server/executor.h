@@ -1,9 +1,10 @@
-// A small fixed pool of worker threads with a bounded queue, for the engine
-// calls that may block (commits wait in Database::Commit for the pipeline).
-// gRPC's callback threads hand work here and return at once, so no gRPC
-// thread is parked by a slow commit; at most `threads` engine calls run at a
-// time, and a full queue is refused (the caller answers RESOURCE_EXHAUSTED)
-// instead of growing without bound.
+// A small fixed pool of worker threads with a bounded queue, for request work
+// that may take a while (scans, the reads and compares of a transaction, calls
+// that take a transaction's lock). gRPC's callback threads hand work here and
+// return at once; commits are handed on to the engine's asynchronous commit,
+// so no worker waits for one. At most `threads` tasks run at a time, and a
+// full queue is refused (the caller answers RESOURCE_EXHAUSTED) instead of
+// growing without bound.
 //
 // Thread safety: all methods are thread-safe. Blocking: Submit never blocks;
 // Shutdown blocks until the queue is drained and the workers have exited.

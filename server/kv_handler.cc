@@ -1,6 +1,10 @@
 #include "server/kv_handler.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -84,6 +88,45 @@ bool Holds(v1::Compare::Result result, const T& actual, const T& operand) {
 absl::Status FinishedStatus(const char* verb, uint64_t id) {
   return absl::FailedPreconditionError(
       absl::StrCat("transaction ", id, " already ", verb));
+}
+
+// REQUIRES: entry locked. OK if its transaction may be used now; else why
+// not: its fate once finished, or FailedPrecondition while it commits.
+absl::Status Usable(TxnTable::Entry& entry) {
+  if (entry.txn() == nullptr) return entry.fate();
+  if (entry.committing()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("transaction ", entry.id(), ": commit in progress"));
+  }
+  return absl::OkStatus();
+}
+
+// Runs `start(done)` and waits for `done`: the blocking form of an async
+// call. `done` may run inline or on another thread.
+template <class Result, class Start>
+Result Await(Start start) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result> result;
+  };
+  auto state = std::make_shared<State>();  // outlives a late notifier
+  start([state](Result result) {
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->result.emplace(std::move(result));
+    state->cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(state->mu);
+  state->cv.wait(lock, [&] { return state->result.has_value(); });
+  return std::move(*state->result);
+}
+
+// A session reply for `status` (an error) with no payload.
+v1::SessionResponse ErrorResponse(const absl::Status& status) {
+  v1::SessionResponse response;
+  response.set_code(static_cast<int32_t>(status.code()));
+  response.set_message(std::string(status.message()));
+  return response;
 }
 
 }  // namespace
@@ -216,33 +259,65 @@ absl::StatusOr<v1::GetResponse> KvHandler::Get(const v1::GetRequest& request) {
 }
 
 absl::StatusOr<v1::PutResponse> KvHandler::Put(const v1::PutRequest& request) {
-  if (absl::Status s = ValidateKey(request.key()); !s.ok()) return s;
-  if (absl::Status s = ValidateValue(request.value()); !s.ok()) return s;
+  return Await<absl::StatusOr<v1::PutResponse>>(
+      [&](Reply<v1::PutResponse> done) { PutAsync(request, std::move(done)); });
+}
+
+void KvHandler::PutAsync(const v1::PutRequest& request,
+                         Reply<v1::PutResponse> done) {
+  if (absl::Status s = ValidateKey(request.key()); !s.ok()) {
+    return std::move(done)(s);
+  }
+  if (absl::Status s = ValidateValue(request.value()); !s.ok()) {
+    return std::move(done)(s);
+  }
   // Read committed: a blind write never conflicts (last writer wins), like
   // Database::Put, but the Txn tells the commit timestamp.
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kReadCommitted);
   if (absl::Status s = txn->Put(request.key(), request.value()); !s.ok()) {
-    return s;
+    return std::move(done)(s);
   }
-  if (absl::Status s = txn->Commit(); !s.ok()) return s;
-  v1::PutResponse response;
-  response.set_commit_ts(txn->commit_ts());
-  return response;
+  mvkv::Txn* raw = txn.get();
+  raw->CommitAsync(
+      [txn = std::move(txn), done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) return std::move(done)(s);
+        v1::PutResponse response;
+        response.set_commit_ts(txn->commit_ts());
+        std::move(done)(std::move(response));
+      });
 }
 
 absl::StatusOr<v1::DeleteResponse> KvHandler::Delete(
     const v1::DeleteRequest& request) {
-  if (absl::Status s = ValidateKey(request.key()); !s.ok()) return s;
+  return Await<absl::StatusOr<v1::DeleteResponse>>(
+      [&](Reply<v1::DeleteResponse> done) {
+        DeleteAsync(request, std::move(done));
+      });
+}
+
+void KvHandler::DeleteAsync(const v1::DeleteRequest& request,
+                            Reply<v1::DeleteResponse> done) {
+  if (absl::Status s = ValidateKey(request.key()); !s.ok()) {
+    return std::move(done)(s);
+  }
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kReadCommitted);
-  v1::DeleteResponse response;
   absl::StatusOr<std::string> old = txn->Get(request.key());
-  if (absl::IsNotFound(old.status())) return response;  // commits nothing
-  if (!old.ok()) return old.status();
-  if (absl::Status s = txn->Delete(request.key()); !s.ok()) return s;
-  if (absl::Status s = txn->Commit(); !s.ok()) return s;
-  response.set_existed(true);
-  response.set_commit_ts(txn->commit_ts());
-  return response;
+  if (absl::IsNotFound(old.status())) {  // commits nothing
+    return std::move(done)(v1::DeleteResponse());
+  }
+  if (!old.ok()) return std::move(done)(old.status());
+  if (absl::Status s = txn->Delete(request.key()); !s.ok()) {
+    return std::move(done)(s);
+  }
+  mvkv::Txn* raw = txn.get();
+  raw->CommitAsync(
+      [txn = std::move(txn), done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) return std::move(done)(s);
+        v1::DeleteResponse response;
+        response.set_existed(true);
+        response.set_commit_ts(txn->commit_ts());
+        std::move(done)(std::move(response));
+      });
 }
 
 absl::StatusOr<std::vector<v1::ScanResponse>> KvHandler::Scan(
@@ -355,7 +430,7 @@ absl::Status KvHandler::RunTxn(const v1::TxnRequest& request, mvkv::Txn& txn,
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::TxnResponse> KvHandler::Txn(const v1::TxnRequest& request) {
+absl::Status KvHandler::ValidateTxn(const v1::TxnRequest& request) const {
   if (request.compares_size() > options_.max_txn_ops ||
       request.success_size() > options_.max_txn_ops ||
       request.failure_size() > options_.max_txn_ops) {
@@ -371,27 +446,50 @@ absl::StatusOr<v1::TxnResponse> KvHandler::Txn(const v1::TxnRequest& request) {
       if (absl::Status s = ValidateOp(op); !s.ok()) return s;
     }
   }
-  absl::Status last;
-  absl::Duration backoff = absl::Microseconds(50);
-  for (int attempt = 0; attempt < options_.txn_max_attempts; ++attempt) {
-    v1::TxnResponse response;
-    std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSerializable);
-    last = RunTxn(request, *txn, &response);
-    if (last.ok()) last = txn->Commit();
-    if (last.ok()) {
-      response.set_commit_ts(txn->commit_ts());
-      for (v1::OpResult& r : *response.mutable_results()) {
-        if (r.has_put()) r.mutable_put()->set_commit_ts(txn->commit_ts());
-        if (r.has_delete_()) {
-          r.mutable_delete_()->set_commit_ts(txn->commit_ts());
-        }
-      }
-      return response;
+  return absl::OkStatus();
+}
+
+void KvHandler::TxnAttemptAsync(const v1::TxnRequest& request,
+                                Reply<v1::TxnResponse> done) {
+  v1::TxnResponse response;
+  std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSerializable);
+  if (absl::Status s = RunTxn(request, *txn, &response); !s.ok()) {
+    return std::move(done)(s);
+  }
+  mvkv::Txn* raw = txn.get();
+  raw->CommitAsync([txn = std::move(txn), response = std::move(response),
+                    done = std::move(done)](absl::Status s) mutable {
+    if (!s.ok()) return std::move(done)(s);
+    const uint64_t ts = txn->commit_ts();
+    response.set_commit_ts(ts);
+    for (v1::OpResult& r : *response.mutable_results()) {
+      if (r.has_put()) r.mutable_put()->set_commit_ts(ts);
+      if (r.has_delete_()) r.mutable_delete_()->set_commit_ts(ts);
     }
-    if (!absl::IsAborted(last) && !IsSnapshotTooOld(last)) return last;
-    txn.reset();
-    std::this_thread::sleep_for(absl::ToChronoMicroseconds(backoff));
-    backoff = std::min(backoff * 2, absl::Milliseconds(10));
+    std::move(done)(std::move(response));
+  });
+}
+
+bool KvHandler::RetryTxn(const absl::Status& status) {
+  return absl::IsAborted(status) || IsSnapshotTooOld(status);
+}
+
+absl::Duration KvHandler::TxnBackoff(int attempt) {
+  return std::min(absl::Microseconds(50) * (int64_t{1} << std::min(attempt, 20)),
+                  absl::Milliseconds(10));
+}
+
+absl::StatusOr<v1::TxnResponse> KvHandler::Txn(const v1::TxnRequest& request) {
+  if (absl::Status s = ValidateTxn(request); !s.ok()) return s;
+  absl::Status last;
+  for (int attempt = 0; attempt < options_.txn_max_attempts; ++attempt) {
+    auto result = Await<absl::StatusOr<v1::TxnResponse>>(
+        [&](Reply<v1::TxnResponse> done) {
+          TxnAttemptAsync(request, std::move(done));
+        });
+    if (result.ok() || !RetryTxn(result.status())) return result;
+    last = result.status();
+    std::this_thread::sleep_for(absl::ToChronoMicroseconds(TxnBackoff(attempt)));
   }
   return last;
 }
@@ -433,7 +531,7 @@ absl::StatusOr<v1::GetResponse> KvHandler::EntryGet(TxnTable::Entry& entry,
                                                     const std::string& key) {
   if (absl::Status s = ValidateKey(key); !s.ok()) return s;
   auto lock = entry.Lock();
-  if (entry.txn() == nullptr) return entry.fate();
+  if (absl::Status s = Usable(entry); !s.ok()) return s;
   auto kv = ReadOne(*entry.txn(), key);
   if (!kv.ok()) return kv.status();
   v1::GetResponse response;
@@ -447,7 +545,7 @@ absl::Status KvHandler::EntryPut(TxnTable::Entry& entry, const std::string& key,
   if (absl::Status s = ValidateKey(key); !s.ok()) return s;
   if (absl::Status s = ValidateValue(value); !s.ok()) return s;
   auto lock = entry.Lock();
-  if (entry.txn() == nullptr) return entry.fate();
+  if (absl::Status s = Usable(entry); !s.ok()) return s;
   return entry.txn()->Put(key, value);
 }
 
@@ -455,7 +553,7 @@ absl::Status KvHandler::EntryDelete(TxnTable::Entry& entry,
                                     const std::string& key) {
   if (absl::Status s = ValidateKey(key); !s.ok()) return s;
   auto lock = entry.Lock();
-  if (entry.txn() == nullptr) return entry.fate();
+  if (absl::Status s = Usable(entry); !s.ok()) return s;
   return entry.txn()->Delete(key);
 }
 
@@ -465,7 +563,7 @@ absl::StatusOr<v1::ScanResponse> KvHandler::EntryScan(TxnTable::Entry& entry,
                                                       uint32_t limit) {
   if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
   auto lock = entry.Lock();
-  if (entry.txn() == nullptr) return entry.fate();
+  if (absl::Status s = Usable(entry); !s.ok()) return s;
   bool more = false;
   auto kvs = ScanWithMore(*entry.txn(), start, end, limit, &more);
   if (!kvs.ok()) return kvs.status();
@@ -476,27 +574,41 @@ absl::StatusOr<v1::ScanResponse> KvHandler::EntryScan(TxnTable::Entry& entry,
   return response;
 }
 
-absl::StatusOr<v1::CommitResponse> KvHandler::EntryCommit(
-    TxnTable::Entry& entry) {
-  auto lock = entry.Lock();
-  if (entry.txn() == nullptr) return entry.fate();
-  const uint64_t id = entry.txn()->id();
-  absl::Status s = entry.txn()->Commit();
-  v1::CommitResponse response;
-  response.set_commit_ts(entry.txn()->commit_ts());
-  entry.Finish(s.ok() ? FinishedStatus("committed", id)
-                      : absl::FailedPreconditionError(
-                            absl::StrCat("transaction ", id,
-                                         " already finished: its "
-                                         "commit failed: ",
-                                         s.message())));
-  if (!s.ok()) return s;
-  return response;
+void KvHandler::EntryCommitAsync(std::shared_ptr<TxnTable::Entry> entry,
+                                 Reply<v1::CommitResponse> done) {
+  mvkv::Txn* txn = nullptr;
+  {
+    auto lock = entry->Lock();
+    if (absl::Status s = Usable(*entry); !s.ok()) {
+      lock.unlock();
+      return std::move(done)(s);
+    }
+    entry->BeginCommit();
+    txn = entry->txn();
+  }
+  // Outside the lock: `done` may run inline, and takes it. Marked
+  // committing, the transaction is ours alone until EndCommit.
+  const uint64_t id = txn->id();
+  txn->CommitAsync([entry = std::move(entry), id,
+                    done = std::move(done)](absl::Status s) mutable {
+    v1::CommitResponse response;
+    {
+      auto lock = entry->Lock();
+      response.set_commit_ts(entry->txn()->commit_ts());
+      entry->EndCommit(s.ok() ? FinishedStatus("committed", id)
+                              : absl::FailedPreconditionError(absl::StrCat(
+                                    "transaction ", id,
+                                    " already finished: its commit failed: ",
+                                    s.message())));
+    }
+    if (!s.ok()) return std::move(done)(s);
+    std::move(done)(std::move(response));
+  });
 }
 
 absl::Status KvHandler::EntryRollback(TxnTable::Entry& entry) {
   auto lock = entry.Lock();
-  if (entry.txn() == nullptr) return entry.fate();
+  if (absl::Status s = Usable(entry); !s.ok()) return s;
   entry.Finish(FinishedStatus("rolled back", entry.txn()->id()));
   return absl::OkStatus();
 }
@@ -527,7 +639,7 @@ absl::StatusOr<v1::KeepAliveResponse> KvHandler::KeepAlive(
   auto entry = txns_.Find(request.txn_id());
   if (!entry.ok()) return entry.status();
   auto lock = (*entry)->Lock();
-  if ((*entry)->txn() == nullptr) return (*entry)->fate();
+  if (absl::Status s = Usable(**entry); !s.ok()) return s;
   v1::KeepAliveResponse response;
   response.set_lease_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(txns_.lease())));
@@ -569,9 +681,17 @@ absl::StatusOr<v1::ScanResponse> KvHandler::TxnScan(
 
 absl::StatusOr<v1::CommitResponse> KvHandler::CommitTxn(
     const v1::CommitTxnRequest& request) {
+  return Await<absl::StatusOr<v1::CommitResponse>>(
+      [&](Reply<v1::CommitResponse> done) {
+        CommitTxnAsync(request, std::move(done));
+      });
+}
+
+void KvHandler::CommitTxnAsync(const v1::CommitTxnRequest& request,
+                               Reply<v1::CommitResponse> done) {
   auto entry = txns_.Find(request.txn_id());
-  if (!entry.ok()) return entry.status();
-  return EntryCommit(**entry);
+  if (!entry.ok()) return std::move(done)(entry.status());
+  EntryCommitAsync(*std::move(entry), std::move(done));
 }
 
 absl::StatusOr<v1::RollbackResponse> KvHandler::RollbackTxn(
@@ -593,14 +713,29 @@ Session::~Session() {
 }
 
 v1::SessionResponse Session::Handle(const v1::SessionRequest& request) {
+  return Await<v1::SessionResponse>(
+      [&](absl::AnyInvocable<void(v1::SessionResponse) &&> done) {
+        HandleAsync(request, std::move(done));
+      });
+}
+
+void Session::HandleAsync(
+    const v1::SessionRequest& request,
+    absl::AnyInvocable<void(v1::SessionResponse) &&> done) {
+  if (request.op_case() == v1::SessionRequest::kCommit && entry_ != nullptr) {
+    handler_->EntryCommitAsync(
+        entry_, [done = std::move(done)](
+                    absl::StatusOr<v1::CommitResponse> r) mutable {
+          if (!r.ok()) return std::move(done)(ErrorResponse(r.status()));
+          v1::SessionResponse response;
+          *response.mutable_commit() = *std::move(r);
+          std::move(done)(std::move(response));
+        });
+    return;
+  }
   v1::SessionResponse response;
   absl::Status s = Dispatch(request, &response);
-  if (!s.ok()) {
-    response.Clear();
-    response.set_code(static_cast<int32_t>(s.code()));
-    response.set_message(std::string(s.message()));
-  }
-  return response;
+  std::move(done)(s.ok() ? std::move(response) : ErrorResponse(s));
 }
 
 absl::Status Session::Dispatch(const v1::SessionRequest& request,
@@ -611,7 +746,7 @@ absl::Status Session::Dispatch(const v1::SessionRequest& request,
   if (request.op_case() == v1::SessionRequest::kBegin) {
     if (entry_ != nullptr) {
       auto lock = entry_->Lock();
-      if (entry_->txn() != nullptr) {
+      if (entry_->txn() != nullptr) {  // open (a commit has replied by now)
         return absl::FailedPreconditionError(
             "a transaction is already open on this session: commit or roll "
             "it back first");
@@ -666,12 +801,6 @@ absl::Status Session::Dispatch(const v1::SessionRequest& request,
                               request.scan().end(), request.scan().limit());
       if (!r.ok()) return r.status();
       *response->mutable_scan() = *std::move(r);
-      return absl::OkStatus();
-    }
-    case v1::SessionRequest::kCommit: {
-      auto r = handler_->EntryCommit(*entry_);
-      if (!r.ok()) return r.status();
-      *response->mutable_commit() = *std::move(r);
       return absl::OkStatus();
     }
     case v1::SessionRequest::kRollback: {

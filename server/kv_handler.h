@@ -4,12 +4,21 @@
 // Every method validates its request against the server's limits first (an
 // invalid request changes nothing) and returns absl::Status with the codes
 // documented in proto/kv.proto; the gRPC layer (server/kv_service.h) maps
-// them one to one. Methods may block: writes wait in Database::Commit for the
-// commit pipeline. The fuzzer (tests/server/kv_fuzzer.cc) drives this layer
-// directly.
+// them one to one.
+//
+// Calls that may commit come in two forms. The *Async ones never wait for a
+// commit: they hand it to the engine (Txn::CommitAsync) and deliver the
+// result through a Reply, inline when nothing is committed (bad input, a
+// failed read, a read-only transaction) or else on the engine's completion
+// thread once the commit is visible and durable (see mvkv::CommitCallback:
+// a Reply must be short and must not block). The gRPC layer uses them, so no
+// thread waits for a commit. The blocking forms (Put, Txn, Session::Handle,
+// ...) are the same code plus a wait, for the fuzzer and tests. Reads and
+// scans only compute and are blocking-free either way.
 //
 // Thread safety: KvHandler is thread-safe. A Session is used by one thread at
-// a time (the gRPC layer runs one request of a stream at a time).
+// a time, and its next request starts only after the previous one's reply
+// (the gRPC layer runs one request of a stream at a time).
 #ifndef MVKV_SERVER_KV_HANDLER_H_
 #define MVKV_SERVER_KV_HANDLER_H_
 
@@ -17,6 +26,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -42,6 +52,10 @@ struct HandlerOptions {
 
 class Session;
 
+// The result of a call that may commit; called exactly once (see above).
+template <class Response>
+using Reply = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
+
 class KvHandler final {
  public:
   // `db` is not owned and must outlive the handler.
@@ -60,6 +74,23 @@ class KvHandler final {
   absl::StatusOr<v1::TxnResponse> Txn(const v1::TxnRequest& request);
   v1::StatsResponse Stats();
 
+  // Put and Delete without waiting for the commit. The request must stay
+  // alive until the call returns (not until `done`).
+  void PutAsync(const v1::PutRequest& request, Reply<v1::PutResponse> done);
+  void DeleteAsync(const v1::DeleteRequest& request,
+                   Reply<v1::DeleteResponse> done);
+
+  // A one-shot Txn is run as attempts: validate once (ValidateTxn), then
+  // run TxnAttemptAsync until it succeeds, fails for good (!RetryTxn), or
+  // options().txn_max_attempts attempts have failed, waiting
+  // TxnBackoff(attempt) after failed attempt number `attempt` (0-based);
+  // the result is the last attempt's. Txn() is exactly that loop, blocking.
+  absl::Status ValidateTxn(const v1::TxnRequest& request) const;
+  void TxnAttemptAsync(const v1::TxnRequest& request,
+                       Reply<v1::TxnResponse> done);
+  static bool RetryTxn(const absl::Status& status);
+  static absl::Duration TxnBackoff(int attempt);
+
   // Handles.
   absl::StatusOr<v1::BeginTxnResponse> BeginTxn(
       const v1::BeginTxnRequest& request);
@@ -72,6 +103,8 @@ class KvHandler final {
   absl::StatusOr<v1::ScanResponse> TxnScan(const v1::TxnScanRequest& request);
   absl::StatusOr<v1::CommitResponse> CommitTxn(
       const v1::CommitTxnRequest& request);
+  void CommitTxnAsync(const v1::CommitTxnRequest& request,
+                      Reply<v1::CommitResponse> done);
   absl::StatusOr<v1::RollbackResponse> RollbackTxn(
       const v1::RollbackTxnRequest& request);
 
@@ -96,7 +129,8 @@ class KvHandler final {
   absl::Status RunTxn(const v1::TxnRequest& request, mvkv::Txn& txn,
                       v1::TxnResponse* response);
 
-  // Operations on an entry (shared by sessions and handles). Each locks it.
+  // Operations on an entry (shared by sessions and handles). Each locks it,
+  // and refuses (FailedPrecondition) while the entry's commit is in flight.
   absl::StatusOr<v1::GetResponse> EntryGet(TxnTable::Entry& entry,
                                            const std::string& key);
   absl::Status EntryPut(TxnTable::Entry& entry, const std::string& key,
@@ -106,7 +140,8 @@ class KvHandler final {
                                              const std::string& start,
                                              const std::string& end,
                                              uint32_t limit);
-  absl::StatusOr<v1::CommitResponse> EntryCommit(TxnTable::Entry& entry);
+  void EntryCommitAsync(std::shared_ptr<TxnTable::Entry> entry,
+                        Reply<v1::CommitResponse> done);
   absl::Status EntryRollback(TxnTable::Entry& entry);
 
   Database* const db_;
@@ -123,6 +158,12 @@ class Session final {
   Session& operator=(const Session&) = delete;
 
   // Executes one request; errors are in the response's code and message.
+  // A commit is handed to the engine and `done` runs on its completion
+  // thread; everything else runs inline. The request must stay alive until
+  // the call returns.
+  void HandleAsync(const v1::SessionRequest& request,
+                   absl::AnyInvocable<void(v1::SessionResponse) &&> done);
+  // HandleAsync, waiting for the reply.
   v1::SessionResponse Handle(const v1::SessionRequest& request);
 
  private:

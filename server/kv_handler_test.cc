@@ -1,8 +1,13 @@
 #include "server/kv_handler.h"
 
+#include <chrono>
+#include <mutex>
+#include <optional>
 #include <thread>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "mvcc/testing/gated_durability.h"
 
 namespace mvkv::server {
 namespace {
@@ -127,6 +132,65 @@ TEST_F(KvHandlerTest, ExpiredLeaseAbortsTheHandleAndReleasesItsSnapshot) {
   EXPECT_EQ(handler_->Stats().expired_leases(), 1u);
   get.set_txn_id(begun->txn_id() ^ 1);
   EXPECT_EQ(handler_->TxnGet(get).status().code(), absl::StatusCode::kNotFound);
+}
+
+// While a handle's commit is in flight (held before durability), other calls
+// on the handle are refused without touching it, and the reaper does not
+// expire it even past its lease: the commit's end finishes the handle.
+TEST(KvHandlerCommitTest, CommitInFlightIsLeftAloneByCallsAndTheReaper) {
+  testing_support::GatedDurability durable;
+  Options o;
+  o.durability = &durable;
+  auto db = Database::Open(o).value();
+  HandlerOptions h;
+  h.txn_lease = absl::Milliseconds(50);
+  KvHandler handler(db.get(), h);
+  auto begun = handler.BeginTxn({});
+  ASSERT_TRUE(begun.ok()) << begun.status();
+  v1::TxnPutRequest put;
+  put.set_txn_id(begun->txn_id());
+  put.set_key("k");
+  put.set_value("v");
+  ASSERT_TRUE(handler.TxnPut(put).ok());
+
+  durable.SetOpen(false);
+  std::mutex mu;
+  std::optional<absl::StatusOr<v1::CommitResponse>> result;
+  v1::CommitTxnRequest commit;
+  commit.set_txn_id(begun->txn_id());
+  handler.CommitTxnAsync(commit, [&](absl::StatusOr<v1::CommitResponse> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(r);
+  });
+  durable.WaitForHeldBatch();
+  v1::TxnGetRequest get;
+  get.set_txn_id(begun->txn_id());
+  get.set_key("k");
+  auto during = handler.TxnGet(get);
+  EXPECT_EQ(during.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(during.status().message()),
+              ::testing::HasSubstr("commit in progress"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // > lease
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_FALSE(result.has_value());
+  }
+  durable.SetOpen(true);
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (result.has_value()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok()) << result->status();
+  EXPECT_GT((*result)->commit_ts(), 0u);
+  EXPECT_EQ(*db->Get("k"), "v");
+  EXPECT_EQ(handler.Stats().expired_leases(), 0u);
+  EXPECT_THAT(std::string(handler.TxnGet(get).status().message()),
+              ::testing::HasSubstr("already committed"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpcpp/alarm.h"
 #include "server/log.h"
 
 namespace mvkv::server {
@@ -81,10 +82,12 @@ class ScanReactor final : public grpc::ServerWriteReactor<v1::ScanResponse> {
 };
 
 // One interactive transaction stream. One request is in flight at a time:
-// read -> execute on the executor -> write -> read ..., so the Session is
-// never used by two threads at once, and when the stream ends (client
-// half-close, cancellation, disconnect) no request is running: OnDone then
-// destroys the Session, which rolls back its open transaction.
+// read -> execute on the executor (a commit: hand it to the engine) -> write
+// (from the worker, or from the engine's completion thread for a commit) ->
+// read ..., so the Session is never used by two threads at once, at most one
+// write is outstanding, and when the stream ends (client half-close,
+// cancellation, disconnect) no request is running: OnDone then destroys the
+// Session, which rolls back its open transaction.
 class SessionReactor final
     : public grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse> {
  public:
@@ -104,9 +107,13 @@ class SessionReactor final
       Done(grpc::Status::OK);
       return;
     }
+    // A commit replies from the engine's completion thread, anything else
+    // from the worker; either way the worker never waits for a commit.
     if (!service_->executor()->Submit([this] {
-          response_ = session_->Handle(request_);
-          StartWrite(&response_);  // nothing touches `this` after this line
+          session_->HandleAsync(request_, [this](v1::SessionResponse r) {
+            response_ = std::move(r);
+            StartWrite(&response_);  // nothing touches `this` after this
+          });
         })) {
       Done(Busy());
     }
@@ -135,6 +142,84 @@ class SessionReactor final
   std::unique_ptr<server::Session> session_;
   v1::SessionRequest request_;
   v1::SessionResponse response_;
+};
+
+// One one-shot Txn call: attempts run on the executor and commit
+// asynchronously; a retryable failure waits out its back-off on a gRPC
+// alarm (no thread sleeps), then runs the next attempt on the executor.
+// Owns itself: deleted once the call is finished.
+class TxnCall final {
+ public:
+  static grpc::ServerUnaryReactor* Start(KvService* service,
+                                         grpc::CallbackServerContext* context,
+                                         const v1::TxnRequest* request,
+                                         v1::TxnResponse* response) {
+    auto* call = new TxnCall(service, context, request, response);
+    grpc::ServerUnaryReactor* reactor = call->reactor_;
+    if (grpc::Status s = service->CheckAuth(context); !s.ok()) {
+      call->Done(s);
+    } else if (absl::Status s = service->handler()->ValidateTxn(*request);
+               !s.ok()) {
+      call->Done(ToGrpc(s));
+    } else {
+      call->Attempt();
+    }
+    return reactor;
+  }
+
+ private:
+  TxnCall(KvService* service, grpc::CallbackServerContext* context,
+          const v1::TxnRequest* request, v1::TxnResponse* response)
+      : service_(service),
+        reactor_(context->DefaultReactor()),
+        request_(request),
+        response_(response),
+        start_(absl::Now()) {
+    service->CallStarted();
+  }
+
+  void Attempt() {
+    if (!service_->executor()->Submit([this] {
+          service_->handler()->TxnAttemptAsync(
+              *request_, [this](absl::StatusOr<v1::TxnResponse> r) {
+                OnAttempt(std::move(r));
+              });
+        })) {
+      Done(Busy());
+    }
+  }
+
+  // On a worker (inline failure) or the engine's completion thread.
+  void OnAttempt(absl::StatusOr<v1::TxnResponse> result) {
+    const int attempt = attempts_++;
+    if (result.ok()) *response_ = *std::move(result);
+    if (result.ok() || !KvHandler::RetryTxn(result.status()) ||
+        attempts_ >= service_->handler()->options().txn_max_attempts) {
+      Done(ToGrpc(result.status()));
+      return;
+    }
+    // Each alarm fires once; keep them all until the call ends (at most
+    // txn_max_attempts of them).
+    alarms_.push_back(std::make_unique<grpc::Alarm>());
+    alarms_.back()->Set(
+        absl::ToChronoTime(absl::Now() + KvHandler::TxnBackoff(attempt)),
+        [this](bool /*fired*/) { Attempt(); });
+  }
+
+  void Done(const grpc::Status& status) {
+    service_->Finished("Txn", status, start_);
+    reactor_->Finish(status);
+    service_->CallDone();
+    delete this;
+  }
+
+  KvService* const service_;
+  grpc::ServerUnaryReactor* const reactor_;
+  const v1::TxnRequest* const request_;
+  v1::TxnResponse* const response_;
+  const absl::Time start_;
+  int attempts_ = 0;
+  std::vector<std::unique_ptr<grpc::Alarm>> alarms_;
 };
 
 }  // namespace
@@ -189,35 +274,49 @@ void KvService::Finished(const char* method, const grpc::Status& status,
   }
 }
 
+template <class Response, class Start>
+grpc::ServerUnaryReactor* KvService::UnaryAsync(
+    const char* method, grpc::CallbackServerContext* context,
+    Response* response, bool run_inline, Start start) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start_time = absl::Now();
+  if (grpc::Status s = CheckAuth(context); !s.ok()) {
+    Finished(method, s, start_time);
+    reactor->Finish(s);
+    return reactor;
+  }
+  CallStarted();
+  // Runs once: inline, on a worker, or on the engine's completion thread.
+  auto finish = [this, method, reactor, response,
+                 start_time](absl::StatusOr<Response> result) {
+    grpc::Status status = ToGrpc(result.status());
+    if (result.ok()) *response = *std::move(result);
+    Finished(method, status, start_time);
+    reactor->Finish(status);
+    CallDone();
+  };
+  auto work = [start = std::move(start), finish]() mutable {
+    start(Reply<Response>(finish));
+  };
+  if (run_inline) {
+    work();
+  } else if (!executor_->Submit(std::move(work))) {
+    Finished(method, Busy(), start_time);
+    reactor->Finish(Busy());
+    CallDone();
+  }
+  return reactor;
+}
+
 template <class Response, class Fn>
 grpc::ServerUnaryReactor* KvService::Unary(const char* method,
                                            grpc::CallbackServerContext* context,
                                            Response* response, bool run_inline,
                                            Fn fn) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
-  if (grpc::Status s = CheckAuth(context); !s.ok()) {
-    Finished(method, s, start);
-    reactor->Finish(s);
-    return reactor;
-  }
-  CallStarted();
-  auto work = [this, method, reactor, response, start, fn = std::move(fn)] {
-    auto result = fn();
-    grpc::Status status = ToGrpc(result.status());
-    if (result.ok()) *response = *std::move(result);
-    Finished(method, status, start);
-    reactor->Finish(status);
-    CallDone();
-  };
-  if (run_inline) {
-    work();
-  } else if (!executor_->Submit(std::move(work))) {
-    Finished(method, Busy(), start);
-    reactor->Finish(Busy());
-    CallDone();
-  }
-  return reactor;
+  return UnaryAsync(method, context, response, run_inline,
+                    [fn = std::move(fn)](Reply<Response> done) mutable {
+                      std::move(done)(fn());
+                    });
 }
 
 grpc::ServerUnaryReactor* KvService::Get(grpc::CallbackServerContext* context,
@@ -230,15 +329,21 @@ grpc::ServerUnaryReactor* KvService::Get(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
                                          const v1::PutRequest* request,
                                          v1::PutResponse* response) {
-  return Unary("Put", context, response, false,
-               [this, request] { return handler_->Put(*request); });
+  // Inline: validation, a buffered write and the hand-off never block.
+  return UnaryAsync("Put", context, response, /*run_inline=*/true,
+                    [this, request](Reply<v1::PutResponse> done) {
+                      handler_->PutAsync(*request, std::move(done));
+                    });
 }
 
 grpc::ServerUnaryReactor* KvService::Delete(
     grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
     v1::DeleteResponse* response) {
-  return Unary("Delete", context, response, false,
-               [this, request] { return handler_->Delete(*request); });
+  // Inline: a wait-free read, then the hand-off.
+  return UnaryAsync("Delete", context, response, /*run_inline=*/true,
+                    [this, request](Reply<v1::DeleteResponse> done) {
+                      handler_->DeleteAsync(*request, std::move(done));
+                    });
 }
 
 grpc::ServerWriteReactor<v1::ScanResponse>* KvService::Scan(
@@ -249,8 +354,7 @@ grpc::ServerWriteReactor<v1::ScanResponse>* KvService::Scan(
 grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
                                          const v1::TxnRequest* request,
                                          v1::TxnResponse* response) {
-  return Unary("Txn", context, response, false,
-               [this, request] { return handler_->Txn(*request); });
+  return TxnCall::Start(this, context, request, response);
 }
 
 grpc::ServerUnaryReactor* KvService::Stats(grpc::CallbackServerContext* context,
@@ -311,8 +415,11 @@ grpc::ServerUnaryReactor* KvService::TxnScan(
 grpc::ServerUnaryReactor* KvService::CommitTxn(
     grpc::CallbackServerContext* context, const v1::CommitTxnRequest* request,
     v1::CommitResponse* response) {
-  return Unary("CommitTxn", context, response, false,
-               [this, request] { return handler_->CommitTxn(*request); });
+  // On a worker: the handle's lock may be held by the client's own scan.
+  return UnaryAsync("CommitTxn", context, response, false,
+                    [this, request](Reply<v1::CommitResponse> done) {
+                      handler_->CommitTxnAsync(*request, std::move(done));
+                    });
 }
 
 grpc::ServerUnaryReactor* KvService::RollbackTxn(

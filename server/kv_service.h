@@ -1,11 +1,18 @@
 // The gRPC face of the request-handling layer: mvkv.v1.KV on gRPC's callback
-// API. No gRPC thread is parked per call: each unary call and each stream
-// message is handed to a bounded Executor (engine calls may block in
-// Database::Commit) and finished from there; Get and Stats never block
-// (wait-free engine reads) and run inline on the gRPC thread. A full executor
-// queue answers RESOURCE_EXHAUSTED. absl::Status maps to grpc::Status one to
-// one here, and only here. Every call first checks the bearer token when one is
-// required.
+// API. No thread is parked per call, and none per commit: every commit is
+// handed to the engine's asynchronous commit (KvHandler's *Async calls) and
+// the call is finished, or the stream's reply written, from the engine's
+// completion callback, after the commit is visible and durable. Work that
+// only computes or reads runs inline on the gRPC thread (Get, Stats, and Put
+// and Delete up to their commit hand-off) or, when it may take a while
+// (scans, the reads and compares of a one-shot Txn, session and handle
+// operations, which take the transaction's lock), on a bounded Executor; a
+// full executor queue answers RESOURCE_EXHAUSTED, and so does a full commit
+// pipeline (the engine's async commit fails at once instead of waiting).
+// A one-shot Txn that conflicts is retried after a back-off timed by a gRPC
+// alarm, not by a sleeping thread. absl::Status maps to grpc::Status one to
+// one here, and only here. Every call first checks the bearer token when one
+// is required.
 //
 // Thread safety: thread-safe; gRPC calls it from its own threads.
 #ifndef MVKV_SERVER_KV_SERVICE_H_
@@ -99,8 +106,14 @@ class KvService final : public v1::KV::CallbackService {
       v1::RollbackResponse* response) override;
 
  private:
-  // Runs `fn` (returning absl::StatusOr<Response>) on the executor, or
-  // inline, and finishes the call with its result.
+  // Runs `start(done)` on the executor, or inline, and finishes the call
+  // when `done` (a Reply<Response>) gets the result, wherever that runs.
+  template <class Response, class Start>
+  grpc::ServerUnaryReactor* UnaryAsync(const char* method,
+                                       grpc::CallbackServerContext* context,
+                                       Response* response, bool run_inline,
+                                       Start start);
+  // UnaryAsync for `fn` returning absl::StatusOr<Response> at once.
   template <class Response, class Fn>
   grpc::ServerUnaryReactor* Unary(const char* method,
                                   grpc::CallbackServerContext* context,

@@ -43,7 +43,8 @@ ABSL_FLAG(absl::Duration, max_snapshot_age, absl::InfiniteDuration(),
           "transaction gets OUT_OF_RANGE). inf = none; --max_txn_age rolls "
           "server transactions back before that.");
 ABSL_FLAG(int32_t, worker_threads, 8,
-          "Threads that run engine calls (commits block on the pipeline).");
+          "Threads that run scans and transaction work (commits are handed to "
+          "the engine's pipeline; no thread waits for one).");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for Prometheus /metrics over HTTP, e.g. 127.0.0.1:9464. "
           "Empty = off.");

@@ -55,7 +55,8 @@ struct ServerOptions {
   absl::Duration max_snapshot_age = absl::InfiniteDuration();
   // Largest request gRPC accepts (RESOURCE_EXHAUSTED beyond it).
   int max_request_bytes = 4 << 20;
-  // Worker threads for engine calls and their queue bound.
+  // Worker threads for scans and transaction work (never waiting for a
+  // commit) and their queue bound.
   int worker_threads = 8;
   std::size_t max_queued_requests = 4096;
   // TLS: PEM files of the server certificate chain and its private key. Both

@@ -23,7 +23,7 @@ TxnTable::Entry::~Entry() {
 }
 
 void TxnTable::Entry::Finish(absl::Status fate) {
-  if (txn_ == nullptr) return;
+  if (txn_ == nullptr || committing_) return;
   (void)txn_->Rollback();  // no-op on a committed transaction
   txn_.reset();            // releases the snapshot
   fate_ = std::move(fate);
@@ -158,7 +158,9 @@ void TxnTable::Reap(absl::Time now) {
         e->lease_deadline_ns_.load(std::memory_order_relaxed) < now_ns;
     if (!too_old && !lease_out) continue;
     std::unique_lock lock(e->mu_, std::try_to_lock);
-    if (!lock.owns_lock() || e->txn_ == nullptr) continue;  // busy or done
+    if (!lock.owns_lock() || e->txn_ == nullptr || e->committing_) {
+      continue;  // busy, done, or committing (checked again next round)
+    }
     if (lease_out) {
       expired_leases_.fetch_add(1, std::memory_order_relaxed);
       e->Finish(absl::AbortedError(

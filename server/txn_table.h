@@ -10,8 +10,12 @@
 //
 // Thread safety: TxnTable is thread-safe. An Entry's transaction is used only
 // with the Entry's mutex held (Entry::Lock), which serialises a client's calls
-// against each other and against the reaper; the reaper only try-locks, so a
-// commit in progress is never interrupted (it is checked again next round).
+// against each other and against the reaper; the reaper only try-locks. A
+// commit is the exception: it is marked under the lock (BeginCommit), then
+// runs without it (the engine's async commit), and ends under the lock
+// (EndCommit). While it runs, nobody else touches the transaction and
+// nothing (reaper, CloseAll, Remove) finishes the entry: the commit's end
+// does.
 #ifndef MVKV_SERVER_TXN_TABLE_H_
 #define MVKV_SERVER_TXN_TABLE_H_
 
@@ -24,6 +28,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -68,8 +73,18 @@ class TxnTable final {
     // (rolled back by the server, with the reason).
     const absl::Status& fate() const { return fate_; }
     // REQUIRES: Lock() held. Ends the transaction (rolling it back if still
-    // open) and records `fate`.
+    // open) and records `fate`. No-op while a commit is in flight.
     void Finish(absl::Status fate);
+    // REQUIRES: Lock() held. The entry's commit is in flight: txn() must not
+    // be used by anyone but the committer until EndCommit.
+    bool committing() const { return committing_; }
+    // REQUIRES: Lock() held, txn() != nullptr, !committing().
+    void BeginCommit() { committing_ = true; }
+    // REQUIRES: Lock() held, committing(). Finishes the entry with `fate`.
+    void EndCommit(absl::Status fate) {
+      committing_ = false;
+      Finish(std::move(fate));
+    }
 
     Entry(TxnTable* table, uint64_t id, bool is_handle,
           std::unique_ptr<Txn> txn, absl::Duration lease);
@@ -83,6 +98,7 @@ class TxnTable final {
     const absl::Time created_;
     std::mutex mu_;
     std::unique_ptr<Txn> txn_;
+    bool committing_ = false;
     absl::Status fate_;
     // Lease deadline in absl::ToUnixNanos; relaxed: a heuristic the reaper
     // reads, renewed by callers without the lock.

@@ -4,6 +4,8 @@
 //
 // Scenarios (--scenarios, comma-separated):
 //   put      one client, autocommit Put of distinct keys
+//   put_async  one client, PutAsync of distinct keys with at most
+//            --put_async_window commits in flight (the server's pattern)
 //   get      point reads of existing keys at --keys keys, --threads threads
 //   lever    Lever's mix: --lever_ops operations, 94% read, 2% insert,
 //            1% remove, 3% update, every one its own transaction, over a key
@@ -29,11 +31,13 @@
 #include "mvcc/db.h"
 
 ABSL_FLAG(std::string, scenarios, "put,get,lever",
-          "Comma-separated scenarios: put, get, lever.");
+          "Comma-separated scenarios: put, put_async, get, lever.");
 ABSL_FLAG(std::string, keys, "1000000",
           "Comma-separated key counts for the get scenario.");
 ABSL_FLAG(int, threads, 2, "Client threads for get and lever.");
 ABSL_FLAG(int64_t, put_ops, 2000000, "Autocommit puts in the put scenario.");
+ABSL_FLAG(int, put_async_window, 256,
+          "Async commits in flight at most in the put_async scenario.");
 ABSL_FLAG(int64_t, get_ops, 20000000, "Point reads per get run (all threads).");
 ABSL_FLAG(int64_t, lever_ops, 25165824, "Operations in the lever scenario.");
 ABSL_FLAG(int64_t, lever_keys, 1 << 20, "Key range of the lever scenario.");
@@ -117,6 +121,37 @@ Row RunPut() {
           absl::StrCat("\"group_commits\": ", s.pipeline_batches)};
 }
 
+Row RunPutAsync() {
+  auto db = OpenOrDie();
+  const int64_t ops = absl::GetFlag(FLAGS_put_ops);
+  const int window = absl::GetFlag(FLAGS_put_async_window);
+  const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
+  std::vector<std::string> keys;
+  keys.reserve(ops);
+  for (int64_t i = 0; i < ops; ++i) keys.push_back(Key(i));
+  // Completions count down on the pipeline's thread; the client waits only
+  // when the window is full.
+  std::atomic<int64_t> done{0};
+  const double secs = Timed(1, [&](int) {
+    for (int64_t i = 0; i < ops; ++i) {
+      while (i - done.load(std::memory_order_acquire) >= window) {
+        std::this_thread::yield();
+      }
+      db->PutAsync(keys[i], value, [&done](absl::Status s) {
+        if (!s.ok()) std::abort();
+        done.fetch_add(1, std::memory_order_release);
+      });
+    }
+    while (done.load(std::memory_order_acquire) < ops) {
+      std::this_thread::yield();
+    }
+  });
+  const Stats s = db->GetStats();
+  return {"put_async", ops, 1, ops, secs,
+          absl::StrCat("\"group_commits\": ", s.pipeline_batches,
+                       ", \"window\": ", window)};
+}
+
 Row RunGet(int64_t nkeys) {
   auto db = OpenOrDie();
   const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
@@ -193,6 +228,8 @@ int Main() {
        absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',')) {
     if (scenario == "put") {
       rows.push_back(RunPut());
+    } else if (scenario == "put_async") {
+      rows.push_back(RunPutAsync());
     } else if (scenario == "get") {
       for (absl::string_view k : absl::StrSplit(absl::GetFlag(FLAGS_keys), ',')) {
         int64_t n = 0;
@@ -205,7 +242,8 @@ int Main() {
     } else if (scenario == "lever") {
       rows.push_back(RunLever());
     } else {
-      std::fprintf(stderr, "unknown scenario \"%s\" (put, get, lever)\n",
+      std::fprintf(stderr,
+                   "unknown scenario \"%s\" (put, put_async, get, lever)\n",
                    std::string(scenario).c_str());
       return 2;
     }
@@ -242,7 +280,8 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "engine_bench: embedded engine micro-benchmarks (put, get, lever).");
+      "engine_bench: embedded engine micro-benchmarks (put, put_async, get, "
+      "lever).");
   absl::ParseCommandLine(argc, argv);
   return mvkv::bench::Main();
 }

@@ -148,10 +148,20 @@ void Engine::StopMaintenance() {
   if (maintenance_.joinable()) maintenance_.join();
 }
 
-Engine::~Engine() {
+void Engine::Close() {
+  if (closed_) return;
+  closed_ = true;
   StopMaintenance();
-  // Drain: every published commit completes before the indexes go away.
+  // Drain: every commit published before this point completes (with its
+  // real outcome) before the indexes go away. A completion callback may
+  // publish another commit while the drain runs; whatever the stopped
+  // pipeline did not reach gets Unavailable, so no callback is dropped.
   pipeline_->Shutdown();
+  FailUnprocessed();
+}
+
+Engine::~Engine() {
+  Close();
   pipeline_.reset();
   // No reader or writer is left: free the chains and records directly.
   std::vector<Record*> records;
@@ -240,8 +250,8 @@ std::vector<KeyValue> Engine::ScanAt(std::string_view start,
 
 // ---- Snapshots. ----
 
-std::unique_ptr<TxnState> Engine::NewTxn(IsolationLevel isolation) {
-  auto txn = std::make_unique<TxnState>();
+std::shared_ptr<TxnState> Engine::NewTxn(IsolationLevel isolation) {
+  auto txn = std::make_shared<TxnState>();
   txn->engine = this;
   txn->id = next_txn_id_.fetch_add(1, std::memory_order_relaxed);
   txn->isolation = isolation;
@@ -259,18 +269,29 @@ void Engine::ReleaseSnapshot(TxnState* txn) {
 
 // ---- Commit. ----
 
-absl::Status Engine::Commit(CommitRequest& request) {
+absl::Status Engine::Publish(CommitRequest& request, bool wait_for_room) {
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError(
         absl::StrCat("commits are stopped after a durability failure: ",
                      failure_.ToString()));
   }
   disruptor::Sequencer& sequencer = pipeline_->sequencer();
+  // A claim on a halted ring with room would succeed and never be consumed
+  // (a completion callback run by FailUnprocessed may try one).
+  if (sequencer.IsHalted()) {
+    return absl::UnavailableError("the database is shutting down");
+  }
   absl::StatusOr<int64_t> seq =
-      sequencer.NextFor(1, options_.commit_queue_timeout);
+      wait_for_room ? sequencer.NextFor(1, options_.commit_queue_timeout)
+                    : sequencer.TryNext(1);
   if (!seq.ok()) {
     if (absl::IsCancelled(seq.status())) {
       return absl::UnavailableError("the database is shutting down");
+    }
+    if (!wait_for_room) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "commit pipeline is full (", pipeline_->ring().size(),
+          " commits in flight)"));
     }
     return absl::ResourceExhaustedError(
         absl::StrCat("commit pipeline stayed full for ",
@@ -278,8 +299,48 @@ absl::Status Engine::Commit(CommitRequest& request) {
   }
   pipeline_->ring()[*seq] = &request;
   sequencer.Publish(*seq);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Commit(CommitRequest& request) {
+  if (absl::Status s = Publish(request, /*wait_for_room=*/true); !s.ok()) {
+    return s;
+  }
   WaitForCompletion(request.done);
   return request.status;
+}
+
+void Engine::CommitAsync(CommitRequest& request) {
+  absl::Status s = Publish(request, /*wait_for_room=*/false);
+  // After a successful publish the request belongs to the pipeline.
+  if (s.ok()) return;
+  request.status = std::move(s);
+  request.on_complete(request);
+}
+
+void Engine::Finish(CommitRequest& request) {
+  if (request.on_complete != nullptr) {
+    request.on_complete(request);  // owns the request from here on
+  } else {
+    SignalCompletion(request.done);  // the request may vanish at once
+  }
+}
+
+void Engine::FailUnprocessed() {
+  disruptor::Sequencer& sequencer = pipeline_->sequencer();
+  // The last stage added is the leaf (complete, or the fused stage).
+  const int64_t completed =
+      pipeline_->stage(pipeline_->num_stages() - 1).sequence().Get();
+  const int64_t published =
+      sequencer.HighestPublished(completed + 1, sequencer.Cursor());
+  for (int64_t seq = completed + 1; seq <= published; ++seq) {
+    CommitRequest& request = *pipeline_->ring()[seq];
+    // Never made visible (visible_ts is not advanced here), so reporting
+    // failure acknowledges nothing that is not there.
+    request.status = absl::UnavailableError(
+        "the database closed before this commit was processed");
+    Finish(request);
+  }
 }
 
 absl::Status Engine::Checkpoint(const std::string& dir) {

@@ -5,7 +5,9 @@
 // called from any thread inside a reclaim guard and never block. Every
 // mutation of the indexes and chains happens in the pipeline's install stage
 // (the single writer). Commit() is called from any thread; it publishes a
-// request into the pipeline and waits for the completion stage.
+// request into the pipeline and waits for the completion stage. CommitAsync()
+// publishes a heap-owned request and returns; the completion stage hands the
+// request to its `on_complete`.
 //
 // Pipeline (disruptor/): install -> persist -> complete.
 //   install   validates each request in order, assigns its commit timestamp,
@@ -14,7 +16,8 @@
 //   persist   hands each ring batch to Durability::PersistBatch as one group
 //             commit. Skipped without durability: then install and complete
 //             run fused in one stage, so a lone client pays one hand-off.
-//   complete  advances visible_ts in commit order and wakes the committers.
+//   complete  advances visible_ts in commit order and wakes the committers
+//             (blocking requests) or calls their on_complete (async ones).
 //
 // Invariants:
 //  1. visible_ts only grows, and every version with commit_ts <= visible_ts
@@ -69,7 +72,9 @@ struct ScannedRange {
   std::string end;  // empty = to the last key
 };
 
-enum class TxnPhase { kOpen, kCommitted, kRolledBack };
+// kOpen -> kCommitted | kRolledBack, or, for Txn::CommitAsync,
+// kOpen -> kCommitting -> kCommitted | kRolledBack.
+enum class TxnPhase { kOpen, kCommitting, kCommitted, kRolledBack };
 
 struct TxnState {
   Engine* engine = nullptr;
@@ -77,7 +82,12 @@ struct TxnState {
   IsolationLevel isolation = IsolationLevel::kSnapshot;
   uint64_t snapshot_ts = 0;
   SnapshotRegistry::Slot* slot = nullptr;  // null for kReadCommitted
-  TxnPhase phase = TxnPhase::kOpen;
+  // Atomic because an async commit ends on the pipeline's completion thread
+  // while the Txn's owner may look: the owner reads it (acquire) before
+  // touching anything else; the completion thread writes every other field
+  // first, then stores the final phase (release). Outside kOpen the owner
+  // touches nothing but `phase` and, once committed, `commit_ts`.
+  std::atomic<TxnPhase> phase{TxnPhase::kOpen};
   uint64_t commit_ts = 0;
   std::map<std::string, BufferedWrite, std::less<>> writes;
   std::vector<TVarWrite> tvar_writes;
@@ -89,7 +99,9 @@ struct TxnState {
   ~TxnState();
 };
 
-// One commit in flight; lives on the committer's stack until done.
+// One commit in flight. A blocking commit's request lives on the committer's
+// stack until `done`; an async one (on_complete set) is heap-owned, and the
+// pipeline owns it from publication until it hands it to on_complete.
 struct CommitRequest {
   // kSweep asks the writer to prune every chain; kMaintenance to check the
   // snapshot limits and prune a slice of chains (neither commits anything).
@@ -104,13 +116,24 @@ struct CommitRequest {
   absl::Status status;
   uint64_t commit_ts = 0;
   std::vector<DurableWrite> durable;  // filled by install when persisting
-  std::atomic<uint32_t> done{0};
+  std::atomic<uint32_t> done{0};      // blocking requests: set by complete
+
+  // Async requests: called exactly once, after every result field is final
+  // and visible_ts covers the commit, by the completion stage (or inline by
+  // CommitAsync when the request cannot be published). It takes ownership
+  // of the request; nothing in the pipeline touches it afterwards.
+  void (*on_complete)(CommitRequest& request) = nullptr;
 };
 
 class Engine final {
  public:
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const Options& options);
-  ~Engine();
+  // Stops the maintenance tick and drains the pipeline: every published
+  // request completes; later commits get Unavailable. Reads still work.
+  // Idempotent. REQUIRES: called by one thread, with no commit in progress
+  // other than from completion callbacks.
+  void Close();
+  ~Engine();  // Close(), then frees everything.
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -136,7 +159,8 @@ class Engine final {
                                std::size_t limit, uint64_t snapshot) const;
 
   // ---- Snapshots. ----
-  std::unique_ptr<TxnState> NewTxn(IsolationLevel isolation);
+  // Shared: an async commit keeps the state alive after its Txn is gone.
+  std::shared_ptr<TxnState> NewTxn(IsolationLevel isolation);
   void ReleaseSnapshot(TxnState* txn);
   // Temporarily registered snapshot for one autocommit scan.
   SnapshotRegistry::Slot* AcquireSnapshot(uint64_t* ts) {
@@ -149,7 +173,12 @@ class Engine final {
 
   // ---- Writes. ----
   // Publishes `request` and waits for its completion. Returns its status.
+  // Waits up to commit_queue_timeout for room in a full ring.
   absl::Status Commit(CommitRequest& request);
+  // Publishes `request` and returns at once. Never blocks: a full ring,
+  // shutdown or a stopped pipeline set request.status and call on_complete
+  // inline. REQUIRES: request.on_complete is set.
+  void CommitAsync(CommitRequest& request);
 
   // Prunes every chain in the single writer and removes deleted keys no
   // snapshot can see. Returns once done.
@@ -168,6 +197,15 @@ class Engine final {
  private:
   explicit Engine(const Options& options);
   void StartPipeline();
+  // Claims a ring slot (waiting up to commit_queue_timeout, or not at all)
+  // and publishes `request`. Unavailable after a durability failure or on
+  // shutdown, ResourceExhausted when the ring stays full.
+  absl::Status Publish(CommitRequest& request, bool wait_for_room);
+  // Completes what was published but never processed when the pipeline
+  // stopped (Unavailable); see ~Engine.
+  void FailUnprocessed();
+  // Wakes a blocking committer or hands an async request to on_complete.
+  static void Finish(CommitRequest& request);
   absl::Status LoadDurableState();
   void MaintenanceLoop();
   void StopMaintenance();
@@ -215,6 +253,8 @@ class Engine final {
   bool view_fresh_ = false;
   std::vector<DurableCommit> batch_;
   std::vector<CommitRequest*> batch_requests_;
+
+  bool closed_ = false;  // Close() ran; touched by the closing thread only
 
   // Set once by the persist stage on a durability error; never cleared.
   std::atomic<bool> failed_{false};

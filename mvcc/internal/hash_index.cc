@@ -132,14 +132,14 @@ void HashIndex::Insert(Record* record) {
   // (2) release: the record is initialised before readers can reach it;
   // pairs with the acquire and Protect loads in Find (1).
   t->Place(record, std::memory_order_release);
-  ++size_;
+  size_.store(size() + 1, std::memory_order_relaxed);  // single writer
 }
 
 void HashIndex::Remove(Record* record) {
   Slot& s = table_.load(std::memory_order_relaxed)->SlotOf(record);
   // The tag stays: the slot becomes a tombstone (Invariant 1).
   s.record.store(nullptr, std::memory_order_release);
-  --size_;
+  size_.store(size() - 1, std::memory_order_relaxed);  // single writer
 }
 
 void HashIndex::Grow() {
@@ -147,7 +147,7 @@ void HashIndex::Grow() {
   // Live records at most a quarter of the new table, so it absorbs as many
   // inserts again before the next rebuild; tombstones are dropped.
   const std::size_t capacity =
-      std::max(kInitialCapacity, std::bit_ceil(4 * (size_ + 1)));
+      std::max(kInitialCapacity, std::bit_ceil(4 * (size() + 1)));
   Table* t = Table::New(capacity);
   for (std::size_t i = 0; i <= old->mask; ++i) {
     Record* r = old->slots[i].record.load(std::memory_order_relaxed);

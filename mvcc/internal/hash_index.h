@@ -61,7 +61,8 @@ class HashIndex final {
   // REQUIRES: the record is in the index.
   void Remove(Record* record);
 
-  std::size_t size() const { return size_; }
+  // Any thread (Stats); exact in the writer.
+  std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
  private:
   struct Slot;
@@ -72,7 +73,8 @@ class HashIndex final {
   void Grow();
 
   std::atomic<Table*> table_;
-  std::size_t size_ = 0;  // writer-only
+  // Written by the writer only; relaxed: a statistic other threads may read.
+  std::atomic<std::size_t> size_{0};
 };
 
 }  // namespace mvkv::mvcc_internal
