@@ -1,0 +1,64 @@
+// server/kv_handler_internal.h — helpers shared by kv_handler.cc (one-shot
+// calls) and kv_handler_txn.cc (handles and sessions). Not part of the
+// server's interface.
+//
+// Thread safety: the functions are stateless; Await blocks the caller.
+#ifndef MVKV_SERVER_KV_HANDLER_INTERNAL_H_
+#define MVKV_SERVER_KV_HANDLER_INTERNAL_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mvcc/db.h"
+#include "proto/kv.pb.h"
+
+namespace mvkv::server::handler_internal {
+
+// `key` in quotes, C-escaped, cut at 64 bytes: for error messages.
+std::string Quoted(const std::string& key);
+
+// Reads `key` in `txn` with the commit timestamp of the version read.
+// NotFound names the key.
+absl::StatusOr<v1::KeyValue> ReadOne(Txn& txn, const std::string& key);
+
+// Moves kvs[from, to) into `out`.
+void AppendKvs(std::vector<KeyValue>& kvs, std::size_t from, std::size_t to,
+               v1::ScanResponse* out);
+
+// Scans [start, end) with at most `limit` results (0 = all); `*more` says
+// whether the limit cut the range short.
+absl::StatusOr<std::vector<KeyValue>> ScanWithMore(Txn& txn,
+                                                   const std::string& start,
+                                                   const std::string& end,
+                                                   uint32_t limit, bool* more);
+
+// Runs `start(done)` and waits for `done`: the blocking form of an async
+// call. `done` may run inline or on another thread.
+template <class Result, class Start>
+Result Await(Start start) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result> result;
+  };
+  auto state = std::make_shared<State>();  // outlives a late notifier
+  start([state](Result result) {
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->result.emplace(std::move(result));
+    state->cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(state->mu);
+  state->cv.wait(lock, [&] { return state->result.has_value(); });
+  return std::move(*state->result);
+}
+
+}  // namespace mvkv::server::handler_internal
+
+#endif  // MVKV_SERVER_KV_HANDLER_INTERNAL_H_
