@@ -45,6 +45,9 @@ ABSL_FLAG(absl::Duration, max_snapshot_age, absl::InfiniteDuration(),
 ABSL_FLAG(int32_t, worker_threads, 8,
           "Threads that run scans and transaction work (commits are handed to "
           "the engine's pipeline; no thread waits for one).");
+ABSL_FLAG(int64_t, commit_ring_size, 1024,
+          "Commits in flight at once (rounded up to a power of two); a commit "
+          "that finds them all taken gets RESOURCE_EXHAUSTED. 1 to 2^24.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for Prometheus /metrics over HTTP, e.g. 127.0.0.1:9464. "
           "Empty = off.");
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   options.max_request_bytes =
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.commit_ring_size = absl::GetFlag(FLAGS_commit_ring_size);
   options.max_retained_version_bytes =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_retained_bytes));
   options.max_snapshot_age = absl::GetFlag(FLAGS_max_snapshot_age);

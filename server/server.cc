@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
   db_options.max_value_bytes = options.handler.max_value_bytes;
   db_options.max_retained_version_bytes = options.max_retained_version_bytes;
   db_options.max_snapshot_age = options.max_snapshot_age;
+  db_options.pipeline_ring_size = static_cast<std::size_t>(options.commit_ring_size);
   auto holder = std::make_unique<DatabaseHolder>();
   if (options.data_dir.empty()) {
     auto db = Database::Open(db_options);
@@ -127,6 +128,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       options.handler.max_open_txns < 0 || options.handler.max_key_bytes < 1) {
     return absl::InvalidArgumentError(
         "worker threads, request size and key size limits must be positive");
+  }
+  if (options.commit_ring_size < 1 || options.commit_ring_size > (int64_t{1} << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "commit ring size must be in [1, 16777216], got ", options.commit_ring_size));
   }
   auto credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();

@@ -15,6 +15,7 @@
 #ifndef MVKV_SERVER_SERVER_H_
 #define MVKV_SERVER_SERVER_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +59,10 @@ struct ServerOptions {
   // Worker threads for scans and transaction work (never waiting for a
   // commit) and their queue bound.
   int worker_threads = 8;
+  // Commits in flight at once (the engine's pipeline ring, rounded up to a
+  // power of two; mvkv::Options::pipeline_ring_size). A commit that finds it
+  // full fails with RESOURCE_EXHAUSTED. In [1, 2^24].
+  int64_t commit_ring_size = 1024;
   std::size_t max_queued_requests = 4096;
   // TLS: PEM files of the server certificate chain and its private key. Both
   // empty = plaintext.

@@ -42,6 +42,21 @@ TEST(ServerTest, RejectsMalformedListenAddress) {
   }
 }
 
+TEST(ServerTest, RejectsACommitRingSizeOutOfRange) {
+  for (int64_t bad : {int64_t{0}, int64_t{-1}, (int64_t{1} << 24) + 1}) {
+    ServerOptions options{.listen = "127.0.0.1:0"};
+    options.commit_ring_size = bad;
+    auto server = Server::Start(options);
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(server.status().message().find("commit ring size"), std::string::npos)
+        << server.status();
+  }
+  ServerOptions options{.listen = "127.0.0.1:0"};
+  options.commit_ring_size = 3;  // rounded up to 4 by the engine
+  auto server = Server::Start(options);
+  EXPECT_TRUE(server.ok()) << server.status();
+}
+
 TEST(ServerTest, ReportsAnAddressThatCannotBeBound) {
   auto first = Server::Start({.listen = "127.0.0.1:0"});
   ASSERT_TRUE(first.ok()) << first.status();
