@@ -22,6 +22,7 @@
 #include "mvcc/db.h"
 #include "mvcc/durability.h"
 #include "mvcc/testing/gated_durability.h"
+#include "mvcc/testing/seed.h"
 
 namespace mvkv {
 namespace {
@@ -274,22 +275,13 @@ class CommitAsyncLayoutTest : public ::testing::TestWithParam<Layout> {
   GatedDurability durable_;
 };
 
-uint64_t Seed() {
-  const char* env = std::getenv("MVKV_TEST_SEED");
-  const uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10)
-                                       : std::random_device{}();
-  std::printf("seed=%llu (set MVKV_TEST_SEED to replay)\n",
-              static_cast<unsigned long long>(seed));
-  return seed;
-}
-
 // Property: async commits from several threads (transactions and autocommit
 // writes, each on its own key) all complete exactly once with OK, callbacks
 // run in strictly increasing commit-timestamp order, and each runs only
 // after visible_ts covers its commit.
 TEST_P(CommitAsyncLayoutTest, ConcurrentAsyncCommitsCompleteInCommitOrder) {
   auto db = Open();
-  const uint64_t seed = Seed();
+  const uint64_t seed = testing_support::TestSeed();
 #ifdef MVKV_SANITIZER
   constexpr int kEach = 300;
 #else

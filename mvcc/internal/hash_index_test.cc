@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "mvcc/testing/seed.h"
 
 namespace mvkv::mvcc_internal {
 namespace {
@@ -79,9 +80,7 @@ TEST(HashIndexTest, FindsWhatIsPresentAcrossGrowthAndRemoval) {
 // that stay present, never find keys that were never inserted, and any
 // record they get back has the key they asked for (ASan: and is not freed).
 TEST(HashIndexTest, ReadersRacingTheWriterSeeConsistentResults) {
-  const char* env = std::getenv("MVKV_TEST_SEED");
-  const uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-  std::printf("seed=%llu (set MVKV_TEST_SEED to replay)\n", static_cast<unsigned long long>(seed));
+  const uint64_t seed = testing_support::TestSeed();
 
   HashIndex index;
   constexpr int kStable = 2000;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "mvcc/testing/seed.h"
 
 namespace mvkv::mvcc_internal {
 namespace {
@@ -124,9 +125,7 @@ TEST(OrderedIndexTest, CursorOnARemovedRecordSkipsAFreedSuccessor) {
 // stays present for the whole test, and every record it reaches is still
 // allocated (ASan), including after standing on a record being removed.
 TEST(OrderedIndexTest, ScansRacingTheWriterStayOrderedAndComplete) {
-  const char* env = std::getenv("MVKV_TEST_SEED");
-  const uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-  std::printf("seed=%llu (set MVKV_TEST_SEED to replay)\n", static_cast<unsigned long long>(seed));
+  const uint64_t seed = testing_support::TestSeed();
 
   OrderedIndex index;
   constexpr int kKeys = 2000;  // even: stable, odd: churned

@@ -11,19 +11,9 @@
 
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
+#include "mvcc/testing/seed.h"  // TestSeed()
 
 namespace mvkv::testing_support {
-
-// MVKV_TEST_SEED if set, else a random seed; printed so a failure can be
-// replayed with MVKV_TEST_SEED=<seed>.
-inline uint64_t TestSeed() {
-  const char* env = std::getenv("MVKV_TEST_SEED");
-  const uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10)
-                                       : std::random_device{}();
-  std::printf("seed=%llu (set MVKV_TEST_SEED to replay)\n",
-              static_cast<unsigned long long>(seed));
-  return seed;
-}
 
 // For INSTANTIATE_TEST_SUITE_P over isolation levels.
 inline std::string IsolationName(
