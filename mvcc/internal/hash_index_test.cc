@@ -105,9 +105,15 @@ TEST(HashIndexTest, ReadersRacingTheWriterSeeConsistentResults) {
         if (pick == 2) key = "x" + std::to_string(rng() % kChurn);
         ReclaimDomain::Guard guard;
         const Record* r = index.Find(guard, key, HashIndex::Hash(key));
-        if (pick == 0) ASSERT_NE(r, nullptr) << key;
-        if (pick == 2) ASSERT_EQ(r, nullptr) << key;
-        if (r != nullptr) ASSERT_EQ(r->key(), key);
+        if (pick == 0) {
+          ASSERT_NE(r, nullptr) << key;
+        }
+        if (pick == 2) {
+          ASSERT_EQ(r, nullptr) << key;
+        }
+        if (r != nullptr) {
+          ASSERT_EQ(r->key(), key);
+        }
         ++n;
       }
       lookups.fetch_add(n);
