@@ -25,7 +25,9 @@
 //
 // Commits come in two forms with the same outcomes. The blocking ones
 // (Txn::Commit, Database::Put/Delete) return once the commit is visible and
-// durable, parking the calling thread meanwhile. The asynchronous ones
+// durable, parking the calling thread meanwhile (in memory, with the default
+// layout, a commit that finds the pipeline idle runs on the calling thread
+// instead: no hand-off at all). The asynchronous ones
 // (Txn::CommitAsync, Database::PutAsync/DeleteAsync) return at once and call
 // a CommitCallback when the commit is done, so a server can have any number
 // of commits in flight without a thread per commit (see CommitCallback).
@@ -84,7 +86,9 @@ struct Options {
   Durability* durability = nullptr;
   // Commit pipeline layout. false (default): one thread runs install,
   // persist and complete for each ring batch in order (one hand-off per
-  // commit; the batch is persisted once, so commits still group). true: each
+  // commit; the batch is persisted once, so commits still group; without
+  // durability a blocking commit that finds the ring idle is installed and
+  // completed on its own thread, taking the writer role). true: each
   // stage has its own thread, so the next batch installs while this one
   // persists, at the price of two more hand-offs per commit: worth it only
   // with cores to spare.

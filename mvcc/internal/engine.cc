@@ -19,9 +19,15 @@ struct Engine::Stage {
   Engine* engine;
   Kind kind;
   std::vector<CommitRequest*> pending;  // kFused: the batch so far
+  bool holds_writer = false;            // kFused: writer_mu_ held for this batch
 
   void OnEvent(CommitRequest*& slot, int64_t /*sequence*/, bool end_of_batch) {
     CommitRequest& request = *slot;
+    if (kind == Kind::kFused && engine->caller_runs_ && !holds_writer) {
+      // Waits at most for one inline commit (TryCommitInline).
+      engine->writer_mu_.lock();
+      holds_writer = true;
+    }
     switch (kind) {
       case Kind::kInstall:
         engine->Install(request);
@@ -52,6 +58,10 @@ struct Engine::Stage {
       engine->view_fresh_ = false;
       engine->batches_.fetch_add(1, std::memory_order_relaxed);
     }
+    if (end_of_batch && holds_writer) {
+      holds_writer = false;
+      engine->writer_mu_.unlock();
+    }
   }
 };
 
@@ -79,7 +89,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options) {
   return engine;
 }
 
-Engine::Engine(const Options& options) : options_(options) {}
+Engine::Engine(const Options& options)
+    : options_(options),
+      caller_runs_(!options.staged_pipeline && options.durability == nullptr) {}
 
 absl::Status Engine::LoadDurableState() {
   uint64_t newest = 0;
@@ -302,7 +314,35 @@ absl::Status Engine::Publish(CommitRequest& request, bool wait_for_room) {
   return absl::OkStatus();
 }
 
+bool Engine::TryCommitInline(CommitRequest& request) {
+  const disruptor::Sequencer& sequencer = pipeline_->sequencer();
+  // Only with nothing claimed and not yet processed: an inline commit never
+  // overtakes one published before it, and the idle pipeline thread is not
+  // woken at all.
+  if (sequencer.IsHalted() ||
+      pipeline_->stage(0).sequence().Get() != sequencer.Cursor()) {
+    return false;
+  }
+  if (!writer_mu_.try_lock()) return false;
+  std::lock_guard<std::mutex> writer(writer_mu_, std::adopt_lock);
+  // The whole fused stage for a batch of one: install (with the snapshot
+  // view collected for this batch), then complete. visible_ts is stored
+  // under the writer role, so it still only grows.
+  Install(request);
+  if (request.status.ok() && request.commit_ts != 0) {
+    visible_ts_.store(request.commit_ts, std::memory_order_seq_cst);
+    commits_.fetch_add(1, std::memory_order_relaxed);
+  }
+  view_fresh_ = false;
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 absl::Status Engine::Commit(CommitRequest& request) {
+  if (caller_runs_ && request.kind == CommitRequest::Kind::kWrite &&
+      TryCommitInline(request)) {
+    return request.status;
+  }
   if (absl::Status s = Publish(request, /*wait_for_room=*/true); !s.ok()) {
     return s;
   }

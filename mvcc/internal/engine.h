@@ -4,8 +4,10 @@
 // Thread safety: the reader functions (Find*, Read*, ScanAt, snapshots) are
 // called from any thread inside a reclaim guard and never block. Every
 // mutation of the indexes and chains happens in the pipeline's install stage
-// (the single writer). Commit() is called from any thread; it publishes a
-// request into the pipeline and waits for the completion stage. CommitAsync()
+// (the single writer: whoever holds writer_mu_, see TryCommitInline). Commit()
+// is called from any thread; it publishes a request into the pipeline and
+// waits for the completion stage, or, in the fused in-memory layout with the
+// ring idle, runs install and complete itself. CommitAsync()
 // publishes a heap-owned request and returns; the completion stage hands the
 // request to its `on_complete`.
 //
@@ -223,6 +225,11 @@ class Engine final {
     return all > heads ? all - heads : 0;
   }
 
+  // In the fused in-memory layout: runs a blocking commit on the caller's
+  // thread when the pipeline is idle and the writer role is free (no
+  // hand-off, no wake-up). False: not taken, publish it instead.
+  bool TryCommitInline(CommitRequest& request);
+
   // Install helpers (writer only).
   absl::Status Validate(const TxnState& txn);
   absl::Status ValidateReads(const TxnState& txn);
@@ -246,7 +253,15 @@ class Engine final {
   std::atomic<uint64_t> visible_ts_{0};
   std::atomic<uint64_t> next_txn_id_{1};
 
-  // Writer-only state.
+  // The writer role: whoever holds writer_mu_ is the single writer. The
+  // fused stage holds it for each ring batch; in the fused in-memory layout
+  // (caller_runs_) a blocking committer that finds the ring idle may take it
+  // and install and complete its own commit (TryCommitInline). Other
+  // layouts never contend for it.
+  std::mutex writer_mu_;
+  const bool caller_runs_;
+
+  // Writer-only state (guarded by the writer role).
   uint64_t last_ts_ = 0;
   std::string sweep_cursor_;  // next key for the background pass
   SnapshotRegistry::View view_;
