@@ -22,18 +22,24 @@ SnapshotRegistry::Slot* SnapshotRegistry::Acquire(
     for (Slot& s : c->slots) {
       uint64_t expected = kFree;
       if (s.ts.load(std::memory_order_relaxed) != kFree) continue;
-      // (1) seq_cst: pending before reading visible_ts (see the protocol).
-      if (!s.ts.compare_exchange_strong(expected, kPending,
-                                        std::memory_order_seq_cst)) {
+      // Claimed: the writer skips the slot until (3) publishes a snapshot.
+      if (!s.ts.compare_exchange_strong(expected, kClaimed,
+                                        std::memory_order_acq_rel)) {
         continue;
       }
       s.txn_id.store(txn_id, std::memory_order_relaxed);
       s.start_unix_ns.store(absl::GetCurrentTimeNanos(),
                             std::memory_order_relaxed);
-      // (2) seq_cst read of the snapshot.
-      const uint64_t v = visible_ts.load(std::memory_order_seq_cst);
-      // (3) publish it; release so the metadata above is visible with it.
-      s.ts.store(v, std::memory_order_seq_cst);
+      uint64_t v;
+      // Bound: see the protocol's progress note (lock-free).
+      while (true) {
+        // (2) seq_cst read of the snapshot.
+        v = visible_ts.load(std::memory_order_seq_cst);
+        // (3) publish it (seq_cst; also releases the metadata above).
+        s.ts.store(v, std::memory_order_seq_cst);
+        // (6) seq_cst: did a collect that missed (3) use a newer horizon?
+        if (collected_horizon_.load(std::memory_order_seq_cst) <= v) break;
+      }
       *ts = v;
       return &s;
     }
@@ -59,19 +65,15 @@ void SnapshotRegistry::Release(Slot* slot) {
 void SnapshotRegistry::Collect(const std::atomic<uint64_t>& visible_ts,
                                View* view) {
   view->snapshots.clear();
-  // (4) seq_cst, before (5).
+  // (4) seq_cst, then (4b) seq_cst, both before (5).
   const uint64_t horizon = visible_ts.load(std::memory_order_seq_cst);
-  bool pending = false;
+  collected_horizon_.store(horizon, std::memory_order_seq_cst);
   for (Chunk* c = &first_; c != nullptr;
        c = c->next.load(std::memory_order_acquire)) {
     for (Slot& s : c->slots) {
       // (5) seq_cst.
       const uint64_t ts = s.ts.load(std::memory_order_seq_cst);
-      if (ts == kFree) continue;
-      if (ts == kPending) {
-        pending = true;
-        continue;
-      }
+      if (ts == kFree || ts == kClaimed) continue;
       if (s.revoked()) continue;
       view->snapshots.push_back(ts);
     }
@@ -81,12 +83,7 @@ void SnapshotRegistry::Collect(const std::atomic<uint64_t>& visible_ts,
   view->snapshots.erase(
       std::unique(view->snapshots.begin(), view->snapshots.end()),
       view->snapshots.end());
-  if (pending) {
-    view->horizon = last_clean_horizon_;
-  } else {
-    view->horizon = horizon;
-    last_clean_horizon_ = horizon;
-  }
+  view->horizon = horizon;
 }
 
 }  // namespace mvkv::mvcc_internal

@@ -5,21 +5,30 @@
 // transaction at a time); Collect and Revoke from the writer only.
 //
 // Protocol (why a reader never loses a version it needs):
-//   reader:  slot.ts = kPending (1); v = visible_ts (2); slot.ts = v (3)
-//   writer:  V = visible_ts (4); read every slot (5); prune keeping, per
-//            chain, every version newer than V, the newest at or below V, and
-//            the newest at or below each registered snapshot.
-//   All of (1), (2), (4), (5) are seq_cst. If (5) saw the slot free, then (1)
-//   follows (5) and so (2) follows (4): v >= V, and the newest version at or
-//   below v is kept (it is newer than V or the newest at or below V). If (5)
-//   saw kPending, v is unknown; the writer then uses, instead of V, the V of
-//   its last collect that saw no pending slot: the reader's (1) came after
-//   that collect's (5), so v is at least that V.
+//   reader:  claim a slot (kClaimed: the writer ignores it); then
+//            v = visible_ts (2); slot.ts = v (3); h = collected_horizon (6);
+//            if h > v, repeat from (2).
+//   writer:  V = visible_ts (4); collected_horizon = V (4b); read every
+//            slot (5); prune keeping, per chain, every version newer than V,
+//            the newest at or below V, and the newest at or below each
+//            registered snapshot.
+//   All of these are seq_cst. Take any collect and a reader's last round.
+//   If the collect's (5) saw (3), it keeps the newest version at or below
+//   v. Otherwise (5) precedes (3), so (4b) precedes (6) and the reader read
+//   that collect's V or a later collect's, all >= that V (visible_ts only
+//   grows): it stopped only with V <= h <= v, and then the newest version at
+//   or below v is newer than V or the newest at or below V — kept either
+//   way. A reader preempted while registering holds nothing back (the
+//   previous protocol published a pending marker, and the writer then had
+//   to freeze its horizon until the reader came back).
+//   Progress: a reader repeats only if a collect with a newer horizon ran
+//   between its (2) and (6), i.e. only while commits complete (lock-free).
 //
 // Invariants:
-//  1. A slot's ts is kFree, kPending, or a snapshot timestamp owned by
+//  1. A slot's ts is kFree, kClaimed, or a snapshot timestamp owned by
 //     exactly one live transaction.
 //  2. Chunks are only appended, never freed before the registry.
+//  3. collected_horizon only grows.
 #ifndef MVKV_MVCC_INTERNAL_SNAPSHOT_REGISTRY_H_
 #define MVKV_MVCC_INTERNAL_SNAPSHOT_REGISTRY_H_
 
@@ -32,7 +41,7 @@ namespace mvkv::mvcc_internal {
 class SnapshotRegistry final {
  public:
   static constexpr uint64_t kFree = ~uint64_t{0};
-  static constexpr uint64_t kPending = ~uint64_t{0} - 1;
+  static constexpr uint64_t kClaimed = ~uint64_t{0} - 1;
 
   struct alignas(64) Slot {
     std::atomic<uint64_t> ts{kFree};
@@ -58,13 +67,14 @@ class SnapshotRegistry final {
 
   // Registers a snapshot at the current value of `visible_ts` and returns
   // the slot; *ts receives the snapshot. Lock-free: a pass over the slots
-  // plus, when all are taken, one chunk append.
+  // plus, when all are taken, one chunk append, and one more round of the
+  // protocol per collect that overtook it.
   Slot* Acquire(uint64_t txn_id, const std::atomic<uint64_t>& visible_ts,
                 uint64_t* ts);
   void Release(Slot* slot);
 
   struct View {
-    uint64_t horizon = 0;             // V (or the safe V when pending)
+    uint64_t horizon = 0;             // V
     std::vector<uint64_t> snapshots;  // sorted ascending, unique
     std::size_t active = 0;
   };
@@ -88,7 +98,7 @@ class SnapshotRegistry final {
          c = c->next.load(std::memory_order_acquire)) {
       for (Slot& s : c->slots) {
         const uint64_t ts = s.ts.load(std::memory_order_acquire);
-        if (ts != kFree && ts != kPending && !s.revoked()) fn(s, ts);
+        if (ts != kFree && ts != kClaimed && !s.revoked()) fn(s, ts);
       }
     }
   }
@@ -101,7 +111,8 @@ class SnapshotRegistry final {
   };
 
   Chunk first_;
-  uint64_t last_clean_horizon_ = 0;  // writer-only
+  // (4b) The horizon of the latest collect (written by the writer only).
+  std::atomic<uint64_t> collected_horizon_{0};
 };
 
 }  // namespace mvkv::mvcc_internal
