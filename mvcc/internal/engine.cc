@@ -323,7 +323,21 @@ bool Engine::TryCommitInline(CommitRequest& request) {
       pipeline_->stage(0).sequence().Get() != sequencer.Cursor()) {
     return false;
   }
-  if (!writer_mu_.try_lock()) return false;
+  // Another committer holding the role finishes within a microsecond or
+  // so: retry briefly rather than hand this commit to the pipeline thread.
+  // Bound: kInlineAttempts tries.
+  constexpr int kInlineAttempts = 64;
+  bool taken = false;
+  for (int i = 0; i < kInlineAttempts && !taken; ++i) {
+    if (i > 0) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+      if (pipeline_->stage(0).sequence().Get() != sequencer.Cursor()) return false;
+    }
+    taken = writer_mu_.try_lock();
+  }
+  if (!taken) return false;
   std::lock_guard<std::mutex> writer(writer_mu_, std::adopt_lock);
   // The whole fused stage for a batch of one: install (with the snapshot
   // view collected for this batch), then complete. visible_ts is stored
