@@ -226,8 +226,9 @@ class Engine final {
   }
 
   // In the fused in-memory layout: runs a blocking commit on the caller's
-  // thread when the pipeline is idle and the writer role is free (no
-  // hand-off, no wake-up). False: not taken, publish it instead.
+  // thread when the pipeline is idle and the writer role is free, or frees
+  // up within a few tries (no hand-off, no wake-up). False: not taken,
+  // publish it instead.
   bool TryCommitInline(CommitRequest& request);
 
   // Install helpers (writer only).
