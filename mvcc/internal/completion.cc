@@ -25,12 +25,6 @@ ParkWord& WordFor(const void* done) {
   return park_table[std::hash<const void*>{}(done) % kParkWords];
 }
 
-inline void CpuRelax() {
-#if defined(__x86_64__)
-  __builtin_ia32_pause();
-#endif
-}
-
 }  // namespace
 
 void WaitForCompletion(const std::atomic<uint32_t>& done) {

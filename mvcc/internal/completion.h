@@ -15,6 +15,13 @@
 
 namespace mvkv::mvcc_internal {
 
+// One CPU "pause" in a spin loop (a hint to the core; no ordering).
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
+
 // Spins briefly (a commit of a lone client completes in well under a
 // microsecond of pipeline work), then yields, then parks. Blocking.
 void WaitForCompletion(const std::atomic<uint32_t>& done);

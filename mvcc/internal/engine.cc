@@ -52,11 +52,9 @@ struct Engine::Stage {
         }
         break;
     }
-    // The install stage collects the snapshot view once per ring batch.
     if (end_of_batch &&
         (kind == Kind::kInstall || kind == Kind::kFused)) {
-      engine->view_fresh_ = false;
-      engine->batches_.fetch_add(1, std::memory_order_relaxed);
+      engine->EndInstallBatch();
     }
     if (end_of_batch && holds_writer) {
       holds_writer = false;
@@ -314,27 +312,23 @@ absl::Status Engine::Publish(CommitRequest& request, bool wait_for_room) {
   return absl::OkStatus();
 }
 
+bool Engine::RingIdle() const {
+  return pipeline_->stage(0).sequence().Get() == pipeline_->sequencer().Cursor();
+}
+
 bool Engine::TryCommitInline(CommitRequest& request) {
-  const disruptor::Sequencer& sequencer = pipeline_->sequencer();
   // Only with nothing claimed and not yet processed: an inline commit never
   // overtakes one published before it, and the idle pipeline thread is not
   // woken at all.
-  if (sequencer.IsHalted() ||
-      pipeline_->stage(0).sequence().Get() != sequencer.Cursor()) {
-    return false;
-  }
+  if (pipeline_->sequencer().IsHalted() || !RingIdle()) return false;
   // Another committer holding the role finishes within a microsecond or
   // so: retry briefly rather than hand this commit to the pipeline thread.
   // Bound: kInlineAttempts tries.
   constexpr int kInlineAttempts = 64;
-  bool taken = false;
-  for (int i = 0; i < kInlineAttempts && !taken; ++i) {
-    if (i > 0) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-      if (pipeline_->stage(0).sequence().Get() != sequencer.Cursor()) return false;
-    }
+  bool taken = writer_mu_.try_lock();
+  for (int i = 1; i < kInlineAttempts && !taken; ++i) {
+    CpuRelax();
+    if (!RingIdle()) return false;
     taken = writer_mu_.try_lock();
   }
   if (!taken) return false;
@@ -343,12 +337,8 @@ bool Engine::TryCommitInline(CommitRequest& request) {
   // view collected for this batch), then complete. visible_ts is stored
   // under the writer role, so it still only grows.
   Install(request);
-  if (request.status.ok() && request.commit_ts != 0) {
-    visible_ts_.store(request.commit_ts, std::memory_order_seq_cst);
-    commits_.fetch_add(1, std::memory_order_relaxed);
-  }
-  view_fresh_ = false;
-  batches_.fetch_add(1, std::memory_order_relaxed);
+  MakeVisible(request);
+  EndInstallBatch();
   return true;
 }
 

@@ -230,6 +230,13 @@ class Engine final {
   // up within a few tries (no hand-off, no wake-up). False: not taken,
   // publish it instead.
   bool TryCommitInline(CommitRequest& request);
+  // Nothing claimed in the ring that the (first) stage has not processed.
+  bool RingIdle() const;
+  // The complete step without waking anyone: advances visible_ts to the
+  // request's commit (writer role, in commit order).
+  void MakeVisible(const CommitRequest& request);
+  // The end of an install batch: the next install collects a fresh view.
+  void EndInstallBatch();
 
   // Install helpers (writer only).
   absl::Status Validate(const TxnState& txn);

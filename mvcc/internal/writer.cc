@@ -326,7 +326,7 @@ void Engine::Persist(CommitRequest& request, bool end_of_batch) {
 
 // ---- Complete. ----
 
-void Engine::Complete(CommitRequest& request) {
+void Engine::MakeVisible(const CommitRequest& request) {
   if (request.status.ok() && request.commit_ts != 0) {
     // (1) release: every version of this commit (and of all earlier ones)
     // is installed and durable before any reader can pick a snapshot that
@@ -334,9 +334,19 @@ void Engine::Complete(CommitRequest& request) {
     visible_ts_.store(request.commit_ts, std::memory_order_seq_cst);
     commits_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void Engine::Complete(CommitRequest& request) {
+  MakeVisible(request);
   // In commit order: an async committer's callback runs after visible_ts
   // covers its commit, so a reader it starts sees the write.
   Finish(request);
+}
+
+void Engine::EndInstallBatch() {
+  // The install stage collects the snapshot view once per batch.
+  view_fresh_ = false;
+  batches_.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace mvkv::mvcc_internal
