@@ -16,7 +16,7 @@
 namespace mvkv::server {
 
 using handler_internal::AppendKvs;
-using handler_internal::Await;
+using handler_internal::AwaitReply;
 using handler_internal::ReadOne;
 using handler_internal::ScanWithMore;
 
@@ -226,8 +226,7 @@ absl::StatusOr<v1::GetResponse> KvHandler::Get(const v1::GetRequest& request) {
 }
 
 absl::StatusOr<v1::PutResponse> KvHandler::Put(const v1::PutRequest& request) {
-  return Await<absl::StatusOr<v1::PutResponse>>(
-      [&](Reply<v1::PutResponse> done) { PutAsync(request, std::move(done)); });
+  return AwaitReply(this, &KvHandler::PutAsync, request);
 }
 
 void KvHandler::PutAsync(const v1::PutRequest& request,
@@ -256,10 +255,7 @@ void KvHandler::PutAsync(const v1::PutRequest& request,
 
 absl::StatusOr<v1::DeleteResponse> KvHandler::Delete(
     const v1::DeleteRequest& request) {
-  return Await<absl::StatusOr<v1::DeleteResponse>>(
-      [&](Reply<v1::DeleteResponse> done) {
-        DeleteAsync(request, std::move(done));
-      });
+  return AwaitReply(this, &KvHandler::DeleteAsync, request);
 }
 
 void KvHandler::DeleteAsync(const v1::DeleteRequest& request,
@@ -450,10 +446,7 @@ absl::StatusOr<v1::TxnResponse> KvHandler::Txn(const v1::TxnRequest& request) {
   if (absl::Status s = ValidateTxn(request); !s.ok()) return s;
   absl::Status last;
   for (int attempt = 0; attempt < options_.txn_max_attempts; ++attempt) {
-    auto result = Await<absl::StatusOr<v1::TxnResponse>>(
-        [&](Reply<v1::TxnResponse> done) {
-          TxnAttemptAsync(request, std::move(done));
-        });
+    auto result = AwaitReply(this, &KvHandler::TxnAttemptAsync, request);
     if (result.ok() || !RetryTxn(result.status())) return result;
     last = result.status();
     std::this_thread::sleep_for(absl::ToChronoMicroseconds(TxnBackoff(attempt)));

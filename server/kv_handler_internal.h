@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "mvcc/db.h"
 #include "proto/kv.pb.h"
+#include "server/kv_handler.h"
 
 namespace mvkv::server::handler_internal {
 
@@ -57,6 +58,18 @@ Result Await(Start start) {
   std::unique_lock<std::mutex> lock(state->mu);
   state->cv.wait(lock, [&] { return state->result.has_value(); });
   return std::move(*state->result);
+}
+
+// The blocking form of one of KvHandler's async calls:
+// (handler->*start)(request, done), then wait for `done`.
+template <class Response, class Request>
+absl::StatusOr<Response> AwaitReply(
+    KvHandler* handler,
+    void (KvHandler::*start)(const Request&, Reply<Response>),
+    const Request& request) {
+  return Await<absl::StatusOr<Response>>([&](Reply<Response> done) {
+    (handler->*start)(request, std::move(done));
+  });
 }
 
 }  // namespace mvkv::server::handler_internal

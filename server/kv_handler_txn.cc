@@ -13,6 +13,7 @@ namespace mvkv::server {
 
 using handler_internal::AppendKvs;
 using handler_internal::Await;
+using handler_internal::AwaitReply;
 using handler_internal::ReadOne;
 using handler_internal::ScanWithMore;
 
@@ -200,10 +201,7 @@ absl::StatusOr<v1::ScanResponse> KvHandler::TxnScan(
 
 absl::StatusOr<v1::CommitResponse> KvHandler::CommitTxn(
     const v1::CommitTxnRequest& request) {
-  return Await<absl::StatusOr<v1::CommitResponse>>(
-      [&](Reply<v1::CommitResponse> done) {
-        CommitTxnAsync(request, std::move(done));
-      });
+  return AwaitReply(this, &KvHandler::CommitTxnAsync, request);
 }
 
 void KvHandler::CommitTxnAsync(const v1::CommitTxnRequest& request,
