@@ -14,7 +14,7 @@
 namespace mvkv {
 
 using mvcc_internal::BufferedWrite;
-using mvcc_internal::CommitRequest;
+using mvcc_internal::PendingCommit;
 using mvcc_internal::Engine;
 using mvcc_internal::ReclaimDomain;
 using mvcc_internal::Record;
@@ -31,16 +31,8 @@ absl::Status NotFound(std::string_view key) {
       absl::StrCat("key ", mvcc_internal::QuoteKey(key), " not found"));
 }
 
-absl::Status ValidateRange(std::string_view start, std::string_view end) {
-  if (!end.empty() && end <= start) {
-    return absl::InvalidArgumentError(
-        "scan range is empty or inverted: end must be empty (to the last "
-        "key) or greater than start");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
+
 
 bool IsSnapshotTooOld(const absl::Status& status) {
   return status.code() == absl::StatusCode::kOutOfRange &&
@@ -102,38 +94,46 @@ Txn::~Txn() {
 }
 
 absl::StatusOr<std::string> Txn::Get(std::string_view key) {
+  absl::StatusOr<ReadResult> r = GetWithTimestamp(key);
+  if (!r.ok()) return r.status();
+  return std::move(r->value);
+}
+
+absl::StatusOr<ReadResult> Txn::GetWithTimestamp(std::string_view key) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateKey(key, txn.engine->limits()); !s.ok()) {
+    return s;
+  }
   if (auto it = txn.writes.find(key); it != txn.writes.end()) {
     if (it->second.tombstone) return NotFound(key);
-    return it->second.value;
+    return ReadResult{it->second.value, 0};
   }
-  if (txn.isolation == IsolationLevel::kSerializable) {
-    txn.read_keys.emplace_back(key);
-  }
-  std::optional<std::string> value;
+  if (txn.traits->records_reads) txn.read_keys.emplace_back(key);
+  std::optional<ReadResult> result;
   {
     ReclaimDomain::Guard guard(ReclaimDomain::Default());
     const Record* r = txn.engine->Find(guard, key);
     const Version* v = nullptr;
     if (r != nullptr) {
-      v = txn.isolation == IsolationLevel::kReadCommitted
-              ? txn.engine->ReadLatest(guard, r)
-              : Engine::ReadAt(guard, r, txn.snapshot_ts);
+      v = txn.traits->reads_latest ? txn.engine->ReadLatest(guard, r)
+                                   : Engine::ReadAt(guard, r, txn.snapshot_ts);
     }
-    if (v != nullptr && !v->tombstone()) value.emplace(v->bytes());
+    if (v != nullptr && !v->tombstone()) {
+      result.emplace(ReadResult{std::string(v->bytes()), v->commit_ts});
+    }
   }
   if (absl::Status s = CheckSnapshot(txn); !s.ok()) return s;
-  if (!value.has_value()) return NotFound(key);
-  return std::move(*value);
+  if (!result.has_value()) return NotFound(key);
+  return std::move(*result);
 }
 
 absl::Status Txn::Put(std::string_view key, std::string_view value) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateValue(value); !s.ok()) return s;
+  const Limits& limits = txn.engine->limits();
+  if (absl::Status s = ValidateKey(key, limits); !s.ok()) return s;
+  if (absl::Status s = ValidateValue(value, limits); !s.ok()) return s;
   BufferedWrite& w = txn.writes[std::string(key)];
   w.tombstone = false;
   w.value.assign(value);
@@ -143,7 +143,9 @@ absl::Status Txn::Put(std::string_view key, std::string_view value) {
 absl::Status Txn::Delete(std::string_view key) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateKey(key, txn.engine->limits()); !s.ok()) {
+    return s;
+  }
   BufferedWrite& w = txn.writes[std::string(key)];
   w.tombstone = true;
   w.value.clear();
@@ -155,14 +157,17 @@ absl::StatusOr<std::vector<KeyValue>> Txn::Scan(std::string_view start,
                                                 std::size_t limit) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
+  if (absl::Status s = ValidateRange(start, end, txn.engine->limits());
+      !s.ok()) {
+    return s;
+  }
   auto first = txn.writes.lower_bound(start);
   auto last = end.empty() ? txn.writes.end() : txn.writes.lower_bound(end);
   const std::size_t own = std::distance(first, last);
   // Own deletes can hide up to `own` committed pairs: read that many more.
   const std::size_t base_limit = limit == 0 ? 0 : limit + own;
   std::vector<KeyValue> base;
-  if (txn.isolation == IsolationLevel::kReadCommitted) {
+  if (!txn.traits->has_snapshot) {
     uint64_t ts = 0;
     auto* slot = txn.engine->AcquireSnapshot(&ts);
     base = txn.engine->ScanAt(start, end, base_limit, ts);
@@ -192,13 +197,12 @@ absl::StatusOr<std::vector<KeyValue>> Txn::Scan(std::string_view start,
       ++b;
     }
   }
-  if (txn.isolation == IsolationLevel::kSerializable) {
+  if (txn.traits->records_reads) {
     // A scan cut short by the limit depends only on keys up to the last one
     // returned.
     std::string range_end(end);
     if (limit != 0 && out.size() >= limit) {
-      range_end = out.back().key;
-      range_end.push_back('\0');
+      range_end = SingleKeyEnd(out.back().key);
     }
     txn.ranges.push_back({std::string(start), std::move(range_end)});
   }
@@ -216,12 +220,10 @@ absl::Status Txn::ReadTyped(const std::shared_ptr<Record>& record,
       return absl::OkStatus();
     }
   }
-  if (txn.isolation == IsolationLevel::kSerializable) {
-    txn.tvar_reads.push_back(record);
-  }
+  if (txn.traits->records_reads) txn.tvar_reads.push_back(record);
   {
     ReclaimDomain::Guard guard(ReclaimDomain::Default());
-    const Version* v = txn.isolation == IsolationLevel::kReadCommitted
+    const Version* v = txn.traits->reads_latest
                            ? txn.engine->ReadLatest(guard, record.get())
                            : Engine::ReadAt(guard, record.get(), txn.snapshot_ts);
     // A TVar's first version is at timestamp 0, so v is never null.
@@ -269,7 +271,7 @@ std::optional<absl::Status> PrepareCommit(Txn& handle, TxnState& txn) {
 }
 
 // The part after the pipeline: releases the snapshot and ends the phase.
-void FinishCommit(TxnState& txn, const absl::Status& status,
+void CompleteTxn(TxnState& txn, const absl::Status& status,
                   uint64_t commit_ts) {
   txn.engine->ReleaseSnapshot(&txn);
   if (status.ok()) txn.commit_ts = commit_ts;
@@ -280,18 +282,18 @@ void FinishCommit(TxnState& txn, const absl::Status& status,
 
 // An async commit: owns what the pipeline reads (the transaction's state,
 // or copies of an autocommit key and value) and the callback.
-struct AsyncCommit final : CommitRequest {
+struct AsyncCommit final : PendingCommit {
   std::shared_ptr<TxnState> txn_state;  // null for autocommit writes
   std::string key_copy;
   std::string value_copy;
   CommitCallback done;
 
-  // CommitRequest::on_complete: ends the transaction, frees the request,
+  // PendingCommit::on_complete: ends the transaction, frees the request,
   // then runs the callback (which may free the Txn).
-  static void Complete(CommitRequest& request) {
+  static void Complete(PendingCommit& request) {
     std::unique_ptr<AsyncCommit> self(static_cast<AsyncCommit*>(&request));
     if (self->txn_state != nullptr) {
-      FinishCommit(*self->txn_state, self->status, self->commit_ts);
+      CompleteTxn(*self->txn_state, self->status, self->commit_ts);
     }
     absl::Status status = std::move(self->status);
     CommitCallback done = std::move(self->done);
@@ -305,10 +307,10 @@ struct AsyncCommit final : CommitRequest {
 absl::Status Txn::Commit() {
   TxnState& txn = *state_;
   if (std::optional<absl::Status> s = PrepareCommit(*this, txn)) return *s;
-  CommitRequest request;
+  PendingCommit request;
   request.txn = &txn;
   absl::Status s = txn.engine->Commit(request);
-  FinishCommit(txn, s, request.commit_ts);
+  CompleteTxn(txn, s, request.commit_ts);
   return s;
 }
 
@@ -350,7 +352,7 @@ absl::Status Txn::Rollback() {
 
 uint64_t Txn::snapshot_ts() const { return state_->snapshot_ts; }
 uint64_t Txn::commit_ts() const {
-  // Acquire pairs with FinishCommit's release (2): commit_ts is final.
+  // Acquire pairs with CompleteTxn's release (2): commit_ts is final.
   return state_->phase.load(std::memory_order_acquire) == TxnPhase::kCommitted
              ? state_->commit_ts
              : 0;
@@ -375,7 +377,7 @@ Database::Database(std::unique_ptr<Engine> engine)
 Database::~Database() { engine_->Close(); }
 
 absl::StatusOr<ReadResult> Database::GetWithTimestamp(std::string_view key) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
   ReclaimDomain::Guard guard(ReclaimDomain::Default());
   const Record* r = engine_->Find(guard, key);
   const Version* v = r == nullptr ? nullptr : engine_->ReadLatest(guard, r);
@@ -390,17 +392,17 @@ absl::StatusOr<std::string> Database::Get(std::string_view key) {
 }
 
 absl::Status Database::Put(std::string_view key, std::string_view value) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
-  if (absl::Status s = engine_->ValidateValue(value); !s.ok()) return s;
-  CommitRequest request;
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
+  if (absl::Status s = ValidateValue(value, limits()); !s.ok()) return s;
+  PendingCommit request;
   request.key = key;
   request.value = value;
   return engine_->Commit(request);
 }
 
 absl::Status Database::Delete(std::string_view key) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
-  CommitRequest request;
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
+  PendingCommit request;
   request.key = key;
   request.tombstone = true;
   return engine_->Commit(request);
@@ -408,10 +410,10 @@ absl::Status Database::Delete(std::string_view key) {
 
 void Database::PutAsync(std::string_view key, std::string_view value,
                         CommitCallback done) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) {
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) {
     return std::move(done)(std::move(s));
   }
-  if (absl::Status s = engine_->ValidateValue(value); !s.ok()) {
+  if (absl::Status s = ValidateValue(value, limits()); !s.ok()) {
     return std::move(done)(std::move(s));
   }
   auto request = std::make_unique<AsyncCommit>();
@@ -425,7 +427,7 @@ void Database::PutAsync(std::string_view key, std::string_view value,
 }
 
 void Database::DeleteAsync(std::string_view key, CommitCallback done) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) {
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) {
     return std::move(done)(std::move(s));
   }
   auto request = std::make_unique<AsyncCommit>();
@@ -440,7 +442,7 @@ void Database::DeleteAsync(std::string_view key, CommitCallback done) {
 absl::StatusOr<std::vector<KeyValue>> Database::Scan(std::string_view start,
                                                      std::string_view end,
                                                      std::size_t limit) {
-  if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
+  if (absl::Status s = ValidateRange(start, end, limits()); !s.ok()) return s;
   uint64_t ts = 0;
   auto* slot = engine_->AcquireSnapshot(&ts);
   std::vector<KeyValue> out = engine_->ScanAt(start, end, limit, ts);
@@ -454,7 +456,12 @@ absl::StatusOr<std::vector<KeyValue>> Database::Scan(std::string_view start,
 }
 
 std::unique_ptr<Txn> Database::Begin(IsolationLevel isolation) {
-  return std::unique_ptr<Txn>(new Txn(engine_->NewTxn(isolation)));
+  return Begin(TxnOptions{.isolation = isolation});
+}
+
+std::unique_ptr<Txn> Database::Begin(const TxnOptions& options) {
+  return std::unique_ptr<Txn>(
+      new Txn(engine_->NewTxn(options.isolation, options.id)));
 }
 
 absl::Status Database::Transact(const std::function<absl::Status(Txn&)>& fn,
@@ -495,5 +502,7 @@ std::shared_ptr<Record> Database::NewTVarRecord(Version* initial) {
 }
 
 Stats Database::GetStats() const { return engine_->GetStats(); }
+
+const Limits& Database::limits() const { return engine_->limits(); }
 
 }  // namespace mvkv

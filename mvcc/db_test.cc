@@ -73,8 +73,8 @@ TEST(DatabaseTest, ScanReturnsLiveKeysInOrderWithinRangeAndLimit) {
 
 TEST(DatabaseTest, BadInputIsRefusedAndChangesNothing) {
   Options options;
-  options.max_key_bytes = 8;
-  options.max_value_bytes = 16;
+  options.limits.max_key_bytes = 8;
+  options.limits.max_value_bytes = 16;
   auto db = OpenDb(options);
   ASSERT_TRUE(db->Put("k", "v").ok());
   const Stats before = db->GetStats();
@@ -84,7 +84,7 @@ TEST(DatabaseTest, BadInputIsRefusedAndChangesNothing) {
   EXPECT_THAT(empty_key.message(), HasSubstr("empty"));
   absl::Status long_key = db->Put("123456789", "v");
   EXPECT_EQ(long_key.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(long_key.message(), HasSubstr("limit is 8"));
+  EXPECT_THAT(long_key.message(), HasSubstr("over the limit of 8 (max_key_bytes)"));
   absl::Status long_value = db->Put("k", std::string(17, 'x'));
   EXPECT_EQ(long_value.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(db->Get("").status().code(), absl::StatusCode::kInvalidArgument);
@@ -102,11 +102,11 @@ TEST(DatabaseTest, BadInputIsRefusedAndChangesNothing) {
 
 TEST(DatabaseTest, OpenRejectsBadOptions) {
   Options options;
-  options.max_key_bytes = 0;
+  options.limits.max_key_bytes = 0;
   EXPECT_EQ(Database::Open(options).status().code(),
             absl::StatusCode::kInvalidArgument);
   options = Options();
-  options.pipeline_ring_size = 0;
+  options.commit_ring_size = 0;
   EXPECT_EQ(Database::Open(options).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -186,7 +186,7 @@ TEST(TxnTest, OperationsAfterCommitOrRollbackFailWithFailedPrecondition) {
 
 TEST(TxnTest, BadInputInsideATransactionBuffersNothing) {
   Options options;
-  options.max_value_bytes = 4;
+  options.limits.max_value_bytes = 4;
   auto db = OpenDb(options);
   auto txn = db->Begin();
   EXPECT_EQ(txn->Put("", "v").code(), absl::StatusCode::kInvalidArgument);

@@ -29,9 +29,6 @@ absl::string_view AsAbsl(const std::string& s) {
   return absl::string_view(s.data(), s.size());
 }
 
-// The smallest key greater than `key`: a one-key scan range.
-std::string Successor(const std::string& key) { return key + '\0'; }
-
 template <class T>
 bool Holds(v1::Compare::Result result, const T& actual, const T& operand) {
   switch (result) {
@@ -57,19 +54,13 @@ std::string Quoted(const std::string& key) {
                       key.size() > 64 ? "...\"" : "\"");
 }
 
-// Reads `key` in `txn` with the commit timestamp of the version read (the
-// engine's Txn::Get has no timestamp; a one-key scan has, and under
-// SERIALIZABLE it validates exactly the same key).
 absl::StatusOr<v1::KeyValue> ReadOne(Txn& txn, const std::string& key) {
-  auto kvs = txn.Scan(key, Successor(key), 1);
-  if (!kvs.ok()) return kvs.status();
-  if (kvs->empty() || (*kvs)[0].key != key) {
-    return absl::NotFoundError(absl::StrCat("key ", Quoted(key), " not found"));
-  }
+  auto read = txn.GetWithTimestamp(key);
+  if (!read.ok()) return read.status();
   v1::KeyValue kv;
   kv.set_key(key);
-  kv.set_value(std::move((*kvs)[0].value));
-  kv.set_commit_ts((*kvs)[0].commit_ts);
+  kv.set_value(std::move(read->value));
+  kv.set_commit_ts(read->commit_ts);
   return kv;
 }
 
@@ -122,41 +113,6 @@ KvHandler::KvHandler(Database* db, const HandlerOptions& options)
 KvHandler::~KvHandler() = default;
 
 // ---- Validation. ----
-
-absl::Status KvHandler::ValidateKey(const std::string& key) const {
-  if (key.empty()) return absl::InvalidArgumentError("key is empty");
-  if (key.size() > options_.max_key_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key is ", key.size(), " bytes, over the limit of ",
-                     options_.max_key_bytes, " (--max_key_bytes)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status KvHandler::ValidateValue(const std::string& value) const {
-  if (value.size() > options_.max_value_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("value is ", value.size(), " bytes, over the limit of ",
-                     options_.max_value_bytes, " (--max_value_bytes)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status KvHandler::ValidateRange(const std::string& start,
-                                      const std::string& end) const {
-  if (start.size() > options_.max_key_bytes ||
-      end.size() > options_.max_key_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("scan bound is over the key limit of ",
-                     options_.max_key_bytes, " bytes (--max_key_bytes)"));
-  }
-  if (!end.empty() && end <= start) {
-    return absl::InvalidArgumentError(
-        "malformed range: end must be empty (to the last key) or greater "
-        "than start");
-  }
-  return absl::OkStatus();
-}
 
 absl::Status KvHandler::ValidateOp(const v1::Op& op) const {
   switch (op.op_case()) {

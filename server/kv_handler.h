@@ -36,10 +36,10 @@
 
 namespace mvkv::server {
 
+// Input limits are the Database's (Options::limits, see Database::limits):
+// the handler validates with the engine's own validators, so a request is
+// judged by one rule whichever layer looks at it.
 struct HandlerOptions {
-  // Keys are 1..max_key_bytes bytes, values 0..max_value_bytes.
-  std::size_t max_key_bytes = 1024;
-  std::size_t max_value_bytes = 1 << 20;
   // Transactions: see TxnTableOptions.
   int max_open_txns = 1024;
   absl::Duration max_txn_age = absl::Minutes(10);
@@ -119,10 +119,16 @@ class KvHandler final {
 
  private:
   friend class Session;
-  absl::Status ValidateKey(const std::string& key) const;
-  absl::Status ValidateValue(const std::string& value) const;
+  absl::Status ValidateKey(const std::string& key) const {
+    return mvkv::ValidateKey(key, db_->limits());
+  }
+  absl::Status ValidateValue(const std::string& value) const {
+    return mvkv::ValidateValue(value, db_->limits());
+  }
   absl::Status ValidateRange(const std::string& start,
-                             const std::string& end) const;
+                             const std::string& end) const {
+    return mvkv::ValidateRange(start, end, db_->limits());
+  }
   absl::Status ValidateOp(const v1::Op& op) const;
   absl::Status ValidateCompare(const v1::Compare& c) const;
   // Runs one Txn attempt inside `txn`.

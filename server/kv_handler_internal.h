@@ -25,8 +25,8 @@ namespace mvkv::server::handler_internal {
 // `key` in quotes, C-escaped, cut at 64 bytes: for error messages.
 std::string Quoted(const std::string& key);
 
-// Reads `key` in `txn` with the commit timestamp of the version read.
-// NotFound names the key.
+// Reads `key` in `txn` with the commit timestamp of the version read (0 for
+// the transaction's own write). NotFound names the key.
 absl::StatusOr<v1::KeyValue> ReadOne(Txn& txn, const std::string& key);
 
 // Moves kvs[from, to) into `out`.

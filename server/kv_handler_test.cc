@@ -16,11 +16,9 @@ class KvHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Options o;
-    o.max_key_bytes = 17;
+    o.limits = {.max_key_bytes = 16, .max_value_bytes = 32};
     db_ = Database::Open(o).value();
     HandlerOptions h;
-    h.max_key_bytes = 16;
-    h.max_value_bytes = 32;
     h.max_open_txns = 2;
     h.txn_lease = absl::Milliseconds(100);
     handler_ = std::make_unique<KvHandler>(db_.get(), h);

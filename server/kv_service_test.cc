@@ -33,7 +33,7 @@ class KvServiceTest : public ::testing::Test {
   void SetUp() override {
     Options options;
     options.durability = &durable_;
-    options.max_key_bytes = 1025;
+    options.limits.max_key_bytes = 1024;
     options.maintenance_interval = absl::InfiniteDuration();  // exact counts
     db_ = Database::Open(options).value();
     handler_ = std::make_unique<KvHandler>(db_.get(), HandlerOptions());

@@ -24,8 +24,8 @@ ABSL_FLAG(bool, create, false,
 ABSL_FLAG(std::string, durability, "sync",
           "With --data_dir: sync (fsync per group commit), async (no fsync) "
           "or none (no writes).");
-ABSL_FLAG(int64_t, max_key_bytes, 1024, "Largest key accepted.");
-ABSL_FLAG(int64_t, max_value_bytes, 1 << 20, "Largest value accepted.");
+ABSL_FLAG(uint64_t, max_key_bytes, 1024, "Largest key accepted (>= 1).");
+ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "Largest value accepted.");
 ABSL_FLAG(int64_t, max_request_bytes, 4 << 20,
           "Largest gRPC request accepted (RESOURCE_EXHAUSTED beyond).");
 ABSL_FLAG(int32_t, max_open_txns, 1024,
@@ -45,7 +45,7 @@ ABSL_FLAG(absl::Duration, max_snapshot_age, absl::InfiniteDuration(),
 ABSL_FLAG(int32_t, worker_threads, 8,
           "Threads that run scans and transaction work (commits are handed to "
           "the engine's pipeline; no thread waits for one).");
-ABSL_FLAG(int64_t, commit_ring_size, 1024,
+ABSL_FLAG(uint64_t, commit_ring_size, 1024,
           "Commits in flight at once (rounded up to a power of two); a commit "
           "that finds them all taken gets RESOURCE_EXHAUSTED. 1 to 2^24.");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -81,8 +81,8 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.durability = absl::GetFlag(FLAGS_durability);
   options.create_data_dir = absl::GetFlag(FLAGS_create);
-  options.handler.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
-  options.handler.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  options.limits.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
+  options.limits.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.handler.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);
   options.handler.max_txn_age = absl::GetFlag(FLAGS_max_txn_age);
   options.handler.txn_lease = absl::GetFlag(FLAGS_txn_lease);
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   options.commit_ring_size = absl::GetFlag(FLAGS_commit_ring_size);
-  options.max_retained_version_bytes =
+  options.max_retained_bytes =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_retained_bytes));
   options.max_snapshot_age = absl::GetFlag(FLAGS_max_snapshot_age);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);

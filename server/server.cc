@@ -82,13 +82,11 @@ absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
   auto mode = storage::ParseDurabilityMode(options.durability);
   if (!mode.ok()) return mode.status();
   mvkv::Options db_options;
-  // One more byte than the server's key limit: a one-key scan ends at
-  // key + '\0' (see kv_handler.cc).
-  db_options.max_key_bytes = options.handler.max_key_bytes + 1;
-  db_options.max_value_bytes = options.handler.max_value_bytes;
-  db_options.max_retained_version_bytes = options.max_retained_version_bytes;
+  db_options.limits = options.limits;
+  db_options.max_retained_bytes = options.max_retained_bytes;
   db_options.max_snapshot_age = options.max_snapshot_age;
-  db_options.pipeline_ring_size = static_cast<std::size_t>(options.commit_ring_size);
+  // The engine validates its options (ring size, limits) at Open.
+  db_options.commit_ring_size = options.commit_ring_size;
   auto holder = std::make_unique<DatabaseHolder>();
   if (options.data_dir.empty()) {
     auto db = Database::Open(db_options);
@@ -125,13 +123,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     }
   }
   if (options.worker_threads < 1 || options.max_request_bytes < 1 ||
-      options.handler.max_open_txns < 0 || options.handler.max_key_bytes < 1) {
+      options.handler.max_open_txns < 0) {
     return absl::InvalidArgumentError(
-        "worker threads, request size and key size limits must be positive");
-  }
-  if (options.commit_ring_size < 1 || options.commit_ring_size > (int64_t{1} << 24)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "commit ring size must be in [1, 16777216], got ", options.commit_ring_size));
+        "worker threads and the request size limit must be positive");
   }
   auto credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();

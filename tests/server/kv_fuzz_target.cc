@@ -34,12 +34,9 @@ Env& GetEnv() {
   static Env* env = [] {
     auto* e = new Env();
     mvkv::Options options;
-    options.max_key_bytes = 17;
-    options.max_value_bytes = 64;
+    options.limits = {.max_key_bytes = 16, .max_value_bytes = 64};
     e->db = mvkv::Database::Open(options).value();
     mvkv::server::HandlerOptions h;
-    h.max_key_bytes = 16;
-    h.max_value_bytes = 64;
     h.max_open_txns = 4;
     h.max_txn_ops = 16;
     h.txn_max_attempts = 2;
