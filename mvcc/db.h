@@ -67,6 +67,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/retry.h"
 #include "mvcc/durability.h"
 
 namespace mvkv {
@@ -153,6 +154,24 @@ struct KeyValue {
   uint64_t commit_ts = 0;  // commit timestamp of the version read
 };
 
+// Bounds on one page of a scan (Txn::Scan with ScanLimits).
+struct ScanLimits {
+  std::size_t max_pairs = 0;  // 0 = no limit
+  // Once the page holds at least one pair, stop before it exceeds this many
+  // bytes of keys and values: 0 = no limit. A page always holds one pair
+  // when the range has one, however large.
+  std::size_t max_bytes = 0;
+};
+
+// One page of a scan.
+struct ScanPage {
+  std::vector<KeyValue> kvs;
+  // True when the range holds more live pairs after the last one returned;
+  // resume_key is then the first of them (the start of the next page).
+  bool more = false;
+  std::string resume_key;
+};
+
 // A value and the commit timestamp of the version it came from.
 struct ReadResult {
   std::string value;
@@ -223,8 +242,11 @@ Version* NewTypedVersion(std::size_t size, std::size_t align,
                          void (*destroy)(void*), void** payload);
 }  // namespace mvcc_internal
 
-// True if `status` is the snapshot-too-old error.
-bool IsSnapshotTooOld(const absl::Status& status);
+// True if `status` is the snapshot-too-old error (OutOfRange, message
+// starting "snapshot too old"; common::IsSnapshotTooOld).
+inline bool IsSnapshotTooOld(const absl::Status& status) {
+  return common::IsSnapshotTooOld(status);
+}
 
 // A typed transactional variable: a value of type T with its own version
 // chain, read and written inside the same transactions, at the same
@@ -283,6 +305,13 @@ class Txn final {
   absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view start,
                                              std::string_view end,
                                              std::size_t limit = 0);
+  // Scan() one page at a time: at most `limits` (see ScanLimits), with
+  // whether the range goes on and where. Continue with start = resume_key.
+  // Under kSerializable only the range up to the page's last pair is
+  // validated when the page was cut short (up to `end` otherwise). Same
+  // codes as Scan().
+  absl::StatusOr<ScanPage> Scan(std::string_view start, std::string_view end,
+                                const ScanLimits& limits);
 
   // Reads a TVar (own write first). InvalidArgument for an empty handle.
   template <class T>
@@ -397,14 +426,16 @@ class Database final {
 
   struct TransactOptions {
     IsolationLevel isolation = IsolationLevel::kSnapshot;
-    int max_attempts = 16;  // >= 1
-    absl::Duration initial_backoff = absl::Microseconds(20);
-    absl::Duration max_backoff = absl::Milliseconds(10);
+    // When and how often to retry: common/retry.h (the one policy for the
+    // engine, the server and the client library).
+    common::RetryPolicy retry;
   };
-  // Runs fn in a new transaction and commits it, retrying from scratch on
-  // Aborted (from fn or from Commit) up to max_attempts times with jittered
-  // exponential back-off. fn returning any other error rolls back and
-  // returns it. Returns the last Aborted when attempts run out.
+  // Runs fn in a new transaction and commits it, retrying from scratch, as
+  // a new transaction, on a conflict or snapshot too old (from fn or from
+  // Commit; see common::IsRetryable) with jittered exponential back-off.
+  // fn returning any other error rolls back and returns it. When
+  // retry.max_attempts attempts fail, returns the last error ("gave up
+  // after N attempts: ..."). InvalidArgument for a bad retry policy.
   absl::Status Transact(const std::function<absl::Status(Txn&)>& fn,
                         const TransactOptions& options);
   absl::Status Transact(const std::function<absl::Status(Txn&)>& fn) {
