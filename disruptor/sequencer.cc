@@ -37,11 +37,6 @@ std::unique_ptr<SequenceBarrier> Sequencer::NewBarrier(
   return std::make_unique<SequenceBarrier>(*this, std::move(dependents));
 }
 
-int64_t Sequencer::MinimumGatingSequence() const {
-  const int64_t cursor = Cursor();
-  return MinimumGating(cursor);
-}
-
 int64_t Sequencer::RemainingCapacity() const { return size() - Occupancy(); }
 
 int64_t Sequencer::Occupancy() const {

@@ -141,8 +141,6 @@ class Sequencer {
   // Slots claimed (multi) or published (single) and not yet consumed by the
   // slowest gating (leaf) consumer: Cursor() - min(gating).
   int64_t Occupancy() const;
-  // min(gating sequences), or Cursor() when there are none.
-  int64_t MinimumGatingSequence() const;
 
   void Halt();
   bool IsHalted() const { return halted_.IsRaised(); }
