@@ -7,9 +7,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "flags/usage.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -61,8 +61,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "mvkv_server: the mvkv key-value engine over gRPC (mvkv.v1.KV, "
+  mvkv::flags::SetUsage(
+      "the mvkv key-value engine over gRPC (mvkv.v1.KV, "
       "grpc.health.v1, reflection).\n"
       "Usage: mvkv_server [--listen=HOST:PORT] [--data_dir=DIR] ...\n"
       "Logs are JSON lines on stderr. SIGINT/SIGTERM: graceful stop, exit 0.");
