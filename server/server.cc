@@ -170,7 +170,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use, or not a local address?)"));
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  // Health by service name ("mvkv.v1.KV") as well as the server's overall
+  // status (""); Shutdown() turns both NOT_SERVING.
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  health->SetServingStatus(v1::KV::service_full_name(), true);
+  health->SetServingStatus(true);
   return server;
 }
 
