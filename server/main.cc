@@ -18,9 +18,12 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "to accept remote clients. Port 0 picks a free port (logged).");
 ABSL_FLAG(std::string, data_dir, "",
           "Data directory for persistence (RocksDB). Empty = in memory. "
-          "Must exist and hold an mvkv database unless --create.");
+          "Must exist and hold an mvkv database unless --create. One server "
+          "per directory (locked: a second one fails and changes nothing).");
 ABSL_FLAG(bool, create, false,
-          "Create --data_dir (or a database in it when empty) if missing.");
+          "Create --data_dir (or a database in it when empty) if missing. "
+          "Crash-safe: a creation that was killed is finished by the next "
+          "--create (a start without it says the creation is incomplete).");
 ABSL_FLAG(std::string, durability, "sync",
           "With --data_dir: sync (fsync per group commit), async (no fsync) "
           "or none (no writes).");
