@@ -21,10 +21,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,13 +44,6 @@ uint64_t Seed() {
   return std::random_device()();
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 std::vector<std::string> CreateArgs(const std::string& dir) {
   return {testing::Runfile("server/mvkv_server"), "--listen=127.0.0.1:0",
           absl::StrCat("--data_dir=", dir), "--create", "--durability=sync"};
@@ -70,7 +61,7 @@ absl::Duration CreateAndKill(const std::string& dir, absl::Duration delay) {
   absl::Duration took = delay;
   if (delay == absl::InfiniteDuration()) {
     const absl::Time deadline = start + absl::Seconds(60);
-    while (!absl::StrContains(ReadAll(out + ".err"), "\"serving\"") &&
+    while (!absl::StrContains(testing::ReadAll(out + ".err"), "\"serving\"") &&
            absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(1));
     }

@@ -4,15 +4,12 @@
 // open used to rename the winner's LOG to LOG.old.*).
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <optional>
-#include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -26,13 +23,6 @@ namespace mvkv {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // What the loser must say.
 bool SaysInUse(const std::string& log) {
@@ -55,7 +45,7 @@ DirState Snapshot(const std::string& dir) {
     state.files[name] = {st.st_ino, st.st_size,
                          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
   }
-  state.log = ReadAll(dir + "/LOG");
+  state.log = testing::ReadAll(dir + "/LOG");
   return state;
 }
 
@@ -95,47 +85,6 @@ TEST(TwoInstancesTest, ASecondServerOnARunningDirectoryChangesNothing) {
   EXPECT_EQ(winner->Stop(SIGTERM), 0);
 }
 
-struct Spawned {
-  pid_t pid = -1;
-  std::string out;  // stderr is out + ".err"
-  std::optional<int> exit_code;
-  bool serving = false;
-};
-
-// Waits (up to 60 s) until `p` logs "serving" or exits.
-void AwaitServingOrExit(Spawned& p) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (absl::Now() < deadline) {
-    if (absl::StrContains(ReadAll(p.out + ".err"), "\"serving\"")) {
-      p.serving = true;
-      return;
-    }
-    int status = 0;
-    if (waitpid(p.pid, &status, WNOHANG) == p.pid) {
-      p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      return;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-}
-
-// SIGTERMs `p` and waits up to 30 s (then SIGKILLs); returns the exit code,
-// or -1 if it had to be killed.
-int Stop(Spawned& p) {
-  kill(p.pid, SIGTERM);
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  int status = 0;
-  while (waitpid(p.pid, &status, WNOHANG) != p.pid) {
-    if (absl::Now() > deadline) {
-      kill(p.pid, SIGKILL);
-      waitpid(p.pid, &status, 0);
-      return -1;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // True if process `pid` has `path` open (its fd table, /proc/<pid>/fd).
 bool HasOpen(pid_t pid, const std::string& path) {
   const std::string target = fs::weakly_canonical(path).string();
@@ -160,9 +109,7 @@ TEST(TwoInstancesTest, OfSimultaneousStartsEveryLoserChangesNothing) {
     SCOPED_TRACE(absl::StrCat("round ", round));
     const bool fresh = round % 2 == 0;
     const std::string dir = testing::NewTempDir("race") + "/db";
-    std::vector<std::string> args = {testing::Runfile("server/mvkv_server"),
-                                     "--listen=127.0.0.1:0",
-                                     absl::StrCat("--data_dir=", dir)};
+    std::vector<std::string> args = {absl::StrCat("--data_dir=", dir)};
     if (fresh) {
       args.push_back("--create");
     } else {
@@ -171,23 +118,25 @@ TEST(TwoInstancesTest, OfSimultaneousStartsEveryLoserChangesNothing) {
                        .value();
       ASSERT_EQ(first->Stop(SIGTERM), 0);
     }
-    std::vector<Spawned> contenders(kContenders);
-    for (Spawned& p : contenders) {
-      p.out = testing::NewTempDir("race-out") + "/out";
-      p.pid = testing::SpawnProcess(args, p.out);
-      ASSERT_GT(p.pid, 0);
+    using Started = absl::StatusOr<std::unique_ptr<testing::ServerProcess>>;
+    std::vector<Started> contenders(kContenders);
+    {
+      std::vector<std::thread> starters;
+      for (Started& c : contenders) {
+        starters.emplace_back(
+            [&c, &args] { c = testing::ServerProcess::Start(args); });
+      }
+      for (std::thread& t : starters) t.join();
     }
     int serving = 0;
-    for (Spawned& p : contenders) {
-      AwaitServingOrExit(p);
-      if (p.serving) {
+    for (Started& c : contenders) {
+      if (c.ok()) {
         ++serving;
-        EXPECT_TRUE(HasOpen(p.pid, dir + "/LOG")) << "the winner's LOG moved";
+        EXPECT_TRUE(HasOpen((*c)->pid(), dir + "/LOG"))
+            << "the winner's LOG moved";
         continue;
       }
-      const std::string log = ReadAll(p.out + ".err");
-      EXPECT_EQ(p.exit_code, 1) << log;
-      EXPECT_TRUE(SaysInUse(log)) << log;
+      EXPECT_TRUE(SaysInUse(std::string(c.status().message()))) << c.status();
     }
     EXPECT_EQ(serving, 1);
     // The winner's own open rotates the previous run's LOG once.
@@ -196,8 +145,8 @@ TEST(TwoInstancesTest, OfSimultaneousStartsEveryLoserChangesNothing) {
       old_logs += absl::StartsWith(e.path().filename().string(), "LOG.old");
     }
     EXPECT_EQ(old_logs, fresh ? 0 : 1);
-    for (Spawned& p : contenders) {
-      if (p.serving) EXPECT_EQ(Stop(p), 0);
+    for (Started& c : contenders) {
+      if (c.ok()) EXPECT_EQ((*c)->Stop(SIGTERM), 0);
     }
   }
 }
