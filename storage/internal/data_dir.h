@@ -61,11 +61,11 @@ class DirLock final {
   static absl::StatusOr<std::unique_ptr<DirLock>> Acquire(
       const std::string& dir, bool create);
   ~DirLock();
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
 
   // Records this process' pid in the lock file, for a loser's message.
   void RecordOwner();
-  DirLock(const DirLock&) = delete;
-  DirLock& operator=(const DirLock&) = delete;
 
  private:
   explicit DirLock(int fd) : fd_(fd) {}

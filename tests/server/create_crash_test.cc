@@ -10,8 +10,9 @@
 // Each trial kills a fresh creation after a random delay drawn from [0, T],
 // T being the measured time from spawn to the "serving" log line of a
 // --create start (so the delays cover process start-up, RocksDB's creation
-// and mvkv's metadata). Seed: random unless MVKV_CRASH_SEED is set; logged,
-// with every delay.
+// and mvkv's metadata). Seed: random unless MVKV_CRASH_SEED is set; logged
+// (a failure names its trial and delay). The counts of what the plain starts
+// found (complete / incomplete / no database) are logged too.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
