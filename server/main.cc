@@ -86,9 +86,9 @@ int main(int argc, char** argv) {
   options.create_data_dir = absl::GetFlag(FLAGS_create);
   options.limits.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   options.limits.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
-  options.handler.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);
-  options.handler.max_txn_age = absl::GetFlag(FLAGS_max_txn_age);
-  options.handler.txn_lease = absl::GetFlag(FLAGS_txn_lease);
+  options.handler.txns.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);
+  options.handler.txns.max_txn_age = absl::GetFlag(FLAGS_max_txn_age);
+  options.handler.txns.txn_lease = absl::GetFlag(FLAGS_txn_lease);
   options.max_request_bytes =
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);

@@ -123,7 +123,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     }
   }
   if (options.worker_threads < 1 || options.max_request_bytes < 1 ||
-      options.handler.max_open_txns < 0) {
+      options.handler.txns.max_open_txns < 0) {
     return absl::InvalidArgumentError(
         "worker threads and the request size limit must be positive");
   }

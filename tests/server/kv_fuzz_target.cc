@@ -37,7 +37,7 @@ Env& GetEnv() {
     options.limits = {.max_key_bytes = 16, .max_value_bytes = 64};
     e->db = mvkv::Database::Open(options).value();
     mvkv::server::HandlerOptions h;
-    h.max_open_txns = 4;
+    h.txns.max_open_txns = 4;
     h.max_txn_ops = 16;
     h.compare_and_commit_retry.max_attempts = 2;
     e->handler = std::make_unique<KvHandler>(e->db.get(), h);
