@@ -30,8 +30,7 @@ _HALF_CLOSE = object()
 class _Scoped:
     """The context-manager behaviour Txn and TxnHandle share."""
 
-    # True once commit() or rollback() was called, or the txn is known to
-    # be gone (its stream ended).
+    # True once commit(), rollback() or close() was called.
     _finished = False
 
     def __enter__(self):
@@ -165,8 +164,9 @@ class Txn(_Scoped):
         return getattr(response, result)
 
     def _broken(self):
+        # Not _finished: a `with` block that goes on to end normally must
+        # not pass for committed (its commit raises Unavailable).
         self._responses = None
-        self._finished = True
         self._requests.put(_HALF_CLOSE)
 
 
