@@ -106,7 +106,8 @@ class BankTest(unittest.TestCase):
             self.assertFalse(audit_thread.is_alive(), "the auditor hung")
 
             self.assertEqual(crashes, [])
-            self.assertEqual(failures, [], "sums at snapshots")
+            self.assertEqual(failures[:3], [],
+                             f"{len(failures)} audits saw a wrong total")
             final = [int(kv.value) for kv in setup.scan("acct/", "acct0")]
             self.assertEqual(sum(final), bank_worker.TOTAL, final)
             done = results.count(True) + sum(int(o[1]) for o in outcomes)

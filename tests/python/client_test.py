@@ -75,12 +75,16 @@ class ClientTest(unittest.TestCase):
         for i in range(40):
             self.client.put(f"early/{i:02d}", "x" * 1000000)
         harness.wait_no_open_txns(self.client)
-        scan = self.client.scan_chunks("early/", "early0", chunk_size=1)
-        self.assertEqual(next(scan).kvs[0].key, b"early/00")
-        harness.wait_for(lambda: self.stat("active_snapshots") == 1,
-                         "the scan stream holding its snapshot")
-        scan.close()  # cancels the stream; its snapshot goes with it
-        harness.wait_no_open_txns(self.client, "the scan's snapshot released")
+        # The stream's deadline, far beyond the wait below, cannot be what
+        # ends it.
+        with self.server.client(timeout=300.0) as patient:
+            scan = patient.scan_chunks("early/", "early0", chunk_size=1)
+            self.assertEqual(next(scan).kvs[0].key, b"early/00")
+            harness.wait_for(lambda: self.stat("active_snapshots") == 1,
+                             "the scan stream holding its snapshot")
+            scan.close()  # cancels the stream; its snapshot goes with it
+            harness.wait_no_open_txns(self.client,
+                                      "the scan's snapshot released", 10.0)
         for i in range(40):
             self.client.delete(f"early/{i:02d}")
 

@@ -157,14 +157,15 @@ class ServerProcess:
         return False
 
 
-def wait_no_open_txns(client, what="no open transaction or snapshot"):
+def wait_no_open_txns(client, what="no open transaction or snapshot",
+                      timeout=15.0):
     """Waits until the server holds no session txn, handle or snapshot
     (a stream's end is noticed by the server asynchronously); the Stats."""
     def idle():
         s = client.stats()
         return s if (s["open_session_txns"] == 0 and s["open_handles"] == 0
                      and s["active_snapshots"] == 0) else None
-    return wait_for(idle, what)
+    return wait_for(idle, what, timeout)
 
 
 class _Result(unittest.TextTestResult):
