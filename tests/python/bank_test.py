@@ -15,7 +15,6 @@ interleaving is the scheduler's).
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import traceback
@@ -34,11 +33,9 @@ class BankTest(unittest.TestCase):
     def spawn_worker(self, address, seed, transfers):
         out_path = os.path.join(harness.temp_dir("worker"), "out")
         with open(out_path, "wb") as out:
-            process = subprocess.Popen(
+            process = harness.spawn(
                 [sys.executable, harness.runfile("tests/python/bank_worker.py"),
-                 address, str(seed), str(transfers)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=harness.child_env(), preexec_fn=harness.die_with_parent)
+                 address, str(seed), str(transfers)], out, env=harness.child_env())
         self.addCleanup(process.kill)
         return process, out_path
 
@@ -49,7 +46,6 @@ class BankTest(unittest.TestCase):
         with harness.ServerProcess("--txn_lease=3s") as server:
             setup = server.client()
             bank_worker.open_accounts(setup)
-            # Processes first: spawning after threads start is unsafe.
             workers = [self.spawn_worker(server.address, seed + 100 + i,
                                          TRANSFERS) for i in range(PROCESSES)]
             victim, victim_out = self.spawn_worker(server.address, seed + 200, 0)

@@ -5,12 +5,12 @@ health check with SERVING, and stops it at the end; polls for a state with a
 bound in time; and runs a test file's unittest cases, writing the JUnit XML
 that Bazel (and CI's count of test cases) reads.
 
-Every process started here dies with the test: the server gets SIGKILL if
-the thread that started it exits (PR_SET_PDEATHSIG), and ServerProcess is a
-context manager that kills what is still running.
+Every process started through spawn() dies with the test: it gets SIGKILL
+when the test process dies (setpriv --pdeathsig, so nothing runs in the
+forked child before exec), and ServerProcess is a context manager that
+kills what is still running.
 """
 
-import ctypes
 import os
 import re
 import signal
@@ -23,7 +23,6 @@ import xml.etree.ElementTree as ET
 
 import mvkv
 
-_PR_SET_PDEATHSIG = 1
 _SERVING_LINE = re.compile(r'"msg":"serving".*"port":"(\d+)"')
 
 
@@ -53,11 +52,15 @@ def wait_for(predicate, what, timeout=15.0, interval=0.02):
         time.sleep(interval)
 
 
-def die_with_parent():
-    """preexec_fn: the child gets SIGKILL when the thread that spawned it
-    exits (so a test killed by Bazel leaves no process behind)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def spawn(argv, stdout, **popen_args):
+    """subprocess.Popen(argv) with stdin from /dev/null, `stdout` (stderr
+    too unless given), that gets SIGKILL when the test process dies (so a
+    test killed by Bazel leaves no process behind). The pid is argv's:
+    setpriv execs it."""
+    popen_args.setdefault("stderr", subprocess.STDOUT)
+    return subprocess.Popen(
+        ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--", *argv],
+        stdin=subprocess.DEVNULL, stdout=stdout, **popen_args)
 
 
 def child_env():
@@ -84,9 +87,7 @@ class ServerProcess:
         self._client_options = client_options
         argv = [runfile("server/mvkv_server"), "--listen=127.0.0.1:0", *args]
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=log, preexec_fn=die_with_parent)
+            self.process = spawn(argv, subprocess.DEVNULL, stderr=log)
         try:
             self._wait_until_serving(time.monotonic() + timeout)
         except BaseException:

@@ -5,7 +5,6 @@ connection end, its handle when the lease runs out; checked through Stats
 keys it wrote never appearing."""
 
 import signal
-import subprocess
 import sys
 import unittest
 
@@ -19,11 +18,9 @@ class KilledClientTest(unittest.TestCase):
             client = server.client()
             out_path = harness.temp_dir("holder") + "/out"
             with open(out_path, "wb") as out:
-                holder = subprocess.Popen(
+                holder = harness.spawn(
                     [sys.executable, harness.runfile("tests/python/txn_holder.py"),
-                     server.address],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    env=harness.child_env(), preexec_fn=harness.die_with_parent)
+                     server.address], out, env=harness.child_env())
             self.addCleanup(holder.kill)
 
             def ready():
