@@ -16,23 +16,14 @@ HUGE = "v" * 70000  # --max_request_bytes=65536
 MAX_OPEN = 8
 
 
-class BadInputTest(unittest.TestCase):
+class BadInputTest(harness.ServerTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.ServerProcess(
-            "--txn_lease=5s", f"--max_open_txns={MAX_OPEN}",
-            "--max_key_bytes=64", "--max_value_bytes=1024",
-            "--max_request_bytes=65536")
-        cls.addClassCleanup(cls.server.kill)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.server.stop() == 0, cls.server.log()
+    SERVER_ARGS = ("--txn_lease=5s", f"--max_open_txns={MAX_OPEN}",
+                   "--max_key_bytes=64", "--max_value_bytes=1024",
+                   "--max_request_bytes=65536")
 
     def setUp(self):
-        self.client = self.server.client()
-        self.addCleanup(self.client.close)
+        super().setUp()
         harness.wait_no_open_txns(self.client)
         self.commits = self.client.stats()["commits"]
         self.addCleanup(self.assert_nothing_changed)

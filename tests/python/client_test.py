@@ -11,20 +11,9 @@ import mvkv
 from mvkv._proto import kv_pb2
 
 
-class ClientTest(unittest.TestCase):
+class ClientTest(harness.ServerTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.ServerProcess("--txn_lease=3s")
-        cls.addClassCleanup(cls.server.kill)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.server.stop() == 0, cls.server.log()
-
-    def setUp(self):
-        self.client = self.server.client()
-        self.addCleanup(self.client.close)
+    SERVER_ARGS = ("--txn_lease=3s",)
 
     def stat(self, name):
         return self.client.stats().number(name)

@@ -169,6 +169,29 @@ def wait_no_open_txns(client, what="no open transaction or snapshot",
     return wait_for(idle, what, timeout)
 
 
+class ServerTestCase(unittest.TestCase):
+    """A test class whose tests share one server, started with the class's
+    SERVER_ARGS and required to exit 0 on SIGTERM at the end; each test gets
+    its own self.client."""
+
+    SERVER_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess(*cls.SERVER_ARGS)
+        cls.addClassCleanup(cls.server.kill)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        if code != 0:
+            raise AssertionError(f"mvkv_server exited {code}: {cls.server.log()}")
+
+    def setUp(self):
+        self.client = self.server.client()
+        self.addCleanup(self.client.close)
+
+
 class _Result(unittest.TextTestResult):
     """Remembers each test's outcome for the XML."""
 

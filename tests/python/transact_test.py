@@ -27,21 +27,11 @@ def use_until_it_raises(txn, key, timeout=15.0):
     raise AssertionError(f"no read of {key!r} failed within {timeout}s")
 
 
-class TransactTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.ServerProcess()
-        cls.addClassCleanup(cls.server.kill)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.server.stop() == 0, cls.server.log()
+class TransactTest(harness.ServerTestCase):
 
     def setUp(self):
-        self.client = self.server.client()
+        super().setUp()
         self.rival = self.server.client()
-        self.addCleanup(self.client.close)
         self.addCleanup(self.rival.close)
 
     def test_transact_retries_a_real_write_conflict_in_a_new_txn(self):
@@ -124,7 +114,7 @@ class TransactTest(unittest.TestCase):
             self.client.transact(lambda txn: None, retries=-1)
 
     def test_a_stream_past_its_deadline_breaks_and_rolls_back(self):
-        with self.server.client(txn_timeout=1.0) as short:
+        with self.server.client(txn_timeout=2.0) as short:
             with self.assertRaises(mvkv.DeadlineExceeded):
                 with short.transaction() as txn:
                     txn.put("dl/k", "v")
@@ -134,8 +124,8 @@ class TransactTest(unittest.TestCase):
             # A block that swallows the break does not pass for committed.
             with self.assertRaises(mvkv.Unavailable):
                 with short.transaction() as txn:
-                    txn.put("dl/k", "v")
                     with self.assertRaises(mvkv.DeadlineExceeded):
+                        txn.put("dl/k", "v")
                         use_until_it_raises(txn, "dl/k")
         harness.wait_no_open_txns(self.client)
         with self.assertRaises(mvkv.NotFound):
@@ -158,21 +148,10 @@ class ServerGoneTest(unittest.TestCase):
             client.close()
 
 
-class SnapshotTooOldTest(unittest.TestCase):
+class SnapshotTooOldTest(harness.ServerTestCase):
     """A server that releases snapshots older than 2 s."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.server = harness.ServerProcess("--max_snapshot_age=2s")
-        cls.addClassCleanup(cls.server.kill)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.server.stop() == 0, cls.server.log()
-
-    def setUp(self):
-        self.client = self.server.client()
-        self.addCleanup(self.client.close)
+    SERVER_ARGS = ("--max_snapshot_age=2s",)
 
     def test_a_released_snapshot_raises_snapshot_too_old(self):
         self.client.put("old/k", "v")
