@@ -52,6 +52,7 @@ class BankTest(unittest.TestCase):
 
             results, failures, audits, crashes = [], [], [], []
             stop = threading.Event()
+            self.addCleanup(stop.set)  # the auditor ends even if we fail
 
             def transfers(n):
                 rng = random.Random(seed + n)
@@ -75,9 +76,10 @@ class BankTest(unittest.TestCase):
                 except BaseException:  # a thread's error fails the test
                     crashes.append(traceback.format_exc())
 
-            threads = [threading.Thread(target=recorded, args=(transfers, n))
-                       for n in range(THREADS)]
-            audit_thread = threading.Thread(target=recorded, args=(auditor,))
+            threads = [threading.Thread(target=recorded, args=(transfers, n),
+                                        daemon=True) for n in range(THREADS)]
+            audit_thread = threading.Thread(target=recorded, args=(auditor,),
+                                            daemon=True)
             for t in threads + [audit_thread]:
                 t.start()
 
