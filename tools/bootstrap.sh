@@ -15,6 +15,8 @@ PACKAGES=(
   # Tests; clang + libFuzzer runtime for the request
   # fuzzer (tools/run_fuzz.sh); openssl makes TLS test certificates.
   libgtest-dev libgmock-dev clang libclang-rt-14-dev openssl
+  # The Python client (client/python) and its tests, on /usr/bin/python3.
+  python3-grpcio python3-protobuf
   # Header-only libraries: JSON documents, the CLI's flag parser.
   nlohmann-json3-dev libcli11-dev
   # Benchmark peers: reclamation schemes, queues, a networked KV server.
