@@ -346,6 +346,7 @@ void Engine::AdvanceVisible(const PendingCommit& request) {
     // visible_ts only that it grows.
     visible_ts_.store(request.commit_ts, std::memory_order_release);
     commits_.fetch_add(1, std::memory_order_relaxed);
+    if (watches_ != nullptr) FeedWatches(request);  // engine_watch.cc
   }
 }
 
