@@ -4,12 +4,14 @@
 // restart from, progress events, cancellation, NotifyWhenReady, closing,
 // and every bad input.
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,6 +21,30 @@ namespace mvkv {
 namespace {
 
 using ::testing::HasSubstr;
+
+// A one-shot event (std primitives: TSan cannot see into Debian's Abseil).
+class Latch {
+ public:
+  void Notify() {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  // False if 30 s pass first (a failure, never reached when the code works).
+  bool Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return done_; });
+  }
+  bool HasBeenNotified() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
 
 // A bound for waits that must succeed (never reached when the code works).
 absl::Time Soon() { return absl::Now() + absl::Seconds(30); }
@@ -232,9 +258,9 @@ TEST(WatchTest, PeriodicProgressArrivesWhileIdle) {
 TEST(WatchTest, CancelWakesABlockedNextAndIsFinal) {
   auto db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Key("k"));
-  absl::Notification started;
+  Latch started;
   std::thread canceller([&] {
-    started.WaitForNotification();
+    EXPECT_TRUE(started.Wait());
     w->Cancel();
   });
   started.Notify();
@@ -258,7 +284,7 @@ TEST(WatchTest, NotifyWhenReadyCallsBackOffTheCommitThreadOnce) {
   auto db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Key("k"));
   std::atomic<int> calls{0};
-  absl::Notification ready;
+  Latch ready;
   const std::thread::id me = std::this_thread::get_id();
   std::thread::id ran_on;
   ASSERT_TRUE(w->NotifyWhenReady([&] {
@@ -270,7 +296,7 @@ TEST(WatchTest, NotifyWhenReadyCallsBackOffTheCommitThreadOnce) {
   EXPECT_TRUE(absl::IsFailedPrecondition(w->NotifyWhenReady([] {})));
   PutTs(*db, "other", "v");  // not in the range: no call
   const uint64_t t = PutTs(*db, "k", "v");
-  ready.WaitForNotification();
+  ASSERT_TRUE(ready.Wait());
   EXPECT_NE(ran_on, me);  // this thread committed (inline): not it
   EXPECT_EQ(NextCommit(*w).commit_ts, t);
   EXPECT_EQ(calls.load(), 1);
@@ -280,19 +306,19 @@ TEST(WatchTest, NotifyWhenReadyRunsForCancelProgressAndPendingEvents) {
   auto db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Key("k"));
   const uint64_t t = PutTs(*db, "k", "v");
-  absl::Notification pending;
+  Latch pending;
   ASSERT_TRUE(w->NotifyWhenReady([&] { pending.Notify(); }).ok());
-  pending.WaitForNotification();  // already there
+  ASSERT_TRUE(pending.Wait());  // already there
   EXPECT_EQ(NextCommit(*w).commit_ts, t);
-  absl::Notification progress;
+  Latch progress;
   ASSERT_TRUE(w->NotifyWhenReady([&] { progress.Notify(); }).ok());
   w->RequestProgress();
-  progress.WaitForNotification();
+  ASSERT_TRUE(progress.Wait());
   EXPECT_EQ(w->Next(Soon())->type, WatchEvent::Type::kProgress);
-  absl::Notification cancelled;
+  Latch cancelled;
   ASSERT_TRUE(w->NotifyWhenReady([&] { cancelled.Notify(); }).ok());
   w->Cancel();
-  cancelled.WaitForNotification();
+  ASSERT_TRUE(cancelled.Wait());
   EXPECT_TRUE(absl::IsCancelled(w->Next(Soon()).status()));
 }
 
@@ -316,7 +342,7 @@ TEST(WatchTest, AWatchOutlivesItsDatabase) {
   EXPECT_EQ(NextCommit(*w).commit_ts, t);  // buffered before the close
   absl::StatusOr<WatchEvent> e = w->Next(Soon());
   EXPECT_TRUE(absl::IsUnavailable(e.status())) << e.status();
-  absl::Notification inline_call;
+  Latch inline_call;
   ASSERT_TRUE(w->NotifyWhenReady([&] { inline_call.Notify(); }).ok());
   EXPECT_TRUE(inline_call.HasBeenNotified());
 }
@@ -324,7 +350,7 @@ TEST(WatchTest, AWatchOutlivesItsDatabase) {
 TEST(WatchTest, ClosingRunsArmedCallbacks) {
   auto db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Key("k"));
-  absl::Notification called;
+  Latch called;
   ASSERT_TRUE(w->NotifyWhenReady([&] { called.Notify(); }).ok());
   db.reset();
   EXPECT_TRUE(called.HasBeenNotified());
