@@ -1,19 +1,14 @@
 #include "mvcc/internal/change_buffer.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
+#include <sys/mman.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "mvcc/internal/version.h"
 
 namespace mvkv::mvcc_internal {
@@ -56,17 +51,27 @@ void SetRestartTs(absl::Status& status, uint64_t restart_ts) {
   status.SetPayload(kWatchRestartPayload, absl::Cord(absl::StrCat(restart_ts)));
 }
 
-ChangeBuffer::ChangeBuffer(std::size_t bytes, uint64_t last_ts)
-    : capacity_words_(std::max(bytes, kMinBytes) / 8),
-      // calloc: large rings come straight from mmap, so pages become
-      // resident only as commits fill them.
-      words_(static_cast<uint64_t*>(std::calloc(capacity_words_, 8))),
-      begin_ts_(last_ts + 1),
-      covered_ts_(last_ts) {
-  if (words_ == nullptr) Corrupt("cannot allocate the ring", capacity_words_);
+namespace {
+
+// Zeroed, lazily backed memory for the ring; huge pages where the kernel
+// grants them (fewer faults while the ring first fills).
+uint64_t* MapRing(uint64_t words) {
+  void* p = mmap(nullptr, words * 8, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) Corrupt("cannot map the ring", words);
+  madvise(p, words * 8, MADV_HUGEPAGE);  // best effort
+  return static_cast<uint64_t*>(p);
 }
 
-ChangeBuffer::~ChangeBuffer() { std::free(words_); }
+}  // namespace
+
+ChangeBuffer::ChangeBuffer(std::size_t bytes, uint64_t last_ts)
+    : capacity_words_(std::max(bytes, kMinBytes) / 8),
+      words_(MapRing(capacity_words_)),
+      begin_ts_(last_ts + 1),
+      covered_ts_(last_ts) {}
+
+ChangeBuffer::~ChangeBuffer() { munmap(words_, capacity_words_ * 8); }
 
 uint64_t ChangeBuffer::LoadWord(uint64_t pos) const {
   return std::atomic_ref<uint64_t>(words_[pos % capacity_words_])
@@ -179,9 +184,9 @@ void ChangeBuffer::WriteRecord(uint64_t commit_ts,
 }
 
 void ChangeBuffer::Publish(uint64_t commit_ts) {
-  // (A4) then (A5): the Dekker pair with BeginWait/LoadTail.
+  // (A4): the condition of appended()'s Dekker pair (event_count.h).
   covered_ts_.store(commit_ts, std::memory_order_seq_cst);
-  if (waiters_.load(std::memory_order_seq_cst) != 0) Wake();
+  appended_.WakeIfWaiting();
 }
 
 void ChangeBuffer::Reset(uint64_t last_ts) {
@@ -202,7 +207,8 @@ void ChangeBuffer::Reset(uint64_t last_ts) {
 
 ChangeBuffer::Tail ChangeBuffer::LoadTail() const {
   Tail t;
-  // (W2) seq_cst: the Dekker pair with (A4)/(A5); acquire for invariant 4.
+  // seq_cst: the waiter's condition load after EventCount::BeginWait,
+  // paired with (A4); acquire for invariant 4.
   t.covered_ts = covered_ts_.load(std::memory_order_seq_cst);
   // (R3) pairs with (A3).
   t.pos = tail_.load(std::memory_order_acquire);
@@ -299,38 +305,6 @@ int64_t ChangeBuffer::Decode(uint64_t pos, const Record& record,
     q += kChangeWords + key_words + value_words;
   }
   return Intact(pos) ? found : -1;
-}
-
-// ---- Waiting. ----
-
-uint32_t ChangeBuffer::BeginWait() {
-  // (W1) then (W2): the Dekker pair with (A4)/(A5).
-  waiters_.fetch_add(1, std::memory_order_seq_cst);
-  return epoch_.load(std::memory_order_seq_cst);
-}
-
-void ChangeBuffer::EndWait() {
-  waiters_.fetch_sub(1, std::memory_order_relaxed);
-}
-
-void ChangeBuffer::Sleep(uint32_t epoch, absl::Time until) {
-  timespec timeout{};
-  timespec* timeout_ptr = nullptr;
-  if (until != absl::InfiniteFuture()) {
-    const absl::Duration left = until - absl::Now();
-    if (left <= absl::ZeroDuration()) return;
-    timeout = absl::ToTimespec(left);
-    timeout_ptr = &timeout;
-  }
-  // Returns at once if epoch_ moved since BeginWait read it.
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&epoch_), FUTEX_WAIT_PRIVATE,
-          epoch, timeout_ptr, nullptr, 0);
-}
-
-void ChangeBuffer::Wake() {
-  epoch_.fetch_add(1, std::memory_order_seq_cst);
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&epoch_), FUTEX_WAKE_PRIVATE,
-          INT_MAX, nullptr, nullptr, 0);
 }
 
 uint64_t ChangeBuffer::buffered_bytes() const {

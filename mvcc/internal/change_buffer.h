@@ -31,7 +31,7 @@
 // Thread safety: one appender at a time (Append, Reset: the engine's complete
 // step, which runs in the writer role or on the staged pipeline's complete
 // thread, one commit after another); any number of readers (Seek, Decode,
-// the accessors) and wakers (Wake) concurrently with it and each other.
+// the accessors, appended()) concurrently with it and each other.
 //
 // Invariants:
 //  1. reserve_ >= tail_ >= oldest_ >= floor_, all only grow (a Reset moves
@@ -60,19 +60,16 @@
 //        (A1) -> (R2) carries begin_ts_ (invariant 3).
 //   (A3) tail_ release store pairs with (R3) the reader's acquire load:
 //        the records before it are complete.
-//   (A4) covered_ts_ seq_cst store, then (A5) seq_cst load of waiters_;
-//        against (W1) the waiter's seq_cst increment of waiters_ and (W2)
-//        its seq_cst loads of epoch_ and covered_ts_ (LoadTail): a Dekker
-//        pair in the single seq_cst order — either the appender sees the
-//        waiter and wakes it, or the waiter sees the new tail and does not
-//        sleep. Wake() bumps epoch_ after the waker's own flag store, so a
-//        waiter that loaded the old epoch is woken by the futex, one that
-//        loaded the new one sees the flag.
+//   (A4) covered_ts_ seq_cst store, then appended()'s WakeIfWaiting: the
+//        condition store of EventCount's Dekker pair (event_count.h, (E3)):
+//        a waiter that re-checks LoadTail (seq_cst) after BeginWait either
+//        sees the new tail or is woken.
 //
 // Progress: Append is wait-free: O(record words + records evicted), plus
-// one futex wake (a system call) only while someone waits. Seek and Decode
-// are wait-free (bounded by the buffer's records; they never wait for the
-// appender). Sleep blocks by design.
+// one futex wake (a system call) only while a thread sleeps on appended():
+// the hub lets only its notifier thread do that, so the appender never
+// wakes more than one thread (watch_hub.h). Seek and Decode are wait-free
+// (bounded by the buffer's records; they never wait for the appender).
 #ifndef MVKV_MVCC_INTERNAL_CHANGE_BUFFER_H_
 #define MVKV_MVCC_INTERNAL_CHANGE_BUFFER_H_
 
@@ -84,10 +81,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "mvcc/db.h"
 #include "mvcc/durability.h"
+#include "mvcc/internal/event_count.h"
 
 namespace mvkv::mvcc_internal {
 
@@ -155,18 +152,9 @@ class ChangeBuffer final {
                  bool values, std::string* key,
                  std::vector<WatchChange>* out) const;
 
-  // ---- Waiting. ----
-
-  // A waiter: BeginWait() (registers it and returns the epoch), then checks
-  // its condition (LoadTail, its own flags), then Sleep(epoch, until) only
-  // if the condition says so, then EndWait(). Sleep returns after a Wake or
-  // an append that happened after BeginWait, at `until`, or spuriously.
-  uint32_t BeginWait();
-  void Sleep(uint32_t epoch, absl::Time until);
-  void EndWait();
-  // Wakes every sleeper. REQUIRES: the waker stored whatever it wakes them
-  // for (seq_cst) before calling.
-  void Wake();
+  // Signalled after every append (and Reset). The condition to re-check
+  // after BeginWait is LoadTail().
+  EventCount& appended() { return appended_; }
 
   // ---- Accounts. ----
   std::size_t capacity_bytes() const { return capacity_words_ * 8; }
@@ -192,7 +180,9 @@ class ChangeBuffer final {
   void Publish(uint64_t commit_ts);
 
   const uint64_t capacity_words_;
-  uint64_t* const words_;  // capacity_words_ words, accessed by atomic_ref
+  // capacity_words_ words, accessed only through atomic_ref; an anonymous
+  // mapping, so pages become resident as commits reach them.
+  uint64_t* const words_;
 
   // The appender's own copies (only it writes them).
   uint64_t tail_pos_ = 0;
@@ -204,8 +194,7 @@ class ChangeBuffer final {
   std::atomic<uint64_t> covered_ts_;
   std::atomic<uint64_t> floor_{0};
   std::atomic<uint64_t> oldest_{0};  // for the accounts only (relaxed)
-  alignas(64) std::atomic<uint32_t> waiters_{0};
-  std::atomic<uint32_t> epoch_{0};  // the futex word
+  EventCount appended_;
 };
 
 // The status payload that carries a watch error's restart timestamp (see

@@ -24,7 +24,7 @@ void Engine::FeedWatches(const PendingCommit& request) {
 }
 
 void Engine::ResetWatches(uint64_t last_ts) {
-  if (watches_ != nullptr) watches_->buffer().Reset(last_ts);
+  if (watches_ != nullptr) watches_->Reset(last_ts);
 }
 
 }  // namespace mvkv::mvcc_internal

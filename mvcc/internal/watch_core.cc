@@ -81,12 +81,14 @@ absl::StatusOr<WatchEvent> WatchCore::Next(absl::Time deadline) {
   }
   while (true) {
     WatchEvent event;
-    const absl::Time now = absl::Now();
+    // Without a progress timer Step needs no clock (see ProgressDue).
+    const absl::Time now = timed() ? absl::Now() : absl::InfinitePast();
     if (Step(&event, now)) {
       if (!error_.ok()) return error_;
       return event;
     }
-    if (now >= deadline) {
+    if (deadline == absl::InfinitePast() ||
+        (timed() ? now : absl::Now()) >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("watch ", id_, ": no event before the deadline"));
     }
@@ -137,7 +139,7 @@ bool WatchCore::Step(WatchEvent* out, absl::Time now) {
     out->commit_ts = record.commit_ts;
     seen_ts_ = record.commit_ts;
     pos_ = record.next;
-    progress_due_ = now + progress_interval_;
+    if (timed()) progress_due_ = now + progress_interval_;
     hub_->CountEvent();
     return true;
   }
@@ -150,7 +152,7 @@ bool WatchCore::Step(WatchEvent* out, absl::Time now) {
     if (out != nullptr) {
       out->type = WatchEvent::Type::kProgress;
       out->commit_ts = seen_ts_;
-      progress_due_ = now + progress_interval_;
+      if (timed()) progress_due_ = now + progress_interval_;
     }
     return true;
   }
@@ -180,14 +182,16 @@ bool WatchCore::Compacted(uint64_t commit_ts, const char* why) {
 }
 
 void WatchCore::Wait(absl::Time until) {
-  const uint32_t epoch = buffer_.BeginWait();
-  // Re-checked after registering (ChangeBuffer (W1)/(W2)).
+  EventCount& events = hub_->events();
+  const uint32_t epoch = events.BeginWait();
+  hub_->WakeNotifierIfIdle();  // (H1): the notifier must see the appends
+  // Re-checked after registering: (H2), and the flags' EventCount pairs.
   const bool idle = buffer_.LoadTail().pos == pos_ &&
                     !cancelled_.load(std::memory_order_seq_cst) &&
                     !progress_requested_.load(std::memory_order_seq_cst) &&
                     !hub_->closed();
-  if (idle) buffer_.Sleep(epoch, until);
-  buffer_.EndWait();
+  if (idle) events.Sleep(epoch, until);
+  events.EndWait();
 }
 
 absl::Status WatchCore::NotifyWhenReady(absl::AnyInvocable<void() &&> ready) {
@@ -204,12 +208,12 @@ absl::Status WatchCore::NotifyWhenReady(absl::AnyInvocable<void() &&> ready) {
 
 void WatchCore::RequestProgress() {
   progress_requested_.store(true, std::memory_order_seq_cst);
-  buffer_.Wake();
+  hub_->WakeWatchers();
 }
 
 void WatchCore::Cancel() {
   cancelled_.store(true, std::memory_order_seq_cst);
-  buffer_.Wake();
+  hub_->WakeWatchers();
 }
 
 }  // namespace mvkv::mvcc_internal

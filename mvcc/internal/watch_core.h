@@ -8,8 +8,8 @@
 // arms under the hub's mutex; the dispatch thread probes under that mutex
 // and clears armed_ (release) before the callback runs; Next loads armed_
 // (acquire) first and refuses while it is set. cancelled_ and
-// progress_requested_ are set from any thread (seq_cst, then a wake; see
-// ChangeBuffer's pair (W1)/(W2) and Wake).
+// progress_requested_ are set from any thread (seq_cst, then
+// WatchHub::WakeWatchers: the conditions of EventCount's Dekker pair).
 #ifndef MVKV_MVCC_INTERNAL_WATCH_CORE_H_
 #define MVKV_MVCC_INTERNAL_WATCH_CORE_H_
 
@@ -67,6 +67,9 @@ class WatchCore final {
   // the commit found), or error_ set. False: nothing yet, and pos_ is the
   // tail it read.
   bool Step(WatchEvent* out, absl::Time now);
+  // A progress interval is set; without one progress_due_ stays
+  // InfiniteFuture and Step may be given any `now`.
+  bool timed() const { return progress_interval_ != absl::InfiniteDuration(); }
   bool FellBehind();
   bool Compacted(uint64_t commit_ts, const char* why);
   // Waits until the tail moves past pos_, a flag is raised or `until`.

@@ -14,28 +14,20 @@ WatchHub::WatchHub(const Options& options, uint64_t last_ts)
       max_watches_(options.max_watches),
       buffer_(options.watch_buffer_bytes, last_ts) {}
 
-WatchHub::~WatchHub() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  if (dispatcher_.joinable()) {
-    buffer_.Wake();
-    dispatcher_.join();
-  }
-}
+WatchHub::~WatchHub() { Close(); }
 
 void WatchHub::Close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return;
-    stop_ = true;  // no Arm starts the dispatcher after this
-    // (C1) release: the last append happened before.
-    closed_.store(true, std::memory_order_release);
+    stop_ = true;  // no Register starts the notifier after this
+    // (C1), and the condition every sleeper here re-checks.
+    closed_.store(true, std::memory_order_seq_cst);
   }
-  // Blocked Next calls and the dispatcher re-check (see Wake's contract).
-  buffer_.Wake();
-  if (dispatcher_.joinable()) dispatcher_.join();
+  events_.Wake();
+  Poke();
+  kick_.Wake();
+  if (notifier_.joinable()) notifier_.join();
 }
 
 absl::Status WatchHub::Register() {
@@ -48,6 +40,7 @@ absl::Status WatchHub::Register() {
   }
   ++open_;
   open_count_.store(open_, std::memory_order_relaxed);
+  if (!notifier_.joinable()) notifier_ = std::thread([this] { NotifierLoop(); });
   return absl::OkStatus();
 }
 
@@ -59,6 +52,7 @@ void WatchHub::Unregister(WatchCore* core) {
     dropped = std::move(armed_[i].ready);
     armed_[i] = std::move(armed_.back());
     armed_.pop_back();
+    armed_count_.store(armed_.size(), std::memory_order_seq_cst);
     break;
   }
   --open_;
@@ -73,18 +67,38 @@ void WatchHub::Arm(WatchCore* core, absl::AnyInvocable<void() &&> ready) {
     std::move(ready)();
     return;
   }
-  // A probe here decides whether the dispatcher must look now: a watch
-  // that is not ready is found by the dispatcher's next pass, which an
-  // append after this probe triggers (the dispatcher waits as a waiter of
-  // the buffer), unless only a progress timer would make it ready.
-  const bool wake =
+  // Probed here: a watch that is not ready yet is found by the notifier
+  // after the next append (it sees every tail move while needed), unless
+  // only its progress timer would make it ready.
+  const bool poke =
       core->Ready(absl::Now()) || core->progress_due() != absl::InfiniteFuture();
   armed_.push_back({core, std::move(ready)});
-  if (!dispatcher_.joinable()) {
-    dispatcher_ = std::thread([this] { DispatchLoop(); });
-  }
+  armed_count_.store(armed_.size(), std::memory_order_seq_cst);  // (H1)
   lock.unlock();
-  if (wake) buffer_.Wake();
+  if (poke) Poke();
+  WakeNotifierIfIdle();
+}
+
+void WatchHub::WakeNotifierIfIdle() {
+  if (notifier_idle_.load(std::memory_order_seq_cst)) kick_.Wake();  // (H1)
+}
+
+void WatchHub::WakeWatchers() {
+  events_.WakeIfWaiting();
+  Poke();
+}
+
+void WatchHub::Reset(uint64_t last_ts) {
+  buffer_.Reset(last_ts);
+  // Every watch is overwritten now: blocked ones must find out even if
+  // covered_ts did not move.
+  events_.Wake();
+  Poke();
+}
+
+void WatchHub::Poke() {
+  pokes_.fetch_add(1, std::memory_order_seq_cst);  // (H3)
+  buffer_.appended().WakeIfWaiting();
 }
 
 absl::Time WatchHub::CollectReady(std::vector<Armed>* fire) {
@@ -102,25 +116,62 @@ absl::Time WatchHub::CollectReady(std::vector<Armed>* fire) {
     armed_[i] = std::move(armed_.back());
     armed_.pop_back();
   }
+  armed_count_.store(armed_.size(), std::memory_order_seq_cst);
   return until;
 }
 
-void WatchHub::DispatchLoop() {
+void WatchHub::IdlePark() {
+  notifier_idle_.store(true, std::memory_order_seq_cst);  // (H1)
+  const uint32_t epoch = kick_.BeginWait();
+  if (!Needed() && !closed()) kick_.Sleep(epoch, absl::InfiniteFuture());
+  kick_.EndWait();
+  notifier_idle_.store(false, std::memory_order_relaxed);
+}
+
+void WatchHub::NotifierLoop() {
   std::vector<Armed> fire;
-  for (bool stop = false; !stop;) {
-    // Registered as a waiter before probing: an append after a probe
-    // wakes the Sleep below (ChangeBuffer's (W1)/(A5) pair).
-    const uint32_t epoch = buffer_.BeginWait();
+  // A move is a change of either: covered_ts (its seq_cst load is what
+  // (H2) pairs on; it changes with every commit) or the tail (which may be
+  // seen first: an early, extra wake).
+  auto same = [](ChangeBuffer::Tail a, ChangeBuffer::Tail b) {
+    return a.covered_ts == b.covered_ts && a.pos == b.pos;
+  };
+  ChangeBuffer::Tail last{~uint64_t{0}, ~uint64_t{0}};  // first pass: a move
+  absl::Time awake_until = absl::InfinitePast();
+  while (true) {
+    const uint64_t pokes = pokes_.load(std::memory_order_seq_cst);  // (H3)
+    const ChangeBuffer::Tail tail = buffer_.LoadTail();
+    const bool moved = !same(tail, last);
+    last = tail;
+    if (moved) events_.WakeIfWaiting();  // (H2)
+    bool stop;
     absl::Time until;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop = stop_;
       until = CollectReady(&fire);
     }
-    if (fire.empty() && !stop) buffer_.Sleep(epoch, until);
-    buffer_.EndWait();
+    const bool fired = !fire.empty();
     for (Armed& armed : fire) std::move(armed.ready)();
     fire.clear();
+    if (stop) return;
+    const absl::Time now = absl::Now();
+    if (moved || fired) {
+      awake_until = now + kNotifierSpin;
+    } else if (!Needed()) {
+      IdlePark();
+      awake_until = absl::InfinitePast();
+    } else if (now < awake_until) {
+      std::this_thread::yield();
+    } else {
+      EventCount& appended = buffer_.appended();
+      const uint32_t epoch = appended.BeginWait();
+      if (same(buffer_.LoadTail(), last) &&
+          pokes_.load(std::memory_order_seq_cst) == pokes && !closed()) {
+        appended.Sleep(epoch, until);
+      }
+      appended.EndWait();
+    }
   }
 }
 
@@ -128,7 +179,7 @@ void WatchHub::FillStats(Stats* s) const {
   s->watches = open_count_.load(std::memory_order_relaxed);
   s->watch_buffered_bytes = buffer_.buffered_bytes();
   s->watch_oldest_ts = buffer_.begin_ts();
-  s->watch_events = events_.load(std::memory_order_relaxed);
+  s->watch_events = events_count_.load(std::memory_order_relaxed);
   s->watch_slow_cancellations =
       slow_cancellations_.load(std::memory_order_relaxed);
 }
