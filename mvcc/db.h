@@ -468,7 +468,9 @@ std::optional<uint64_t> WatchRestartTs(const absl::Status& status);
 // ResourceExhausted (Stats::watch_slow_cancellations counts it when Next
 // finds out). Writers never wait for a watch and never copy anything for
 // one: a commit is appended once for all watches, and waking blocked
-// watchers costs the committing thread one load when none is blocked.
+// watchers costs the committing thread one load when none is blocked, and
+// at most one futex wake of one thread (the watch notifier) when some are,
+// however many.
 //
 // Thread safety: Next(), NotifyWhenReady() and the destructor are called by
 // one thread at a time (the consumer; it may change). Cancel(),
@@ -492,9 +494,11 @@ class Watch final {
   //                      message and WatchRestartTs() name the start_ts to
   //                      resume from.
   //   OutOfRange         "compacted": a commit in the range was too large
-  //                      for the change buffer (with its values, for a
-  //                      watch with values), so it was never buffered;
-  //                      WatchRestartTs() is that commit's timestamp + 1.
+  //                      for the change buffer with its values (a watch
+  //                      with values), or any commit was too large even
+  //                      without them (its keys are unknown), so it was
+  //                      never buffered; WatchRestartTs() is that commit's
+  //                      timestamp + 1.
   //   Cancelled          Cancel() was called.
   //   Unavailable        the database closed and every commit buffered
   //                      before it was returned.
@@ -503,7 +507,7 @@ class Watch final {
   // those outside the range) and never waits for a writer.
   absl::StatusOr<WatchEvent> Next(absl::Time deadline = absl::InfiniteFuture());
 
-  // Calls `ready` once, on the database's watch-dispatch thread (never a
+  // Calls `ready` once, on the database's watch notifier thread (never a
   // commit thread), as soon as Next() would return without waiting: an
   // event, a progress event or a terminal error is there. Until it runs,
   // Next() is FailedPrecondition. `ready` must be short (a hand-off: it

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -67,6 +68,7 @@ uint64_t* MapRing(uint64_t words) {
 
 ChangeBuffer::ChangeBuffer(std::size_t bytes, uint64_t last_ts)
     : capacity_words_(std::max(bytes, kMinBytes) / 8),
+      mask_(std::has_single_bit(capacity_words_) ? capacity_words_ - 1 : 0),
       words_(MapRing(capacity_words_)),
       begin_ts_(last_ts + 1),
       covered_ts_(last_ts) {}
@@ -74,17 +76,17 @@ ChangeBuffer::ChangeBuffer(std::size_t bytes, uint64_t last_ts)
 ChangeBuffer::~ChangeBuffer() { munmap(words_, capacity_words_ * 8); }
 
 uint64_t ChangeBuffer::LoadWord(uint64_t pos) const {
-  return std::atomic_ref<uint64_t>(words_[pos % capacity_words_])
+  return std::atomic_ref<uint64_t>(words_[Index(pos)])
       .load(std::memory_order_relaxed);
 }
 
 void ChangeBuffer::StoreWord(uint64_t pos, uint64_t word) {
-  std::atomic_ref<uint64_t>(words_[pos % capacity_words_])
+  std::atomic_ref<uint64_t>(words_[Index(pos)])
       .store(word, std::memory_order_relaxed);
 }
 
 void ChangeBuffer::CopyOut(uint64_t pos, std::size_t bytes, char* dst) const {
-  uint64_t i = pos % capacity_words_;
+  uint64_t i = Index(pos);
   while (bytes > 0) {
     const uint64_t w =
         std::atomic_ref<uint64_t>(words_[i]).load(std::memory_order_relaxed);
@@ -98,7 +100,7 @@ void ChangeBuffer::CopyOut(uint64_t pos, std::size_t bytes, char* dst) const {
 
 uint64_t ChangeBuffer::CopyIn(uint64_t pos, const char* src,
                               std::size_t bytes) {
-  uint64_t i = pos % capacity_words_;
+  uint64_t i = Index(pos);
   while (bytes > 0) {
     uint64_t w = 0;
     const std::size_t n = std::min<std::size_t>(bytes, 8);

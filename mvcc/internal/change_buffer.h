@@ -162,6 +162,11 @@ class ChangeBuffer final {
   uint64_t buffered_bytes() const;
 
  private:
+  // Where logical position `pos` lives in words_ (a mask for the usual
+  // power-of-two sizes: no division per word).
+  uint64_t Index(uint64_t pos) const {
+    return mask_ != 0 ? pos & mask_ : pos % capacity_words_;
+  }
   uint64_t LoadWord(uint64_t pos) const;
   void StoreWord(uint64_t pos, uint64_t word);
   // Copies `bytes` bytes starting at word `pos` into `dst`.
@@ -180,6 +185,7 @@ class ChangeBuffer final {
   void Publish(uint64_t commit_ts);
 
   const uint64_t capacity_words_;
+  const uint64_t mask_;  // capacity_words_ - 1 if a power of two, else 0
   // capacity_words_ words, accessed only through atomic_ref; an anonymous
   // mapping, so pages become resident as commits reach them.
   uint64_t* const words_;

@@ -80,8 +80,11 @@ bool ReadAll(const ChangeBuffer& buffer, uint64_t pos,
   return true;
 }
 
-TEST(ChangeBufferTest, RecordsRoundTripAcrossTheEndOfTheRing) {
-  ChangeBuffer buffer(4096, 0);
+// Both ways of mapping positions: a power-of-two ring and another size.
+class ChangeBufferSizeTest : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(ChangeBufferSizeTest, RecordsRoundTripAcrossTheEndOfTheRing) {
+  ChangeBuffer buffer(GetParam(), 0);
   uint64_t pos = 0;
   for (uint64_t ts = 1; ts <= 500; ++ts) {
     const Commit c = MakeCommit(ts, 100);
@@ -93,9 +96,12 @@ TEST(ChangeBufferTest, RecordsRoundTripAcrossTheEndOfTheRing) {
     EXPECT_TRUE(Same(got[0].second, Expected(c))) << ts;
     pos = buffer.LoadTail().pos;
     EXPECT_EQ(buffer.LoadTail().covered_ts, ts);
-    EXPECT_LE(buffer.buffered_bytes(), 4096u);
+    EXPECT_LE(buffer.buffered_bytes(), GetParam());
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sizes, ChangeBufferSizeTest,
+                         ::testing::Values(4096, 5000));
 
 TEST(ChangeBufferTest, SeekFindsTheFirstRecordAtOrAfterATimestamp) {
   ChangeBuffer buffer(1 << 16, 9);

@@ -73,7 +73,7 @@ WatchCore::WatchCore(std::shared_ptr<WatchHub> hub, const WatchRange& range,
 WatchCore::~WatchCore() { hub_->Unregister(this); }
 
 absl::StatusOr<WatchEvent> WatchCore::Next(absl::Time deadline) {
-  // Acquire pairs with Disarm's release: the dispatcher's moves of the
+  // Acquire pairs with Disarm's release: the notifier's moves of the
   // cursor are visible.
   if (armed_.load(std::memory_order_acquire)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -199,7 +199,7 @@ absl::Status WatchCore::NotifyWhenReady(absl::AnyInvocable<void() &&> ready) {
     return absl::FailedPreconditionError(absl::StrCat(
         "watch ", id_, ": a NotifyWhenReady callback is armed already"));
   }
-  // Release: the cursor, as this thread left it, goes to the dispatcher
+  // Release: the cursor, as this thread left it, goes to the notifier
   // (also carried by the hub's mutex).
   armed_.store(true, std::memory_order_release);
   hub_->Arm(this, std::move(ready));

@@ -3,11 +3,12 @@
 //
 // Thread safety: the cursor fields (pos_, seen_ts_, progress_due_, error_,
 // key_) belong to the consumer (Next, NotifyWhenReady) except while a
-// callback is armed, when they belong to the dispatch thread (Ready). The
-// hand-over: NotifyWhenReady writes them, then sets armed_ (release) and
-// arms under the hub's mutex; the dispatch thread probes under that mutex
-// and clears armed_ (release) before the callback runs; Next loads armed_
-// (acquire) first and refuses while it is set. cancelled_ and
+// callback is armed, when they belong to the hub's notifier (Ready). The
+// hand-over: NotifyWhenReady sets armed_, probes once on its own thread,
+// then hands the watch over under the hub's mutex (which the notifier
+// takes before probing); the notifier clears armed_ (release) before the
+// callback runs; Next loads armed_ (acquire) first and refuses while it is
+// set. cancelled_ and
 // progress_requested_ are set from any thread (seq_cst, then
 // WatchHub::WakeWatchers: the conditions of EventCount's Dekker pair).
 #ifndef MVKV_MVCC_INTERNAL_WATCH_CORE_H_
@@ -46,12 +47,12 @@ class WatchCore final {
   void RequestProgress();
   void Cancel();
 
-  // For the dispatch thread, under the hub's mutex, while armed: true if
-  // Next would return without waiting. Moves the cursor past commits
-  // outside the range.
+  // For whoever owns the cursor while armed (the notifier; the arming
+  // thread before the hand-over): true if Next would return without
+  // waiting. Moves the cursor past commits outside the range.
   bool Ready(absl::Time now) { return Step(nullptr, now); }
   absl::Time progress_due() const { return progress_due_; }
-  // The dispatch thread hands the cursor back (before the callback runs).
+  // The notifier hands the cursor back (before the callback runs).
   void Disarm() { armed_.store(false, std::memory_order_release); }
 
   uint64_t id() const { return id_; }

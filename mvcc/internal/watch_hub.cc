@@ -5,9 +5,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "mvcc/internal/completion.h"
 #include "mvcc/internal/watch_core.h"
 
 namespace mvkv::mvcc_internal {
+namespace {
+
+// A move of the tail is a change of either: covered_ts (its seq_cst load is
+// what (H2) pairs on; it changes with every commit) or the position (which
+// may be seen first: an early, extra wake-up).
+bool SameTail(ChangeBuffer::Tail a, ChangeBuffer::Tail b) {
+  return a.covered_ts == b.covered_ts && a.pos == b.pos;
+}
+
+}  // namespace
 
 WatchHub::WatchHub(const Options& options, uint64_t last_ts)
     : limits_(options.limits),
@@ -46,13 +57,15 @@ absl::Status WatchHub::Register() {
 
 void WatchHub::Unregister(WatchCore* core) {
   absl::AnyInvocable<void() &&> dropped;  // destroyed after unlocking
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  // A probe pass may be reading `core` outside the lock: let it end.
+  probed_.wait(lock, [&] { return !probing_; });
   for (std::size_t i = 0; i < armed_.size(); ++i) {
     if (armed_[i].core != core) continue;
     dropped = std::move(armed_[i].ready);
     armed_[i] = std::move(armed_.back());
     armed_.pop_back();
-    armed_count_.store(armed_.size(), std::memory_order_seq_cst);
+    armed_count_.fetch_sub(1, std::memory_order_seq_cst);
     break;
   }
   --open_;
@@ -60,21 +73,27 @@ void WatchHub::Unregister(WatchCore* core) {
 }
 
 void WatchHub::Arm(WatchCore* core, absl::AnyInvocable<void() &&> ready) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (stop_) {
-    lock.unlock();
-    core->Disarm();
-    std::move(ready)();
-    return;
-  }
-  // Probed here: a watch that is not ready yet is found by the notifier
-  // after the next append (it sees every tail move while needed), unless
-  // only its progress timer would make it ready.
-  const bool poke =
+  // Probed before it is armed, while the cursor is still this thread's: a
+  // watch that is not ready is found by the notifier after the next append
+  // (it sees every tail move while needed), unless only its progress timer
+  // would make it ready, or an append slipped in before it was armed.
+  const ChangeBuffer::Tail seen = buffer_.LoadTail();
+  bool poke =
       core->Ready(absl::Now()) || core->progress_due() != absl::InfiniteFuture();
-  armed_.push_back({core, std::move(ready)});
-  armed_count_.store(armed_.size(), std::memory_order_seq_cst);  // (H1)
-  lock.unlock();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stop_) {
+      lock.unlock();
+      core->Disarm();
+      std::move(ready)();
+      return;
+    }
+    armed_.push_back({core, std::move(ready)});
+    armed_count_.fetch_add(1, std::memory_order_seq_cst);  // (H1)
+  }
+  // A pass that took mu_ before the push and saw an append after `seen`
+  // did not probe this watch; one that takes it after will.
+  if (!SameTail(buffer_.LoadTail(), seen)) poke = true;
   if (poke) Poke();
   WakeNotifierIfIdle();
 }
@@ -102,21 +121,38 @@ void WatchHub::Poke() {
 }
 
 absl::Time WatchHub::CollectReady(std::vector<Armed>* fire) {
+  // Probed outside mu_ so that Arm never waits for a pass; Unregister does
+  // (probing_).
+  bool stop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop = stop_;
+    probe_.swap(armed_);
+    probing_ = true;
+  }
   const absl::Time now = absl::Now();
   absl::Time until = absl::InfiniteFuture();
-  for (std::size_t i = 0; i < armed_.size();) {
-    WatchCore* core = armed_[i].core;
-    if (!stop_ && !core->Ready(now)) {
-      until = std::min(until, core->progress_due());
-      ++i;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < probe_.size(); ++i) {
+    Armed& armed = probe_[i];
+    if (!stop && !armed.core->Ready(now)) {
+      until = std::min(until, armed.core->progress_due());
+      if (kept != i) probe_[kept] = std::move(armed);  // never onto itself
+      ++kept;
       continue;
     }
-    core->Disarm();  // the cursor is the consumer's again
-    fire->push_back(std::move(armed_[i]));
-    armed_[i] = std::move(armed_.back());
-    armed_.pop_back();
+    armed.core->Disarm();  // the cursor is the consumer's again
+    armed_count_.fetch_sub(1, std::memory_order_seq_cst);
+    fire->push_back(std::move(armed));
   }
-  armed_count_.store(armed_.size(), std::memory_order_seq_cst);
+  probe_.resize(kept);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Armed& armed : probe_) armed_.push_back(std::move(armed));
+    probe_.clear();
+    probing_ = false;
+  }
+  probed_.notify_all();
   return until;
 }
 
@@ -130,26 +166,19 @@ void WatchHub::IdlePark() {
 
 void WatchHub::NotifierLoop() {
   std::vector<Armed> fire;
-  // A move is a change of either: covered_ts (its seq_cst load is what
-  // (H2) pairs on; it changes with every commit) or the tail (which may be
-  // seen first: an early, extra wake).
-  auto same = [](ChangeBuffer::Tail a, ChangeBuffer::Tail b) {
-    return a.covered_ts == b.covered_ts && a.pos == b.pos;
-  };
   ChangeBuffer::Tail last{~uint64_t{0}, ~uint64_t{0}};  // first pass: a move
   absl::Time awake_until = absl::InfinitePast();
   while (true) {
     const uint64_t pokes = pokes_.load(std::memory_order_seq_cst);  // (H3)
     const ChangeBuffer::Tail tail = buffer_.LoadTail();
-    const bool moved = !same(tail, last);
+    const bool moved = !SameTail(tail, last);
     last = tail;
     if (moved) events_.WakeIfWaiting();  // (H2)
+    const absl::Time until = CollectReady(&fire);
     bool stop;
-    absl::Time until;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop = stop_;
-      until = CollectReady(&fire);
     }
     const bool fired = !fire.empty();
     for (Armed& armed : fire) std::move(armed.ready)();
@@ -158,15 +187,16 @@ void WatchHub::NotifierLoop() {
     const absl::Time now = absl::Now();
     if (moved || fired) {
       awake_until = now + kNotifierSpin;
+    } else if (now < awake_until) {
+      // Awake even if nothing needs it right now: consumers re-arm or
+      // block again within microseconds of a callback or a wake-up.
+      CpuRelax();
     } else if (!Needed()) {
       IdlePark();
-      awake_until = absl::InfinitePast();
-    } else if (now < awake_until) {
-      std::this_thread::yield();
     } else {
       EventCount& appended = buffer_.appended();
       const uint32_t epoch = appended.BeginWait();
-      if (same(buffer_.LoadTail(), last) &&
+      if (SameTail(buffer_.LoadTail(), last) &&
           pokes_.load(std::memory_order_seq_cst) == pokes && !closed()) {
         appended.Sleep(epoch, until);
       }

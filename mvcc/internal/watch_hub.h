@@ -6,13 +6,16 @@
 // watchers. It wakes at most one thread — the notifier, and only while the
 // notifier sleeps — never the watchers themselves, however many are
 // blocked in Next: the notifier fans the wake-up out (events()), probes the
-// armed watches and runs their callbacks. After each append it stays awake
-// (yielding) for kNotifierSpin, so under a steady stream of commits the
-// appender makes no system call at all. With no watch waiting and none
-// armed it parks on kick_ and the appender does not even see it.
+// armed watches and runs their callbacks. After each append or callback it
+// spins (CPU pauses, not yields: a yield on a loaded machine can cost a
+// whole time slice of latency) for kNotifierSpin, so commits closer
+// together than that cost the appender no system call; otherwise the
+// appender pays one futex wake of this one thread per commit while watches
+// wait. With no watch waiting and none armed it parks on kick_ and the
+// appender does not even see it.
 //
 // The notifier's states and who moves it:
-//   busy     processing a tail move or a poke, or yielding (kNotifierSpin)
+//   busy     processing a tail move or a poke, or spinning (kNotifierSpin)
 //   watching asleep on buffer().appended(): an append, a poke (Poke: an
 //            armed watch may be ready, or a timer changed) or Close wakes it
 //   idle     asleep on kick_ (notifier_idle_ set): nothing needs it; a
@@ -32,9 +35,10 @@
 //
 // Thread safety: buffer() as ChangeBuffer. Every other member from any
 // thread; Register, Unregister, Arm and Close take mu_, which no commit
-// ever takes. The notifier probes armed watches under mu_; a watch's cursor
-// belongs to the notifier from Arm until its callback is taken (WatchCore
-// documents the hand-over).
+// ever takes. The notifier takes the armed watches out under mu_ and probes
+// them outside it (Unregister waits for such a pass to end, Arm does not);
+// a watch's cursor belongs to the notifier from Arm until its callback is
+// taken (WatchCore documents the hand-over).
 //
 // Lifetime: shared by the engine and every open watch, so a watch may
 // outlive its database. The engine calls Close() once the pipeline has
@@ -43,6 +47,7 @@
 #define MVKV_MVCC_INTERNAL_WATCH_HUB_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -61,8 +66,9 @@ class WatchCore;
 
 class WatchHub final {
  public:
-  // How long the notifier stays awake after the last append it saw.
-  static constexpr absl::Duration kNotifierSpin = absl::Microseconds(100);
+  // How long the notifier spins after the last append or callback (short:
+  // spinning burns a core the writers may need).
+  static constexpr absl::Duration kNotifierSpin = absl::Microseconds(5);
 
   // REQUIRES: options.watch_buffer_bytes >= ChangeBuffer::kMinBytes.
   WatchHub(const Options& options, uint64_t last_ts);
@@ -120,7 +126,7 @@ class WatchHub final {
   void NotifierLoop();
   // Moves the callbacks of the armed watches that are ready (all of them
   // once stopping) to `fire`; returns when the next progress event is due.
-  // REQUIRES: mu_ held.
+  // Notifier only.
   absl::Time CollectReady(std::vector<Armed>* fire);
   // Something an armed watch may be ready for happened (H3).
   void Poke();
@@ -140,12 +146,16 @@ class WatchHub final {
   EventCount kick_;    // the idle notifier
   std::atomic<bool> notifier_idle_{false};
   std::atomic<uint64_t> pokes_{0};
-  std::atomic<std::size_t> armed_count_{0};  // armed_.size(), for Needed
+  // Armed watches, in armed_ or being probed (for Needed).
+  std::atomic<std::size_t> armed_count_{0};
 
   mutable std::mutex mu_;
   std::size_t open_ = 0;      // guarded by mu_
   std::vector<Armed> armed_;  // guarded by mu_
+  bool probing_ = false;      // guarded by mu_: probe_ is being probed
+  std::condition_variable probed_;  // probing_ became false
   bool stop_ = false;         // guarded by mu_
+  std::vector<Armed> probe_;  // the notifier's: armed_ taken for a pass
   std::thread notifier_;      // started by the first Register, under mu_
 
   std::atomic<uint64_t> next_id_{1};
