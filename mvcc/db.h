@@ -162,10 +162,11 @@ struct Options {
   // at Open but only touched as commits fill it, so its resident size is
   // min(bytes committed so far, watch_buffer_bytes). How far back a watch
   // may start and how far a watcher may fall behind before it is cancelled
-  // both come from this size: at ~100 bytes per single-key commit, the
-  // default 64 MiB holds the last ~650,000 commits. 0 disables watches
-  // (Watch() is FailedPrecondition, commits skip the buffer); otherwise at
-  // least 4096.
+  // both come from this size. A commit takes 32 bytes plus, per key
+  // written, 16 bytes and the key and the value each rounded up to 8: the
+  // default 64 MiB holds the last ~400,000 commits of one 16-byte key and
+  // a 100-byte value. 0 disables watches (Watch() is FailedPrecondition,
+  // commits skip the buffer); otherwise at least 4096.
   std::size_t watch_buffer_bytes = std::size_t{64} << 20;
   // Watches open at once; one more is ResourceExhausted. >= 1.
   std::size_t max_watches = 10000;
@@ -462,8 +463,9 @@ std::optional<uint64_t> WatchRestartTs(const absl::Status& status);
 // again from (last commit_ts returned) + 1, or WatchRestartTs() of the
 // ResourceExhausted error.
 //
-// Memory: the watch holds a cursor and its range, nothing else, however far
-// behind it is; the change buffer is shared and fixed in size. When the
+// Memory: the watch holds a cursor, its range and a key-sized scratch
+// buffer, nothing else, however far behind it is; the change buffer is
+// shared and fixed in size. When the
 // newest commits overwrite the oldest unread one, the watch ends with
 // ResourceExhausted (Stats::watch_slow_cancellations counts it when Next
 // finds out). Writers never wait for a watch and never copy anything for
@@ -479,8 +481,8 @@ std::optional<uint64_t> WatchRestartTs(const absl::Status& status);
 // buffered, then Unavailable.
 class Watch final {
  public:
-  // Ends the watch (Cancel()) and frees it; an armed NotifyWhenReady
-  // callback is dropped without running. REQUIRES: not concurrent with Next.
+  // Ends the watch and frees it; an armed NotifyWhenReady callback is
+  // dropped without running. REQUIRES: not concurrent with Next.
   ~Watch();
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;
@@ -546,7 +548,9 @@ class Database final {
   // Drains the commit pipeline (every acknowledged commit stays committed),
   // running the callbacks of async commits still in flight, and frees
   // everything. REQUIRES: no Txn of this database is alive and no call is in
-  // progress (a CommitCallback still pending is fine: it runs here).
+  // progress (a CommitCallback still pending is fine: it runs here). Watches
+  // may stay open, even blocked in Watch::Next: they return what was
+  // buffered, then Unavailable; armed NotifyWhenReady callbacks run here.
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -304,10 +304,11 @@ class Engine final {
   bool view_fresh_ = false;
   std::vector<DurableCommit> batch_;
   std::vector<PendingCommit*> batch_requests_;
-  // Complete-step state: written only by whoever completes (the writer
+  // Set at Open (null if watches are disabled), then only read.
+  std::shared_ptr<WatchHub> watches_;
+  // FeedWatches' scratch: only whoever completes touches it (the writer
   // role, or the staged pipeline's complete thread).
-  std::shared_ptr<WatchHub> watches_;  // set at Open, null if disabled
-  std::vector<DurableWrite> watch_writes_;  // FeedWatches' scratch
+  std::vector<DurableWrite> watch_writes_;
 
   bool closed_ = false;  // Close() ran; touched by the closing thread only
 
