@@ -81,7 +81,7 @@ absl::StatusOr<WatchEvent> WatchCore::Next(absl::Time deadline) {
   }
   while (true) {
     WatchEvent event;
-    // Without a progress timer Step needs no clock (see ProgressDue).
+    // Without a progress timer Step needs no clock (see timed()).
     const absl::Time now = timed() ? absl::Now() : absl::InfinitePast();
     if (Step(&event, now)) {
       if (!error_.ok()) return error_;
@@ -106,42 +106,7 @@ bool WatchCore::Step(WatchEvent* out, absl::Time now) {
   const ChangeBuffer::Tail tail = buffer_.LoadTail();
   // Bound: the records between the cursor and the tail.
   while (pos_ < tail.pos) {
-    ChangeBuffer::Record record;
-    if (!buffer_.ReadHeader(pos_, &record)) return FellBehind();
-    if (record.commit_ts < start_ts_) {
-      pos_ = record.next;
-      continue;
-    }
-    if ((record.flags & ChangeBuffer::kOverflow) != 0) {
-      return Compacted(record.commit_ts,
-                       "changed more keys than the change buffer holds, so "
-                       "it was not buffered");
-    }
-    std::vector<WatchChange>* changes = out == nullptr ? nullptr : &out->changes;
-    const int64_t found =
-        buffer_.Decode(pos_, record, range_, values_, &key_, changes);
-    if (found < 0) {
-      if (changes != nullptr) changes->clear();
-      return FellBehind();
-    }
-    if (found == 0) {  // nothing in the range
-      seen_ts_ = record.commit_ts;
-      pos_ = record.next;
-      continue;
-    }
-    if (values_ && (record.flags & ChangeBuffer::kValuesOmitted) != 0) {
-      if (changes != nullptr) changes->clear();
-      return Compacted(record.commit_ts,
-                       "is too large for the change buffer with its values");
-    }
-    if (out == nullptr) return true;  // a look: stay on it
-    out->type = WatchEvent::Type::kCommit;
-    out->commit_ts = record.commit_ts;
-    seen_ts_ = record.commit_ts;
-    pos_ = record.next;
-    if (timed()) progress_due_ = now + progress_interval_;
-    hub_->CountEvent();
-    return true;
+    if (StepRecord(out, now)) return true;
   }
   // Current: every commit up to covered_ts lies before the tail read.
   seen_ts_ = std::max(seen_ts_, tail.covered_ts);
@@ -162,6 +127,45 @@ bool WatchCore::Step(WatchEvent* out, absl::Time now) {
     return true;
   }
   return false;
+}
+
+bool WatchCore::StepRecord(WatchEvent* out, absl::Time now) {
+  ChangeBuffer::Record record;
+  if (!buffer_.ReadHeader(pos_, &record)) return FellBehind();
+  if (record.commit_ts < start_ts_) {
+    pos_ = record.next;
+    return false;
+  }
+  if ((record.flags & ChangeBuffer::kOverflow) != 0) {
+    return Compacted(record.commit_ts,
+                     "changed more keys than the change buffer holds, so it "
+                     "was not buffered");
+  }
+  std::vector<WatchChange>* changes = out == nullptr ? nullptr : &out->changes;
+  const int64_t found =
+      buffer_.Decode(pos_, record, range_, values_, &key_, changes);
+  if (found < 0) {
+    if (changes != nullptr) changes->clear();
+    return FellBehind();
+  }
+  if (found == 0) {  // nothing in the range
+    seen_ts_ = record.commit_ts;
+    pos_ = record.next;
+    return false;
+  }
+  if (values_ && (record.flags & ChangeBuffer::kValuesOmitted) != 0) {
+    if (changes != nullptr) changes->clear();
+    return Compacted(record.commit_ts,
+                     "is too large for the change buffer with its values");
+  }
+  if (out == nullptr) return true;  // a look: stay on it
+  out->type = WatchEvent::Type::kCommit;
+  out->commit_ts = record.commit_ts;
+  seen_ts_ = record.commit_ts;
+  pos_ = record.next;
+  if (timed()) progress_due_ = now + progress_interval_;
+  hub_->CountEvent();
+  return true;
 }
 
 bool WatchCore::FellBehind() {

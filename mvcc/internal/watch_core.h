@@ -68,6 +68,9 @@ class WatchCore final {
   // the commit found), or error_ set. False: nothing yet, and pos_ is the
   // tail it read.
   bool Step(WatchEvent* out, absl::Time now);
+  // The commit at pos_: true as Step (an event, a look, an error); false
+  // if it was outside the range or before start_ts (pos_ moved past it).
+  bool StepRecord(WatchEvent* out, absl::Time now);
   // A progress interval is set; without one progress_due_ stays
   // InfiniteFuture and Step may be given any `now`.
   bool timed() const { return progress_interval_ != absl::InfiniteDuration(); }
