@@ -42,10 +42,10 @@
 //     p + capacity_words_ (Intact) copied words no append had touched since
 //     it was complete. The write of [a, b) touches the words of logical
 //     positions [a - capacity, b - capacity).
-//  3. begin_ts_ is stored before the reserve_ store that overwrites the
-//     first word of the record it evicts, and is 1 + the evicted record's
-//     commit_ts: a reader that sees reserve_ past a record sees begin_ts_
-//     past that record's commit (Seek's frontier argument).
+//  3. begin_ts_ is stored before the reserve_ store of the append that
+//     starts overwriting a record, and is then 1 + that record's commit_ts:
+//     a reader that sees reserve_ past a record sees begin_ts_ past that
+//     record's commit (Seek's frontier argument).
 //  4. tail_ is stored after every word of the records before it; covered_ts_
 //     after tail_: every record with commit_ts <= covered_ts_ (as loaded)
 //     lies before tail_ (as loaded after it).

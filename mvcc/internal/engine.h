@@ -202,10 +202,14 @@ class Engine final {
 
   // The watches' hub (watch_hub.h); null when watches are disabled.
   const std::shared_ptr<WatchHub>& watches() const { return watches_; }
-  // For a state restored at `last_ts` (a replica's snapshot install), in
-  // the writer role: the change buffer drops everything it holds, so every
-  // open watch fails as fallen behind (ResourceExhausted) and resuming it
-  // is "compacted" with oldest start_ts last_ts + 1: its client re-reads.
+  // For a state restored at `last_ts` (a replica's snapshot install): the
+  // change buffer drops everything it holds, so every open watch fails as
+  // fallen behind (ResourceExhausted) and resuming it is "compacted" with
+  // oldest start_ts last_ts + 1: its client re-reads. Replicated commits
+  // need nothing of the kind: applied through AdvanceVisible, they feed
+  // the buffer like local ones. REQUIRES: no commit completing meanwhile
+  // (the writer role in the fused layout; a drained pipeline otherwise),
+  // and last_ts >= every commit_ts appended before.
   void ResetWatches(uint64_t last_ts);
 
   // The steps of a commit (see the file comment), run by the writer role.
