@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "mvcc/internal/completion.h"
+#include "mvcc/internal/watch_hub.h"
 
 namespace mvkv::mvcc_internal {
 
@@ -80,9 +81,21 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options) {
         absl::StrCat("commit_ring_size must be in [1, 16777216], got ",
                      options.commit_ring_size));
   }
+  if (options.watch_buffer_bytes != 0 &&
+      options.watch_buffer_bytes < ChangeBuffer::kMinBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "watch_buffer_bytes must be 0 (no watches) or at least ",
+        ChangeBuffer::kMinBytes, ", got ", options.watch_buffer_bytes));
+  }
+  if (options.max_watches == 0) {
+    return absl::InvalidArgumentError("max_watches must be at least 1");
+  }
   std::unique_ptr<Engine> engine(new Engine(options));
   if (options.durability != nullptr) {
     if (absl::Status s = engine->LoadDurableState(); !s.ok()) return s;
+  }
+  if (options.watch_buffer_bytes != 0) {
+    engine->watches_ = std::make_shared<WatchHub>(options, engine->last_ts_);
   }
   engine->StartPipeline();
   return engine;
@@ -169,6 +182,8 @@ void Engine::Close() {
   // pipeline did not reach gets Unavailable, so no callback is dropped.
   pipeline_->Shutdown();
   FailUnprocessed();
+  // Nothing completes after the drain: watches return what is buffered.
+  if (watches_ != nullptr) watches_->Close();
 }
 
 Engine::~Engine() {
@@ -425,6 +440,7 @@ Stats Engine::GetStats() const {
   s.pipeline_batches = batches_.load(std::memory_order_relaxed);
   const int64_t occupancy = pipeline_->Occupancy();
   s.pipeline_occupancy = occupancy > 0 ? static_cast<uint64_t>(occupancy) : 0;
+  if (watches_ != nullptr) watches_->FillStats(&s);
   const reclaim::Counters c = ReclaimDomain::Default().GetCounters();
   s.reclaim_unreclaimed_objects = c.unreclaimed;
   s.reclaim_unreclaimed_bytes = c.unreclaimed_bytes;

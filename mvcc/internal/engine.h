@@ -19,9 +19,10 @@
 //             and prune the chains it touched.
 //   persist   hand each ring batch to Durability::PersistBatch as one group
 //             commit (nothing to do without durability).
-//   complete  advance visible_ts to the commit (in commit order), then
-//             notify the committer: wake a blocking one, or call an async
-//             one's on_complete.
+//   complete  advance visible_ts to the commit (in commit order), append
+//             its key writes to the watches' change buffer, then notify
+//             the committer: wake a blocking one, or call an async one's
+//             on_complete.
 // Layouts (Options::staged_pipeline): by default one pipeline thread runs
 // install, persist and complete for each ring batch in order (the fused
 // stage, with or without durability); staged, each step has its own thread.
@@ -63,6 +64,8 @@ namespace mvkv::mvcc_internal {
 // ordered_index.h for 6-7).
 inline constexpr int kVersionSlotA = 4;
 inline constexpr int kVersionSlotB = 5;
+
+class WatchHub;
 
 struct BufferedWrite {
   bool tombstone = false;
@@ -197,6 +200,18 @@ class Engine final {
 
   Stats GetStats() const;
 
+  // The watches' hub (watch_hub.h); null when watches are disabled.
+  const std::shared_ptr<WatchHub>& watches() const { return watches_; }
+  // For a state restored at `last_ts` (a replica's snapshot install): the
+  // change buffer drops everything it holds, so every open watch fails as
+  // fallen behind (ResourceExhausted) and resuming it is "compacted" with
+  // oldest start_ts last_ts + 1: its client re-reads. Replicated commits
+  // need nothing of the kind: applied through AdvanceVisible, they feed
+  // the buffer like local ones. REQUIRES: no commit completing meanwhile
+  // (the writer role in the fused layout; a drained pipeline otherwise),
+  // and last_ts >= every commit_ts appended before.
+  void ResetWatches(uint64_t last_ts);
+
   // The steps of a commit (see the file comment), run by the writer role.
   void Install(PendingCommit& request);
   void Persist(PendingCommit& request, bool end_of_batch);
@@ -248,6 +263,9 @@ class Engine final {
   void AdvanceVisible(const PendingCommit& request);
   // The end of an install batch: the next install collects a fresh view.
   void EndInstallBatch();
+  // The second part of the complete step (in commit order, after
+  // AdvanceVisible): the commit's key writes go to the change buffer.
+  void FeedWatches(const PendingCommit& request);
 
   // Install helpers (writer only).
   // The commit-time checks of the transaction's IsolationTraits.
@@ -290,6 +308,11 @@ class Engine final {
   bool view_fresh_ = false;
   std::vector<DurableCommit> batch_;
   std::vector<PendingCommit*> batch_requests_;
+  // Set at Open (null if watches are disabled), then only read.
+  std::shared_ptr<WatchHub> watches_;
+  // FeedWatches' scratch: only whoever completes touches it (the writer
+  // role, or the staged pipeline's complete thread).
+  std::vector<DurableWrite> watch_writes_;
 
   bool closed_ = false;  // Close() ran; touched by the closing thread only
 

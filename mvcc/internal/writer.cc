@@ -315,7 +315,8 @@ void Engine::Persist(PendingCommit& request, bool end_of_batch) {
     s = absl::UnavailableError(absl::StrCat(
         "commits are stopped after a durability failure: ",
         failure_.ToString()));
-  } else if (!batch_.empty()) {
+  } else if (!batch_.empty() && options_.durability != nullptr) {
+    // (The staged layout runs this step in memory mode too.)
     s = options_.durability->PersistBatch(batch_);
     if (!s.ok()) {
       failure_ = s;
@@ -346,6 +347,7 @@ void Engine::AdvanceVisible(const PendingCommit& request) {
     // visible_ts only that it grows.
     visible_ts_.store(request.commit_ts, std::memory_order_release);
     commits_.fetch_add(1, std::memory_order_relaxed);
+    if (watches_ != nullptr) FeedWatches(request);  // engine_watch.cc
   }
 }
 
