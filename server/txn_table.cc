@@ -1,5 +1,7 @@
 #include "server/txn_table.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -32,7 +34,10 @@ void TxnTable::Entry::Finish(absl::Status fate) {
 
 TxnTable::TxnTable(Database* db, const TxnTableOptions& options)
     : db_(db), options_(options), rng_(std::random_device()()) {
-  reaper_ = std::thread([this] { ReaperLoop(); });
+  reaper_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "mvkv-txn-reaper");
+    ReaperLoop();
+  });
 }
 
 TxnTable::~TxnTable() {
