@@ -15,8 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "mvcc/reclaim_scheme.h"
-#include "reclaim/reclaim.h"
+#include "mvcc/parked_readers.h"
 
 namespace mvkv::ycsb {
 
@@ -153,17 +152,9 @@ void StallThread(Target& target, const Stall& s, Shared* shared,
     if (shared->finished) return;
   }
   if (s.kind == Stall::kReclaim) {
-    std::vector<std::thread> parked;
-    for (int i = 0; i < s.count; ++i) {
-      parked.emplace_back([shared] {
-        EngineReclaimDomain::Guard guard;  // the engine's own domain
-        static std::atomic<reclaim::Node*> root{nullptr};
-        guard.Protect(root, 0);  // activates the reservation at today's era
-        std::unique_lock<std::mutex> l(shared->mu);
-        shared->cv.wait(l, [&] { return shared->finished; });
-      });
-    }
-    for (std::thread& t : parked) t.join();
+    ParkedReaders parked;  // in the engine's own reclaim domain
+    parked.Park(s.count);
+    WaitUntilFinished(shared, 1e9, t0);
     return;
   }
   std::vector<std::unique_ptr<StalledSnapshot>> held;
