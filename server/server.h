@@ -1,8 +1,9 @@
 // mvkv_server as a library: the mvkv.v1.KV service (server/kv_service.h)
 // over a Database, plus the standard gRPC health check
 // (grpc.health.v1.Health) and server reflection, optional TLS, bearer-token
-// authentication and Prometheus metrics. Tests start it in-process; main.cc
-// only parses flags.
+// authentication and Prometheus metrics, and mvkv.v1.Admin's fault injection
+// (off unless allow_fault_injection; server/admin_service.h). Tests start it
+// in-process; main.cc only parses flags.
 //
 // Lifecycle: Start() opens the database and serves. Shutdown() marks the
 // server NOT_SERVING, stops accepting calls and lets calls in flight finish
@@ -30,6 +31,7 @@ class Server;
 
 namespace mvkv::server {
 
+class AdminService;
 class Executor;
 class KvService;
 class Metrics;
@@ -76,6 +78,9 @@ struct ServerOptions {
   // Log every RPC (JSON lines on stderr); errors on the server side are
   // always logged.
   bool log_requests = false;
+  // mvkv.v1.Admin's faults (server/admin_service.h) for load tests; off =
+  // they answer PERMISSION_DENIED. Never on a production server.
+  bool allow_fault_injection = false;
 };
 
 class Server final {
@@ -111,6 +116,7 @@ class Server final {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<KvService> service_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::once_flag shutdown_once_;
