@@ -220,11 +220,13 @@ absl::Status Plot(const std::string& csv, const std::string& png,
         "plot '' every ::1 using 3:5 with lines lw 2 title 'throughput', \\\n"
         "  '' every ::1 using 3:($17*10) with impulses title 'errors/s'\n"
         "set ylabel 'latency (ms)'\nset logscale y\nset yrange [*:*]\n"
-        // 1/0 (undefined) where nothing completed: the line breaks there.
-        "plot '' every ::1 using 3:($13 > 0 ? $14/1000 : 1/0) with lines title 'p50', \\\n"
-        "  '' every ::1 using 3:($13 > 0 ? $15/1000 : 1/0) with lines lw 2 title 'p99', \\\n"
-        "  '' every ::1 using 3:($13 > 0 ? $16/1000 : 1/0) with lines dt 2 title 'max', \\\n"
-        "  '' every ::1 using 3:($18 > 0 ? $18/1000 : 1/0) with lines dt 3 "
+        // NaN where nothing completed: the line breaks there. (column(N),
+        // not $N: gnuplot drops a row whose $N cell is empty and joins the
+        // line across it.)
+        "plot '' every ::1 using 3:(column(13) > 0 ? column(14)/1000 : NaN) with lines title 'p50', \\\n"
+        "  '' every ::1 using 3:(column(13) > 0 ? column(15)/1000 : NaN) with lines lw 2 title 'p99', \\\n"
+        "  '' every ::1 using 3:(column(13) > 0 ? column(16)/1000 : NaN) with lines dt 2 title 'max', \\\n"
+        "  '' every ::1 using 3:(column(18) > 0 ? column(18)/1000 : NaN) with lines dt 3 "
         "title 'oldest unanswered op'\n"
         "unset multiplot\n";
   gp.close();
