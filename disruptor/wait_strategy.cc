@@ -75,13 +75,21 @@ class ParkingLot {
       if (alert.IsRaised()) return Alerted();
       const int64_t available = Available(cursor, dependents);
       if (available >= seq) return available;
+      // Relaxed: a count for observers; mu_ is held until the wait
+      // releases it, so a waker that read the count cannot slip between.
+      parked_.fetch_add(1, std::memory_order_relaxed);
+      bool timed_out = false;
       if (!deadline) {
         cv_.wait(lock);
-      } else if (cv_.wait_until(lock, *deadline) == std::cv_status::timeout) {
-        return AfterTimeout(seq, cursor, dependents, alert);
+      } else {
+        timed_out = cv_.wait_until(lock, *deadline) == std::cv_status::timeout;
       }
+      parked_.fetch_sub(1, std::memory_order_relaxed);
+      if (timed_out) return AfterTimeout(seq, cursor, dependents, alert);
     }
   }
+
+  int parked() const { return parked_.load(std::memory_order_relaxed); }
 
   void WakeAll() {
     if (asymmetric_) {
@@ -120,6 +128,7 @@ class ParkingLot {
   const bool asymmetric_ = disruptor_internal::AsymmetricFencesAvailable();
   std::mutex mu_;
   std::condition_variable cv_;
+  std::atomic<int> parked_{0};  // see WaitStrategy::ParkedWaiters
   // Own cache lines: every signal reads it, parking waiters write mu_/cv_.
   alignas(kCacheLineSize) std::atomic<bool> signal_needed_{false};
 };
@@ -200,6 +209,7 @@ class Blocking final : public WaitStrategy {
     return lot_.Park(seq, cursor, dependents, alert, std::nullopt);
   }
   void SignalAllWhenBlocking() override { lot_.WakeAll(); }
+  int ParkedWaiters() const override { return lot_.parked(); }
 
  private:
   ParkingLot lot_;
@@ -219,6 +229,7 @@ class TimeoutBlocking final : public WaitStrategy {
     return lot_.Park(seq, cursor, dependents, alert, Clock::now() + timeout_);
   }
   void SignalAllWhenBlocking() override { lot_.WakeAll(); }
+  int ParkedWaiters() const override { return lot_.parked(); }
 
  private:
   const std::chrono::nanoseconds timeout_;
@@ -250,6 +261,7 @@ class PhasedBackoff final : public WaitStrategy {
     return lot_.Park(seq, cursor, dependents, alert, std::nullopt);
   }
   void SignalAllWhenBlocking() override { lot_.WakeAll(); }
+  int ParkedWaiters() const override { return lot_.parked(); }
 
  private:
   static constexpr int kTriesPerClockRead = 64;

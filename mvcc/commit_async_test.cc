@@ -171,7 +171,7 @@ TEST(CommitAsyncTest, ReadOnlyTxnCommitsInlineWithoutThePipeline) {
 
 TEST(CommitAsyncTest, InvalidInputFailsInline) {
   Options options;
-  options.max_value_bytes = 4;
+  options.limits.max_value_bytes = 4;
   auto db = OpenDb(options);
   std::vector<absl::Status> got;
   auto record = [&](absl::Status s) { got.push_back(std::move(s)); };
@@ -237,7 +237,7 @@ TEST(CommitAsyncTest, FullPipelineFailsInlineWithResourceExhausted) {
   GatedDurability durable;
   Options options;
   options.durability = &durable;
-  options.pipeline_ring_size = 2;
+  options.commit_ring_size = 2;
   options.maintenance_interval = absl::InfiniteDuration();
   auto db = OpenDb(options);
   durable.SetOpen(false);

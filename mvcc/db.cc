@@ -1,12 +1,10 @@
 #include "mvcc/db.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
-#include <random>
-#include <thread>
 #include <utility>
 
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "mvcc/internal/engine.h"
@@ -14,47 +12,24 @@
 namespace mvkv {
 
 using mvcc_internal::BufferedWrite;
-using mvcc_internal::CommitRequest;
+using mvcc_internal::PendingCommit;
 using mvcc_internal::Engine;
 using mvcc_internal::ReclaimDomain;
 using mvcc_internal::Record;
+using mvcc_internal::SnapshotRegistry;
 using mvcc_internal::TxnPhase;
 using mvcc_internal::TxnState;
 using mvcc_internal::Version;
 
 namespace {
 
-constexpr char kSnapshotTooOldPayload[] = "type.mvkv.dev/snapshot-too-old";
-
 absl::Status NotFound(std::string_view key) {
   return absl::NotFoundError(
       absl::StrCat("key ", mvcc_internal::QuoteKey(key), " not found"));
 }
 
-absl::Status ValidateRange(std::string_view start, std::string_view end) {
-  if (!end.empty() && end <= start) {
-    return absl::InvalidArgumentError(
-        "scan range is empty or inverted: end must be empty (to the last "
-        "key) or greater than start");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
-bool IsSnapshotTooOld(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kOutOfRange &&
-         status.GetPayload(kSnapshotTooOldPayload).has_value();
-}
-
-namespace mvcc_internal {
-absl::Status SnapshotTooOldError(std::string_view why) {
-  absl::Status s(absl::StatusCode::kOutOfRange,
-                 absl::StrCat("snapshot too old: ", AsAbsl(why)));
-  s.SetPayload(kSnapshotTooOldPayload, absl::Cord("1"));
-  return s;
-}
-}  // namespace mvcc_internal
 
 // ---- Txn. ----
 
@@ -85,7 +60,7 @@ absl::Status CheckSnapshot(TxnState& txn) {
   if (txn.slot == nullptr || !txn.slot->revoked()) {
     return absl::OkStatus();
   }
-  return mvcc_internal::SnapshotTooOldError(absl::StrCat(
+  return common::SnapshotTooOldError(absl::StrCat(
       "transaction ", txn.id, " held snapshot ", txn.snapshot_ts,
       " past the engine's limits and it was released"));
 }
@@ -102,38 +77,46 @@ Txn::~Txn() {
 }
 
 absl::StatusOr<std::string> Txn::Get(std::string_view key) {
+  absl::StatusOr<ReadResult> r = GetWithTimestamp(key);
+  if (!r.ok()) return r.status();
+  return std::move(r->value);
+}
+
+absl::StatusOr<ReadResult> Txn::GetWithTimestamp(std::string_view key) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateKey(key, txn.engine->limits()); !s.ok()) {
+    return s;
+  }
   if (auto it = txn.writes.find(key); it != txn.writes.end()) {
     if (it->second.tombstone) return NotFound(key);
-    return it->second.value;
+    return ReadResult{it->second.value, 0};
   }
-  if (txn.isolation == IsolationLevel::kSerializable) {
-    txn.read_keys.emplace_back(key);
-  }
-  std::optional<std::string> value;
+  if (txn.traits->records_reads) txn.read_keys.emplace_back(key);
+  std::optional<ReadResult> result;
   {
     ReclaimDomain::Guard guard(ReclaimDomain::Default());
     const Record* r = txn.engine->Find(guard, key);
     const Version* v = nullptr;
     if (r != nullptr) {
-      v = txn.isolation == IsolationLevel::kReadCommitted
-              ? txn.engine->ReadLatest(guard, r)
-              : Engine::ReadAt(guard, r, txn.snapshot_ts);
+      v = txn.traits->reads_latest ? txn.engine->ReadLatest(guard, r)
+                                   : Engine::ReadAt(guard, r, txn.snapshot_ts);
     }
-    if (v != nullptr && !v->tombstone()) value.emplace(v->bytes());
+    if (v != nullptr && !v->tombstone()) {
+      result.emplace(ReadResult{std::string(v->bytes()), v->commit_ts});
+    }
   }
   if (absl::Status s = CheckSnapshot(txn); !s.ok()) return s;
-  if (!value.has_value()) return NotFound(key);
-  return std::move(*value);
+  if (!result.has_value()) return NotFound(key);
+  return std::move(*result);
 }
 
 absl::Status Txn::Put(std::string_view key, std::string_view value) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateValue(value); !s.ok()) return s;
+  const Limits& limits = txn.engine->limits();
+  if (absl::Status s = ValidateKey(key, limits); !s.ok()) return s;
+  if (absl::Status s = ValidateValue(value, limits); !s.ok()) return s;
   BufferedWrite& w = txn.writes[std::string(key)];
   w.tombstone = false;
   w.value.assign(value);
@@ -143,66 +126,125 @@ absl::Status Txn::Put(std::string_view key, std::string_view value) {
 absl::Status Txn::Delete(std::string_view key) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = txn.engine->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateKey(key, txn.engine->limits()); !s.ok()) {
+    return s;
+  }
   BufferedWrite& w = txn.writes[std::string(key)];
   w.tombstone = true;
   w.value.clear();
   return absl::OkStatus();
 }
 
+namespace {
+
+// The committed pairs at one snapshot merged with a transaction's own
+// writes, one live pair at a time in key order. The committed side is read
+// in chunks, so a page never copies more than it returns (plus one chunk).
+class MergedScan {
+ public:
+  MergedScan(const Engine& engine, uint64_t snapshot, const TxnState& txn,
+             std::string_view start, std::string_view end, std::size_t chunk)
+      : engine_(engine),
+        snapshot_(snapshot),
+        end_(end),
+        chunk_(chunk),
+        from_(start),
+        own_(txn.writes.lower_bound(start)),
+        own_end_(end.empty() ? txn.writes.end() : txn.writes.lower_bound(end)) {}
+
+  // The next live pair, or nullopt past the end of the range.
+  std::optional<KeyValue> Next() {
+    while (true) {
+      if (next_ == base_.size() && !base_done_) Refill();
+      const bool has_base = next_ < base_.size();
+      if (!has_base && own_ == own_end_) return std::nullopt;
+      if (own_ != own_end_ && (!has_base || own_->first <= base_[next_].key)) {
+        if (has_base && base_[next_].key == own_->first) ++next_;  // shadowed
+        auto w = own_++;
+        if (!w->second.tombstone) return KeyValue{w->first, w->second.value, 0};
+        continue;  // an own delete hides the committed pair
+      }
+      return std::move(base_[next_++]);
+    }
+  }
+
+ private:
+  void Refill() {
+    base_ = engine_.ScanAt(from_, end_, chunk_, snapshot_);
+    next_ = 0;
+    base_done_ = base_.size() < chunk_;
+    if (!base_.empty()) from_ = SingleKeyEnd(base_.back().key);
+  }
+
+  const Engine& engine_;
+  const uint64_t snapshot_;
+  const std::string_view end_;
+  const std::size_t chunk_;
+  std::string from_;  // where the next committed chunk starts
+  std::vector<KeyValue> base_;
+  std::size_t next_ = 0;
+  bool base_done_ = false;
+  std::map<std::string, BufferedWrite, std::less<>>::const_iterator own_;
+  const std::map<std::string, BufferedWrite, std::less<>>::const_iterator
+      own_end_;
+};
+
+}  // namespace
+
 absl::StatusOr<std::vector<KeyValue>> Txn::Scan(std::string_view start,
                                                 std::string_view end,
                                                 std::size_t limit) {
+  absl::StatusOr<ScanPage> page = Scan(start, end, ScanLimits{.max_pairs = limit});
+  if (!page.ok()) return page.status();
+  return std::move(page->kvs);
+}
+
+absl::StatusOr<ScanPage> Txn::Scan(std::string_view start, std::string_view end,
+                                   const ScanLimits& limits) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
-  auto first = txn.writes.lower_bound(start);
-  auto last = end.empty() ? txn.writes.end() : txn.writes.lower_bound(end);
-  const std::size_t own = std::distance(first, last);
-  // Own deletes can hide up to `own` committed pairs: read that many more.
-  const std::size_t base_limit = limit == 0 ? 0 : limit + own;
-  std::vector<KeyValue> base;
-  if (txn.isolation == IsolationLevel::kReadCommitted) {
-    uint64_t ts = 0;
-    auto* slot = txn.engine->AcquireSnapshot(&ts);
-    base = txn.engine->ScanAt(start, end, base_limit, ts);
+  if (absl::Status s = ValidateRange(start, end, txn.engine->limits());
+      !s.ok()) {
+    return s;
+  }
+  // Read committed: each scan is one snapshot of its own.
+  SnapshotRegistry::Slot* slot = nullptr;
+  uint64_t snapshot = txn.snapshot_ts;
+  if (!txn.traits->has_snapshot) slot = txn.engine->AcquireSnapshot(&snapshot);
+  const std::size_t chunk =
+      std::clamp<std::size_t>(limits.max_pairs + 1, 16, 1024);
+  MergedScan scan(*txn.engine, snapshot, txn, start, end,
+                  limits.max_pairs == 0 ? 256 : chunk);
+  ScanPage page;
+  std::size_t bytes = 0;
+  while (std::optional<KeyValue> kv = scan.Next()) {
+    const bool full =
+        (limits.max_pairs != 0 && page.kvs.size() >= limits.max_pairs) ||
+        (limits.max_bytes != 0 && bytes >= limits.max_bytes);
+    if (full) {
+      page.more = true;
+      page.resume_key = std::move(kv->key);
+      break;
+    }
+    bytes += kv->key.size() + kv->value.size();
+    page.kvs.push_back(*std::move(kv));
+  }
+  if (slot != nullptr) {
     const bool revoked = slot->revoked();
     txn.engine->ReleaseSnapshot(slot);
     if (revoked) {
-      return mvcc_internal::SnapshotTooOldError(
+      return common::SnapshotTooOldError(
           "a read-committed scan outlived the engine's snapshot limits");
     }
-  } else {
-    base = txn.engine->ScanAt(start, end, base_limit, txn.snapshot_ts);
   }
   if (absl::Status s = CheckSnapshot(txn); !s.ok()) return s;
-
-  // Merge the committed pairs with this transaction's own writes.
-  std::vector<KeyValue> out;
-  auto b = base.begin();
-  auto w = first;
-  while ((b != base.end() || w != last) && (limit == 0 || out.size() < limit)) {
-    const bool take_own = w != last && (b == base.end() || w->first <= b->key);
-    if (take_own) {
-      if (b != base.end() && b->key == w->first) ++b;  // shadowed
-      if (!w->second.tombstone) out.push_back({w->first, w->second.value, 0});
-      ++w;
-    } else {
-      out.push_back(std::move(*b));
-      ++b;
-    }
+  if (txn.traits->records_reads) {
+    // A page cut short depends only on the keys up to its last pair.
+    txn.ranges.push_back(
+        {std::string(start), page.more ? SingleKeyEnd(page.kvs.back().key)
+                                       : std::string(end)});
   }
-  if (txn.isolation == IsolationLevel::kSerializable) {
-    // A scan cut short by the limit depends only on keys up to the last one
-    // returned.
-    std::string range_end(end);
-    if (limit != 0 && out.size() >= limit) {
-      range_end = out.back().key;
-      range_end.push_back('\0');
-    }
-    txn.ranges.push_back({std::string(start), std::move(range_end)});
-  }
-  return out;
+  return page;
 }
 
 absl::Status Txn::ReadTyped(const std::shared_ptr<Record>& record,
@@ -216,12 +258,10 @@ absl::Status Txn::ReadTyped(const std::shared_ptr<Record>& record,
       return absl::OkStatus();
     }
   }
-  if (txn.isolation == IsolationLevel::kSerializable) {
-    txn.tvar_reads.push_back(record);
-  }
+  if (txn.traits->records_reads) txn.tvar_reads.push_back(record);
   {
     ReclaimDomain::Guard guard(ReclaimDomain::Default());
-    const Version* v = txn.isolation == IsolationLevel::kReadCommitted
+    const Version* v = txn.traits->reads_latest
                            ? txn.engine->ReadLatest(guard, record.get())
                            : Engine::ReadAt(guard, record.get(), txn.snapshot_ts);
     // A TVar's first version is at timestamp 0, so v is never null.
@@ -269,7 +309,7 @@ std::optional<absl::Status> PrepareCommit(Txn& handle, TxnState& txn) {
 }
 
 // The part after the pipeline: releases the snapshot and ends the phase.
-void FinishCommit(TxnState& txn, const absl::Status& status,
+void CompleteTxn(TxnState& txn, const absl::Status& status,
                   uint64_t commit_ts) {
   txn.engine->ReleaseSnapshot(&txn);
   if (status.ok()) txn.commit_ts = commit_ts;
@@ -280,18 +320,18 @@ void FinishCommit(TxnState& txn, const absl::Status& status,
 
 // An async commit: owns what the pipeline reads (the transaction's state,
 // or copies of an autocommit key and value) and the callback.
-struct AsyncCommit final : CommitRequest {
+struct AsyncCommit final : PendingCommit {
   std::shared_ptr<TxnState> txn_state;  // null for autocommit writes
   std::string key_copy;
   std::string value_copy;
   CommitCallback done;
 
-  // CommitRequest::on_complete: ends the transaction, frees the request,
+  // PendingCommit::on_complete: ends the transaction, frees the request,
   // then runs the callback (which may free the Txn).
-  static void Complete(CommitRequest& request) {
+  static void Complete(PendingCommit& request) {
     std::unique_ptr<AsyncCommit> self(static_cast<AsyncCommit*>(&request));
     if (self->txn_state != nullptr) {
-      FinishCommit(*self->txn_state, self->status, self->commit_ts);
+      CompleteTxn(*self->txn_state, self->status, self->commit_ts);
     }
     absl::Status status = std::move(self->status);
     CommitCallback done = std::move(self->done);
@@ -305,10 +345,10 @@ struct AsyncCommit final : CommitRequest {
 absl::Status Txn::Commit() {
   TxnState& txn = *state_;
   if (std::optional<absl::Status> s = PrepareCommit(*this, txn)) return *s;
-  CommitRequest request;
+  PendingCommit request;
   request.txn = &txn;
   absl::Status s = txn.engine->Commit(request);
-  FinishCommit(txn, s, request.commit_ts);
+  CompleteTxn(txn, s, request.commit_ts);
   return s;
 }
 
@@ -350,7 +390,7 @@ absl::Status Txn::Rollback() {
 
 uint64_t Txn::snapshot_ts() const { return state_->snapshot_ts; }
 uint64_t Txn::commit_ts() const {
-  // Acquire pairs with FinishCommit's release (2): commit_ts is final.
+  // Acquire pairs with CompleteTxn's release (2): commit_ts is final.
   return state_->phase.load(std::memory_order_acquire) == TxnPhase::kCommitted
              ? state_->commit_ts
              : 0;
@@ -375,7 +415,7 @@ Database::Database(std::unique_ptr<Engine> engine)
 Database::~Database() { engine_->Close(); }
 
 absl::StatusOr<ReadResult> Database::GetWithTimestamp(std::string_view key) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
   ReclaimDomain::Guard guard(ReclaimDomain::Default());
   const Record* r = engine_->Find(guard, key);
   const Version* v = r == nullptr ? nullptr : engine_->ReadLatest(guard, r);
@@ -390,17 +430,17 @@ absl::StatusOr<std::string> Database::Get(std::string_view key) {
 }
 
 absl::Status Database::Put(std::string_view key, std::string_view value) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
-  if (absl::Status s = engine_->ValidateValue(value); !s.ok()) return s;
-  CommitRequest request;
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
+  if (absl::Status s = ValidateValue(value, limits()); !s.ok()) return s;
+  PendingCommit request;
   request.key = key;
   request.value = value;
   return engine_->Commit(request);
 }
 
 absl::Status Database::Delete(std::string_view key) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) return s;
-  CommitRequest request;
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
+  PendingCommit request;
   request.key = key;
   request.tombstone = true;
   return engine_->Commit(request);
@@ -408,10 +448,10 @@ absl::Status Database::Delete(std::string_view key) {
 
 void Database::PutAsync(std::string_view key, std::string_view value,
                         CommitCallback done) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) {
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) {
     return std::move(done)(std::move(s));
   }
-  if (absl::Status s = engine_->ValidateValue(value); !s.ok()) {
+  if (absl::Status s = ValidateValue(value, limits()); !s.ok()) {
     return std::move(done)(std::move(s));
   }
   auto request = std::make_unique<AsyncCommit>();
@@ -425,7 +465,7 @@ void Database::PutAsync(std::string_view key, std::string_view value,
 }
 
 void Database::DeleteAsync(std::string_view key, CommitCallback done) {
-  if (absl::Status s = engine_->ValidateKey(key); !s.ok()) {
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) {
     return std::move(done)(std::move(s));
   }
   auto request = std::make_unique<AsyncCommit>();
@@ -440,48 +480,36 @@ void Database::DeleteAsync(std::string_view key, CommitCallback done) {
 absl::StatusOr<std::vector<KeyValue>> Database::Scan(std::string_view start,
                                                      std::string_view end,
                                                      std::size_t limit) {
-  if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
+  if (absl::Status s = ValidateRange(start, end, limits()); !s.ok()) return s;
   uint64_t ts = 0;
   auto* slot = engine_->AcquireSnapshot(&ts);
   std::vector<KeyValue> out = engine_->ScanAt(start, end, limit, ts);
   const bool revoked = slot->revoked();
   engine_->ReleaseSnapshot(slot);
   if (revoked) {
-    return mvcc_internal::SnapshotTooOldError(
+    return common::SnapshotTooOldError(
         "the scan outlived the engine's snapshot limits");
   }
   return out;
 }
 
 std::unique_ptr<Txn> Database::Begin(IsolationLevel isolation) {
-  return std::unique_ptr<Txn>(new Txn(engine_->NewTxn(isolation)));
+  return Begin(TxnOptions{.isolation = isolation});
+}
+
+std::unique_ptr<Txn> Database::Begin(const TxnOptions& options) {
+  return std::unique_ptr<Txn>(
+      new Txn(engine_->NewTxn(options.isolation, options.id)));
 }
 
 absl::Status Database::Transact(const std::function<absl::Status(Txn&)>& fn,
                                 const TransactOptions& options) {
-  if (options.max_attempts < 1) {
-    return absl::InvalidArgumentError("max_attempts must be >= 1");
-  }
-  // Not absl::BitGen: Debian's Abseil seeds it from a pool behind spin locks
-  // that TSan cannot see through.
-  thread_local std::minstd_rand rng(std::random_device{}());
-  absl::Duration backoff = options.initial_backoff;
-  absl::Status last;
-  for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {
+  if (absl::Status s = common::Validate(options.retry); !s.ok()) return s;
+  return common::Retry(options.retry, [&] {
     std::unique_ptr<Txn> txn = Begin(options.isolation);
-    last = fn(*txn);
-    if (last.ok()) last = txn->Commit();
-    if (last.ok() || !absl::IsAborted(last)) return last;
-    if (attempt == options.max_attempts) break;
-    // Full jitter: a random wait in [0, backoff) spreads retrying rivals.
-    std::uniform_int_distribution<int64_t> jitter(
-        0, std::max<int64_t>(1, absl::ToInt64Nanoseconds(backoff)) - 1);
-    absl::SleepFor(absl::Nanoseconds(jitter(rng)));
-    backoff = std::min(backoff * 2, options.max_backoff);
-  }
-  return absl::AbortedError(absl::StrCat("gave up after ",
-                                         options.max_attempts,
-                                         " attempts; last: ", last.message()));
+    absl::Status s = fn(*txn);
+    return s.ok() ? txn->Commit() : s;  // ~Txn rolls back
+  });
 }
 
 absl::Status Database::Sweep() { return engine_->Sweep(); }
@@ -495,5 +523,7 @@ std::shared_ptr<Record> Database::NewTVarRecord(Version* initial) {
 }
 
 Stats Database::GetStats() const { return engine_->GetStats(); }
+
+const Limits& Database::limits() const { return engine_->limits(); }
 
 }  // namespace mvkv

@@ -67,18 +67,53 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/retry.h"
 #include "mvcc/durability.h"
 
 namespace mvkv {
 
 enum class IsolationLevel { kSnapshot, kSerializable, kReadCommitted };
 
-struct Options {
-  // Limits on input; larger keys or values get InvalidArgument.
+// What each isolation level does, one row per level (see the file comment);
+// the engine consults only this table, so a new level is one more row.
+struct IsolationTraits {
+  const char* name;        // "snapshot", "serializable", "read_committed"
+  bool has_snapshot;       // registers a snapshot at Begin; reads use it
+  bool reads_latest;       // each read sees the newest committed state
+  bool records_reads;      // keeps the keys read and the ranges scanned
+  bool validates_reads;    // commit fails if any of those changed since
+  bool validates_writes;   // commit fails if a written key changed since
+};
+// The row of `level`.
+const IsolationTraits& Traits(IsolationLevel level);
+
+// Limits on input, shared by every layer above the engine: the server
+// configures them (--max_key_bytes, --max_value_bytes) and validates its
+// requests with the same functions the engine uses.
+struct Limits {
+  // Keys are 1..max_key_bytes bytes, values 0..max_value_bytes.
   std::size_t max_key_bytes = 4096;
   std::size_t max_value_bytes = 16 << 20;
-  // Commit pipeline ring size (rounded up to a power of two).
-  std::size_t pipeline_ring_size = 1024;
+};
+
+// InvalidArgument, naming the limit, for an empty or oversized key, an
+// oversized value, or a scan range with an oversized bound or with a
+// non-empty end <= start (an empty end means "to the last key"); OK
+// otherwise.
+absl::Status ValidateKey(std::string_view key, const Limits& limits);
+absl::Status ValidateValue(std::string_view value, const Limits& limits);
+absl::Status ValidateRange(std::string_view start, std::string_view end,
+                           const Limits& limits);
+
+// The range that holds exactly `key`: [key, SingleKeyEnd(key)).
+std::string SingleKeyEnd(std::string_view key);
+
+struct Options {
+  // Limits on input; larger keys or values get InvalidArgument.
+  Limits limits;
+  // Commits in flight at once: the commit pipeline's ring (rounded up to a
+  // power of two), in [1, 2^24].
+  std::size_t commit_ring_size = 1024;
   // How long a committer waits for room in a full pipeline before giving up
   // with ResourceExhausted.
   absl::Duration commit_queue_timeout = absl::Seconds(10);
@@ -100,11 +135,11 @@ struct Options {
   // IsSnapshotTooOld), and the versions only it needed are pruned. Nobody
   // else sees an error.
   //   max_snapshot_age: a snapshot older than this is released.
-  //   max_retained_version_bytes: when the bytes of versions kept only for
+  //   max_retained_bytes: when the bytes of versions kept only for
   //     old snapshots (Stats::retained_bytes) exceed this, the oldest
   //     snapshots are released until they fit. 0 = no budget.
   absl::Duration max_snapshot_age = absl::InfiniteDuration();
-  uint64_t max_retained_version_bytes = 0;
+  uint64_t max_retained_bytes = 0;
   // How often the pipeline's writer checks those limits and prunes a slice
   // of the chains no commit has touched (the background pass), even when no
   // commits arrive. InfiniteDuration() disables the tick (limits are then
@@ -117,6 +152,24 @@ struct KeyValue {
   std::string key;
   std::string value;
   uint64_t commit_ts = 0;  // commit timestamp of the version read
+};
+
+// Bounds on one page of a scan (Txn::Scan with ScanLimits).
+struct ScanLimits {
+  std::size_t max_pairs = 0;  // 0 = no limit
+  // Once the page holds at least one pair, stop before it exceeds this many
+  // bytes of keys and values: 0 = no limit. A page always holds one pair
+  // when the range has one, however large.
+  std::size_t max_bytes = 0;
+};
+
+// One page of a scan.
+struct ScanPage {
+  std::vector<KeyValue> kvs;
+  // True when the range holds more live pairs after the last one returned;
+  // resume_key is then the first of them (the start of the next page).
+  bool more = false;
+  std::string resume_key;
 };
 
 // A value and the commit timestamp of the version it came from.
@@ -148,7 +201,7 @@ struct Stats {
   uint64_t retained_versions = 0;
   uint64_t retained_bytes = 0;
   uint64_t oldest_snapshot_ts = 0;        // 0 when no snapshot is open
-  uint64_t oldest_snapshot_txn_id = 0;
+  uint64_t oldest_snapshot_txn_id = 0;   // Txn::id() of its transaction
   absl::Duration oldest_snapshot_age = absl::ZeroDuration();
   // Commit pipeline.
   uint64_t pipeline_batches = 0;      // group commits
@@ -189,8 +242,11 @@ Version* NewTypedVersion(std::size_t size, std::size_t align,
                          void (*destroy)(void*), void** payload);
 }  // namespace mvcc_internal
 
-// True if `status` is the snapshot-too-old error.
-bool IsSnapshotTooOld(const absl::Status& status);
+// True if `status` is the snapshot-too-old error (OutOfRange, message
+// starting "snapshot too old"; common::IsSnapshotTooOld).
+inline bool IsSnapshotTooOld(const absl::Status& status) {
+  return common::IsSnapshotTooOld(status);
+}
 
 // A typed transactional variable: a value of type T with its own version
 // chain, read and written inside the same transactions, at the same
@@ -228,6 +284,10 @@ class Txn final {
   // NotFound if absent or deleted; InvalidArgument for a bad key;
   // FailedPrecondition after Commit/Rollback; OutOfRange (snapshot too old).
   absl::StatusOr<std::string> Get(std::string_view key);
+  // Get() with the commit timestamp of the version read (0 for this
+  // transaction's own write). Same codes; under kSerializable the key is
+  // validated at commit exactly as for Get().
+  absl::StatusOr<ReadResult> GetWithTimestamp(std::string_view key);
 
   // Buffers a write, visible to this transaction's reads at once and to
   // others after Commit(). InvalidArgument for a bad key or value (nothing is
@@ -245,6 +305,13 @@ class Txn final {
   absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view start,
                                              std::string_view end,
                                              std::size_t limit = 0);
+  // Scan() one page at a time: at most `limits` (see ScanLimits), with
+  // whether the range goes on and where. Continue with start = resume_key.
+  // Under kSerializable only the range up to the page's last pair is
+  // validated when the page was cut short (up to `end` otherwise). Same
+  // codes as Scan().
+  absl::StatusOr<ScanPage> Scan(std::string_view start, std::string_view end,
+                                const ScanLimits& limits);
 
   // Reads a TVar (own write first). InvalidArgument for an empty handle.
   template <class T>
@@ -348,17 +415,27 @@ class Database final {
   // Starts a transaction at the current snapshot.
   std::unique_ptr<Txn> Begin(
       IsolationLevel isolation = IsolationLevel::kSnapshot);
+  struct TxnOptions {
+    IsolationLevel isolation = IsolationLevel::kSnapshot;
+    // The transaction's id: Txn::id(), every message about it, and
+    // Stats::oldest_snapshot_txn_id. 0 = the engine numbers it. A server
+    // passes the id its client holds, so errors and stats name that id.
+    uint64_t id = 0;
+  };
+  std::unique_ptr<Txn> Begin(const TxnOptions& options);
 
   struct TransactOptions {
     IsolationLevel isolation = IsolationLevel::kSnapshot;
-    int max_attempts = 16;  // >= 1
-    absl::Duration initial_backoff = absl::Microseconds(20);
-    absl::Duration max_backoff = absl::Milliseconds(10);
+    // When and how often to retry: common/retry.h (the one policy for the
+    // engine, the server and the client library).
+    common::RetryPolicy retry;
   };
-  // Runs fn in a new transaction and commits it, retrying from scratch on
-  // Aborted (from fn or from Commit) up to max_attempts times with jittered
-  // exponential back-off. fn returning any other error rolls back and
-  // returns it. Returns the last Aborted when attempts run out.
+  // Runs fn in a new transaction and commits it, retrying from scratch, as
+  // a new transaction, on a conflict or snapshot too old (from fn or from
+  // Commit; see common::IsRetryable) with jittered exponential back-off.
+  // fn returning any other error rolls back and returns it. When
+  // retry.max_attempts attempts fail, returns the last error ("gave up
+  // after N attempts: ..."). InvalidArgument for a bad retry policy.
   absl::Status Transact(const std::function<absl::Status(Txn&)>& fn,
                         const TransactOptions& options);
   absl::Status Transact(const std::function<absl::Status(Txn&)>& fn) {
@@ -382,6 +459,10 @@ class Database final {
   TVar<T> NewTVar(T initial);
 
   Stats GetStats() const;
+
+  // The input limits of Options::limits (for validating requests before
+  // they reach the engine, with ValidateKey etc.).
+  const Limits& limits() const;
 
  private:
   explicit Database(std::unique_ptr<mvcc_internal::Engine> engine);

@@ -1,6 +1,8 @@
 #include "mvcc/db.h"
 
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -73,8 +75,8 @@ TEST(DatabaseTest, ScanReturnsLiveKeysInOrderWithinRangeAndLimit) {
 
 TEST(DatabaseTest, BadInputIsRefusedAndChangesNothing) {
   Options options;
-  options.max_key_bytes = 8;
-  options.max_value_bytes = 16;
+  options.limits.max_key_bytes = 8;
+  options.limits.max_value_bytes = 16;
   auto db = OpenDb(options);
   ASSERT_TRUE(db->Put("k", "v").ok());
   const Stats before = db->GetStats();
@@ -84,7 +86,7 @@ TEST(DatabaseTest, BadInputIsRefusedAndChangesNothing) {
   EXPECT_THAT(empty_key.message(), HasSubstr("empty"));
   absl::Status long_key = db->Put("123456789", "v");
   EXPECT_EQ(long_key.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(long_key.message(), HasSubstr("limit is 8"));
+  EXPECT_THAT(long_key.message(), HasSubstr("over the limit of 8 (max_key_bytes)"));
   absl::Status long_value = db->Put("k", std::string(17, 'x'));
   EXPECT_EQ(long_value.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(db->Get("").status().code(), absl::StatusCode::kInvalidArgument);
@@ -102,11 +104,11 @@ TEST(DatabaseTest, BadInputIsRefusedAndChangesNothing) {
 
 TEST(DatabaseTest, OpenRejectsBadOptions) {
   Options options;
-  options.max_key_bytes = 0;
+  options.limits.max_key_bytes = 0;
   EXPECT_EQ(Database::Open(options).status().code(),
             absl::StatusCode::kInvalidArgument);
   options = Options();
-  options.pipeline_ring_size = 0;
+  options.commit_ring_size = 0;
   EXPECT_EQ(Database::Open(options).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -142,6 +144,64 @@ TEST(TxnTest, ScanMergesOwnWritesWithCommittedState) {
   EXPECT_EQ((*all)[2].value, "mine");
   // A limit counts returned pairs, after own deletes are applied.
   EXPECT_THAT(Keys(*txn->Scan("", "", 2)), ElementsAre("a", "b"));
+}
+
+// Property: concatenating the pages of a capped scan, each continued at the
+// previous page's resume_key, gives exactly the uncapped scan (own writes and
+// deletes merged), every page holds at least one pair and fits the caps
+// (one pair may exceed the byte cap alone), and `more` is false only on the
+// last page.
+TEST(TxnTest, PagedScanCoversTheRangeExactlyOnceWithinItsCaps) {
+  auto db = OpenDb();
+  for (int i = 0; i < 40; ++i) {
+    char key[8];
+    std::snprintf(key, sizeof key, "k%02d", i);
+    ASSERT_TRUE(db->Put(key, std::string(i == 13 ? 1000 : 100, 'v')).ok());
+  }
+  auto txn = db->Begin();
+  ASSERT_TRUE(txn->Put("k05", "mine").ok());
+  ASSERT_TRUE(txn->Delete("k07").ok());
+  ASSERT_TRUE(txn->Delete("k39").ok());  // the range's last pair: own delete
+  ASSERT_TRUE(txn->Put("k105", "new").ok());
+  auto whole = txn->Scan("k", "l");
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  for (const ScanLimits limits :
+       {ScanLimits{.max_bytes = 250}, ScanLimits{.max_pairs = 3},
+        ScanLimits{.max_pairs = 2, .max_bytes = 150}}) {
+    std::vector<KeyValue> all;
+    std::string start = "k";
+    for (int pages = 0;; ++pages) {
+      ASSERT_LT(pages, 100);
+      auto page = txn->Scan(start, "l", limits);
+      ASSERT_TRUE(page.ok()) << page.status();
+      ASSERT_FALSE(page->kvs.empty());
+      std::size_t bytes = 0;
+      for (const KeyValue& kv : page->kvs) bytes += kv.key.size() + kv.value.size();
+      if (limits.max_pairs != 0) EXPECT_LE(page->kvs.size(), limits.max_pairs);
+      if (limits.max_bytes != 0 && page->kvs.size() > 1) {
+        EXPECT_LT(bytes - page->kvs.back().key.size() -
+                      page->kvs.back().value.size(),
+                  limits.max_bytes);
+      }
+      all.insert(all.end(), page->kvs.begin(), page->kvs.end());
+      if (!page->more) {
+        EXPECT_TRUE(page->resume_key.empty());
+        break;
+      }
+      EXPECT_GT(page->resume_key, page->kvs.back().key);
+      start = page->resume_key;
+    }
+    ASSERT_EQ(all.size(), whole->size());
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      EXPECT_EQ(all[i].key, (*whole)[i].key);
+      EXPECT_EQ(all[i].value, (*whole)[i].value);
+    }
+  }
+  // A page never reports `more` when only own deletes follow.
+  auto tail = txn->Scan("k38", "l", ScanLimits{.max_pairs = 1});
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->kvs.size(), 1u);
+  EXPECT_FALSE(tail->more);
 }
 
 TEST(TxnTest, RollbackDiscardsWrites) {
@@ -186,7 +246,7 @@ TEST(TxnTest, OperationsAfterCommitOrRollbackFailWithFailedPrecondition) {
 
 TEST(TxnTest, BadInputInsideATransactionBuffersNothing) {
   Options options;
-  options.max_value_bytes = 4;
+  options.limits.max_value_bytes = 4;
   auto db = OpenDb(options);
   auto txn = db->Begin();
   EXPECT_EQ(txn->Put("", "v").code(), absl::StatusCode::kInvalidArgument);
@@ -232,7 +292,7 @@ TEST(TransactTest, GivesUpAfterMaxAttemptsWithAborted) {
   auto db = OpenDb();
   int calls = 0;
   Database::TransactOptions options;
-  options.max_attempts = 3;
+  options.retry.max_attempts = 3;
   absl::Status s = db->Transact(
       [&](Txn&) -> absl::Status {
         ++calls;

@@ -1,7 +1,7 @@
 // The persistence interface of the commit pipeline.
 //
 // mvcc/ declares it; storage/ implements it (RocksDB). The engine calls it
-// from the pipeline's durability stage only, so an implementation is called
+// from the commit pipeline's persist step only, so an implementation is called
 // (PersistBatch, and Load before serving) by one thread at a time. A version becomes
 // visible to readers only after PersistBatch() returned OK for its batch.
 #ifndef MVKV_MVCC_DURABILITY_H_

@@ -10,6 +10,7 @@ namespace mvkv {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class IsolationTest : public ::testing::Test {
  protected:
@@ -125,7 +126,8 @@ TEST_F(IsolationTest, PhantomInsertIntoAScannedRangeAbortsUnderSerializable) {
   absl::Status second;
   Phantom(*db_, IsolationLevel::kSerializable, &second);
   EXPECT_EQ(second.code(), absl::StatusCode::kAborted);
-  EXPECT_THAT(second.message(), HasSubstr("scanned range"));
+  EXPECT_THAT(second.message(),
+              HasSubstr("in the range scanned from \"shift/\" to \"shift0\""));
   EXPECT_EQ(db_->Scan("shift/", "shift0")->size(), 2u);
 }
 
@@ -144,7 +146,38 @@ TEST_F(IsolationTest, SerializableReadOfAMissingKeyConflictsWithItsInsert) {
   EXPECT_EQ(t->Get("ghost").status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(db_->Put("ghost", "boo").ok());
   ASSERT_TRUE(t->Put("witness", "saw no ghost").ok());
-  EXPECT_EQ(t->Commit().code(), absl::StatusCode::kAborted);
+  absl::Status s = t->Commit();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  // The conflict names the kind of read: a point read, not a scan.
+  EXPECT_THAT(s.message(), HasSubstr("key \"ghost\" (point read)"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("scanned")));
+}
+
+TEST_F(IsolationTest, ReadWithTimestampIsValidatedAsAPointRead) {
+  ASSERT_TRUE(db_->Put("k", "1").ok());
+  auto t = db_->Begin(IsolationLevel::kSerializable);
+  absl::StatusOr<ReadResult> r = t->GetWithTimestamp("k");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, "1");
+  EXPECT_EQ(r->commit_ts, db_->GetStats().visible_ts);
+  ASSERT_TRUE(t->Put("own", "x").ok());
+  EXPECT_EQ(t->GetWithTimestamp("own")->commit_ts, 0u);  // own write
+  ASSERT_TRUE(db_->Put("k", "2").ok());
+  absl::Status s = t->Commit();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(s.message(), HasSubstr("key \"k\" (point read)"));
+}
+
+TEST(IsolationTraitsTest, EachLevelHasOneRowThatDescribesIt) {
+  const IsolationTraits& si = Traits(IsolationLevel::kSnapshot);
+  const IsolationTraits& ser = Traits(IsolationLevel::kSerializable);
+  const IsolationTraits& rc = Traits(IsolationLevel::kReadCommitted);
+  EXPECT_STREQ(si.name, "snapshot");
+  EXPECT_STREQ(ser.name, "serializable");
+  EXPECT_STREQ(rc.name, "read_committed");
+  EXPECT_TRUE(si.has_snapshot && si.validates_writes && !si.validates_reads);
+  EXPECT_TRUE(ser.has_snapshot && ser.records_reads && ser.validates_reads);
+  EXPECT_TRUE(rc.reads_latest && !rc.has_snapshot && !rc.validates_writes);
 }
 
 TEST_F(IsolationTest, DeleteCountsAsAWriteForFirstCommitterWins) {

@@ -25,20 +25,12 @@ namespace mvkv::server::handler_internal {
 // `key` in quotes, C-escaped, cut at 64 bytes: for error messages.
 std::string Quoted(const std::string& key);
 
-// Reads `key` in `txn` with the commit timestamp of the version read.
-// NotFound names the key.
+// Reads `key` in `txn` with the commit timestamp of the version read (0 for
+// the transaction's own write). NotFound names the key.
 absl::StatusOr<v1::KeyValue> ReadOne(Txn& txn, const std::string& key);
 
-// Moves kvs[from, to) into `out`.
-void AppendKvs(std::vector<KeyValue>& kvs, std::size_t from, std::size_t to,
-               v1::ScanResponse* out);
-
-// Scans [start, end) with at most `limit` results (0 = all); `*more` says
-// whether the limit cut the range short.
-absl::StatusOr<std::vector<KeyValue>> ScanWithMore(Txn& txn,
-                                                   const std::string& start,
-                                                   const std::string& end,
-                                                   uint32_t limit, bool* more);
+// Moves `page` into `out`, with the scan's snapshot.
+void AppendPage(ScanPage& page, uint64_t snapshot_ts, v1::ScanResponse* out);
 
 // Runs `start(done)` and waits for `done`: the blocking form of an async
 // call. `done` may run inline or on another thread.

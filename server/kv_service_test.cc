@@ -33,7 +33,7 @@ class KvServiceTest : public ::testing::Test {
   void SetUp() override {
     Options options;
     options.durability = &durable_;
-    options.max_key_bytes = 1025;
+    options.limits.max_key_bytes = 1024;
     options.maintenance_interval = absl::InfiniteDuration();  // exact counts
     db_ = Database::Open(options).value();
     handler_ = std::make_unique<KvHandler>(db_.get(), HandlerOptions());
@@ -130,11 +130,11 @@ TEST_F(KvServiceTest, CommitsInFlightHoldNoWorker) {
     return stub_->Delete(Context().get(), del, &response);
   });
   client(2, [&] {
-    v1::TxnRequest txn;
+    v1::CompareAndCommitRequest txn;
     txn.add_success()->mutable_put()->set_key("txn");
     txn.mutable_success(0)->mutable_put()->set_value("v");
-    v1::TxnResponse response;
-    return stub_->Txn(Context().get(), txn, &response);
+    v1::CompareAndCommitResponse response;
+    return stub_->CompareAndCommit(Context().get(), txn, &response);
   });
   client(3, [&] {
     v1::CommitTxnRequest commit;

@@ -7,9 +7,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "flags/usage.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -18,14 +18,17 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "to accept remote clients. Port 0 picks a free port (logged).");
 ABSL_FLAG(std::string, data_dir, "",
           "Data directory for persistence (RocksDB). Empty = in memory. "
-          "Must exist and hold an mvkv database unless --create.");
+          "Must exist and hold an mvkv database unless --create. One server "
+          "per directory (locked: a second one fails and changes nothing).");
 ABSL_FLAG(bool, create, false,
-          "Create --data_dir (or a database in it when empty) if missing.");
+          "Create --data_dir (or a database in it when empty) if missing. "
+          "Crash-safe: a creation that was killed is finished by the next "
+          "--create (a start without it says the creation is incomplete).");
 ABSL_FLAG(std::string, durability, "sync",
           "With --data_dir: sync (fsync per group commit), async (no fsync) "
           "or none (no writes).");
-ABSL_FLAG(int64_t, max_key_bytes, 1024, "Largest key accepted.");
-ABSL_FLAG(int64_t, max_value_bytes, 1 << 20, "Largest value accepted.");
+ABSL_FLAG(uint64_t, max_key_bytes, 1024, "Largest key accepted (>= 1).");
+ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "Largest value accepted.");
 ABSL_FLAG(int64_t, max_request_bytes, 4 << 20,
           "Largest gRPC request accepted (RESOURCE_EXHAUSTED beyond).");
 ABSL_FLAG(int32_t, max_open_txns, 1024,
@@ -45,7 +48,7 @@ ABSL_FLAG(absl::Duration, max_snapshot_age, absl::InfiniteDuration(),
 ABSL_FLAG(int32_t, worker_threads, 8,
           "Threads that run scans and transaction work (commits are handed to "
           "the engine's pipeline; no thread waits for one).");
-ABSL_FLAG(int64_t, commit_ring_size, 1024,
+ABSL_FLAG(uint64_t, commit_ring_size, 1024,
           "Commits in flight at once (rounded up to a power of two); a commit "
           "that finds them all taken gets RESOURCE_EXHAUSTED. 1 to 2^24.");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -66,8 +69,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "mvkv_server: the mvkv key-value engine over gRPC (mvkv.v1.KV, "
+  mvkv::flags::SetUsage(
+      "the mvkv key-value engine over gRPC (mvkv.v1.KV, "
       "grpc.health.v1, reflection).\n"
       "Usage: mvkv_server [--listen=HOST:PORT] [--data_dir=DIR] ...\n"
       "Logs are JSON lines on stderr. SIGINT/SIGTERM: graceful stop, exit 0.");
@@ -86,8 +89,8 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.durability = absl::GetFlag(FLAGS_durability);
   options.create_data_dir = absl::GetFlag(FLAGS_create);
-  options.handler.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
-  options.handler.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  options.limits.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
+  options.limits.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.handler.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);
   options.handler.max_txn_age = absl::GetFlag(FLAGS_max_txn_age);
   options.handler.txn_lease = absl::GetFlag(FLAGS_txn_lease);
@@ -95,7 +98,7 @@ int main(int argc, char** argv) {
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   options.commit_ring_size = absl::GetFlag(FLAGS_commit_ring_size);
-  options.max_retained_version_bytes =
+  options.max_retained_bytes =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_retained_bytes));
   options.max_snapshot_age = absl::GetFlag(FLAGS_max_snapshot_age);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);

@@ -83,13 +83,11 @@ absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
   auto mode = storage::ParseDurabilityMode(options.durability);
   if (!mode.ok()) return mode.status();
   mvkv::Options db_options;
-  // One more byte than the server's key limit: a one-key scan ends at
-  // key + '\0' (see kv_handler.cc).
-  db_options.max_key_bytes = options.handler.max_key_bytes + 1;
-  db_options.max_value_bytes = options.handler.max_value_bytes;
-  db_options.max_retained_version_bytes = options.max_retained_version_bytes;
+  db_options.limits = options.limits;
+  db_options.max_retained_bytes = options.max_retained_bytes;
   db_options.max_snapshot_age = options.max_snapshot_age;
-  db_options.pipeline_ring_size = static_cast<std::size_t>(options.commit_ring_size);
+  // The engine validates its options (ring size, limits) at Open.
+  db_options.commit_ring_size = options.commit_ring_size;
   auto holder = std::make_unique<DatabaseHolder>();
   if (options.data_dir.empty()) {
     auto db = Database::Open(db_options);
@@ -126,13 +124,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     }
   }
   if (options.worker_threads < 1 || options.max_request_bytes < 1 ||
-      options.handler.max_open_txns < 0 || options.handler.max_key_bytes < 1) {
+      options.handler.max_open_txns < 0) {
     return absl::InvalidArgumentError(
-        "worker threads, request size and key size limits must be positive");
-  }
-  if (options.commit_ring_size < 1 || options.commit_ring_size > (int64_t{1} << 24)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "commit ring size must be in [1, 16777216], got ", options.commit_ring_size));
+        "worker threads and the request size limit must be positive");
   }
   auto credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
@@ -177,7 +171,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use, or not a local address?)"));
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  // Health by service name ("mvkv.v1.KV") as well as the server's overall
+  // status (""); Shutdown() turns both NOT_SERVING.
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  health->SetServingStatus(v1::KV::service_full_name(), true);
+  health->SetServingStatus(true);
   return server;
 }
 
@@ -212,11 +211,11 @@ void Server::Shutdown(absl::Duration grace) {
     // cancel what is left: idle connections.
     std::thread shutdown(
         [&] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+    // A call counts until its reactor is done, i.e. its status is on the
+    // wire, so nothing finished is cut off below.
     while (service_->in_flight() > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }
-    // Let the last finished calls' statuses reach the wire.
-    absl::SleepFor(absl::Milliseconds(20));
     grpc_server_cancel_all_calls(server_->c_server());
     shutdown.join();
   });

@@ -1,12 +1,13 @@
 // mvkv_server as a library: the mvkv.v1.KV service (server/kv_service.h)
 // over a Database, plus the standard gRPC health check
-// (grpc.health.v1.Health) and server reflection, optional TLS, bearer-token
+// (grpc.health.v1.Health, for the server as a whole, service "", and for
+// "mvkv.v1.KV"; any other name is NOT_FOUND) and server reflection, optional TLS, bearer-token
 // authentication and Prometheus metrics, and mvkv.v1.Admin's fault injection
 // (off unless allow_fault_injection; server/admin_service.h). Tests start it
 // in-process; main.cc only parses flags.
 //
 // Lifecycle: Start() opens the database and serves. Shutdown() marks the
-// server NOT_SERVING, stops accepting calls and lets calls in flight finish
+// server and "mvkv.v1.KV" NOT_SERVING (health watchers see it at once), stops accepting calls and lets calls in flight finish
 // (up to a grace period, then cancels them). The destructor then drains the
 // worker pool, rolls back every open transaction, and destroys the Database,
 // which drains the commit pipeline: every acknowledged commit is committed
@@ -48,13 +49,16 @@ struct ServerOptions {
   // Create data_dir (or a database in an empty one) if missing; off = a
   // mistyped path is an error, not a new empty database.
   bool create_data_dir = false;
-  // Limits and transaction lifetimes (max_key_bytes, max_value_bytes,
-  // max_open_txns, max_txn_age, txn_lease).
+  // Input limits, for the engine and every request (--max_key_bytes,
+  // --max_value_bytes): tighter than the embedded engine's defaults.
+  Limits limits{.max_key_bytes = 1024, .max_value_bytes = 1 << 20};
+  // Transaction limits and lifetimes (max_open_txns, max_txn_age,
+  // txn_lease) and one-shot Txn limits.
   HandlerOptions handler;
   // Engine limits on what old snapshots may pin (mvkv::Options): past them
   // the oldest snapshot's transaction fails with snapshot too old
   // (OUT_OF_RANGE on the wire). 0 / InfiniteDuration() = off.
-  uint64_t max_retained_version_bytes = 0;
+  uint64_t max_retained_bytes = 0;
   absl::Duration max_snapshot_age = absl::InfiniteDuration();
   // Largest request gRPC accepts (RESOURCE_EXHAUSTED beyond it).
   int max_request_bytes = 4 << 20;
@@ -62,9 +66,9 @@ struct ServerOptions {
   // commit) and their queue bound.
   int worker_threads = 8;
   // Commits in flight at once (the engine's pipeline ring, rounded up to a
-  // power of two; mvkv::Options::pipeline_ring_size). A commit that finds it
+  // power of two; mvkv::Options::commit_ring_size). A commit that finds it
   // full fails with RESOURCE_EXHAUSTED. In [1, 2^24].
-  int64_t commit_ring_size = 1024;
+  std::size_t commit_ring_size = 1024;
   std::size_t max_queued_requests = 4096;
   // TLS: PEM files of the server certificate chain and its private key. Both
   // empty = plaintext.

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
@@ -33,6 +34,53 @@ TEST(ServerTest, AnswersHealthChecksWhileServing) {
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
 }
 
+HealthCheckRequest ForService(const std::string& service) {
+  HealthCheckRequest request;
+  request.set_service(service);
+  return request;
+}
+
+// Load balancers and Kubernetes probes ask for the service by name.
+TEST(ServerTest, AnswersHealthChecksForTheKvServiceByName) {
+  auto server = Server::Start({.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = HealthStub((*server)->port());
+  {
+    grpc::ClientContext context;
+    HealthCheckResponse response;
+    grpc::Status status =
+        stub->Check(&context, ForService("mvkv.v1.KV"), &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  }
+  grpc::ClientContext context;
+  HealthCheckResponse response;
+  grpc::Status status =
+      stub->Check(&context, ForService("mvkv.v1.NoSuchService"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// While it drains (Shutdown called, calls in flight still finishing) the
+// server reports the KV service NOT_SERVING to a health watcher.
+TEST(ServerTest, KvServiceTurnsNotServingWhenShutdownStarts) {
+  auto server = Server::Start({.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  auto watch =
+      HealthStub((*server)->port())->Watch(&context, ForService("mvkv.v1.KV"));
+  HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+
+  std::thread shutdown([&] { (*server)->Shutdown(absl::Seconds(5)); });
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  context.TryCancel();
+  shutdown.join();
+}
+
 TEST(ServerTest, RejectsMalformedListenAddress) {
   for (const char* bad : {"", "localhost", ":7070", "127.0.0.1:x",
                           "127.0.0.1:70000", "127.0.0.1:-1"}) {
@@ -43,12 +91,13 @@ TEST(ServerTest, RejectsMalformedListenAddress) {
 }
 
 TEST(ServerTest, RejectsACommitRingSizeOutOfRange) {
-  for (int64_t bad : {int64_t{0}, int64_t{-1}, (int64_t{1} << 24) + 1}) {
+  for (std::size_t bad : {std::size_t{0}, (std::size_t{1} << 24) + 1}) {
     ServerOptions options{.listen = "127.0.0.1:0"};
     options.commit_ring_size = bad;
     auto server = Server::Start(options);
     EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_NE(server.status().message().find("commit ring size"), std::string::npos)
+    EXPECT_NE(server.status().message().find("commit_ring_size"),
+              std::string::npos)
         << server.status();
   }
   ServerOptions options{.listen = "127.0.0.1:0"};

@@ -23,11 +23,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "flags/usage.h"
 #include "mvcc/db.h"
 
 ABSL_FLAG(std::string, scenarios, "put,get,lever",
@@ -279,7 +279,7 @@ int Main() {
 }  // namespace mvkv::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  mvkv::flags::SetUsage(
       "engine_bench: embedded engine micro-benchmarks (put, put_async, get, "
       "lever).");
   absl::ParseCommandLine(argc, argv);

@@ -21,40 +21,40 @@ struct alignas(64) ParkWord {
 };
 ParkWord park_table[kParkWords];
 
-ParkWord& WordFor(const void* done) {
-  return park_table[std::hash<const void*>{}(done) % kParkWords];
+ParkWord& WordFor(const void* completed) {
+  return park_table[std::hash<const void*>{}(completed) % kParkWords];
 }
 
 }  // namespace
 
-void WaitForCompletion(const std::atomic<uint32_t>& done) {
+void WaitComplete(const std::atomic<uint32_t>& completed) {
   // (1) acquire pairs with the release store (2): results are visible.
   for (int i = 0; i < kSpins; ++i) {
-    if (done.load(std::memory_order_acquire) != 0) return;
+    if (completed.load(std::memory_order_acquire) != 0) return;
     CpuRelax();
   }
   const auto yield_until = std::chrono::steady_clock::now() + kYieldFor;
   for (int i = 1;; ++i) {
-    if (done.load(std::memory_order_acquire) != 0) return;
+    if (completed.load(std::memory_order_acquire) != 0) return;
     std::this_thread::yield();
     if (i % 8 == 0 && std::chrono::steady_clock::now() >= yield_until) break;
   }
-  ParkWord& word = WordFor(&done);
+  ParkWord& word = WordFor(&completed);
   while (true) {
-    // Read the epoch before re-checking `done`: a completion after this
+    // Read the epoch before re-checking `completed`: a completion after this
     // load bumps the epoch (3), so wait() returns instead of sleeping.
     const uint32_t epoch = word.epoch.load(std::memory_order_seq_cst);
-    if (done.load(std::memory_order_seq_cst) != 0) return;
+    if (completed.load(std::memory_order_seq_cst) != 0) return;
     word.epoch.wait(epoch, std::memory_order_seq_cst);
   }
 }
 
-void SignalCompletion(std::atomic<uint32_t>& done) {
-  ParkWord& word = WordFor(&done);
+void SignalComplete(std::atomic<uint32_t>& completed) {
+  ParkWord& word = WordFor(&completed);
   // (2) release (seq_cst): the request's results happen-before the
   // committer's (1). After this store the request may be destroyed.
-  done.store(1, std::memory_order_seq_cst);
-  // (3) wake sleepers on this word (spurious wakes re-check `done`).
+  completed.store(1, std::memory_order_seq_cst);
+  // (3) wake sleepers on this word (spurious wakes re-check `completed`).
   word.epoch.fetch_add(1, std::memory_order_seq_cst);
   word.epoch.notify_all();
 }

@@ -20,7 +20,7 @@ struct Engine::Stage {
   enum class Kind { kInstall, kPersist, kComplete, kFused };
   Engine* engine;
   Kind kind;
-  std::vector<CommitRequest*> pending;  // kFused: the batch so far
+  std::vector<PendingCommit*> pending;  // kFused: the batch so far
   bool holds_writer = false;            // kFused: writer_mu_ held for this batch
 
   // On the stage's thread, first: names it (/proc/PID/task/TID/comm, at
@@ -31,8 +31,8 @@ struct Engine::Stage {
     pthread_setname_np(pthread_self(), kNames[static_cast<int>(kind)]);
   }
 
-  void OnEvent(CommitRequest*& slot, int64_t /*sequence*/, bool end_of_batch) {
-    CommitRequest& request = *slot;
+  void OnEvent(PendingCommit*& slot, int64_t /*sequence*/, bool end_of_batch) {
+    PendingCommit& request = *slot;
     if (kind == Kind::kFused && engine->caller_runs_ && !holds_writer) {
       // Waits at most for one inline commit (TryCommitInline).
       engine->writer_mu_.lock();
@@ -57,7 +57,7 @@ struct Engine::Stage {
         engine->Persist(request, end_of_batch);
         pending.push_back(&request);
         if (end_of_batch) {
-          for (CommitRequest* r : pending) engine->Complete(*r);
+          for (PendingCommit* r : pending) engine->Complete(*r);
           pending.clear();
         }
         break;
@@ -81,13 +81,14 @@ TxnState::~TxnState() {
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const Options& options) {
-  if (options.max_key_bytes == 0) {
-    return absl::InvalidArgumentError("Options.max_key_bytes must be > 0");
+  if (options.limits.max_key_bytes == 0) {
+    return absl::InvalidArgumentError("max_key_bytes must be at least 1");
   }
-  if (options.pipeline_ring_size == 0 ||
-      options.pipeline_ring_size > (std::size_t{1} << 24)) {
+  if (options.commit_ring_size == 0 ||
+      options.commit_ring_size > (std::size_t{1} << 24)) {
     return absl::InvalidArgumentError(
-        "Options.pipeline_ring_size must be in [1, 2^24]");
+        absl::StrCat("commit_ring_size must be in [1, 16777216], got ",
+                     options.commit_ring_size));
   }
   std::unique_ptr<Engine> engine(new Engine(options));
   if (options.durability != nullptr) {
@@ -120,10 +121,10 @@ absl::Status Engine::LoadDurableState() {
 }
 
 void Engine::StartPipeline() {
-  const std::size_t ring = std::bit_ceil(options_.pipeline_ring_size);
+  const std::size_t ring = std::bit_ceil(options_.commit_ring_size);
   // Consumers spin briefly, then yield, then park: a lone client keeps the
   // stage hot without a futex wake per commit, and idle stages cost nothing.
-  pipeline_ = std::make_unique<disruptor::Disruptor<CommitRequest*>>(
+  pipeline_ = std::make_unique<disruptor::Disruptor<PendingCommit*>>(
       ring, disruptor::ProducerType::kMulti,
       disruptor::PhasedBackoffWaitStrategy(absl::Microseconds(2),
                                            absl::Milliseconds(2)));
@@ -155,8 +156,8 @@ void Engine::MaintenanceLoop() {
   while (!maintenance_cv_.wait_for(lock, tick,
                                    [this] { return maintenance_stop_; })) {
     lock.unlock();
-    CommitRequest request;
-    request.kind = CommitRequest::Kind::kMaintenance;
+    PendingCommit request;
+    request.kind = PendingCommit::Kind::kMaintenance;
     Commit(request).IgnoreError();  // only fails on shutdown or a full ring
     lock.lock();
   }
@@ -201,25 +202,6 @@ Engine::~Engine() {
     }
     DeleteRecord(r);
   }
-}
-
-absl::Status Engine::ValidateKey(std::string_view key) const {
-  if (key.empty()) return absl::InvalidArgumentError("key is empty");
-  if (key.size() > options_.max_key_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key is ", key.size(), " bytes; the limit is ",
-                     options_.max_key_bytes));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Engine::ValidateValue(std::string_view value) const {
-  if (value.size() > options_.max_value_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("value is ", value.size(), " bytes; the limit is ",
-                     options_.max_value_bytes));
-  }
-  return absl::OkStatus();
 }
 
 // ---- Readers. ----
@@ -273,12 +255,14 @@ std::vector<KeyValue> Engine::ScanAt(std::string_view start,
 
 // ---- Snapshots. ----
 
-std::shared_ptr<TxnState> Engine::NewTxn(IsolationLevel isolation) {
+std::shared_ptr<TxnState> Engine::NewTxn(IsolationLevel isolation,
+                                         uint64_t id) {
   auto txn = std::make_shared<TxnState>();
   txn->engine = this;
-  txn->id = next_txn_id_.fetch_add(1, std::memory_order_relaxed);
+  txn->id = id != 0 ? id : NextTxnId();
   txn->isolation = isolation;
-  if (isolation != IsolationLevel::kReadCommitted) {
+  txn->traits = &Traits(isolation);
+  if (txn->traits->has_snapshot) {
     txn->slot = registry_.Acquire(txn->id, visible_ts_, &txn->snapshot_ts);
   }
   return txn;
@@ -292,7 +276,7 @@ void Engine::ReleaseSnapshot(TxnState* txn) {
 
 // ---- Commit. ----
 
-absl::Status Engine::Publish(CommitRequest& request, bool wait_for_room) {
+absl::Status Engine::Publish(PendingCommit& request, bool wait_for_room) {
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError(
         absl::StrCat("commits are stopped after a durability failure: ",
@@ -329,7 +313,7 @@ bool Engine::RingIdle() const {
   return pipeline_->stage(0).sequence().Get() == pipeline_->sequencer().Cursor();
 }
 
-bool Engine::TryCommitInline(CommitRequest& request) {
+bool Engine::TryCommitInline(PendingCommit& request) {
   // Only with nothing claimed and not yet processed: an inline commit never
   // overtakes one published before it, and the idle pipeline thread is not
   // woken at all.
@@ -350,24 +334,24 @@ bool Engine::TryCommitInline(CommitRequest& request) {
   // view collected for this batch), then complete. visible_ts is stored
   // under the writer role, so it still only grows.
   Install(request);
-  MakeVisible(request);
+  AdvanceVisible(request);
   EndInstallBatch();
   return true;
 }
 
-absl::Status Engine::Commit(CommitRequest& request) {
-  if (caller_runs_ && request.kind == CommitRequest::Kind::kWrite &&
+absl::Status Engine::Commit(PendingCommit& request) {
+  if (caller_runs_ && request.kind == PendingCommit::Kind::kWrite &&
       TryCommitInline(request)) {
     return request.status;
   }
   if (absl::Status s = Publish(request, /*wait_for_room=*/true); !s.ok()) {
     return s;
   }
-  WaitForCompletion(request.done);
+  WaitComplete(request.completed);
   return request.status;
 }
 
-void Engine::CommitAsync(CommitRequest& request) {
+void Engine::CommitAsync(PendingCommit& request) {
   absl::Status s = Publish(request, /*wait_for_room=*/false);
   // After a successful publish the request belongs to the pipeline.
   if (s.ok()) return;
@@ -375,11 +359,11 @@ void Engine::CommitAsync(CommitRequest& request) {
   request.on_complete(request);
 }
 
-void Engine::Finish(CommitRequest& request) {
+void Engine::NotifyCommitter(PendingCommit& request) {
   if (request.on_complete != nullptr) {
     request.on_complete(request);  // owns the request from here on
   } else {
-    SignalCompletion(request.done);  // the request may vanish at once
+    SignalComplete(request.completed);  // the request may vanish at once
   }
 }
 
@@ -391,12 +375,12 @@ void Engine::FailUnprocessed() {
   const int64_t published =
       sequencer.HighestPublished(completed + 1, sequencer.Cursor());
   for (int64_t seq = completed + 1; seq <= published; ++seq) {
-    CommitRequest& request = *pipeline_->ring()[seq];
+    PendingCommit& request = *pipeline_->ring()[seq];
     // Never made visible (visible_ts is not advanced here), so reporting
     // failure acknowledges nothing that is not there.
     request.status = absl::UnavailableError(
         "the database closed before this commit was processed");
-    Finish(request);
+    NotifyCommitter(request);
   }
 }
 
@@ -409,8 +393,8 @@ absl::Status Engine::Checkpoint(const std::string& dir) {
 }
 
 absl::Status Engine::Sweep() {
-  CommitRequest request;
-  request.kind = CommitRequest::Kind::kSweep;
+  PendingCommit request;
+  request.kind = PendingCommit::Kind::kSweep;
   return Commit(request);
 }
 

@@ -3,23 +3,28 @@
 //
 // Thread safety: the reader functions (Find*, Read*, ScanAt, snapshots) are
 // called from any thread inside a reclaim guard and never block. Every
-// mutation of the indexes and chains happens in the pipeline's install stage
-// (the single writer: whoever holds writer_mu_, see TryCommitInline). Commit()
-// is called from any thread; it publishes a request into the pipeline and
-// waits for the completion stage, or, in the fused in-memory layout with the
-// ring idle, runs install and complete itself. CommitAsync()
-// publishes a heap-owned request and returns; the completion stage hands the
-// request to its `on_complete`.
+// mutation of the indexes and chains is made by the single writer: whoever
+// holds the writer role (writer_mu_: the pipeline's install step, or a
+// committer running its own commit inline, see TryCommitInline). Commit()
+// is called from any thread; it publishes a commit into the pipeline and
+// waits until it is complete, or, in the fused in-memory layout with the
+// ring idle, installs and completes it itself. CommitAsync() publishes a
+// heap-owned commit and returns; completing it calls its `on_complete`.
 //
-// Pipeline (disruptor/): install -> persist -> complete.
-//   install   validates each request in order, assigns its commit timestamp,
-//             links its versions (not yet visible: newer than visible_ts) and
-//             prunes the chains it touched.
-//   persist   hands each ring batch to Durability::PersistBatch as one group
-//             commit. Skipped without durability: then install and complete
-//             run fused in one stage, so a lone client pays one hand-off.
-//   complete  advances visible_ts in commit order and wakes the committers
-//             (blocking requests) or calls their on_complete (async ones).
+// The steps of a commit (the words the code uses; see the glossary in
+// docs/ARCHITECTURE.md):
+//   publish   claim a ring slot and hand the PendingCommit to the pipeline.
+//   install   validate it in commit order, assign its commit timestamp,
+//             link its versions (not yet visible: newer than visible_ts)
+//             and prune the chains it touched.
+//   persist   hand each ring batch to Durability::PersistBatch as one group
+//             commit (nothing to do without durability).
+//   complete  advance visible_ts to the commit (in commit order), then
+//             notify the committer: wake a blocking one, or call an async
+//             one's on_complete.
+// Layouts (Options::staged_pipeline): by default one pipeline thread runs
+// install, persist and complete for each ring batch in order (the fused
+// stage, with or without durability); staged, each step has its own thread.
 //
 // Invariants:
 //  1. visible_ts only grows, and every version with commit_ts <= visible_ts
@@ -82,6 +87,7 @@ struct TxnState {
   Engine* engine = nullptr;
   uint64_t id = 0;
   IsolationLevel isolation = IsolationLevel::kSnapshot;
+  const IsolationTraits* traits = &Traits(IsolationLevel::kSnapshot);
   uint64_t snapshot_ts = 0;
   SnapshotRegistry::Slot* slot = nullptr;  // null for kReadCommitted
   // Atomic because an async commit ends on the pipeline's completion thread
@@ -93,7 +99,7 @@ struct TxnState {
   uint64_t commit_ts = 0;
   std::map<std::string, BufferedWrite, std::less<>> writes;
   std::vector<TVarWrite> tvar_writes;
-  // Serializable validation.
+  // The read set, kept when traits->records_reads (see ValidateReads).
   std::vector<std::string> read_keys;
   std::vector<std::shared_ptr<Record>> tvar_reads;
   std::vector<ScannedRange> ranges;
@@ -101,10 +107,11 @@ struct TxnState {
   ~TxnState();
 };
 
-// One commit in flight. A blocking commit's request lives on the committer's
-// stack until `done`; an async one (on_complete set) is heap-owned, and the
-// pipeline owns it from publication until it hands it to on_complete.
-struct CommitRequest {
+// One commit in flight. A blocking commit's PendingCommit lives on the
+// committer's stack until `completed` is set; an async one (on_complete set)
+// is heap-owned, and the pipeline owns it from publication until it hands it
+// to on_complete.
+struct PendingCommit {
   // kSweep asks the writer to prune every chain; kMaintenance to check the
   // snapshot limits and prune a slice of chains (neither commits anything).
   enum class Kind { kWrite, kSweep, kMaintenance };
@@ -114,17 +121,17 @@ struct CommitRequest {
   std::string_view value;
   bool tombstone = false;
 
-  // Results, written by the pipeline before `done`.
+  // Results, written by the pipeline before the commit is complete.
   absl::Status status;
   uint64_t commit_ts = 0;
   std::vector<DurableWrite> durable;  // filled by install when persisting
-  std::atomic<uint32_t> done{0};      // blocking requests: set by complete
+  std::atomic<uint32_t> completed{0};  // blocking commits: set by Complete
 
-  // Async requests: called exactly once, after every result field is final
-  // and visible_ts covers the commit, by the completion stage (or inline by
-  // CommitAsync when the request cannot be published). It takes ownership
-  // of the request; nothing in the pipeline touches it afterwards.
-  void (*on_complete)(CommitRequest& request) = nullptr;
+  // Async commits: called exactly once, after every result field is final
+  // and visible_ts covers the commit, by the complete step (or inline by
+  // CommitAsync when the commit cannot be published). It takes ownership of
+  // the PendingCommit; nothing in the pipeline touches it afterwards.
+  void (*on_complete)(PendingCommit& request) = nullptr;
 };
 
 class Engine final {
@@ -140,8 +147,7 @@ class Engine final {
   Engine& operator=(const Engine&) = delete;
 
   const Options& options() const { return options_; }
-  absl::Status ValidateKey(std::string_view key) const;
-  absl::Status ValidateValue(std::string_view value) const;
+  const Limits& limits() const { return options_.limits; }
 
   // ---- Readers (any thread, never block). ----
   uint64_t visible_ts() const {
@@ -162,25 +168,25 @@ class Engine final {
 
   // ---- Snapshots. ----
   // Shared: an async commit keeps the state alive after its Txn is gone.
-  std::shared_ptr<TxnState> NewTxn(IsolationLevel isolation);
+  // `id` 0 = a fresh engine-numbered id.
+  std::shared_ptr<TxnState> NewTxn(IsolationLevel isolation, uint64_t id);
   void ReleaseSnapshot(TxnState* txn);
   // Temporarily registered snapshot for one autocommit scan.
   SnapshotRegistry::Slot* AcquireSnapshot(uint64_t* ts) {
-    return registry_.Acquire(
-        next_txn_id_.fetch_add(1, std::memory_order_relaxed), visible_ts_, ts);
+    return registry_.Acquire(NextTxnId(), visible_ts_, ts);
   }
   void ReleaseSnapshot(SnapshotRegistry::Slot* slot) {
     registry_.Release(slot);
   }
 
   // ---- Writes. ----
-  // Publishes `request` and waits for its completion. Returns its status.
+  // Publishes `request` and waits until it is complete. Returns its status.
   // Waits up to commit_queue_timeout for room in a full ring.
-  absl::Status Commit(CommitRequest& request);
+  absl::Status Commit(PendingCommit& request);
   // Publishes `request` and returns at once. Never blocks: a full ring,
   // shutdown or a stopped pipeline set request.status and call on_complete
   // inline. REQUIRES: request.on_complete is set.
-  void CommitAsync(CommitRequest& request);
+  void CommitAsync(PendingCommit& request);
 
   // Prunes every chain in the single writer and removes deleted keys no
   // snapshot can see. Returns once done.
@@ -191,10 +197,10 @@ class Engine final {
 
   Stats GetStats() const;
 
-  // Pipeline stages (called by the Disruptor's threads).
-  void Install(CommitRequest& request);
-  void Persist(CommitRequest& request, bool end_of_batch);
-  void Complete(CommitRequest& request);
+  // The steps of a commit (see the file comment), run by the writer role.
+  void Install(PendingCommit& request);
+  void Persist(PendingCommit& request, bool end_of_batch);
+  void Complete(PendingCommit& request);
 
  private:
   explicit Engine(const Options& options);
@@ -202,12 +208,16 @@ class Engine final {
   // Claims a ring slot (waiting up to commit_queue_timeout, or not at all)
   // and publishes `request`. Unavailable after a durability failure or on
   // shutdown, ResourceExhausted when the ring stays full.
-  absl::Status Publish(CommitRequest& request, bool wait_for_room);
+  absl::Status Publish(PendingCommit& request, bool wait_for_room);
   // Completes what was published but never processed when the pipeline
   // stopped (Unavailable); see ~Engine.
   void FailUnprocessed();
-  // Wakes a blocking committer or hands an async request to on_complete.
-  static void Finish(CommitRequest& request);
+  // The end of completing: wakes a blocking committer or hands an async
+  // commit to its on_complete.
+  static void NotifyCommitter(PendingCommit& request);
+  uint64_t NextTxnId() {
+    return next_txn_id_.fetch_add(1, std::memory_order_relaxed);
+  }
   absl::Status LoadDurableState();
   void MaintenanceLoop();
   void StopMaintenance();
@@ -229,18 +239,21 @@ class Engine final {
   // thread when the pipeline is idle and the writer role is free, or frees
   // up within a few tries (no hand-off, no wake-up). False: not taken,
   // publish it instead.
-  bool TryCommitInline(CommitRequest& request);
+  bool TryCommitInline(PendingCommit& request);
   // Nothing claimed in the ring that the (first) stage has not processed.
   bool RingIdle() const;
-  // The complete step without waking anyone: advances visible_ts to the
-  // request's commit (writer role, in commit order).
-  void MakeVisible(const CommitRequest& request);
+  // The first half of the complete step: advances visible_ts to the
+  // commit (writer role, in commit order). An inline commit stops here: its
+  // committer is the caller.
+  void AdvanceVisible(const PendingCommit& request);
   // The end of an install batch: the next install collects a fresh view.
   void EndInstallBatch();
 
   // Install helpers (writer only).
+  // The commit-time checks of the transaction's IsolationTraits.
   absl::Status Validate(const TxnState& txn);
-  absl::Status ValidateReads(const TxnState& txn);
+  absl::Status ValidateWrites(const TxnState& txn);  // first committer wins
+  absl::Status ValidateReads(const TxnState& txn);   // read set and ranges
   void InstallKey(std::string_view key, std::string_view value, bool tombstone,
                   uint64_t ts);
   void InstallVersion(Record* r, Version* v, uint64_t ts);
@@ -257,7 +270,8 @@ class Engine final {
   OrderedIndex ordered_;
   SnapshotRegistry registry_;
 
-  // (1) release stores by the complete stage; acquire loads by readers.
+  // (1) release stores by the complete step (AdvanceVisible); acquire (or
+  // seq_cst, in the snapshot registry's protocol) loads by readers.
   std::atomic<uint64_t> visible_ts_{0};
   std::atomic<uint64_t> next_txn_id_{1};
 
@@ -275,11 +289,11 @@ class Engine final {
   SnapshotRegistry::View view_;
   bool view_fresh_ = false;
   std::vector<DurableCommit> batch_;
-  std::vector<CommitRequest*> batch_requests_;
+  std::vector<PendingCommit*> batch_requests_;
 
   bool closed_ = false;  // Close() ran; touched by the closing thread only
 
-  // Set once by the persist stage on a durability error; never cleared.
+  // Set once by the persist step on a durability error; never cleared.
   std::atomic<bool> failed_{false};
   absl::Status failure_;  // written before failed_ (release)
 
@@ -304,7 +318,7 @@ class Engine final {
 
   struct Stage;
   std::vector<std::unique_ptr<Stage>> stages_;
-  std::unique_ptr<disruptor::Disruptor<CommitRequest*>> pipeline_;
+  std::unique_ptr<disruptor::Disruptor<PendingCommit*>> pipeline_;
 };
 
 }  // namespace mvkv::mvcc_internal

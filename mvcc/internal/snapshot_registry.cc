@@ -28,6 +28,9 @@ SnapshotRegistry::Slot* SnapshotRegistry::Acquire(
         continue;
       }
       s.txn_id.store(txn_id, std::memory_order_relaxed);
+      // Only the owner writes it: no read-modify-write needed.
+      s.generation.store(s.generation.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
       s.start_unix_ns.store(absl::GetCurrentTimeNanos(),
                             std::memory_order_relaxed);
       uint64_t v;

@@ -45,18 +45,21 @@ class SnapshotRegistry final {
 
   struct alignas(64) Slot {
     std::atomic<uint64_t> ts{kFree};
+    // The owner's transaction id (Txn::id(): for Stats and messages only).
     std::atomic<uint64_t> txn_id{0};
     std::atomic<int64_t> start_unix_ns{0};
-    // The id of the transaction whose snapshot the writer released here
-    // (snapshot too old). Holding the id, not a flag, means a revocation
-    // aimed at a transaction that already left never hits the slot's next
-    // owner. Read by the owner after each read (acquire).
-    std::atomic<uint64_t> revoked_txn{0};
+    // Bumped by every Acquire of this slot (by its new owner, relaxed).
+    std::atomic<uint64_t> generation{0};
+    // The generation whose snapshot the writer released here (snapshot too
+    // old). Holding the generation, not a flag, means a revocation aimed at
+    // an owner that already left never hits the slot's next owner. Read by
+    // the owner after each read (acquire).
+    std::atomic<uint64_t> revoked_generation{0};
 
     // True if the current owner's snapshot was released.
     bool revoked() const {
-      return revoked_txn.load(std::memory_order_acquire) ==
-             txn_id.load(std::memory_order_relaxed);
+      return revoked_generation.load(std::memory_order_acquire) ==
+             generation.load(std::memory_order_relaxed);
     }
   };
 
@@ -66,7 +69,8 @@ class SnapshotRegistry final {
   SnapshotRegistry& operator=(const SnapshotRegistry&) = delete;
 
   // Registers a snapshot at the current value of `visible_ts` and returns
-  // the slot; *ts receives the snapshot. Lock-free: a pass over the slots
+  // the slot; *ts receives the snapshot. `txn_id` is only reported (Stats).
+  // Lock-free: a pass over the slots
   // plus, when all are taken, one chunk append, and one more round of the
   // protocol per collect that overtook it.
   Slot* Acquire(uint64_t txn_id, const std::atomic<uint64_t>& visible_ts,
@@ -86,8 +90,9 @@ class SnapshotRegistry final {
   // that relies on it, so a reader that observes such a prune (acquire)
   // observes the revocation when it checks afterwards.
   static void Revoke(Slot& slot) {
-    slot.revoked_txn.store(slot.txn_id.load(std::memory_order_relaxed),
-                           std::memory_order_seq_cst);
+    slot.revoked_generation.store(
+        slot.generation.load(std::memory_order_relaxed),
+        std::memory_order_seq_cst);
   }
 
   // Calls fn(slot, ts) for every registered, unrevoked snapshot. Safe from

@@ -1,6 +1,8 @@
-// The pipeline stages of Engine: everything here runs on the pipeline's
-// threads, and everything that mutates indexes or chains runs in the install
-// stage only (the single writer).
+// The steps of a commit: install, persist and complete. They run on the
+// pipeline's threads, and install and complete also on a committer's own
+// thread when it takes the writer role for an inline commit
+// (Engine::TryCommitInline). Everything that mutates indexes or chains runs
+// in install, i.e. in the single writer.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -23,9 +25,14 @@ uint64_t NewestTs(const Record* r) {
 // ---- Validation (writer only; sees every installed version). ----
 
 absl::Status Engine::Validate(const TxnState& txn) {
-  if (txn.isolation == IsolationLevel::kReadCommitted) {
-    return absl::OkStatus();  // last writer wins
+  if (txn.traits->validates_writes) {
+    if (absl::Status s = ValidateWrites(txn); !s.ok()) return s;
   }
+  if (txn.traits->validates_reads) return ValidateReads(txn);
+  return absl::OkStatus();  // neither: the last writer wins
+}
+
+absl::Status Engine::ValidateWrites(const TxnState& txn) {
   // First committer wins: nobody committed a write to our keys after our
   // snapshot (installed-but-not-yet-visible commits count: they are earlier
   // in commit order).
@@ -47,7 +54,6 @@ absl::Status Engine::Validate(const TxnState& txn) {
           "after this transaction's snapshot");
     }
   }
-  if (txn.isolation == IsolationLevel::kSerializable) return ValidateReads(txn);
   return absl::OkStatus();
 }
 
@@ -61,7 +67,7 @@ absl::Status Engine::ValidateReads(const TxnState& txn) {
   for (const std::string& key : txn.read_keys) {
     Record* r = hash_.FindForWriter(key, HashIndex::Hash(key));
     if (r != nullptr && NewestTs(r) > txn.snapshot_ts) {
-      return conflict(absl::StrCat("key ", QuoteKey(key), " read"));
+      return conflict(absl::StrCat("key ", QuoteKey(key), " (point read)"));
     }
   }
   for (const auto& r : txn.tvar_reads) {
@@ -74,8 +80,11 @@ absl::Status Engine::ValidateReads(const TxnState& txn) {
          r = OrderedIndex::NextForWriter(r)) {
       if (!range.end.empty() && r->key() >= range.end) break;
       if (NewestTs(r) > txn.snapshot_ts) {
-        return conflict(absl::StrCat("key ", QuoteKey(r->key()),
-                                     " in a scanned range"));
+        return conflict(absl::StrCat(
+            "key ", QuoteKey(r->key()), " in the range scanned from ",
+            QuoteKey(range.start), " to ",
+            range.end.empty() ? std::string("the last key")
+                              : QuoteKey(range.end)));
       }
     }
   }
@@ -107,7 +116,7 @@ void Engine::EnforceLimits() {
       SweepAll();
     }
   }
-  const uint64_t budget = options_.max_retained_version_bytes;
+  const uint64_t budget = options_.max_retained_bytes;
   // Bound: each round releases one snapshot, and there are finitely many.
   while (budget != 0 && RetainedBytes() > budget) {
     SnapshotRegistry::Slot* oldest = nullptr;
@@ -126,7 +135,7 @@ void Engine::EnforceLimits() {
   }
 }
 
-void Engine::Install(CommitRequest& request) {
+void Engine::Install(PendingCommit& request) {
   if (!view_fresh_) RefreshView();
   if (failed_.load(std::memory_order_acquire)) {
     request.status = absl::UnavailableError(absl::StrCat(
@@ -134,11 +143,11 @@ void Engine::Install(CommitRequest& request) {
         failure_.ToString()));
     return;
   }
-  if (request.kind == CommitRequest::Kind::kSweep) {
+  if (request.kind == PendingCommit::Kind::kSweep) {
     SweepAll();
     return;
   }
-  if (request.kind == CommitRequest::Kind::kMaintenance) {
+  if (request.kind == PendingCommit::Kind::kMaintenance) {
     // The tick may land mid-batch: check the limits on a fresh view.
     RefreshView();
     SweepSome(kBackgroundSweepRecords);
@@ -295,7 +304,7 @@ void Engine::RemoveRecord(Record* r) {
 
 // ---- Persist: one group commit per ring batch. ----
 
-void Engine::Persist(CommitRequest& request, bool end_of_batch) {
+void Engine::Persist(PendingCommit& request, bool end_of_batch) {
   if (request.status.ok() && request.commit_ts != 0) {
     batch_.push_back({request.commit_ts, request.durable});
   }
@@ -316,7 +325,7 @@ void Engine::Persist(CommitRequest& request, bool end_of_batch) {
     }
   }
   if (!s.ok()) {
-    for (CommitRequest* r : batch_requests_) {
+    for (PendingCommit* r : batch_requests_) {
       if (r->status.ok()) r->status = s;
     }
   }
@@ -326,21 +335,25 @@ void Engine::Persist(CommitRequest& request, bool end_of_batch) {
 
 // ---- Complete. ----
 
-void Engine::MakeVisible(const CommitRequest& request) {
+void Engine::AdvanceVisible(const PendingCommit& request) {
   if (request.status.ok() && request.commit_ts != 0) {
     // (1) release: every version of this commit (and of all earlier ones)
     // is installed and durable before any reader can pick a snapshot that
     // includes it. Stores are in commit order, so visible_ts only grows.
-    visible_ts_.store(request.commit_ts, std::memory_order_seq_cst);
+    // Release is enough also for the snapshot registry: its proof
+    // (snapshot_registry.h) orders the readers' and the collect's seq_cst
+    // operations on the slots and on collected_horizon, and uses of
+    // visible_ts only that it grows.
+    visible_ts_.store(request.commit_ts, std::memory_order_release);
     commits_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-void Engine::Complete(CommitRequest& request) {
-  MakeVisible(request);
+void Engine::Complete(PendingCommit& request) {
+  AdvanceVisible(request);
   // In commit order: an async committer's callback runs after visible_ts
   // covers its commit, so a reader it starts sees the write.
-  Finish(request);
+  NotifyCommitter(request);
 }
 
 void Engine::EndInstallBatch() {

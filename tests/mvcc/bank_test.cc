@@ -86,7 +86,7 @@ TEST_P(BankTest, TotalIsConservedAndEverySnapshotSeesIt) {
       std::mt19937_64 rng(seed + t);
       Database::TransactOptions options;
       options.isolation = GetParam();
-      options.max_attempts = 1000;
+      options.retry.max_attempts = 1000;
       for (int i = 0; i < kTransfersPerThread; ++i) {
         const int from = rng() % kAccounts;
         const int to = (from + 1 + rng() % (kAccounts - 1)) % kAccounts;

@@ -142,7 +142,7 @@ TEST(RetainedBytesBudgetTest, HoldsTheBudgetByReleasingTheOldestSnapshots) {
   constexpr int kKeys = 50;
   constexpr int kSnapshots = 20;
   Options options;
-  options.max_retained_version_bytes = 32 * 1024;
+  options.max_retained_bytes = 32 * 1024;
   options.maintenance_interval = absl::InfiniteDuration();  // deterministic
   auto db = Open(options);
   const std::string value(100, 'x');
@@ -158,7 +158,7 @@ TEST(RetainedBytesBudgetTest, HoldsTheBudgetByReleasingTheOldestSnapshots) {
   }
   ASSERT_TRUE(db->Sweep().ok());  // enforcement runs in the writer
   const Stats stats = db->GetStats();
-  EXPECT_LE(stats.retained_bytes, options.max_retained_version_bytes);
+  EXPECT_LE(stats.retained_bytes, options.max_retained_bytes);
   EXPECT_GT(stats.aborts_snapshot_too_old, 0u);
 
   // Released snapshots are a prefix: the oldest ones.

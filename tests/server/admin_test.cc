@@ -99,6 +99,8 @@ TEST(AdminTest, AdminCallsNeedTheBearerToken) {
   v1::StallReclaimResponse stall;
   EXPECT_EQ(none.Stall(1, &stall).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(wrong.Stall(1, &stall).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  v1::ReleaseReclaimStallResponse release;
+  EXPECT_EQ(none.Release(&release).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(ThreadsNamed(server->pid(), "mvkv-parked"), 0);
   ASSERT_TRUE(right.Status(&status).ok());
   EXPECT_TRUE(status.allowed());
@@ -134,7 +136,7 @@ TEST(AdminTest, ReclaimStallHoldsBackReclamationUntilReleased) {
       ASSERT_TRUE(kv->Put(absl::StrCat("k", k), absl::StrCat("v", round)).ok());
     }
   }
-  const uint64_t pinned = kv->Stats()->reclaim_unreclaimed_objects();
+  const uint64_t pinned = kv->GetStats()->Number("reclaim_unreclaimed_objects");
   EXPECT_GE(pinned, static_cast<uint64_t>(kKeys));
 
   v1::ReleaseReclaimStallResponse release;
@@ -146,7 +148,7 @@ TEST(AdminTest, ReclaimStallHoldsBackReclamationUntilReleased) {
     for (int k = 0; k < kKeys; ++k) {
       ASSERT_TRUE(kv->Put(absl::StrCat("k", k), absl::StrCat("v", round)).ok());
     }
-    now = kv->Stats()->reclaim_unreclaimed_objects();
+    now = kv->GetStats()->Number("reclaim_unreclaimed_objects");
   }
   EXPECT_LT(now, pinned / 2) << "pinned " << pinned;
 }

@@ -34,15 +34,12 @@ Env& GetEnv() {
   static Env* env = [] {
     auto* e = new Env();
     mvkv::Options options;
-    options.max_key_bytes = 17;
-    options.max_value_bytes = 64;
+    options.limits = {.max_key_bytes = 16, .max_value_bytes = 64};
     e->db = mvkv::Database::Open(options).value();
     mvkv::server::HandlerOptions h;
-    h.max_key_bytes = 16;
-    h.max_value_bytes = 64;
     h.max_open_txns = 4;
     h.max_txn_ops = 16;
-    h.txn_max_attempts = 2;
+    h.compare_and_commit_retry.max_attempts = 2;
     e->handler = std::make_unique<KvHandler>(e->db.get(), h);
     return e;
   }();
@@ -98,7 +95,7 @@ void RunOne(KvHandler& h, mvkv::server::Session& session, uint8_t kind,
       Check(h.Scan(Parse<v1::ScanRequest>(d, n)));
       break;
     case 4:
-      Check(h.Txn(Parse<v1::TxnRequest>(d, n)));
+      Check(h.CompareAndCommit(Parse<v1::CompareAndCommitRequest>(d, n)));
       break;
     case 5:
       (void)h.Stats();

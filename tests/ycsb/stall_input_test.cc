@@ -66,7 +66,7 @@ TEST(StallInputTest, ThreadStallsThatCannotWorkAreRefusedAndLoadNothing) {
   auto held = FrozenThreads::Freeze(server->pid(), {server->pid()}).value();
   ExpectRefused({grpc, pid, "--stall=thread:1@1s+1s"}, "already traced by pid");
   held.reset();
-  EXPECT_EQ(server->NewClient()->Stats()->commits(), 0u) << "a refused run loaded records";
+  EXPECT_EQ(server->NewClient()->GetStats()->Number("commits"), 0u) << "a refused run loaded records";
 }
 
 TEST(StallInputTest, ServerReclaimNeedsAServerThatAllowsIt) {
@@ -78,8 +78,8 @@ TEST(StallInputTest, ServerReclaimNeedsAServerThatAllowsIt) {
   ExpectRefused({"--target=grpc://" + allowed->address(),
                  "--stall=server-reclaim:1@1s,server-reclaim:1@2s"},
                 "one server-reclaim stall per run");
-  EXPECT_EQ(plain->NewClient()->Stats()->commits(), 0u);
-  EXPECT_EQ(allowed->NewClient()->Stats()->commits(), 0u);
+  EXPECT_EQ(plain->NewClient()->GetStats()->Number("commits"), 0u);
+  EXPECT_EQ(allowed->NewClient()->GetStats()->Number("commits"), 0u);
 }
 
 }  // namespace

@@ -1,0 +1,178 @@
+#include "client/wire.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/text_format.h"
+
+namespace mvkv::client::wire {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// Appends the fields of `m` under `prefix` (see FromProto(StatsResponse)).
+void Flatten(const Message& m, const std::string& prefix, Stats* out) {
+  const auto* descriptor = m.GetDescriptor();
+  const auto* reflection = m.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* f = descriptor->field(i);
+    const std::string name = absl::StrCat(prefix, f->name());
+    const int n = f->is_repeated() ? reflection->FieldSize(m, f) : 1;
+    for (int j = 0; j < n; ++j) {
+      const std::string item =
+          f->is_repeated() ? absl::StrCat(name, ".", j) : name;
+      const bool rep = f->is_repeated();
+      switch (f->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          Flatten(rep ? reflection->GetRepeatedMessage(m, f, j)
+                      : reflection->GetMessage(m, f),
+                  item + ".", out);
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          out->entries.push_back(
+              {item, rep ? reflection->GetRepeatedUInt64(m, f, j)
+                         : reflection->GetUInt64(m, f)});
+          break;
+        case FieldDescriptor::CPPTYPE_UINT32:
+          out->entries.push_back(
+              {item, uint64_t{rep ? reflection->GetRepeatedUInt32(m, f, j)
+                                  : reflection->GetUInt32(m, f)}});
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          out->entries.push_back(
+              {item, uint64_t{rep ? reflection->GetRepeatedBool(m, f, j)
+                                  : reflection->GetBool(m, f)}});
+          break;
+        case FieldDescriptor::CPPTYPE_STRING:
+          out->entries.push_back(
+              {item, rep ? reflection->GetRepeatedString(m, f, j)
+                         : reflection->GetString(m, f)});
+          break;
+        case FieldDescriptor::CPPTYPE_ENUM:
+          out->entries.push_back(
+              {item, rep ? reflection->GetRepeatedEnum(m, f, j)->name()
+                         : reflection->GetEnum(m, f)->name()});
+          break;
+        default: {  // signed integers and floating point: as text
+          std::string text;
+          google::protobuf::TextFormat::PrintFieldValueToString(m, f, rep ? j : -1,
+                                                                &text);
+          out->entries.push_back({item, text});
+        }
+      }
+    }
+  }
+}
+
+v1::Compare ToProto(const Compare& c) {
+  v1::Compare out;
+  out.set_key(c.key);
+  out.set_target(static_cast<v1::Compare::Target>(c.target));
+  out.set_result(static_cast<v1::Compare::Result>(c.result));
+  out.set_value(c.value);
+  out.set_version(c.version);
+  out.set_exists(c.exists);
+  return out;
+}
+
+v1::Op ToProto(const Op& op) {
+  v1::Op out;
+  switch (op.kind) {
+    case Op::Kind::kGet:
+      out.mutable_get()->set_key(op.key);
+      break;
+    case Op::Kind::kPut:
+      out.mutable_put()->set_key(op.key);
+      out.mutable_put()->set_value(op.value);
+      break;
+    case Op::Kind::kDelete:
+      out.mutable_delete_()->set_key(op.key);
+      break;
+    case Op::Kind::kScan:
+      out.mutable_scan()->set_start(op.key);
+      out.mutable_scan()->set_end(op.end);
+      out.mutable_scan()->set_limit(op.limit);
+      break;
+  }
+  return out;
+}
+
+// The client's enums mirror the wire's value for value.
+static_assert(static_cast<int>(Compare::Target::kExists) == v1::Compare::EXISTS);
+static_assert(static_cast<int>(Compare::Result::kGreater) ==
+              v1::Compare::GREATER);
+
+}  // namespace
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+v1::Isolation ToProto(Isolation isolation) {
+  switch (isolation) {
+    case Isolation::kSerializable:
+      return v1::SERIALIZABLE;
+    case Isolation::kReadCommitted:
+      return v1::READ_COMMITTED;
+    case Isolation::kSnapshot:
+      break;
+  }
+  return v1::SNAPSHOT;
+}
+
+KeyValue FromProto(v1::KeyValue kv) {
+  return KeyValue{std::move(*kv.mutable_key()), std::move(*kv.mutable_value()),
+                  kv.commit_ts()};
+}
+
+void AppendScan(v1::ScanResponse& chunk, ScanResult* out) {
+  for (v1::KeyValue& kv : *chunk.mutable_kvs()) {
+    out->kvs.push_back(FromProto(std::move(kv)));
+  }
+  out->snapshot_ts = chunk.snapshot_ts();
+  out->more = chunk.more();
+  out->resume_key = std::move(*chunk.mutable_resume_key());
+}
+
+v1::CompareAndCommitRequest ToProto(const std::vector<Compare>& compares,
+                                    const std::vector<Op>& success,
+                                    const std::vector<Op>& failure) {
+  v1::CompareAndCommitRequest request;
+  for (const Compare& c : compares) *request.add_compares() = ToProto(c);
+  for (const Op& op : success) *request.add_success() = ToProto(op);
+  for (const Op& op : failure) *request.add_failure() = ToProto(op);
+  return request;
+}
+
+CompareAndCommitResult FromProto(v1::CompareAndCommitResponse& response,
+                                 const std::vector<Op>& ops) {
+  CompareAndCommitResult out;
+  out.succeeded = response.succeeded();
+  out.commit_ts = response.commit_ts();
+  for (int i = 0; i < response.results_size(); ++i) {
+    v1::OpResult& r = *response.mutable_results(i);
+    OpResult& result = out.results.emplace_back();
+    result.kind = i < static_cast<int>(ops.size()) ? ops[i].kind : Op::Kind::kGet;
+    if (r.has_get()) {
+      result.found = true;
+      result.kv = FromProto(std::move(*r.mutable_get()->mutable_kv()));
+    }
+    if (r.has_delete_()) result.existed = r.delete_().existed();
+    if (r.has_scan()) AppendScan(*r.mutable_scan(), &result.scan);
+  }
+  return out;
+}
+
+Stats FromProto(const v1::StatsResponse& response) {
+  Stats out;
+  Flatten(response, "", &out);
+  return out;
+}
+
+}  // namespace mvkv::client::wire
