@@ -15,6 +15,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/admin_service.h"
 #include "server/executor.h"
 #include "server/kv_service.h"
 #include "server/log.h"
@@ -147,6 +148,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->service_ = std::make_unique<KvService>(
       server->handler_.get(), server->executor_.get(), server->metrics_.get(),
       options.auth_token, options.log_requests);
+  server->admin_ = std::make_unique<AdminService>(
+      options.allow_fault_injection,
+      [kv = server->service_.get()](grpc::CallbackServerContext* context) {
+        return kv->CheckAuth(context);
+      });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -156,6 +162,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->admin_.get());
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -178,6 +185,7 @@ Server::~Server() {
     Shutdown();
     Wait();
   }
+  admin_.reset();  // releases threads a fault left parked
   // No call is in flight any more: drain the workers, end every open
   // transaction (their snapshots), then the Database drains its pipeline.
   if (executor_ != nullptr) executor_->Shutdown();

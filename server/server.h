@@ -2,8 +2,9 @@
 // over a Database, plus the standard gRPC health check
 // (grpc.health.v1.Health, for the server as a whole, service "", and for
 // "mvkv.v1.KV"; any other name is NOT_FOUND) and server reflection, optional TLS, bearer-token
-// authentication and Prometheus metrics. Tests start it in-process; main.cc
-// only parses flags.
+// authentication and Prometheus metrics, and mvkv.v1.Admin's fault injection
+// (off unless allow_fault_injection; server/admin_service.h). Tests start it
+// in-process; main.cc only parses flags.
 //
 // Lifecycle: Start() opens the database and serves. Shutdown() marks the
 // server and "mvkv.v1.KV" NOT_SERVING (health watchers see it at once), stops accepting calls and lets calls in flight finish
@@ -31,6 +32,7 @@ class Server;
 
 namespace mvkv::server {
 
+class AdminService;
 class Executor;
 class KvService;
 class Metrics;
@@ -80,6 +82,9 @@ struct ServerOptions {
   // Log every RPC (JSON lines on stderr); errors on the server side are
   // always logged.
   bool log_requests = false;
+  // mvkv.v1.Admin's faults (server/admin_service.h) for load tests; off =
+  // they answer PERMISSION_DENIED. Never on a production server.
+  bool allow_fault_injection = false;
 };
 
 class Server final {
@@ -115,6 +120,7 @@ class Server final {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<KvService> service_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::once_flag shutdown_once_;
