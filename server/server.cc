@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -200,6 +201,10 @@ int Server::metrics_port() const {
   return metrics_ == nullptr ? 0 : metrics_->port();
 }
 
+// How long Shutdown keeps health watchers' streams open after turning
+// NOT_SERVING, at most (bounded by the grace period).
+constexpr absl::Duration kAnnounceDrain = absl::Milliseconds(200);
+
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(shutdown_once_, [&] {
     server_->GetHealthCheckService()->SetServingStatus(false);
@@ -213,7 +218,11 @@ void Server::Shutdown(absl::Duration grace) {
         [&] { server_->Shutdown(absl::ToChronoTime(deadline)); });
     // A call counts until its reactor is done, i.e. its status is on the
     // wire, so nothing finished is cut off below.
-    while (service_->in_flight() > 0 && absl::Now() < deadline) {
+    // Health watchers (load balancers) get a moment to read NOT_SERVING
+    // before their streams are cancelled with the idle connections.
+    const absl::Time announced = absl::Now() + std::min(grace, kAnnounceDrain);
+    while ((service_->in_flight() > 0 || absl::Now() < announced) &&
+           absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }
     grpc_server_cancel_all_calls(server_->c_server());

@@ -106,7 +106,9 @@ class Server final {
   int metrics_port() const;
 
   // Marks the server NOT_SERVING, stops accepting calls and waits up to
-  // `grace` for calls in flight, then cancels the rest. Idempotent.
+  // `grace` for calls in flight (and at least 200 ms, bounded by `grace`,
+  // so health watchers read NOT_SERVING), then cancels the rest.
+  // Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
   // Blocks until Shutdown() has completed.
