@@ -13,6 +13,10 @@ constexpr char kMagic[2] = {'m', 'v'};
 constexpr std::size_t kHeaderBytes = 4;
 constexpr std::size_t kCrcBytes = 4;
 constexpr std::size_t kMaxVarintBytes = 10;
+constexpr std::size_t kAlign = 8;
+
+// Zero bytes that bring `size` (header, body and CRC) to a multiple of 8.
+std::size_t PadFor(std::size_t size) { return (kAlign - size % kAlign) % kAlign; }
 
 constexpr std::array<uint32_t, 256> MakeCrcTable() {
   std::array<uint32_t, 256> table{};
@@ -146,11 +150,17 @@ class Cursor {
     }
     return true;
   }
+  // The body ends here: only the alignment padding (zeros, fewer than 8)
+  // may follow.
   bool End(const char* record) {
-    if (ok() && p_ != end_) {
+    if (!ok()) return false;
+    if (left() >= kAlign) {
       return Fail(absl::StrCat(left(), " trailing bytes after the ", record));
     }
-    return ok();
+    for (const char* p = p_; p != end_; ++p) {
+      if (*p != 0) return Fail(absl::StrCat("nonzero padding after the ", record));
+    }
+    return true;
   }
 
  private:
@@ -182,9 +192,10 @@ uint32_t Crc32c(std::string_view data, uint32_t crc) {
 }
 
 absl::StatusOr<RecordType> CheckRecord(std::string_view data) {
-  if (data.size() < kHeaderBytes + kCrcBytes) {
+  if (data.size() < kHeaderBytes + kCrcBytes || data.size() % kAlign != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "record of ", data.size(), " bytes is shorter than its frame"));
+        "record of ", data.size(),
+        " bytes is shorter than its frame or not a multiple of 8"));
   }
   if (data[0] != kMagic[0] || data[1] != kMagic[1]) {
     return absl::InvalidArgumentError("record does not start with \"mv\"");
@@ -217,7 +228,7 @@ std::size_t EncodedBatchSize(absl::Span<const DurableCommit> batch) {
       n += 1 + BytesSize(w.key) + (w.tombstone ? 0 : BytesSize(w.value));
     }
   }
-  return n;
+  return n + PadFor(n);
 }
 
 void EncodeBatch(absl::Span<const DurableCommit> batch, char* out) {
@@ -234,6 +245,9 @@ void EncodeBatch(absl::Span<const DurableCommit> batch, char* out) {
       if (!w.tombstone) o.Bytes(w.value);
     }
   }
+  const std::size_t pad = PadFor(o.p - out + kCrcBytes);
+  std::memset(o.p, 0, pad);
+  o.p += pad;
   o.Fixed32(Crc32c(std::string_view(out, o.p - out)));
 }
 
@@ -296,6 +310,7 @@ std::string EncodeMember(const MemberRecord& member) {
   PutBytes(&out, member.cluster_id);
   PutVarint(&out, member.node_id);
   PutBytes(&out, member.client_address);
+  out.append(PadFor(out.size() + kCrcBytes), '\0');
   const uint32_t crc = Crc32c(out);
   char tail[kCrcBytes];
   Out{tail}.Fixed32(crc);
@@ -340,6 +355,7 @@ SnapshotWriter::SnapshotWriter(const SnapshotHeader& header,
 
 void SnapshotWriter::Put(std::string_view bytes) {
   crc_ = Crc32c(bytes, crc_);
+  size_ += bytes.size();
   chunk_.append(bytes.data(), bytes.size());
   if (chunk_.size() >= chunk_bytes_) Flush();
 }
@@ -364,6 +380,7 @@ void SnapshotWriter::Finish() {
   std::string tail;
   PutVarint(&tail, 0);  // the empty key: end of the keys
   PutVarint(&tail, keys_);
+  tail.append(PadFor(size_ + tail.size() + kCrcBytes), '\0');
   Put(tail);
   char crc[kCrcBytes];
   Out{crc}.Fixed32(crc_);

@@ -2,8 +2,11 @@
 //
 // Every record (a log entry or a whole snapshot) is
 //   magic "mv" (2 bytes) | format version (1 byte, kFormatVersion) |
-//   type (1 byte, RecordType) | body | CRC-32C of all bytes before it
-//   (4 bytes, little endian).
+//   type (1 byte, RecordType) | body | zero bytes (0-7) | CRC-32C of all
+//   bytes before it (4 bytes, little endian),
+// padded so its size is a multiple of 8: libraft 0.15 pads each entry to 8
+// bytes when it writes a log segment but not when it reads one back, so an
+// entry of any other length corrupts the log at the next restart.
 // Integers in bodies are unsigned LEB128 varints in their shortest form;
 // byte strings are a varint length and the bytes. Bodies:
 //   kBatch     one commit-pipeline ring batch: n_commits (>= 1), then per
@@ -120,6 +123,7 @@ class SnapshotWriter final {
   std::function<void(std::string&&)> emit_;
   std::string chunk_;
   uint32_t crc_ = 0;
+  std::size_t size_ = 0;  // bytes put so far
   uint64_t keys_ = 0;
 };
 

@@ -74,6 +74,15 @@ void FixCrc(std::string* record) {
   for (int i = 0; i < 4; ++i) (*record)[n + i] = static_cast<char>(crc >> (8 * i));
 }
 
+// After edits that change the length: drops the old CRC, zero-pads to the
+// 8-byte frame again and appends a valid CRC.
+void FixFrame(std::string* record) {
+  record->resize(record->size() - 4);
+  while ((record->size() + 4) % 8 != 0) record->push_back('\0');
+  record->append(4, '\0');
+  FixCrc(record);
+}
+
 TEST(CodecTest, BatchRoundTrips) {
   std::mt19937_64 rng(testing_support::TestSeed());
   for (int i = 0; i < 200; ++i) {
@@ -92,6 +101,7 @@ TEST(CodecTest, BatchRoundTrips) {
                   b.commits[c].writes[w].tombstone);
       }
     }
+    EXPECT_EQ(bytes.size() % 8, 0u) << "libraft needs 8-byte entries";
     // Moving keeps the views valid; re-encoding gives the same bytes.
     DecodedBatch moved = std::move(*d);
     EXPECT_EQ(Encode(moved.commits), bytes);
@@ -195,6 +205,11 @@ TEST(CodecTest, StructuralErrorsBehindAValidChecksumAreNamed) {
   EXPECT_THAT(SnapshotReader::Open(unsorted).status().message(), HasSubstr("out of order"));
   std::string future = EncodeSnapshot({"c", 9, {}}, {{"b", "1", 10}}, 64);
   EXPECT_THAT(SnapshotReader::Open(future).status().message(), HasSubstr("outside"));
+  std::string padded = EncodeMember({"c", 1, ""});
+  ASSERT_EQ(padded.size(), 16u);  // 8 bytes of frame and body, 4 of padding
+  padded[8] = 1;
+  FixCrc(&padded);
+  EXPECT_THAT(DecodeMember(padded).status().message(), HasSubstr("nonzero padding"));
 }
 
 // Property (seeded): a mutated body with a valid frame either fails to
@@ -216,7 +231,7 @@ TEST(CodecTest, MutationFuzzFindsNoNonCanonicalAcceptedRecord) {
         default: bytes.insert(pos, 1, static_cast<char>(rng())); break;
       }
     }
-    FixCrc(&bytes);
+    FixFrame(&bytes);
     absl::StatusOr<DecodedBatch> d = DecodeBatch(bytes);
     if (!d.ok()) {
       ASSERT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);

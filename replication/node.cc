@@ -1,5 +1,7 @@
 #include "replication/node.h"
 
+#include <signal.h>
+
 #include <future>
 #include <memory>
 #include <utility>
@@ -20,9 +22,25 @@ using replication_internal::RaftDurability;
 
 Node::Node() = default;
 
+namespace {
+
+// libuv writes to peer sockets with write(2): a peer that closed its end
+// would kill the process with SIGPIPE. Ignore it, unless the program chose
+// a disposition of its own.
+void IgnoreSigpipe() {
+  struct sigaction current;
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 &&
+      current.sa_handler == SIG_DFL) {
+    ::signal(SIGPIPE, SIG_IGN);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options,
                                                  Options db_options) {
   if (absl::Status s = ValidateNodeOptions(options); !s.ok()) return s;
+  IgnoreSigpipe();
   if (db_options.durability != nullptr || db_options.staged_pipeline) {
     return absl::InvalidArgumentError(
         "a replicated Database brings its own durability (the Raft log) and "

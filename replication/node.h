@@ -68,7 +68,8 @@ class Node final {
   // and starts serving Raft on options.raft_address (Unavailable if it
   // cannot listen; a fresh directory is then left as it was found). Returns
   // before an election: commits are refused until this node leads and has
-  // caught up (ClusterInfo::ready).
+  // caught up (ClusterInfo::ready). Sets SIGPIPE to SIG_IGN if it was
+  // SIG_DFL (libuv writes to peers that may have gone).
   static absl::StatusOr<std::unique_ptr<Node>> Open(const NodeOptions& options,
                                                     Options db_options = Options());
 

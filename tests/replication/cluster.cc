@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -160,6 +161,25 @@ uint64_t Cluster::WaitForLeader(uint64_t except, absl::Duration timeout) {
       },
       timeout);
   return leader;
+}
+
+absl::Status Cluster::OnLeader(
+    const std::function<absl::Status(Database&)>& commit, uint64_t* leader,
+    absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status s = absl::DeadlineExceededError("no ready leader");
+  // Bound: the deadline.
+  while (absl::Now() < deadline) {
+    const uint64_t id = WaitForLeader(0, deadline - absl::Now());
+    if (id == 0) break;
+    s = commit(node(id)->db());
+    if (leader != nullptr) *leader = id;
+    if (!absl::IsUnavailable(s)) return s;
+    std::fprintf(stderr, "commit on node %llu refused, retrying: %s\n",
+                 static_cast<unsigned long long>(id), s.ToString().c_str());
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return s;
 }
 
 bool Cluster::WaitForVisible(uint64_t ts, absl::Duration timeout) {

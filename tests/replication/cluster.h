@@ -70,6 +70,12 @@ class Cluster final {
   // one; 0 on timeout.
   uint64_t WaitForLeader(uint64_t except = 0,
                          absl::Duration timeout = absl::Seconds(60));
+  // Runs `commit` on the ready leader until it is not refused as not the
+  // leader (elections may flap right after a partition heals), for at most
+  // `timeout`. Returns the last status and the leader it ran on.
+  absl::Status OnLeader(const std::function<absl::Status(Database&)>& commit,
+                        uint64_t* leader = nullptr,
+                        absl::Duration timeout = absl::Seconds(60));
   // True once every running node's engine shows commit `ts`.
   bool WaitForVisible(uint64_t ts, absl::Duration timeout = absl::Seconds(60));
 
