@@ -88,10 +88,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options,
   core->SetApplier(node->applier_.get());
   node->durability_->SetCore(core);
   if (absl::Status s = core->Start(); !s.ok()) {
-    node->applier_->Stop();
-    node->closed_ = true;
-    node->replica_.reset();
-    node->db_.reset();
+    node->Close();
     if (node->dir_->fresh()) node->dir_->Abandon();
     return s;
   }
@@ -106,8 +103,8 @@ void Node::Close() {
   // Raft first: the leader's batch in flight fails (the engine takes it
   // back) and later ones fail at once; then the applier; then the engine,
   // whose drain can no longer wait on anything.
-  core_->Stop();
-  applier_->Stop();
+  if (core_ != nullptr) core_->Stop();
+  if (applier_ != nullptr) applier_->Stop();
   replica_.reset();
   db_.reset();
 }
