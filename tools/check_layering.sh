@@ -20,10 +20,19 @@ PROBES=(
   "mvcc       //server:server          forbidden"
   "client     //server:server          forbidden"
   "proto      //server:server          forbidden"
+  "mvcc       //replication:node       forbidden"
+  "storage    //replication:node       forbidden"
+  "replication //server:server         forbidden"
+  "replication //client:client         forbidden"
+  "replication //proto:kv_cc_proto     forbidden"
+  "server     //mvcc:replica           forbidden"
   "mvcc       //reclaim:reclaim        allowed"
   "mvcc       //disruptor:disruptor    allowed"
   "server     //mvcc:mvcc              allowed"
   "server     //proto:kv_cc_proto      allowed"
+  "replication //mvcc:mvcc             allowed"
+  "replication //storage:storage       allowed"
+  "server     //replication:node       allowed"
 )
 
 probe_dirs=()

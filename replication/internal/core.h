@@ -133,6 +133,8 @@ class Core final {
   void RunLoop(std::promise<absl::Status>* started);
   absl::Status StartOnLoop();
   void StopOnLoop();
+  static void OnCloseTimer(uv_timer_t* handle);
+  void MaybeCloseRaft();
   static void OnRaftClosed(raft* r);
   static void OnCheck(uv_check_t* handle);
   static void OnTimer(uv_timer_t* handle);
@@ -197,6 +199,8 @@ class Core final {
   raft raft_{};
   bool raft_open_ = false;  // raft_init done, raft_close not yet called
   bool running_ = false;    // raft_start done, not stopping
+  bool stop_started_ = false;
+  absl::Time close_deadline_;  // StopOnLoop: wait for writes until then
 
   LeaderState leader_state_ = LeaderState::kFollower;
   uint64_t leader_term_ = 0;     // the term leader_state_ refers to

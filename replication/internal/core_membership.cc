@@ -220,7 +220,12 @@ void Core::OnTransferred(struct raft_transfer* req) {
   const uint64_t target = t->req.id;  // libraft's pick when t->target was 0
   raft_id leader = 0;
   const char* address = nullptr;
-  if (self->running_) raft_leader(&self->raft_, &leader, &address);
+  if (self->running_) {
+    raft_leader(&self->raft_, &leader, &address);
+    // We stepped down inside this libraft callback: say so before the
+    // caller looks (Info().ready).
+    self->CheckLostLeadership();
+  }
   if (leader == target && target != 0) {
     std::move(t->done)(absl::OkStatus());
     return;
