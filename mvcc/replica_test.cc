@@ -24,94 +24,18 @@
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
 #include "mvcc/durability.h"
+#include "mvcc/testing/gated_durability.h"
 
 namespace mvkv {
 namespace {
 
 using ::testing::HasSubstr;
 
-// A commit batch with owned bytes, as a log would hold it.
-struct OwnedBatch {
-  struct Write {
-    std::string key, value;
-    bool tombstone;
-  };
-  std::vector<std::pair<uint64_t, std::vector<Write>>> commits;
-
-  // The DurableCommit view of it (valid while this and *writes live).
-  std::vector<DurableCommit> View(
-      std::vector<std::vector<DurableWrite>>* writes) const {
-    writes->clear();
-    for (const auto& [ts, ws] : commits) {
-      auto& out = writes->emplace_back();
-      for (const Write& w : ws) out.push_back({w.key, w.value, w.tombstone});
-    }
-    std::vector<DurableCommit> view;
-    for (std::size_t i = 0; i < commits.size(); ++i) {
-      view.push_back({commits[i].first, (*writes)[i]});
-    }
-    return view;
-  }
-};
-
-// Records every batch. While `not_committed` is set it answers
-// BatchNotCommittedError instead; while the gate is shut it holds batches.
-class ScriptedDurability final : public Durability {
- public:
-  absl::Status PersistBatch(absl::Span<const DurableCommit> batch) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++held_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-    --held_;
-    if (not_committed_) {
-      return BatchNotCommittedError("test: this batch did not commit");
-    }
-    OwnedBatch& b = batches_.emplace_back();
-    for (const DurableCommit& c : batch) {
-      auto& ws = b.commits.emplace_back(c.commit_ts,
-                                        std::vector<OwnedBatch::Write>{});
-      for (const DurableWrite& w : c.writes) {
-        ws.second.push_back(
-            {std::string(w.key), std::string(w.value), w.tombstone});
-      }
-    }
-    return absl::OkStatus();
-  }
-  absl::StatusOr<uint64_t> Load(
-      const std::function<void(std::string_view, std::string_view, uint64_t)>&)
-      override {
-    return 0;
-  }
-  void SetNotCommitted(bool v) {
-    std::lock_guard<std::mutex> lock(mu_);
-    not_committed_ = v;
-  }
-  void SetOpen(bool open) {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = open;
-    cv_.notify_all();
-  }
-  void WaitForHeldBatch() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return held_ > 0; });
-  }
-  std::vector<OwnedBatch> batches() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return batches_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  bool not_committed_ = false;
-  int held_ = 0;
-  std::vector<OwnedBatch> batches_;
-};
+using testing_support::GatedDurability;
+using testing_support::OwnedBatch;
 
 struct Node {
-  ScriptedDurability durability;
+  GatedDurability durability;
   std::unique_ptr<Database> db;
   std::unique_ptr<Replica> replica;
 };

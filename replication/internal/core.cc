@@ -73,7 +73,18 @@ void Core::RunLoop(std::promise<absl::Status>* started) {
   started->set_value(std::move(s));
   if (!ok) StopOnLoop();
   uv_run(&loop_, UV_RUN_DEFAULT);
-  uv_loop_close(&loop_);
+  if (uv_loop_close(&loop_) == UV_EBUSY) {
+    // A handle left open (none should be): close it before the loop's
+    // memory goes with this object.
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          if (!uv_is_closing(h)) uv_close(h, nullptr);
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
 }
 
 absl::Status Core::StartOnLoop() {

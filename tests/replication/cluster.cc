@@ -116,6 +116,13 @@ absl::Status Cluster::Start() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> Cluster::StartAndElect() {
+  if (absl::Status s = Start(); !s.ok()) return s;
+  const uint64_t leader = WaitForLeader();
+  if (leader == 0) return absl::DeadlineExceededError("no leader elected");
+  return leader;
+}
+
 absl::Status Cluster::StartNode(uint64_t id) {
   Options db;
   db.maintenance_interval = absl::Milliseconds(50);
@@ -145,6 +152,13 @@ std::vector<uint64_t> Cluster::running() const {
   std::vector<uint64_t> ids;
   for (const auto& [id, node] : nodes_) ids.push_back(id);
   return ids;
+}
+
+uint64_t Cluster::Follower(uint64_t leader) const {
+  for (const auto& [id, node] : nodes_) {
+    if (id != leader) return id;
+  }
+  return 0;
 }
 
 uint64_t Cluster::WaitForLeader(uint64_t except, absl::Duration timeout) {

@@ -55,6 +55,8 @@ class Cluster final {
 
   // Starts nodes 1..options.nodes, bootstrapped together.
   absl::Status Start();
+  // Start(), then WaitForLeader(): the leader's id.
+  absl::StatusOr<uint64_t> StartAndElect();
   // (Re)starts node `id` from its directory (its options as last used).
   absl::Status StartNode(uint64_t id);
   void StopNode(uint64_t id);
@@ -65,6 +67,8 @@ class Cluster final {
   replication::Node* node(uint64_t id);  // null if not running
   replication::NodeOptions& options(uint64_t id) { return options_.at(id); }
   std::vector<uint64_t> running() const;
+  // A running node other than `leader` (0 if none).
+  uint64_t Follower(uint64_t leader) const;
 
   // The running node that is the ready leader (not `except`), waiting for
   // one; 0 on timeout.

@@ -31,10 +31,9 @@ class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster_ = std::make_unique<Cluster>(ClusterOptions());
-    absl::Status started = cluster_->Start();
-    ASSERT_TRUE(started.ok()) << started;
-    leader_ = cluster_->WaitForLeader();
-    ASSERT_NE(leader_, 0u) << "no leader elected";
+    absl::StatusOr<uint64_t> elected = cluster_->StartAndElect();
+    ASSERT_TRUE(elected.ok()) << elected.status();
+    leader_ = *elected;
   }
   Database& db(uint64_t id) { return cluster_->node(id)->db(); }
   std::vector<uint64_t> Followers() {

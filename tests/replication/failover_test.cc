@@ -65,9 +65,9 @@ class MonotonicWatch {
 // backwards.
 TEST(FailoverTest, LeadershipLostWithABatchInFlight) {
   Cluster cluster(ClusterOptions{});
-  ASSERT_TRUE(cluster.Start().ok());
-  const uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  const uint64_t leader = *elected;
   Database& ldb = cluster.node(leader)->db();
   ASSERT_TRUE(ldb.Put("base", "0").ok());
   const uint64_t base_ts = ldb.GetStats().visible_ts;
@@ -123,13 +123,10 @@ TEST(FailoverTest, LeadershipLostWithABatchInFlight) {
 // there, at its timestamp, on every node after all restart from their
 // directories (snapshots and log entries both), and commits go on after.
 TEST(FailoverTest, WholeGroupRestartsFromItsDirectories) {
-  ClusterOptions options;
-  options.snapshot_threshold = 16;
-  options.snapshot_trailing = 4;
-  Cluster cluster(options);
-  ASSERT_TRUE(cluster.Start().ok());
-  uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
+  Cluster cluster({.snapshot_threshold = 16, .snapshot_trailing = 4});
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  uint64_t leader = *elected;
   for (int i = 0; i < 60; ++i) {
     ASSERT_TRUE(cluster.node(leader)->db().Put(absl::StrCat("k", i % 25),
                                                absl::StrCat("v", i)).ok());
@@ -158,17 +155,11 @@ TEST(FailoverTest, WholeGroupRestartsFromItsDirectories) {
 // Property: a follower that was down while the log was compacted past it
 // catches up by a snapshot when it restarts, and then matches the leader.
 TEST(FailoverTest, ARestartedFollowerCatchesUpBySnapshot) {
-  ClusterOptions options;
-  options.snapshot_threshold = 8;
-  options.snapshot_trailing = 2;
-  Cluster cluster(options);
-  ASSERT_TRUE(cluster.Start().ok());
-  const uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
-  uint64_t follower = 0;
-  for (uint64_t id : cluster.running()) {
-    if (id != leader) follower = id;
-  }
+  Cluster cluster({.snapshot_threshold = 8, .snapshot_trailing = 2});
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  const uint64_t leader = *elected;
+  const uint64_t follower = cluster.Follower(leader);
   ASSERT_TRUE(cluster.node(leader)->db().Put("early", "1").ok());
   ASSERT_TRUE(cluster.WaitForVisible(cluster.node(leader)->db().GetStats().visible_ts));
   cluster.StopNode(follower);

@@ -43,13 +43,10 @@ int Voters(const replication::ClusterInfo& info) {
 // start gets a snapshot, becomes a voter, holds the same state at the same
 // timestamps, counts in the quorum, and is reported with its client address.
 TEST(MembershipTest, AFreshNodeJoinsByASnapshotAndBecomesAVoter) {
-  ClusterOptions options;
-  options.snapshot_threshold = 8;
-  options.snapshot_trailing = 2;
-  Cluster cluster(options);
-  ASSERT_TRUE(cluster.Start().ok());
-  const uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
+  Cluster cluster({.snapshot_threshold = 8, .snapshot_trailing = 2});
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  const uint64_t leader = *elected;
   for (int i = 0; i < 60; ++i) {
     ASSERT_TRUE(cluster.node(leader)->db().Put(absl::StrCat("k", i), "v").ok());
   }
@@ -89,13 +86,10 @@ TEST(MembershipTest, AFreshNodeJoinsByASnapshotAndBecomesAVoter) {
 
 TEST(MembershipTest, ARemovedNodeLeavesTheQuorumAndTheReport) {
   Cluster cluster(ClusterOptions{});
-  ASSERT_TRUE(cluster.Start().ok());
-  const uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
-  uint64_t gone = 0;
-  for (uint64_t id : cluster.running()) {
-    if (id != leader) gone = id;
-  }
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  const uint64_t leader = *elected;
+  const uint64_t gone = cluster.Follower(leader);
   absl::Status removed = Remove(cluster.node(leader), gone);
   ASSERT_TRUE(removed.ok()) << removed;
   EXPECT_EQ(cluster.node(leader)->Info().members.size(), 2u);
@@ -107,14 +101,11 @@ TEST(MembershipTest, ARemovedNodeLeavesTheQuorumAndTheReport) {
 
 TEST(MembershipTest, BadChangesAreRefusedAndChangeNothing) {
   Cluster cluster(ClusterOptions{});
-  ASSERT_TRUE(cluster.Start().ok());
-  const uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  const uint64_t leader = *elected;
   replication::Node* l = cluster.node(leader);
-  uint64_t follower = 0;
-  for (uint64_t id : cluster.running()) {
-    if (id != leader) follower = id;
-  }
+  const uint64_t follower = cluster.Follower(leader);
   const replication::NodeOptions& fo = cluster.options(follower);
   absl::Status s = Add(l, {follower, fo.raft_address, fo.client_address});
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
@@ -143,12 +134,10 @@ TEST(MembershipTest, BadChangesAreRefusedAndChangeNothing) {
 }
 
 TEST(MembershipTest, TheLastVoterCannotBeRemoved) {
-  ClusterOptions options;
-  options.nodes = 1;
-  Cluster cluster(options);
-  ASSERT_TRUE(cluster.Start().ok());
-  const uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
+  Cluster cluster({.nodes = 1});
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  const uint64_t leader = *elected;
   ASSERT_TRUE(cluster.node(leader)->db().Put("alone", "1").ok());
   absl::Status s = Remove(cluster.node(leader), leader);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;

@@ -81,13 +81,10 @@ TEST(StallTest, AStalledFollowerCatchesUpBySnapshotAndTheLeaderStaysBounded) {
     options.peer_send_timeout = absl::Milliseconds(std::atoi(ms));
   }
   Cluster cluster(options);
-  ASSERT_TRUE(cluster.Start().ok());
-  const uint64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0u);
-  uint64_t stalled = 0;
-  for (uint64_t id : cluster.running()) {
-    if (id != leader) stalled = id;
-  }
+  absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
+  ASSERT_TRUE(elected.ok()) << elected.status();
+  const uint64_t leader = *elected;
+  const uint64_t stalled = cluster.Follower(leader);
   Database& ldb = cluster.node(leader)->db();
   const std::string value(64 << 10, 'v');
   constexpr absl::Duration kStall = absl::Seconds(8);
