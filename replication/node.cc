@@ -147,12 +147,12 @@ void Node::TransferLeadership(uint64_t id, StatusCallback done) {
   });
 }
 
-void Node::StallForTesting(absl::Duration d) {
+void Node::StallForTesting(absl::Duration d, const std::atomic<bool>* release) {
   auto stalled = std::make_shared<std::promise<void>>();
   std::future<void> started = stalled->get_future();
-  core_->Post([core = core_.get(), d, stalled](bool on_loop) {
+  core_->Post([core = core_.get(), d, release, stalled](bool on_loop) {
     stalled->set_value();
-    if (on_loop) core->StallForTesting(d);
+    if (on_loop) core->StallForTesting(d, release);
   });
   started.wait();
 }

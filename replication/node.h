@@ -35,6 +35,7 @@
 #ifndef MVKV_REPLICATION_NODE_H_
 #define MVKV_REPLICATION_NODE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -115,10 +116,11 @@ class Node final {
   // InvalidArgument for this node or a non-voter, NotFound for a stranger.
   void TransferLeadership(uint64_t id, StatusCallback done);
 
-  // Tests: blocks this node's loop thread for `d` (libraft stops, as under
-  // SIGSTOP, while the kernel keeps its sockets open). Returns once the
-  // stall has begun.
-  void StallForTesting(absl::Duration d);
+  // Tests: blocks this node's loop thread for `d`, or until *release is true
+  // (libraft stops, as under SIGSTOP, while the kernel keeps its sockets
+  // open). Returns once the stall has begun. `release` must outlive it.
+  void StallForTesting(absl::Duration d,
+                       const std::atomic<bool>* release = nullptr);
 
  private:
   Node();

@@ -116,9 +116,11 @@ absl::Status ValidateNodeOptions(const NodeOptions& o) {
         "timing: peer_send_timeout must be >= 1ms and below "
         "install_snapshot_timeout");
   }
-  if (o.snapshot_threshold == 0 || o.max_log_bytes == 0) {
+  if (o.snapshot_threshold == 0 || o.snapshot_trailing == 0 ||
+      o.max_log_bytes == 0) {
     return absl::InvalidArgumentError(
-        "snapshot_threshold and max_log_bytes must be at least 1");
+        "snapshot_threshold, snapshot_trailing and max_log_bytes must be at "
+        "least 1");
   }
   if (o.bootstrap.empty()) return absl::OkStatus();
   if (absl::Status s = ValidateMembers(o.bootstrap); !s.ok()) return s;

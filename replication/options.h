@@ -61,8 +61,8 @@ struct NodeOptions {
   // Log compaction: a snapshot is taken once snapshot_threshold entries, or
   // max_log_bytes of entries, were applied since the last one; then
   // snapshot_trailing entries (fewer if they hold more than a quarter of
-  // max_log_bytes) stay in the log for followers just behind. A follower
-  // further behind catches up by snapshot.
+  // max_log_bytes, but at least 1) stay in the log for followers just
+  // behind. A follower further behind catches up by snapshot.
   uint32_t snapshot_threshold = 1024;
   uint32_t snapshot_trailing = 128;
   uint64_t max_log_bytes = uint64_t{64} << 20;

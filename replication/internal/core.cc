@@ -242,7 +242,15 @@ void Core::OnTimer(uv_timer_t* handle) {
   static_cast<Core*>(handle->data)->RefreshInfo();
 }
 
-void Core::StallForTesting(absl::Duration d) { absl::SleepFor(d); }
+void Core::StallForTesting(absl::Duration d,
+                           const std::atomic<bool>* release) {
+  const absl::Time end = absl::Now() + d;
+  // Bound: `d`.
+  while (absl::Now() < end &&
+         (release == nullptr || !release->load(std::memory_order_acquire))) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
 
 void Core::Fatal(absl::Status status) {
   if (!failure_.ok()) return;

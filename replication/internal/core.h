@@ -101,7 +101,7 @@ class Core final {
   void OnAccepted(uint64_t term, uint64_t last_ts);
   void OnApplierFailed(absl::Status status);
   // Blocks the loop thread (tests: a stalled node, like SIGSTOP).
-  void StallForTesting(absl::Duration d);
+  void StallForTesting(absl::Duration d, const std::atomic<bool>* release);
 
  private:
   // A raft_apply of ours: a batch (proposal set until it is finished) or

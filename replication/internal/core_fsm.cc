@@ -219,6 +219,7 @@ int Core::Restore(raft_buffer* buf) {
   applier_->Push(ApplierItem{.kind = ApplierItem::Kind::kRestore,
                              .snapshot = RaftBytes(static_cast<char*>(buf->base)),
                              .snapshot_size = buf->len});
+  RefreshInfo();
   return 0;
 }
 

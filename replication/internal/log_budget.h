@@ -29,7 +29,10 @@ class LogBudget final {
     return since_snapshot_ >= max_bytes_;
   }
   // A snapshot of everything applied is being taken: the trailing count to
-  // keep (the newest entries, up to `trailing`, within max_bytes / 4).
+  // keep (the newest entries, up to `trailing`, within max_bytes / 4), and
+  // never 0: libraft's uv I/O takes a snapshot put with trailing 0 for a
+  // snapshot install and moves its next append index back to the snapshot,
+  // which would overwrite entries appended after it.
   uint32_t SnapshotTaken() {
     since_snapshot_ = 0;
     uint64_t bytes = 0;
@@ -39,7 +42,7 @@ class LogBudget final {
       bytes += *it;
       ++keep;
     }
-    return keep;
+    return keep > 0 ? keep : 1;
   }
   // The log was replaced by a snapshot (a restore).
   void Reset() {
