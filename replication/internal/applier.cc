@@ -1,8 +1,8 @@
 #include "replication/internal/applier.h"
 
-#include "replication/internal/libraft.h"
-
 #include <utility>
+
+#include "replication/internal/libraft.h"
 
 namespace mvkv::replication_internal {
 

@@ -37,8 +37,6 @@
 #ifndef MVKV_REPLICATION_INTERNAL_CORE_H_
 #define MVKV_REPLICATION_INTERNAL_CORE_H_
 
-#include "replication/internal/libraft.h"
-
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -57,6 +55,7 @@
 #include "replication/info.h"
 #include "replication/internal/applier.h"
 #include "replication/internal/inbox.h"
+#include "replication/internal/libraft.h"
 #include "replication/internal/log_budget.h"
 #include "replication/internal/proposal.h"
 #include "replication/internal/transport.h"
@@ -84,12 +83,11 @@ class Core final {
   // loop thread and joins it. Idempotent. Not from the loop thread.
   void Stop();
 
-  // Any thread: runs `task` on the loop thread; false once stopped.
+  // Any thread: runs task(true) on the loop thread, or task(false) at once
+  // on this one when the loop has stopped (see Inbox::Post).
   bool Post(Inbox::Task task) { return inbox_.Post(std::move(task)); }
   // Any thread: the latest report (refreshed by the loop thread).
   replication::ClusterInfo Info() const;
-  // Set when Stop begins (waits on other threads give up).
-  const std::atomic<bool>& stopping() const { return stopping_; }
 
   // ---- Loop thread (reached through Post). ----
   void Propose(Proposal* proposal);
@@ -184,8 +182,10 @@ class Core final {
   Applier* applier_ = nullptr;
 
   std::thread thread_;
+  // Stop has begun: the snapshot worker's wait gives up. Release stores by
+  // Stop and StopOnLoop, acquire loads in Replica::WaitVisible.
   std::atomic<bool> stopping_{false};
-  bool started_ = false;  // Start succeeded (the loop thread runs)
+  bool started_ = false;  // Start succeeded (the loop thread runs); Stop's
 
   // ---- Loop thread. ----
   uv_loop_t loop_{};

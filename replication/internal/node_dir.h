@@ -34,11 +34,9 @@ class NodeDir final {
   NodeDir(const NodeDir&) = delete;
   NodeDir& operator=(const NodeDir&) = delete;
 
-  const std::string& path() const { return path_; }
   const std::string& raft_dir() const { return raft_dir_; }
   // True if libraft has never written here (a bootstrap may be done).
   bool fresh() const { return fresh_; }
-  bool temporary() const { return temporary_; }
   // Undoes what Open created, for a start that failed: the whole directory
   // if Open created it, else its identity and raft/ if they were new.
   void Abandon();

@@ -10,13 +10,12 @@
 #ifndef MVKV_REPLICATION_INTERNAL_PROPOSAL_H_
 #define MVKV_REPLICATION_INTERNAL_PROPOSAL_H_
 
-#include "replication/internal/libraft.h"
-
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 
 #include "absl/status/status.h"
+#include "replication/internal/libraft.h"
 
 namespace mvkv::replication_internal {
 

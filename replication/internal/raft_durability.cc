@@ -1,9 +1,8 @@
 #include "replication/internal/raft_durability.h"
 
-#include "replication/internal/libraft.h"
-
 #include "replication/codec.h"
 #include "replication/internal/core.h"
+#include "replication/internal/libraft.h"
 #include "replication/internal/proposal.h"
 
 namespace mvkv::replication_internal {

@@ -1,9 +1,8 @@
 #include "replication/internal/raft_status.h"
 
-#include "replication/internal/libraft.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "replication/internal/libraft.h"
 
 namespace mvkv::replication_internal {
 namespace {

@@ -23,7 +23,13 @@
 // owns it. Only reports whose top frame is such an open are suppressed:
 // races on memory all have a memory access on top and are still reported.
 extern "C" const char* __tsan_default_suppressions() {
-  return "race_top:open64\n";
+  // Each names a libuv call that creates a descriptor.
+  return "race_top:open64\n"
+         "race_top:socket\n"
+         "race_top:accept4\n"
+         "race_top:eventfd\n"
+         "race_top:epoll_create1\n"
+         "race_top:pipe2\n";
 }
 #endif
 

@@ -37,9 +37,19 @@ State FullState(Database& db);
 bool WaitFor(const std::function<bool()>& done,
              absl::Duration timeout = absl::Seconds(60));
 
+// True in the sanitizer builds (MVKV_SANITIZER), which run several times
+// slower: tests give elections and writes more time.
+#ifdef MVKV_SANITIZER
+inline constexpr bool kSanitizer = true;
+#else
+inline constexpr bool kSanitizer = false;
+#endif
+
 struct ClusterOptions {
   int nodes = 3;
-  absl::Duration election_timeout = absl::Seconds(1);
+  // Longer under sanitizers, where a slowed loop thread would otherwise
+  // miss heartbeats and start needless elections.
+  absl::Duration election_timeout = absl::Seconds(kSanitizer ? 3 : 1);
   absl::Duration heartbeat_interval = absl::Milliseconds(100);
   uint32_t snapshot_threshold = 1024;
   uint32_t snapshot_trailing = 128;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "replication/info.h"
@@ -46,10 +47,14 @@ TEST(MembershipTest, AFreshNodeJoinsByASnapshotAndBecomesAVoter) {
   Cluster cluster({.snapshot_threshold = 8, .snapshot_trailing = 2});
   absl::StatusOr<uint64_t> elected = cluster.StartAndElect();
   ASSERT_TRUE(elected.ok()) << elected.status();
-  const uint64_t leader = *elected;
+  uint64_t leader = *elected;
+  uint64_t writer = leader;  // the leader may change: write where it is
   for (int i = 0; i < 60; ++i) {
-    ASSERT_TRUE(cluster.node(leader)->db().Put(absl::StrCat("k", i), "v").ok());
+    absl::Status s = cluster.OnLeader(
+        [&](Database& db) { return db.Put(absl::StrCat("k", i), "v"); }, &writer);
+    ASSERT_TRUE(s.ok()) << s;
   }
+  leader = writer;
   // Compacted: the log no longer starts at its first entry.
   ASSERT_TRUE(testing_support::WaitFor(
       [&] { return cluster.node(leader)->Info().snapshot_index > 10; }));
@@ -58,7 +63,13 @@ TEST(MembershipTest, AFreshNodeJoinsByASnapshotAndBecomesAVoter) {
   ASSERT_TRUE(joined.ok()) << joined.status();
   EXPECT_EQ(cluster.node(*joined)->db().Put("x", "y").code(),
             absl::StatusCode::kUnavailable);
-  absl::Status added = Add(cluster.node(leader), m);
+  absl::Status added;
+  // Bound: the deadline (a leader change in between is retried).
+  for (const absl::Time end = absl::Now() + absl::Seconds(60); absl::Now() < end;) {
+    leader = cluster.WaitForLeader();
+    added = Add(cluster.node(leader), m);
+    if (!absl::IsUnavailable(added)) break;
+  }
   ASSERT_TRUE(added.ok()) << added;
   const uint64_t last = cluster.node(leader)->db().GetStats().visible_ts;
   ASSERT_TRUE(cluster.WaitForVisible(last));
