@@ -241,6 +241,7 @@ struct Stats {
 };
 
 class Database;
+class Replica;  // mvcc/replica.h
 class Txn;
 
 // The completion of an asynchronous commit (Txn::CommitAsync,
@@ -677,6 +678,7 @@ class Database final {
   const Limits& limits() const;
 
  private:
+  friend class Replica;  // the replication entry points (mvcc/replica.h)
   explicit Database(std::unique_ptr<mvcc_internal::Engine> engine);
   std::shared_ptr<mvcc_internal::Record> NewTVarRecord(
       mvcc_internal::Version* initial);

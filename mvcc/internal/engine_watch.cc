@@ -6,6 +6,19 @@
 namespace mvkv::mvcc_internal {
 
 void Engine::FeedWatches(const PendingCommit& request) {
+  if (request.kind == PendingCommit::Kind::kReplica) {
+    const ReplicaOp& op = *request.replica;
+    if (op.kind == ReplicaOp::Kind::kApply) {
+      // Replicated commits, in log order, each with its own timestamp.
+      for (const DurableCommit& c : op.commits) {
+        watches_->buffer().Append(c.commit_ts, c.writes);
+      }
+    } else if (op.kind == ReplicaOp::Kind::kRestore) {
+      // A restored state has no per-commit history to stream.
+      watches_->Reset(op.snapshot_ts);
+    }
+    return;
+  }
   // The commit's key writes in key order: the persist step's list when it
   // made one, else the same list built here (TVar writes are not watched).
   absl::Span<const DurableWrite> writes = request.durable;
