@@ -5,9 +5,11 @@
 // group unchanged, and no call without the token.
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -16,7 +18,9 @@
 #include "gtest/gtest.h"
 #include "proto/cluster.grpc.pb.h"
 #include "server/cluster_service.h"
+#include "nlohmann/json.hpp"
 #include "tests/replication/cluster.h"
+#include "tests/server/server_process.h"
 
 namespace mvkv {
 namespace {
@@ -28,6 +32,7 @@ using testing_support::FullState;
 using testing_support::WaitFor;
 
 constexpr char kToken[] = "Bearer s3cret";
+
 
 grpc::Status CheckToken(grpc::CallbackServerContext* context) {
   auto it = context->client_metadata().find("authorization");
@@ -72,18 +77,20 @@ class ClusterServiceTest : public ::testing::Test {
     s.service = std::make_unique<server::ClusterService>(
         cluster_->node(id), CheckToken,
         [this](const char* method, int code, absl::Duration) {
-          absl::MutexLock l(&mu_);
+          std::lock_guard<std::mutex> l(mu_);
           ++recorded_[absl::StrCat(method, "/", code)];
         });
     grpc::ServerBuilder builder;
+    // At the node's client address: the leader hints name it, so a client
+    // following them (the CLI) reaches this service.
+    const std::string address = cluster_->options(id).client_address;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(s.service.get());
     s.server = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    s.stub = v1::Cluster::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    ASSERT_NE(port, 0) << address;
+    s.stub = v1::Cluster::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   }
 
   template <class Request, class Response>
@@ -165,13 +172,13 @@ class ClusterServiceTest : public ::testing::Test {
   }
 
   int Recorded(const std::string& method, grpc::StatusCode code) {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     return recorded_[absl::StrCat("Cluster.", method, "/", code)];
   }
 
   std::unique_ptr<Cluster> cluster_;
   std::map<uint64_t, Served> served_;
-  absl::Mutex mu_;
+  std::mutex mu_;  // guards recorded_ (the recorder runs on gRPC threads)
   std::map<std::string, int> recorded_;
 };
 
@@ -455,6 +462,78 @@ TEST_F(ClusterServiceTest, EveryCallNeedsTheToken) {
   EXPECT_EQ(Members(leader), before);
   EXPECT_EQ(cluster_->WaitForLeader(), leader);
   EXPECT_EQ(Recorded("RemoveMember", grpc::StatusCode::UNAUTHENTICATED), 2);
+}
+
+// The mvkv CLI (a real process) against the services above.
+testing::ProcessResult Mvkv(const std::string& server,
+                            std::vector<std::string> args,
+                            bool token = true) {
+  std::vector<std::string> argv = {testing::Runfile("client/mvkv"),
+                                   "--server=" + server};
+  if (token) argv.push_back("--token=s3cret");
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testing::RunProcess(argv);
+}
+
+// Property: `mvkv cluster status` from a follower names the leader and its
+// client address and lists every member (text and --json); `cluster
+// transfer` sent to a follower follows its redirect to the leader; bad
+// input exits with the documented codes.
+TEST_F(ClusterServiceTest, CliPrintsStatusAndFollowsTheLeader) {
+  Start(ClusterOptions());
+  const uint64_t leader = cluster_->WaitForLeader();
+  const uint64_t follower = cluster_->Follower(leader);
+  const std::string at_follower = cluster_->options(follower).client_address;
+  ASSERT_TRUE(WaitFor([&] {
+    return Status(follower).leader_client_address() ==
+           cluster_->options(leader).client_address;
+  }));
+  testing::ProcessResult r = Mvkv(at_follower, {"cluster", "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(absl::StrCat("cluster test: leader ", leader, " at ",
+                                     cluster_->options(leader).client_address),
+                        0),
+            0u)
+      << r.out;
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("(answered by node ", follower,
+                                            ", follower)")));
+  for (uint64_t id : cluster_->running()) {
+    EXPECT_THAT(r.out, HasSubstr(cluster_->options(id).raft_address));
+    EXPECT_THAT(r.out, HasSubstr(cluster_->options(id).client_address));
+  }
+
+  r = Mvkv(at_follower, {"--json", "cluster", "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["node_id"], follower);
+  EXPECT_EQ(j["leader_id"], leader);
+  EXPECT_EQ(j["leader_client_address"], cluster_->options(leader).client_address);
+  ASSERT_EQ(j["members"].size(), 3u);
+  for (const auto& m : j["members"]) {
+    const uint64_t id = m["id"];
+    EXPECT_EQ(m["raft_address"], cluster_->options(id).raft_address);
+    EXPECT_EQ(m["role"], id == leader ? "leader" : "follower");
+  }
+
+  // Sent to the follower, which redirects to the leader, which hands over.
+  r = Mvkv(at_follower, {"cluster", "transfer", absl::StrCat(follower)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, absl::StrCat("leader is now node ", follower, " at ",
+                                at_follower, "\n"));
+  EXPECT_EQ(cluster_->WaitForLeader(), follower);
+
+  r = Mvkv(at_follower, {"cluster", "remove", "99"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("NOT_FOUND: node 99 is not a member"));
+  r = Mvkv(at_follower, {"cluster", "add", "0", "127.0.0.1:1", "127.0.0.1:2"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = Mvkv(at_follower, {"cluster", "add", "9", "nope", "127.0.0.1:2"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT: raft address"));
+  r = Mvkv(at_follower, {"cluster", "status"}, /*token=*/false);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(Members(follower).size(), 3u);
 }
 
 }  // namespace
