@@ -1,5 +1,6 @@
 #include "server/cluster_service.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 

@@ -56,7 +56,11 @@ class ClusterService final : public v1::Cluster::CallbackService {
   ClusterService(const ClusterService&) = delete;
   ClusterService& operator=(const ClusterService&) = delete;
 
-  // Calls admitted and not yet finished (a change waits for Raft).
+  // Calls started and not yet finished (a change waits for Raft), for the
+  // server's Shutdown to wait on beside KvService::in_flight(). A call
+  // leaves the count just before its reactor's Finish, so a cancel-all
+  // issued at that instant may turn its answer into CANCELLED (the change's
+  // outcome then shows in Status).
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
   grpc::ServerUnaryReactor* Status(

@@ -278,9 +278,9 @@ TEST_F(ClusterServiceTest, AddsAFreshNodeThatCatchesUpBySnapshot) {
   ASSERT_TRUE(cluster_->WaitForVisible(last));
   EXPECT_EQ(FullState(cluster_->node(*joined)->db()),
             FullState(cluster_->node(leader)->db()));
-  v1::ClusterStatusResponse joined_status = Status(*joined);
-  EXPECT_GE(joined_status.snapshots_installed(), 1u);
-  EXPECT_EQ(joined_status.members_size(), 4);
+  // The new configuration reaches the joined node's report a moment later.
+  EXPECT_TRUE(WaitFor([&] { return Status(*joined).members_size() == 4; }));
+  EXPECT_GE(Status(*joined).snapshots_installed(), 1u);
   EXPECT_GE(Recorded("AddMember", grpc::StatusCode::OK), 1);
 }
 
