@@ -34,7 +34,9 @@ Cluster (a replicated mvkv_server, mvkv.v1.Cluster): `cluster status` is the
 view of the server asked (--server), from any node; add, remove and transfer
 run on the leader: a follower's refusal naming the leader is followed there.
 `cluster add` needs a node started to join (empty bootstrap) and returns once
-it caught up and votes; the last voter cannot be removed.
+it caught up and votes (a big snapshot may need more than --timeout: on
+DEADLINE_EXCEEDED the change goes on; see `cluster status`); the last voter
+cannot be removed.
 
 Exit codes:
   0  success
