@@ -320,6 +320,10 @@ Client::Client(const ClientOptions& options,
 
 Client::~Client() = default;
 
+std::shared_ptr<grpc::Channel> Client::channel() const {
+  return stubs_->channel;
+}
+
 void Client::PrepareContext(grpc::ClientContext* context,
                             absl::Duration timeout) const {
   context->set_deadline(std::chrono::system_clock::now() +
