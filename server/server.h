@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/kv_handler.h"
+#include "server/pipeline_options.h"
 
 namespace grpc {
 class Server;
@@ -80,6 +81,9 @@ struct ServerOptions {
   // Log every RPC (JSON lines on stderr); errors on the server side are
   // always logged.
   bool log_requests = false;
+  // Bounds of each Pipeline stream (--pipeline_window, ...). Operations per
+  // Batch and per Pipeline message: handler.max_batch_ops.
+  PipelineOptions pipeline;
 };
 
 class Server final {
