@@ -163,8 +163,52 @@ CompareAndCommitResult FromProto(v1::CompareAndCommitResponse& response,
       result.found = true;
       result.kv = FromProto(std::move(*r.mutable_get()->mutable_kv()));
     }
-    if (r.has_delete_()) result.existed = r.delete_().existed();
+    if (r.has_put()) result.commit_ts = r.put().commit_ts();
+    if (r.has_delete_()) {
+      result.existed = r.delete_().existed();
+      result.commit_ts = r.delete_().commit_ts();
+    }
     if (r.has_scan()) AppendScan(*r.mutable_scan(), &result.scan);
+  }
+  return out;
+}
+
+v1::AutocommitOp ToAutocommit(const Op& op, uint64_t id) {
+  v1::AutocommitOp out;
+  out.set_id(id);
+  switch (op.kind) {
+    case Op::Kind::kGet:
+      out.mutable_get()->set_key(op.key);
+      break;
+    case Op::Kind::kPut:
+      out.mutable_put()->set_key(op.key);
+      out.mutable_put()->set_value(op.value);
+      break;
+    case Op::Kind::kDelete:
+      out.mutable_delete_()->set_key(op.key);
+      break;
+    case Op::Kind::kScan:
+      break;  // refused by the server: scans are not autocommit ops
+  }
+  return out;
+}
+
+OpOutcome FromProto(v1::AutocommitResult& result, Op::Kind kind) {
+  OpOutcome out;
+  out.result.kind = kind;
+  if (result.code() != 0) {
+    out.status = absl::Status(static_cast<absl::StatusCode>(result.code()),
+                              result.message());
+    return out;
+  }
+  if (result.has_get()) {
+    out.result.found = true;
+    out.result.kv = FromProto(std::move(*result.mutable_get()->mutable_kv()));
+  } else if (result.has_put()) {
+    out.result.commit_ts = result.put().commit_ts();
+  } else if (result.has_delete_()) {
+    out.result.existed = result.delete_().existed();
+    out.result.commit_ts = result.delete_().commit_ts();
   }
   return out;
 }
