@@ -1,5 +1,6 @@
-// mvkv_server over gRPC through the client library: one Client (channel)
-// per worker session; read-modify-write is an interactive transaction
+// mvkv_server (or bench's null service, named "null") over gRPC through the
+// client library: one Client (channel) per worker session (an async one for
+// --pipeline: grpc_async_session.cc); read-modify-write is an interactive transaction
 // (Client::Transact, retried on ABORTED); the stalled snapshot is an
 // interactive transaction held open, its lease renewed by a read per second.
 #include "bench/ycsb/targets_internal.h"
@@ -62,13 +63,23 @@ class GrpcStall final : public StalledSnapshot {
 
 class GrpcTarget final : public Target {
  public:
-  GrpcTarget(std::string address, std::unique_ptr<Client> stats, pid_t pid)
-      : address_(std::move(address)), stats_(std::move(stats)), pid_(pid) {}
-  std::string name() const override { return "grpc"; }
+  GrpcTarget(std::string address, std::unique_ptr<Client> stats, pid_t pid,
+             std::string name)
+      : address_(std::move(address)),
+        stats_(std::move(stats)),
+        pid_(pid),
+        name_(std::move(name)) {}
+  std::string name() const override { return name_; }
   absl::StatusOr<std::unique_ptr<Session>> NewSession() override {
     absl::StatusOr<std::unique_ptr<Client>> c = Connect(address_);
     if (!c.ok()) return c.status();
     return std::make_unique<GrpcSession>(std::move(*c));
+  }
+  absl::StatusOr<std::unique_ptr<AsyncSession>> NewAsyncSession(
+      PipelineVia via) override {
+    absl::StatusOr<std::unique_ptr<Client>> c = Connect(address_);
+    if (!c.ok()) return c.status();
+    return NewGrpcAsyncSession(std::move(*c), via);
   }
   absl::StatusOr<std::unique_ptr<StalledSnapshot>> OpenStalledSnapshot(
       const std::string& key) override {
@@ -101,20 +112,22 @@ class GrpcTarget final : public Target {
   std::string address_;
   std::unique_ptr<Client> stats_;
   pid_t pid_;
+  std::string name_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Target>> OpenGrpc(const std::string& address,
-                                                 pid_t server_pid) {
+                                                 pid_t server_pid,
+                                                 const std::string& name) {
   absl::StatusOr<std::unique_ptr<Client>> c = Connect(address);
   if (!c.ok()) return c.status();
   absl::Status h = (*c)->Health();
   if (!h.ok()) {
     return absl::UnavailableError(
-        std::string("mvkv_server at ") + address + ": " + std::string(h.message()));
+        name + " server at " + address + ": " + std::string(h.message()));
   }
-  return std::make_unique<GrpcTarget>(address, std::move(*c), server_pid);
+  return std::make_unique<GrpcTarget>(address, std::move(*c), server_pid, name);
 }
 
 }  // namespace mvkv::ycsb::targets_internal

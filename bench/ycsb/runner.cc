@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "bench/ycsb/pipelined_worker.h"
 #include "mvcc/reclaim_scheme.h"
 #include "reclaim/reclaim.h"
 
@@ -103,6 +104,11 @@ absl::Status DoOp(Session& s, const Op& op, const WorkloadSpec& spec,
 void Worker(Target& target, const RunConfig& c, int index,
             InsertCounter* inserts, Shared* shared, Clock::time_point t0,
             WorkerOut* out) {
+  if (c.pipeline > 1) {
+    return RunPipelinedWorker(target, c, index, inserts, shared->stop,
+                              shared->ops, t0,
+                              {out->latency, out->errors, &out->ops, &out->fatal});
+  }
   absl::StatusOr<std::unique_ptr<Session>> session = target.NewSession();
   if (!session.ok()) {
     out->fatal = session.status();
@@ -263,7 +269,7 @@ absl::Status Load(Target& target, const RunConfig& c) {
 
 absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   RunResult r;
-  r.target = target.name();
+  r.target = RunLabel(target.name(), c);
   r.workload = c.spec.name;
   r.threads = c.threads;
   r.stalls = c.stalls;
