@@ -264,8 +264,7 @@ grpc::Status KvService::CheckAuth(grpc::CallbackServerContext* context) const {
 
 void KvService::Record(Method method, const grpc::Status& status,
                        absl::Duration latency) const {
-  const char* name = MethodName(method);
-  if (metrics_ != nullptr) metrics_->Record(name, status.error_code(), latency);
+  if (metrics_ != nullptr) metrics_->Record(method, status.error_code(), latency);
   const auto code = status.error_code();
   const bool server_side = code == grpc::StatusCode::INTERNAL ||
                            code == grpc::StatusCode::UNKNOWN ||
@@ -273,7 +272,7 @@ void KvService::Record(Method method, const grpc::Status& status,
                            code == grpc::StatusCode::UNAVAILABLE;
   if (log_requests_ || server_side) {
     Log(server_side ? "warn" : "info", "rpc",
-        {{"method", name},
+        {{"method", MethodName(method)},
          {"code", absl::StrCat(static_cast<int>(code))},
          {"error", status.error_message()},
          {"latency_us", absl::StrCat(absl::ToInt64Microseconds(latency))}});
