@@ -126,8 +126,9 @@ class KvHandler final {
   // The reads of several ops at once, inline: results[i] answers gets[i]
   // (each a get). The one place reads are grouped, so a prefetching
   // Database::MultiGet can serve them. `budget` (may be null: no cap) is
-  // the value bytes still allowed; a read that would pass it is not run and
-  // gets ResourceExhausted. REQUIRES: gets.size() == results.size().
+  // the value bytes still allowed: once the values returned have used it
+  // up, the later reads get ResourceExhausted and return no value.
+  // REQUIRES: gets.size() == results.size().
   void ReadMany(const std::vector<const v1::AutocommitOp*>& gets,
                 const std::vector<v1::AutocommitResult*>& results,
                 std::size_t* budget);
@@ -170,6 +171,10 @@ class KvHandler final {
   void Reap(absl::Time now) { txns_.Reap(now); }
 
   const HandlerOptions& options() const { return options_; }
+  // The most a read's result can hold: the largest key and value allowed.
+  std::size_t MaxReadBytes() const {
+    return db_->limits().max_key_bytes + db_->limits().max_value_bytes;
+  }
 
  private:
   friend class Session;

@@ -23,6 +23,12 @@ namespace {
 // the engine prefetches, small enough to stop near the response cap.
 constexpr std::size_t kReadGroup = 32;
 
+absl::Status CapReached() {
+  return absl::ResourceExhaustedError(
+      "batch response cap reached: this read's value is not returned; send "
+      "it again (in a smaller batch)");
+}
+
 void SetError(const absl::Status& status, v1::AutocommitResult* result) {
   result->set_code(static_cast<int>(status.code()));
   result->set_message(std::string(status.message()));
@@ -104,10 +110,7 @@ void KvHandler::ReadMany(const std::vector<const v1::AutocommitOp*>& gets,
       v1::AutocommitResult* result = results[i];
       result->set_id(gets[i]->id());
       if (budget != nullptr && *budget == 0) {
-        SetError(absl::ResourceExhaustedError(
-                     "batch response cap reached: this read was not run; "
-                     "send it again (in a smaller batch)"),
-                 result);
+        SetError(CapReached(), result);
       } else if (absl::Status s = ValidateKey(get.key()); !s.ok()) {
         SetError(s, result);
       } else if (get.snapshot_ts() != 0) {  // a past snapshot: rare, alone
@@ -125,6 +128,10 @@ void KvHandler::ReadMany(const std::vector<const v1::AutocommitOp*>& gets,
         continue;
       }
       if (budget != nullptr) {
+        if (*budget == 0) {
+          SetError(CapReached(), result);
+          continue;
+        }
         *budget -= std::min(*budget, reads[j]->value.size());
       }
       v1::KeyValue* kv = result->mutable_get()->mutable_kv();

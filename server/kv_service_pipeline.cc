@@ -19,10 +19,12 @@
 //      its writer: filled under mu_ before StartWrite, cleared in
 //      OnWriteDone.
 //   3. ops_ and bytes_ count every operation accepted and not yet written
-//      (running, ready_ or out_) and the bytes they hold; reading pauses at
-//      the window and resumes from OnWriteDone below half of it, so a
-//      client that stops reading holds at most a window (plus one result)
-//      in the server.
+//      (running, ready_ or out_) and the bytes they hold; a read taken
+//      counts the largest result it may return (KvHandler::MaxReadBytes)
+//      until its real result replaces that. Reading pauses at the window
+//      and resumes from OnWriteDone below half of it, so a client that
+//      stops reading holds at most a window plus one largest result in the
+//      server.
 //   4. Finish is called once, when no read, write, operation, alarm or
 //      TryCancel is outstanding, so OnDone (which deletes the reactor)
 //      comes after every callback that may touch it. After its unlock an
@@ -161,6 +163,9 @@ class PipelineReactor final
     gauges_.ops.fetch_add(ops, std::memory_order_relaxed);
     gauges_.bytes.fetch_add(bytes, std::memory_order_relaxed);
   }
+  int64_t ReadReserve() {
+    return 32 + static_cast<int64_t>(handler().MaxReadBytes());
+  }
   bool WindowFullLocked() const {
     return ops_ >= options_.window_ops ||
            bytes_ >= static_cast<int64_t>(options_.window_bytes);
@@ -213,6 +218,8 @@ class PipelineReactor final
       if (t.kind == Taken::kAsync) {
         ++running_;
         bytes = RequestBytes(op);
+      } else if (t.kind == Taken::kRead) {
+        bytes = ReadReserve();  // until its result is known (invariant 3)
       }
       Adjust(1, bytes);
       taken->push_back(t);
@@ -249,6 +256,7 @@ class PipelineReactor final
       for (std::size_t i = 0; i < taken.size(); ++i) {
         if (results[i] == nullptr) continue;
         if (taken[i].tracked) ids_.erase(taken[i].op->id());
+        if (taken[i].kind == Taken::kRead) Adjust(0, -ReadReserve());
         ReadyLocked(results[i].release());
       }
       StartWriteLocked(&a);
