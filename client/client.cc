@@ -13,22 +13,28 @@
 
 namespace mvkv::client {
 
+// A unary call on a client's KV stub, with its token and deadline.
+struct Rpc {
+  template <class Request, class Response>
+  static absl::StatusOr<Response> Call(
+      Client& client,
+      grpc::Status (v1::KV::Stub::*method)(grpc::ClientContext*,
+                                           const Request&, Response*),
+      const Request& request) {
+    grpc::ClientContext context;
+    client.PrepareContext(&context, client.options_.timeout);
+    Response response;
+    absl::Status s = wire::FromGrpc(
+        ((*client.stubs_->kv).*method)(&context, request, &response));
+    if (!s.ok()) return s;
+    return response;
+  }
+};
+
 namespace {
 
 using wire::FromGrpc;
 using wire::FromProto;
-
-// A unary call on the KV stub: the token and deadline, the call, the status.
-template <class Request, class Response, class Method>
-absl::Status Unary(const Client& client, v1::KV::Stub& stub, Method method,
-                   const Request& request, Response* response,
-                   void (Client::*prepare)(grpc::ClientContext*,
-                                           absl::Duration) const,
-                   absl::Duration timeout) {
-  grpc::ClientContext context;
-  (client.*prepare)(&context, timeout);
-  return FromGrpc((stub.*method)(&context, request, response));
-}
 
 }  // namespace
 
@@ -77,61 +83,28 @@ std::string Stats::Text(std::string_view name) const {
 }
 
 Compare Compare::Value(std::string key, Result result, std::string value) {
-  Compare c;
-  c.key = std::move(key);
-  c.target = Target::kValue;
-  c.result = result;
-  c.value = std::move(value);
-  return c;
+  return Compare{std::move(key), Target::kValue, result, std::move(value)};
 }
 
 Compare Compare::Version(std::string key, Result result, uint64_t version) {
-  Compare c;
-  c.key = std::move(key);
-  c.target = Target::kVersion;
-  c.result = result;
-  c.version = version;
-  return c;
+  return Compare{std::move(key), Target::kVersion, result, "", version};
 }
 
 Compare Compare::Exists(std::string key, bool exists) {
-  Compare c;
-  c.key = std::move(key);
-  c.target = Target::kExists;
-  c.result = Result::kEqual;
-  c.exists = exists;
-  return c;
+  return Compare{std::move(key), Target::kExists, Result::kEqual, "", 0,
+                 exists};
 }
 
-Op Op::Get(std::string key) {
-  Op op;
-  op.kind = Kind::kGet;
-  op.key = std::move(key);
-  return op;
-}
+Op Op::Get(std::string key) { return Op{Kind::kGet, std::move(key)}; }
 
 Op Op::Put(std::string key, std::string value) {
-  Op op;
-  op.kind = Kind::kPut;
-  op.key = std::move(key);
-  op.value = std::move(value);
-  return op;
+  return Op{Kind::kPut, std::move(key), std::move(value)};
 }
 
-Op Op::Delete(std::string key) {
-  Op op;
-  op.kind = Kind::kDelete;
-  op.key = std::move(key);
-  return op;
-}
+Op Op::Delete(std::string key) { return Op{Kind::kDelete, std::move(key)}; }
 
 Op Op::Scan(std::string start, std::string end, uint32_t limit) {
-  Op op;
-  op.kind = Kind::kScan;
-  op.key = std::move(start);
-  op.end = std::move(end);
-  op.limit = limit;
-  return op;
+  return Op{Kind::kScan, std::move(start), "", std::move(end), limit};
 }
 
 // ---- Txn. ----
@@ -237,83 +210,69 @@ absl::Status Txn::Rollback() {
 
 // ---- TxnHandle. ----
 
+namespace {
+
+// `request` with the handle's txn_id.
+template <class Request>
+Request ForHandle(uint64_t id, Request request = Request()) {
+  request.set_txn_id(id);
+  return request;
+}
+
+}  // namespace
+
 absl::StatusOr<KeyValue> TxnHandle::Get(const std::string& key) {
-  v1::TxnGetRequest request;
-  request.set_txn_id(id_);
+  auto request = ForHandle<v1::TxnGetRequest>(id_);
   request.set_key(key);
-  v1::GetResponse response;
-  absl::Status s = Unary(*client_, *client_->stubs_->kv, &v1::KV::Stub::TxnGet,
-                         request, &response, &Client::PrepareContext,
-                         client_->options_.timeout);
-  if (!s.ok()) return s;
-  return FromProto(std::move(*response.mutable_kv()));
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnGet, request);
+  if (!r.ok()) return r.status();
+  return FromProto(std::move(*r->mutable_kv()));
 }
 
 absl::Status TxnHandle::Put(const std::string& key, const std::string& value) {
-  v1::TxnPutRequest request;
-  request.set_txn_id(id_);
+  auto request = ForHandle<v1::TxnPutRequest>(id_);
   request.set_key(key);
   request.set_value(value);
-  v1::TxnPutResponse response;
-  return Unary(*client_, *client_->stubs_->kv, &v1::KV::Stub::TxnPut, request,
-               &response, &Client::PrepareContext, client_->options_.timeout);
+  return Rpc::Call(*client_, &v1::KV::Stub::TxnPut, request).status();
 }
 
 absl::Status TxnHandle::Delete(const std::string& key) {
-  v1::TxnDeleteRequest request;
-  request.set_txn_id(id_);
+  auto request = ForHandle<v1::TxnDeleteRequest>(id_);
   request.set_key(key);
-  v1::TxnDeleteResponse response;
-  return Unary(*client_, *client_->stubs_->kv, &v1::KV::Stub::TxnDelete,
-               request, &response, &Client::PrepareContext,
-               client_->options_.timeout);
+  return Rpc::Call(*client_, &v1::KV::Stub::TxnDelete, request).status();
 }
 
 absl::StatusOr<ScanResult> TxnHandle::Scan(const std::string& start,
                                            const std::string& end,
                                            uint32_t limit) {
-  v1::TxnScanRequest request;
-  request.set_txn_id(id_);
+  auto request = ForHandle<v1::TxnScanRequest>(id_);
   request.set_start(start);
   request.set_end(end);
   request.set_limit(limit);
-  v1::ScanResponse response;
-  absl::Status s = Unary(*client_, *client_->stubs_->kv, &v1::KV::Stub::TxnScan,
-                         request, &response, &Client::PrepareContext,
-                         client_->options_.timeout);
-  if (!s.ok()) return s;
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnScan, request);
+  if (!r.ok()) return r.status();
   ScanResult out;
-  wire::AppendScan(response, &out);
+  wire::AppendScan(*r, &out);
   return out;
 }
 
 absl::Status TxnHandle::KeepAlive() {
-  v1::KeepAliveRequest request;
-  request.set_txn_id(id_);
-  v1::KeepAliveResponse response;
-  return Unary(*client_, *client_->stubs_->kv, &v1::KV::Stub::KeepAlive,
-               request, &response, &Client::PrepareContext,
-               client_->options_.timeout);
+  return Rpc::Call(*client_, &v1::KV::Stub::KeepAlive,
+                   ForHandle<v1::KeepAliveRequest>(id_))
+      .status();
 }
 
 absl::StatusOr<uint64_t> TxnHandle::Commit() {
-  v1::CommitTxnRequest request;
-  request.set_txn_id(id_);
-  v1::CommitResponse response;
-  absl::Status s = Unary(*client_, *client_->stubs_->kv,
-                         &v1::KV::Stub::CommitTxn, request, &response,
-                         &Client::PrepareContext, client_->options_.timeout);
-  if (!s.ok()) return s;
-  return response.commit_ts();
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::CommitTxn,
+                     ForHandle<v1::CommitTxnRequest>(id_));
+  if (!r.ok()) return r.status();
+  return r->commit_ts();
 }
 
 absl::Status TxnHandle::Rollback() {
-  v1::RollbackTxnRequest request;
-  request.set_txn_id(id_);
-  v1::RollbackResponse response;
-  return Unary(*client_, *client_->stubs_->kv, &v1::KV::Stub::RollbackTxn,
-               request, &response, &Client::PrepareContext,
-               client_->options_.timeout);
+  return Rpc::Call(*client_, &v1::KV::Stub::RollbackTxn,
+                   ForHandle<v1::RollbackTxnRequest>(id_))
+      .status();
 }
 
 // ---- Client. ----
@@ -370,11 +329,9 @@ void Client::PrepareContext(grpc::ClientContext* context,
 absl::StatusOr<KeyValue> Client::Get(const std::string& key) {
   v1::GetRequest request;
   request.set_key(key);
-  v1::GetResponse response;
-  absl::Status s = Unary(*this, *stubs_->kv, &v1::KV::Stub::Get, request,
-                         &response, &Client::PrepareContext, options_.timeout);
-  if (!s.ok()) return s;
-  return FromProto(std::move(*response.mutable_kv()));
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Get, request);
+  if (!r.ok()) return r.status();
+  return FromProto(std::move(*r->mutable_kv()));
 }
 
 absl::StatusOr<uint64_t> Client::Put(const std::string& key,
@@ -382,21 +339,17 @@ absl::StatusOr<uint64_t> Client::Put(const std::string& key,
   v1::PutRequest request;
   request.set_key(key);
   request.set_value(value);
-  v1::PutResponse response;
-  absl::Status s = Unary(*this, *stubs_->kv, &v1::KV::Stub::Put, request,
-                         &response, &Client::PrepareContext, options_.timeout);
-  if (!s.ok()) return s;
-  return response.commit_ts();
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Put, request);
+  if (!r.ok()) return r.status();
+  return r->commit_ts();
 }
 
 absl::StatusOr<DeleteResult> Client::Delete(const std::string& key) {
   v1::DeleteRequest request;
   request.set_key(key);
-  v1::DeleteResponse response;
-  absl::Status s = Unary(*this, *stubs_->kv, &v1::KV::Stub::Delete, request,
-                         &response, &Client::PrepareContext, options_.timeout);
-  if (!s.ok()) return s;
-  return DeleteResult{response.existed(), response.commit_ts()};
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Delete, request);
+  if (!r.ok()) return r.status();
+  return DeleteResult{r->existed(), r->commit_ts()};
 }
 
 absl::StatusOr<ScanResult> Client::Scan(const std::string& start,
@@ -420,24 +373,16 @@ absl::StatusOr<ScanResult> Client::Scan(const std::string& start,
 absl::StatusOr<CompareAndCommitResult> Client::CompareAndCommit(
     const std::vector<Compare>& compares, const std::vector<Op>& success,
     const std::vector<Op>& failure) {
-  v1::CompareAndCommitRequest request =
-      wire::ToProto(compares, success, failure);
-  v1::CompareAndCommitResponse response;
-  absl::Status s = Unary(*this, *stubs_->kv, &v1::KV::Stub::CompareAndCommit,
-                         request, &response, &Client::PrepareContext,
-                         options_.timeout);
-  if (!s.ok()) return s;
-  const auto& ops = response.succeeded() ? success : failure;
-  return wire::FromProto(response, ops);
+  auto r = Rpc::Call(*this, &v1::KV::Stub::CompareAndCommit,
+                     wire::ToProto(compares, success, failure));
+  if (!r.ok()) return r.status();
+  return wire::FromProto(*r, r->succeeded() ? success : failure);
 }
 
 absl::StatusOr<Stats> Client::GetStats() {
-  v1::StatsResponse response;
-  absl::Status s =
-      Unary(*this, *stubs_->kv, &v1::KV::Stub::Stats, v1::StatsRequest(),
-            &response, &Client::PrepareContext, options_.timeout);
-  if (!s.ok()) return s;
-  return wire::FromProto(response);
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Stats, v1::StatsRequest());
+  if (!r.ok()) return r.status();
+  return wire::FromProto(*r);
 }
 
 absl::Status Client::Health() {
@@ -475,13 +420,10 @@ absl::StatusOr<std::unique_ptr<TxnHandle>> Client::BeginHandle(
     Isolation isolation) {
   v1::BeginTxnRequest request;
   request.set_isolation(wire::ToProto(isolation));
-  v1::BeginTxnResponse response;
-  absl::Status s = Unary(*this, *stubs_->kv, &v1::KV::Stub::BeginTxn, request,
-                         &response, &Client::PrepareContext, options_.timeout);
-  if (!s.ok()) return s;
-  return std::unique_ptr<TxnHandle>(
-      new TxnHandle(this, response.txn_id(), response.snapshot_ts(),
-                    absl::Milliseconds(response.lease_ms())));
+  auto r = Rpc::Call(*this, &v1::KV::Stub::BeginTxn, request);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<TxnHandle>(new TxnHandle(
+      this, r->txn_id(), r->snapshot_ts(), absl::Milliseconds(r->lease_ms())));
 }
 
 absl::Status Client::Transact(const std::function<absl::Status(Txn&)>& fn,

@@ -371,7 +371,7 @@ class Client final {
   }
 
  private:
-  friend class TxnHandle;
+  friend struct Rpc;  // client.cc: the unary calls on the stubs
   struct Stubs;
   Client(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
   // Gives `context` the token and a deadline `timeout` from now (none for

@@ -141,6 +141,13 @@ int RunBatchFile(Client& c, const Flags& f, const std::string& file) {
 // `run` to what it does once the flags are parsed.
 using Run = std::function<int(Client&)>;
 
+// The exit code of a call's result: its error's, or print(value)'s.
+template <class T, class Print>
+int Report(const absl::StatusOr<T>& result, Print print) {
+  if (!result.ok()) return StatusExit(result.status());
+  return print(*result);
+}
+
 void AddCommands(CLI::App& app, Flags& f, Run& run) {
   static std::string key, value, start, end, file;
 
@@ -148,10 +155,10 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
   get->add_option("KEY", key, "the key")->required();
   get->callback([&] {
     run = [&](Client& c) {
-      auto kv = c.Get(key);
-      if (!kv.ok()) return StatusExit(kv.status());
-      PrintKeyValue(*kv, f.json);
-      return int{kOk};
+      return Report(c.Get(key), [&](const KeyValue& kv) {
+        PrintKeyValue(kv, f.json);
+        return kOk;
+      });
     };
   });
 
@@ -160,14 +167,14 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
   put->add_option("VALUE", value, "the value")->required();
   put->callback([&] {
     run = [&](Client& c) {
-      auto ts = c.Put(key, value);
-      if (!ts.ok()) return StatusExit(ts.status());
-      if (f.json) {
-        PrintJson({{"commit_ts", *ts}});
-      } else {
-        PrintLine(absl::StrCat("OK commit_ts=", *ts));
-      }
-      return int{kOk};
+      return Report(c.Put(key, value), [&](uint64_t ts) {
+        if (f.json) {
+          PrintJson({{"commit_ts", ts}});
+        } else {
+          PrintLine(absl::StrCat("OK commit_ts=", ts));
+        }
+        return kOk;
+      });
     };
   });
 
@@ -175,15 +182,15 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
   del->add_option("KEY", key, "the key")->required();
   del->callback([&] {
     run = [&](Client& c) {
-      auto r = c.Delete(key);
-      if (!r.ok()) return StatusExit(r.status());
-      if (f.json) {
-        PrintJson({{"existed", r->existed}, {"commit_ts", r->commit_ts}});
-      } else {
-        PrintLine(r->existed ? absl::StrCat("deleted commit_ts=", r->commit_ts)
-                             : "not found");
-      }
-      return int{r->existed ? kOk : kNotFound};
+      return Report(c.Delete(key), [&](const DeleteResult& r) {
+        if (f.json) {
+          PrintJson({{"existed", r.existed}, {"commit_ts", r.commit_ts}});
+        } else {
+          PrintLine(r.existed ? absl::StrCat("deleted commit_ts=", r.commit_ts)
+                              : "not found");
+        }
+        return r.existed ? kOk : kNotFound;
+      });
     };
   });
 
@@ -193,10 +200,10 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
   scan->add_option("END", end, "end, exclusive (default: to the last key)");
   scan->callback([&] {
     run = [&](Client& c) {
-      auto r = c.Scan(start, end, f.limit);
-      if (!r.ok()) return StatusExit(r.status());
-      PrintScan(*r, f.json);
-      return int{kOk};
+      return Report(c.Scan(start, end, f.limit), [&](const ScanResult& r) {
+        PrintScan(r, f.json);
+        return kOk;
+      });
     };
   });
 
@@ -221,10 +228,10 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
 
   app.add_subcommand("stats", "the server's engine accounting")->callback([&] {
     run = [&](Client& c) {
-      auto r = c.GetStats();
-      if (!r.ok()) return StatusExit(r.status());
-      PrintStats(*r, f.json);
-      return int{kOk};
+      return Report(c.GetStats(), [&](const Stats& r) {
+        PrintStats(r, f.json);
+        return kOk;
+      });
     };
   });
 

@@ -14,54 +14,60 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
+using google::protobuf::Reflection;
+
+// Field `f` of `m` (item `j` if repeated), read with the getter pair of its
+// type.
+template <class T>
+T Scalar(const Message& m, const FieldDescriptor* f, int j,
+         T (Reflection::*one)(const Message&, const FieldDescriptor*) const,
+         T (Reflection::*many)(const Message&, const FieldDescriptor*, int)
+             const) {
+  const Reflection* r = m.GetReflection();
+  return f->is_repeated() ? (r->*many)(m, f, j) : (r->*one)(m, f);
+}
+
 // Appends the fields of `m` under `prefix` (see FromProto(StatsResponse)).
 void Flatten(const Message& m, const std::string& prefix, Stats* out) {
   const auto* descriptor = m.GetDescriptor();
-  const auto* reflection = m.GetReflection();
+  const Reflection* r = m.GetReflection();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const FieldDescriptor* f = descriptor->field(i);
     const std::string name = absl::StrCat(prefix, f->name());
-    const int n = f->is_repeated() ? reflection->FieldSize(m, f) : 1;
+    const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
     for (int j = 0; j < n; ++j) {
       const std::string item =
           f->is_repeated() ? absl::StrCat(name, ".", j) : name;
-      const bool rep = f->is_repeated();
+      auto add = [&](std::variant<uint64_t, std::string> value) {
+        out->entries.push_back({item, std::move(value)});
+      };
       switch (f->cpp_type()) {
         case FieldDescriptor::CPPTYPE_MESSAGE:
-          Flatten(rep ? reflection->GetRepeatedMessage(m, f, j)
-                      : reflection->GetMessage(m, f),
+          Flatten(f->is_repeated() ? r->GetRepeatedMessage(m, f, j)
+                                   : r->GetMessage(m, f),
                   item + ".", out);
           break;
         case FieldDescriptor::CPPTYPE_UINT64:
-          out->entries.push_back(
-              {item, rep ? reflection->GetRepeatedUInt64(m, f, j)
-                         : reflection->GetUInt64(m, f)});
+          add(Scalar(m, f, j, &Reflection::GetUInt64,
+                     &Reflection::GetRepeatedUInt64));
           break;
         case FieldDescriptor::CPPTYPE_UINT32:
-          out->entries.push_back(
-              {item, uint64_t{rep ? reflection->GetRepeatedUInt32(m, f, j)
-                                  : reflection->GetUInt32(m, f)}});
+          add(uint64_t{Scalar(m, f, j, &Reflection::GetUInt32,
+                              &Reflection::GetRepeatedUInt32)});
           break;
         case FieldDescriptor::CPPTYPE_BOOL:
-          out->entries.push_back(
-              {item, uint64_t{rep ? reflection->GetRepeatedBool(m, f, j)
-                                  : reflection->GetBool(m, f)}});
+          add(uint64_t{Scalar(m, f, j, &Reflection::GetBool,
+                              &Reflection::GetRepeatedBool)});
           break;
         case FieldDescriptor::CPPTYPE_STRING:
-          out->entries.push_back(
-              {item, rep ? reflection->GetRepeatedString(m, f, j)
-                         : reflection->GetString(m, f)});
+          add(Scalar(m, f, j, &Reflection::GetString,
+                     &Reflection::GetRepeatedString));
           break;
-        case FieldDescriptor::CPPTYPE_ENUM:
-          out->entries.push_back(
-              {item, rep ? reflection->GetRepeatedEnum(m, f, j)->name()
-                         : reflection->GetEnum(m, f)->name()});
-          break;
-        default: {  // signed integers and floating point: as text
+        default: {  // enums, signed integers, floating point: as text
           std::string text;
-          google::protobuf::TextFormat::PrintFieldValueToString(m, f, rep ? j : -1,
-                                                                &text);
-          out->entries.push_back({item, text});
+          google::protobuf::TextFormat::PrintFieldValueToString(
+              m, f, f->is_repeated() ? j : -1, &text);
+          add(std::move(text));
         }
       }
     }

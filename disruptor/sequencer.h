@@ -144,6 +144,11 @@ class Sequencer {
 
   void Halt();
   bool IsHalted() const { return halted_.IsRaised(); }
+  // Producers waiting for a free slot right now (in Next/NextFor's slow
+  // path). For tests and diagnostics: wait-free, one relaxed load.
+  int WaitingProducers() const {
+    return waiting_producers_.load(std::memory_order_relaxed);
+  }
 
   std::size_t buffer_size() const { return buffer_size_; }
   WaitStrategy& wait_strategy() const { return wait_strategy_; }
@@ -174,6 +179,8 @@ class Sequencer {
   const std::size_t buffer_size_;
   std::vector<const Sequence*> gating_;
   AlertFlag halted_;
+  // Relaxed: a count for observers only (WaitingProducers).
+  mutable std::atomic<int> waiting_producers_{0};
 };
 
 class SingleProducerSequencer final : public Sequencer {

@@ -11,12 +11,9 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "mvcc/db.h"
 #include "proto/kv.grpc.pb.h"
 #include "server/call.h"
-#include "server/executor.h"
-#include "server/kv_handler.h"
-#include "server/kv_service.h"
+#include "server/testing/in_process_server.h"
 
 namespace mvkv::server {
 namespace {
@@ -46,26 +43,10 @@ TEST(CallTest, EveryMethodOfTheServiceHasARow) {
 class CallAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = Database::Open().value();
-    handler_ = std::make_unique<KvHandler>(db_.get(), HandlerOptions());
-    executor_ = std::make_unique<Executor>(/*threads=*/1, /*max_queue=*/64);
-    service_ = std::make_unique<KvService>(handler_.get(), executor_.get(),
-                                           nullptr, "s3cret", false);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials());
-  }
-  void TearDown() override {
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(5));
-    executor_->Shutdown();
-    handler_->CloseTxns();
+    server_ = std::make_unique<testing::InProcessServer>(
+        testing::InProcessOptions{.auth_token = "s3cret"});
+    ASSERT_TRUE(server_->ok());
+    channel_ = server_->channel();
   }
 
   // Calls `method` with one empty request message and no token, as raw
@@ -101,11 +82,7 @@ class CallAuthTest : public ::testing::Test {
     return status;
   }
 
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<KvHandler> handler_;
-  std::unique_ptr<Executor> executor_;
-  std::unique_ptr<KvService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::InProcessServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
@@ -118,7 +95,7 @@ TEST_F(CallAuthTest, EveryMethodRefusesACallWithoutTheToken) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
         << method << ": " << status.error_message();
   }
-  EXPECT_EQ(db_->GetStats().commits, 0u);
+  EXPECT_EQ(server_->db().GetStats().commits, 0u);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 namespace mvkv::server {
 
 using handler_internal::AwaitReply;
+using handler_internal::CommitAndReply;
 using handler_internal::ReadOne;
 
 namespace {
@@ -93,11 +94,7 @@ absl::StatusOr<IsolationLevel> ToIsolation(int isolation) {
 KvHandler::KvHandler(Database* db, const HandlerOptions& options)
     : db_(db),
       options_(options),
-      txns_(db, TxnTableOptions{.max_open_txns = options.max_open_txns,
-                                .max_txn_age = options.max_txn_age,
-                                .txn_lease = options.txn_lease,
-                                .clock = options.clock,
-                                .reaper_thread = options.reaper_thread}) {}
+      txns_(db, options.txns) {}
 
 KvHandler::~KvHandler() = default;
 
@@ -190,14 +187,8 @@ void KvHandler::PutAsync(const v1::PutRequest& request,
   if (absl::Status s = txn->Put(request.key(), request.value()); !s.ok()) {
     return std::move(reply)(s);
   }
-  mvkv::Txn* raw = txn.get();
-  raw->CommitAsync(
-      [txn = std::move(txn), reply = std::move(reply)](absl::Status s) mutable {
-        if (!s.ok()) return std::move(reply)(s);
-        v1::PutResponse response;
-        response.set_commit_ts(txn->commit_ts());
-        std::move(reply)(std::move(response));
-      });
+  CommitAndReply(std::move(txn), v1::PutResponse(), std::move(reply),
+                 [](v1::PutResponse& r, uint64_t ts) { r.set_commit_ts(ts); });
 }
 
 absl::StatusOr<v1::DeleteResponse> KvHandler::Delete(
@@ -219,15 +210,10 @@ void KvHandler::DeleteAsync(const v1::DeleteRequest& request,
   if (absl::Status s = txn->Delete(request.key()); !s.ok()) {
     return std::move(reply)(s);
   }
-  mvkv::Txn* raw = txn.get();
-  raw->CommitAsync(
-      [txn = std::move(txn), reply = std::move(reply)](absl::Status s) mutable {
-        if (!s.ok()) return std::move(reply)(s);
-        v1::DeleteResponse response;
-        response.set_existed(true);
-        response.set_commit_ts(txn->commit_ts());
-        std::move(reply)(std::move(response));
-      });
+  v1::DeleteResponse response;
+  response.set_existed(true);
+  CommitAndReply(std::move(txn), std::move(response), std::move(reply),
+                 [](v1::DeleteResponse& r, uint64_t ts) { r.set_commit_ts(ts); });
 }
 
 absl::StatusOr<std::unique_ptr<ScanStream>> KvHandler::OpenScan(
@@ -403,18 +389,14 @@ void KvHandler::CompareAndCommitAttemptAsync(
       !s.ok()) {
     return std::move(reply)(s);
   }
-  mvkv::Txn* raw = txn.get();
-  raw->CommitAsync([txn = std::move(txn), response = std::move(response),
-                    reply = std::move(reply)](absl::Status s) mutable {
-    if (!s.ok()) return std::move(reply)(s);
-    const uint64_t ts = txn->commit_ts();
-    response.set_commit_ts(ts);
-    for (v1::OpResult& r : *response.mutable_results()) {
-      if (r.has_put()) r.mutable_put()->set_commit_ts(ts);
-      if (r.has_delete_()) r.mutable_delete_()->set_commit_ts(ts);
-    }
-    std::move(reply)(std::move(response));
-  });
+  CommitAndReply(std::move(txn), std::move(response), std::move(reply),
+                 [](v1::CompareAndCommitResponse& response, uint64_t ts) {
+                   response.set_commit_ts(ts);
+                   for (v1::OpResult& r : *response.mutable_results()) {
+                     if (r.has_put()) r.mutable_put()->set_commit_ts(ts);
+                     if (r.has_delete_()) r.mutable_delete_()->set_commit_ts(ts);
+                   }
+                 });
 }
 
 absl::StatusOr<v1::CompareAndCommitResponse> KvHandler::CompareAndCommit(

@@ -43,10 +43,9 @@ namespace mvkv::server {
 // the handler validates with the engine's own validators, so a request is
 // judged by one rule whichever layer looks at it.
 struct HandlerOptions {
-  // Transactions: see TxnTableOptions.
-  int max_open_txns = 1024;
-  absl::Duration max_txn_age = absl::Minutes(10);
-  absl::Duration txn_lease = absl::Seconds(10);
+  // Open transactions: their limit, lifetimes and (for tests) the reaper's
+  // clock; see TxnTableOptions.
+  TxnTableOptions txns;
   // Compares and ops per branch of a CompareAndCommit.
   int max_txn_ops = 1024;
   // Operations per Batch request and per Pipeline message (--max_batch_ops).
@@ -62,9 +61,6 @@ struct HandlerOptions {
   // Cap of every response that returns pairs: a streamed Scan's chunks and
   // each unary scan (see proto/kv.proto, Conventions).
   std::size_t max_response_bytes = 1 << 20;
-  // For tests: the transaction table's clock and reaper (TxnTableOptions).
-  std::function<absl::Time()> clock = [] { return absl::Now(); };
-  bool reaper_thread = true;
 };
 
 class ScanStream;

@@ -23,7 +23,7 @@ class KvHandlerBatchTest : public ::testing::Test {
     o.durability = &durable_;
     db_ = Database::Open(o).value();
     HandlerOptions h;
-    h.reaper_thread = false;
+    h.txns.reaper_thread = false;
     h.max_batch_ops = 8;
     h.max_batch_response_bytes = 64;
     handler_ = std::make_unique<KvHandler>(db_.get(), h);

@@ -36,10 +36,10 @@ class KvHandlerTest : public ::testing::Test {
     o.limits = {.max_key_bytes = 16, .max_value_bytes = 32};
     db_ = Database::Open(o).value();
     HandlerOptions h;
-    h.max_open_txns = 2;
-    h.txn_lease = absl::Milliseconds(100);
-    h.clock = clock_.AsFunction();
-    h.reaper_thread = false;
+    h.txns.max_open_txns = 2;
+    h.txns.txn_lease = absl::Milliseconds(100);
+    h.txns.clock = clock_.AsFunction();
+    h.txns.reaper_thread = false;
     handler_ = std::make_unique<KvHandler>(db_.get(), h);
   }
   void TearDown() override {
@@ -168,9 +168,9 @@ TEST(KvHandlerCommitTest, CommitInFlightIsLeftAloneByCallsAndTheReaper) {
   auto db = Database::Open(o).value();
   FakeClock clock;
   HandlerOptions h;
-  h.txn_lease = absl::Milliseconds(50);
-  h.clock = clock.AsFunction();
-  h.reaper_thread = false;
+  h.txns.txn_lease = absl::Milliseconds(50);
+  h.txns.clock = clock.AsFunction();
+  h.txns.reaper_thread = false;
   KvHandler handler(db.get(), h);
   auto begun = handler.BeginTxn({});
   ASSERT_TRUE(begun.ok()) << begun.status();

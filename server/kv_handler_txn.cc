@@ -33,6 +33,17 @@ absl::Status Usable(TxnTable::Entry& entry) {
   return absl::OkStatus();
 }
 
+// `status` if it is an error, else an empty Response.
+template <class Response>
+absl::StatusOr<Response> WithEmptyResponse(const absl::Status& status) {
+  if (!status.ok()) return status;
+  return Response();
+}
+
+uint32_t LeaseMs(const TxnTable& txns) {
+  return static_cast<uint32_t>(absl::ToInt64Milliseconds(txns.lease()));
+}
+
 // A session reply for `status` (an error) with no payload.
 v1::SessionResponse ErrorResponse(const absl::Status& status) {
   v1::SessionResponse response;
@@ -134,14 +145,11 @@ absl::StatusOr<v1::BeginTxnResponse> KvHandler::BeginTxn(
   if (!entry.ok()) return entry.status();
   v1::BeginTxnResponse response;
   response.set_txn_id((*entry)->id());
-  {
-    auto lock = (*entry)->Lock();
-    if ((*entry)->txn() != nullptr) {
-      response.set_snapshot_ts((*entry)->txn()->snapshot_ts());
-    }
+  auto lock = (*entry)->Lock();
+  if ((*entry)->txn() != nullptr) {
+    response.set_snapshot_ts((*entry)->txn()->snapshot_ts());
   }
-  response.set_lease_ms(
-      static_cast<uint32_t>(absl::ToInt64Milliseconds(txns_.lease())));
+  response.set_lease_ms(LeaseMs(txns_));
   return response;
 }
 
@@ -152,8 +160,7 @@ absl::StatusOr<v1::KeepAliveResponse> KvHandler::KeepAlive(
   auto lock = (*entry)->Lock();
   if (absl::Status s = Usable(**entry); !s.ok()) return s;
   v1::KeepAliveResponse response;
-  response.set_lease_ms(
-      static_cast<uint32_t>(absl::ToInt64Milliseconds(txns_.lease())));
+  response.set_lease_ms(LeaseMs(txns_));
   return response;
 }
 
@@ -168,19 +175,16 @@ absl::StatusOr<v1::TxnPutResponse> KvHandler::TxnPut(
     const v1::TxnPutRequest& request) {
   auto entry = txns_.Find(request.txn_id());
   if (!entry.ok()) return entry.status();
-  if (absl::Status s = EntryPut(**entry, request.key(), request.value());
-      !s.ok()) {
-    return s;
-  }
-  return v1::TxnPutResponse();
+  return WithEmptyResponse<v1::TxnPutResponse>(
+      EntryPut(**entry, request.key(), request.value()));
 }
 
 absl::StatusOr<v1::TxnDeleteResponse> KvHandler::TxnDelete(
     const v1::TxnDeleteRequest& request) {
   auto entry = txns_.Find(request.txn_id());
   if (!entry.ok()) return entry.status();
-  if (absl::Status s = EntryDelete(**entry, request.key()); !s.ok()) return s;
-  return v1::TxnDeleteResponse();
+  return WithEmptyResponse<v1::TxnDeleteResponse>(
+      EntryDelete(**entry, request.key()));
 }
 
 absl::StatusOr<v1::ScanResponse> KvHandler::TxnScan(
@@ -206,8 +210,7 @@ absl::StatusOr<v1::RollbackResponse> KvHandler::RollbackTxn(
     const v1::RollbackTxnRequest& request) {
   auto entry = txns_.Find(request.txn_id());
   if (!entry.ok()) return entry.status();
-  if (absl::Status s = EntryRollback(**entry); !s.ok()) return s;
-  return v1::RollbackResponse();
+  return WithEmptyResponse<v1::RollbackResponse>(EntryRollback(**entry));
 }
 
 // ---- Sessions. ----

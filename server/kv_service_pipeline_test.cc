@@ -36,7 +36,7 @@ class PipelineServiceTest : public ::testing::Test {
     db_ = Database::Open(options).value();
     HandlerOptions h;
     h.max_batch_ops = 4;
-    h.reaper_thread = false;
+    h.txns.reaper_thread = false;
     handler_ = std::make_unique<KvHandler>(db_.get(), h);
     executor_ = std::make_unique<Executor>(/*threads=*/1, /*max_queue=*/64);
     service_ = std::make_unique<KvService>(handler_.get(), executor_.get(),

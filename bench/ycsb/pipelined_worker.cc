@@ -71,6 +71,7 @@ void RunPipelinedWorker(Target& target, const RunConfig& c, int index,
     absl::MutexLock l(&w.mu);
     const int t = static_cast<int>(type);
     out.latency[t].Record(ns);
+    out.live->Done(ns, !st.ok());
     if (!st.ok()) ++out.errors[t];
     ++*out.ops;
     progress.fetch_add(1, std::memory_order_relaxed);
@@ -123,6 +124,9 @@ void RunPipelinedWorker(Target& target, const RunConfig& c, int index,
     {
       absl::MutexLock l(&w.mu);
       ++w.in_flight;
+      out.live->Start(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0)
+              .count() + 1);
     }
     auto done = [&, type = op.type, keynum = op.keynum,
                  start](absl::Status st) {

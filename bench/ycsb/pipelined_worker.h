@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "bench/ycsb/histogram.h"
+#include "bench/ycsb/live_latency.h"
 #include "bench/ycsb/runner.h"
 #include "bench/ycsb/target.h"
 
@@ -29,6 +30,10 @@ struct PipelinedOut {
   uint64_t* errors;    // [kOpTypes]
   uint64_t* ops;
   absl::Status* fatal;
+  // The sampler's view; written under the worker's lock, so its writers
+  // are serialized. Its in-flight age is that of the latest operation
+  // started (0 when one finished since).
+  LiveLatency* live;
 };
 
 // Runs worker `index` of `c` until its share of c.ops is done or `stop`.

@@ -144,7 +144,9 @@ TEST(TwoInstancesTest, OfSimultaneousStartsEveryLoserChangesNothing) {
     }
     EXPECT_EQ(old_logs, fresh ? 0 : 1);
     for (Started& c : contenders) {
-      if (c.ok()) EXPECT_EQ((*c)->Stop(SIGTERM), 0);
+      if (c.ok()) {
+        EXPECT_EQ((*c)->Stop(SIGTERM), 0);
+      }
     }
   }
 }
