@@ -85,24 +85,33 @@ v1::Compare ToProto(const Compare& c) {
   return out;
 }
 
-v1::Op ToProto(const Op& op) {
-  v1::Op out;
+// The get, put or delete of `op` into `out` (a v1::Op or a
+// v1::AutocommitOp: the same fields); false for a scan.
+template <class Message>
+bool SetSingleKeyOp(const Op& op, Message* out) {
   switch (op.kind) {
     case Op::Kind::kGet:
-      out.mutable_get()->set_key(op.key);
-      break;
+      out->mutable_get()->set_key(op.key);
+      return true;
     case Op::Kind::kPut:
-      out.mutable_put()->set_key(op.key);
-      out.mutable_put()->set_value(op.value);
-      break;
+      out->mutable_put()->set_key(op.key);
+      out->mutable_put()->set_value(op.value);
+      return true;
     case Op::Kind::kDelete:
-      out.mutable_delete_()->set_key(op.key);
-      break;
+      out->mutable_delete_()->set_key(op.key);
+      return true;
     case Op::Kind::kScan:
-      out.mutable_scan()->set_start(op.key);
-      out.mutable_scan()->set_end(op.end);
-      out.mutable_scan()->set_limit(op.limit);
       break;
+  }
+  return false;
+}
+
+v1::Op ToProto(const Op& op) {
+  v1::Op out;
+  if (!SetSingleKeyOp(op, &out)) {
+    out.mutable_scan()->set_start(op.key);
+    out.mutable_scan()->set_end(op.end);
+    out.mutable_scan()->set_limit(op.limit);
   }
   return out;
 }
@@ -182,20 +191,7 @@ CompareAndCommitResult FromProto(v1::CompareAndCommitResponse& response,
 v1::AutocommitOp ToAutocommit(const Op& op, uint64_t id) {
   v1::AutocommitOp out;
   out.set_id(id);
-  switch (op.kind) {
-    case Op::Kind::kGet:
-      out.mutable_get()->set_key(op.key);
-      break;
-    case Op::Kind::kPut:
-      out.mutable_put()->set_key(op.key);
-      out.mutable_put()->set_value(op.value);
-      break;
-    case Op::Kind::kDelete:
-      out.mutable_delete_()->set_key(op.key);
-      break;
-    case Op::Kind::kScan:
-      break;  // refused by the server: scans are not autocommit ops
-  }
+  SetSingleKeyOp(op, &out);  // a scan: no op set, refused by the server
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "server/executor.h"
 #include "server/kv_handler.h"
 #include "server/kv_service.h"
+#include "server/testing/autocommit_ops.h"
 
 namespace mvkv::server {
 namespace {
@@ -69,18 +70,11 @@ class PipelineServiceTest : public ::testing::Test {
   }
 
   static v1::AutocommitOp Get(uint64_t id, const std::string& key) {
-    v1::AutocommitOp op;
-    op.set_id(id);
-    op.mutable_get()->set_key(key);
-    return op;
+    return testing_support::GetOp(id, key);
   }
   static v1::AutocommitOp Put(uint64_t id, const std::string& key,
                               const std::string& value) {
-    v1::AutocommitOp op;
-    op.set_id(id);
-    op.mutable_put()->set_key(key);
-    op.mutable_put()->set_value(value);
-    return op;
+    return testing_support::PutOp(id, key, value);
   }
   void Send(std::vector<v1::AutocommitOp> ops) {
     v1::PipelineRequest request;

@@ -61,7 +61,9 @@ ABSL_FLAG(int32_t, pipeline_window, 4096,
           "the client reads results (gRPC flow control holds it back).");
 ABSL_FLAG(int64_t, pipeline_window_bytes, 16 << 20,
           "Per Pipeline stream: bytes of requests running and results not "
-          "yet sent at which the server stops reading the stream.");
+          "yet sent (a read counts as --max_key_bytes + --max_value_bytes "
+          "until it is answered) at which the server stops reading the "
+          "stream.");
 ABSL_FLAG(absl::Duration, pipeline_stall_timeout, absl::Seconds(10),
           "A Pipeline stream whose results wait this long for the client to "
           "read them is cancelled (CANCELLED). inf = never.");

@@ -16,8 +16,9 @@
 namespace mvkv::server {
 
 // The server stops reading a stream while `window_ops` operations or
-// `window_bytes` bytes (requests of writes running, results not yet sent)
-// are in flight on it (--pipeline_window, --pipeline_window_bytes), and
+// `window_bytes` bytes (requests of writes running, results not yet sent,
+// and for a read being run the largest result it may return) are in
+// flight on it (--pipeline_window, --pipeline_window_bytes), and
 // cancels a stream whose results have waited `stall_timeout` for the
 // client to read them (--pipeline_stall_timeout; InfiniteDuration = never).
 struct PipelineOptions {
