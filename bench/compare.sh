@@ -3,17 +3,18 @@
 # back (bench/ycsb), one markdown table and one combined plot (heap or
 # server RSS, throughput and p99 latency per 100 ms, stall windows shaded).
 #
-#   bench/compare.sh [-w WORKLOAD] [-t "embedded embedded-ebr rocksdb grpc grpc-ebr etcd"] [-o OUTDIR] \
+#   bench/compare.sh [-w WORKLOAD] [-t "embedded embedded-ebr rocksdb grpc grpc-ebr etcd null"] [-o OUTDIR] \
 #                    [-- extra ycsb flags, e.g. --records=100000 --seconds=10 --threads=2 --stall=thread:1@5s+10s]
 #
 # grpc starts bench's own mvkv_server (--start_server, with
 # --allow_fault_injection so --stall=server-reclaim works), grpc-ebr the same
 # server built with --config=engine_ebr, etcd starts etcd on loopback
-# (--start_etcd). embedded-ebr is the embedded engine built on epoch-based
-# reclamation (--config=engine_ebr, mvcc/reclaim_scheme.h), to compare
+# (--start_etcd), null bench's null service (the same proto answering at
+# once, --start_null: gRPC's own cost on this machine). embedded-ebr is the
+# embedded engine built on epoch-based reclamation (--config=engine_ebr, mvcc/reclaim_scheme.h), to compare
 # reclaim schemes inside the engine. Env: BAZEL (default bazel), BAZEL_ARGS
 # (startup flags, e.g. --output_base=...), YCSB / MVKV_SERVER / YCSB_EBR /
-# MVKV_SERVER_EBR to skip the builds.
+# MVKV_SERVER_EBR / NULL_SERVER to skip the builds.
 set -euo pipefail
 
 workload=a
@@ -32,14 +33,16 @@ shift $((OPTIND - 1))
 extra=("$@")
 
 cd "$(dirname "$0")/.."
-if [[ -z "${YCSB:-}" || -z "${MVKV_SERVER:-}" ]]; then
+if [[ -z "${YCSB:-}" || -z "${MVKV_SERVER:-}" || -z "${NULL_SERVER:-}" ]]; then
   BAZEL=${BAZEL:-bazel}
   # shellcheck disable=SC2086
-  $BAZEL ${BAZEL_ARGS:-} build --config=opt --symlink_prefix=/ //bench/ycsb:ycsb //server:mvkv_server >&2
+  $BAZEL ${BAZEL_ARGS:-} build --config=opt --symlink_prefix=/ //bench/ycsb:ycsb //server:mvkv_server \
+    //bench/ycsb:null_server >&2
   # shellcheck disable=SC2086
   bin=$($BAZEL ${BAZEL_ARGS:-} info --config=opt bazel-bin 2>/dev/null)
   YCSB=${YCSB:-$bin/bench/ycsb/ycsb}
   MVKV_SERVER=${MVKV_SERVER:-$bin/server/mvkv_server}
+  NULL_SERVER=${NULL_SERVER:-$bin/bench/ycsb/null_server}
 fi
 if [[ ( " $targets " == *" embedded-ebr "* && -z "${YCSB_EBR:-}" ) ||
       ( " $targets " == *" grpc-ebr "* && -z "${MVKV_SERVER_EBR:-}" ) ]]; then
@@ -65,6 +68,7 @@ for t in $targets; do
     grpc) args=(--start_server="$MVKV_SERVER" --server_args=--allow_fault_injection) ;;
     grpc-ebr) args=(--start_server="$MVKV_SERVER_EBR" --server_args=--allow_fault_injection) ;;
     etcd) args=(--target=etcd://auto --start_etcd) ;;
+    null) args=(--start_null="$NULL_SERVER") ;;
     embedded-ebr) ycsb=$YCSB_EBR; args=(--target=embedded) ;;
     *) args=(--target="$t") ;;
   esac

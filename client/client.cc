@@ -5,17 +5,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/client_internal.h"
 #include "client/wire.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/kv.grpc.pb.h"
 
 namespace mvkv::client {
-
-struct Client::Stubs {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::KV::Stub> kv;
-};
 
 // A unary call on a client's KV stub, with its token and deadline.
 struct Rpc {
@@ -39,8 +35,6 @@ namespace {
 
 using wire::FromGrpc;
 using wire::FromProto;
-
-
 
 }  // namespace
 
@@ -326,8 +320,10 @@ std::shared_ptr<grpc::Channel> Client::channel() const {
 
 void Client::PrepareContext(grpc::ClientContext* context,
                             absl::Duration timeout) const {
-  context->set_deadline(std::chrono::system_clock::now() +
-                        absl::ToChronoMilliseconds(timeout));
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          absl::ToChronoMilliseconds(timeout));
+  }
   if (!options_.token.empty()) {
     context->AddMetadata("authorization",
                          absl::StrCat("Bearer ", options_.token));

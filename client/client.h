@@ -21,12 +21,21 @@
 //   * CompareAndCommit: one request of compares, then the operations of the
 //     branch they chose, in one serializable transaction the server retries.
 //
+// Many autocommit operations per round trip come in two forms, as on the
+// wire: Client::Batch (many in one request) and Pipeline (Client::
+// OpenPipeline: a stream on which operations are started without waiting
+// and answered as each completes). Get, Put and Batch also have
+// asynchronous forms (GetAsync, ...) that return at once and call back.
+//
 // Every unary call carries a deadline (ClientOptions::timeout); connection
 // problems and a server that is shutting down are UNAVAILABLE, a passed
 // deadline DEADLINE_EXCEEDED.
 //
 // Thread safety: Client is thread-safe (calls may run concurrently; they
-// share one channel). A Txn or TxnHandle is used by one thread at a time.
+// share one channel). A Txn or TxnHandle is used by one thread at a time; a
+// Pipeline by any number of threads. Callbacks (the *Async calls', a
+// Pipeline's) run on gRPC's threads: they must be short and must not block
+// (no synchronous call of this library inside one).
 #ifndef MVKV_CLIENT_CLIENT_H_
 #define MVKV_CLIENT_CLIENT_H_
 
@@ -38,6 +47,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -183,13 +193,70 @@ struct Op {
   static Op Scan(std::string start, std::string end, uint32_t limit = 0);
 };
 
-// The result of one Op, at the Op's index in its branch.
+// The result of one Op, at the Op's index in its branch (or its batch).
 struct OpResult {
   Op::Kind kind = Op::Kind::kGet;
   bool found = false;     // kGet: the key had a live version
   KeyValue kv;            // kGet, when found
   bool existed = false;   // kDelete
   ScanResult scan;        // kScan
+  // kPut, kDelete: the commit timestamp (0 for a delete of a missing key).
+  uint64_t commit_ts = 0;
+};
+
+// The outcome of one operation of a Batch or a Pipeline: the status the
+// unary call would have returned (NOT_FOUND for a get of a missing key,
+// INVALID_ARGUMENT for a bad key or a kScan, which neither allows, ...) and,
+// when OK, its result.
+struct OpOutcome {
+  absl::Status status;
+  OpResult result;
+};
+
+// Called once with an operation's outcome (see the thread-safety note).
+using OpCallback = absl::AnyInvocable<void(OpOutcome) &&>;
+
+struct PipelineOptions {
+  // Operations packed into one stream message at most (the server refuses
+  // more than its --max_batch_ops).
+  int max_ops_per_message = 1024;
+};
+
+// A Pipeline stream (proto/kv.proto, rpc Pipeline): autocommit Get, Put and
+// Delete started without waiting; each is answered once, as it completes
+// (a read at once, a write once visible and durable), so results come in
+// completion order, not start order. Operations in flight together are
+// concurrent, like unary calls sent at once: to order two, start the second
+// from the first's callback (or after Wait). Operations started while the
+// stream is writing are packed into one message. The stream has no
+// deadline; a broken stream (server gone, cancelled) answers every
+// outstanding and later operation with UNAVAILABLE, and status() tells why
+// it ended.
+class Pipeline final {
+ public:
+  // Half-closes the stream once everything started is sent, waits for the
+  // outstanding results (their callbacks run) and for the stream's end.
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Starts `op` (kGet, kPut or kDelete); `done` runs once with its outcome.
+  // Never blocks: operations queue in the client while the server holds
+  // the stream back (flow control). Returns the operation's id on the wire.
+  uint64_t Start(const Op& op, OpCallback done);
+  // Blocks until no operation is in flight (every one started so far has
+  // its outcome and its callback has returned).
+  void Wait();
+  // Operations started and not yet answered.
+  int in_flight() const;
+  // OK while the stream is open; then how it ended (OK after a clean end).
+  absl::Status status() const;
+
+ private:
+  friend class Client;
+  class Reactor;
+  explicit Pipeline(std::unique_ptr<Reactor> reactor);
+  std::unique_ptr<Reactor> reactor_;
 };
 
 struct CompareAndCommitResult {
@@ -289,6 +356,30 @@ class Client final {
       const std::vector<Compare>& compares, const std::vector<Op>& success,
       const std::vector<Op>& failure = {});
   absl::StatusOr<Stats> GetStats();
+
+  // Many autocommit operations (kGet, kPut, kDelete) in one request; the
+  // i-th outcome answers ops[i]. The operations are concurrent (no order
+  // among them, no atomicity). The call fails as a whole only with
+  // INVALID_ARGUMENT past the server's --max_batch_ops, RESOURCE_EXHAUSTED
+  // past its request size limit, or a connection error; per-operation
+  // errors are in the outcomes.
+  absl::StatusOr<std::vector<OpOutcome>> Batch(const std::vector<Op>& ops);
+  // Opens a Pipeline stream (no I/O until the first operation).
+  std::unique_ptr<Pipeline> OpenPipeline(
+      const PipelineOptions& options = PipelineOptions());
+
+  // Asynchronous forms of Get, Put and Batch: return at once; `done` runs
+  // once with what the synchronous form would have returned (on a gRPC
+  // thread, see the thread-safety note). The arguments are copied.
+  void GetAsync(const std::string& key,
+                absl::AnyInvocable<void(absl::StatusOr<KeyValue>) &&> done);
+  void PutAsync(const std::string& key, const std::string& value,
+                absl::AnyInvocable<void(absl::StatusOr<uint64_t>) &&> done);
+  void BatchAsync(
+      const std::vector<Op>& ops,
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<OpOutcome>>) &&>
+          done);
+
   // OK if the server answers the standard health check for mvkv.v1.KV with
   // SERVING; UNAVAILABLE with the state otherwise.
   absl::Status Health();
@@ -341,7 +432,8 @@ class Client final {
   struct Stubs;
   Client(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
   std::shared_ptr<grpc::Channel> channel() const;
-  // Gives `context` the token and a deadline `timeout` from now.
+  // Gives `context` the token and a deadline `timeout` from now (none for
+  // InfiniteDuration()).
   void PrepareContext(grpc::ClientContext* context,
                       absl::Duration timeout) const;
 

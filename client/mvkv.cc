@@ -12,6 +12,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "client/cli_batch.h"
 #include "client/cli_output.h"
 #include "client/client.h"
 #include "client/cluster_output.h"
@@ -25,6 +26,15 @@ Blank lines and lines starting with # are skipped. The script runs in one
 interactive transaction (--isolation); `commit` commits it; a script that ends
 without commit/rollback is rolled back. With --retries=N the whole script is
 rerun on ABORTED.
+
+Batch files (batch): one autocommit operation per line,
+  get KEY | put KEY VALUE | del KEY
+each its own transaction, all concurrent (no order among them), sent in Batch
+calls of --batch_ops operations (at most the server's --max_batch_ops) or,
+with --pipeline, on one Pipeline stream. One line per operation, in file order:
+the value or "(not found)", "OK commit_ts=N", "deleted commit_ts=N" or
+"not found", or "ERROR CODE: message" for an operation that failed (the exit
+code is then the first failure's).
 
 Output: values are printed raw, one per line; scan prints KEY<TAB>VALUE lines.
 With --json every command prints one JSON value on one line; keys and values
@@ -65,6 +75,7 @@ struct Flags {
   uint32_t limit = 0;
   std::string isolation = "snapshot";
   int retries = 1;
+  BatchRun batch;
 };
 
 int UsageError(const std::string& message) {
@@ -129,6 +140,22 @@ void PrintJsonOr(bool json, const nlohmann::ordered_json& value,
   } else {
     PrintLine(line);
   }
+}
+
+int RunBatchFile(Client& c, const Flags& f, const std::string& file) {
+  auto text = ReadInput(file);
+  if (!text.ok()) return UsageError(std::string(text.status().message()));
+  auto ops = ParseBatch(*text);
+  if (!ops.ok()) return UsageError(std::string(ops.status().message()));
+  BatchRun run = f.batch;
+  run.json = f.json;
+  std::vector<std::string> out;
+  absl::Status first_error;
+  if (absl::Status s = RunBatch(c, *ops, run, &out, &first_error); !s.ok()) {
+    return StatusExit(s);
+  }
+  for (const std::string& line : out) PrintLine(line);
+  return first_error.ok() ? int{kOk} : StatusExit(first_error);
 }
 
 // The commands: each adds its subcommand and arguments to `app` and sets
@@ -205,6 +232,20 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
       "txn", "run a transaction script from FILE (default stdin; see below)");
   txn->add_option("FILE", file, "script file, or - for stdin");
   txn->callback([&] { run = [&](Client& c) { return RunTxn(c, f, file); }; });
+
+  auto* batch = app.add_subcommand(
+      "batch",
+      "run a file of autocommit operations from FILE in batches (default "
+      "stdin; see below)");
+  batch->add_option("FILE", file, "batch file, or - for stdin");
+  batch->add_flag("--pipeline", f.batch.pipeline,
+                  "send on one Pipeline stream instead of Batch calls");
+  batch->add_option("--batch_ops", f.batch.batch_ops,
+                    "operations per Batch call")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  batch->callback(
+      [&] { run = [&](Client& c) { return RunBatchFile(c, f, file); }; });
 
   app.add_subcommand("stats", "the server's engine accounting")->callback([&] {
     run = [&](Client& c) {

@@ -85,24 +85,33 @@ v1::Compare ToProto(const Compare& c) {
   return out;
 }
 
-v1::Op ToProto(const Op& op) {
-  v1::Op out;
+// The get, put or delete of `op` into `out` (a v1::Op or a
+// v1::AutocommitOp: the same fields); false for a scan.
+template <class Message>
+bool SetSingleKeyOp(const Op& op, Message* out) {
   switch (op.kind) {
     case Op::Kind::kGet:
-      out.mutable_get()->set_key(op.key);
-      break;
+      out->mutable_get()->set_key(op.key);
+      return true;
     case Op::Kind::kPut:
-      out.mutable_put()->set_key(op.key);
-      out.mutable_put()->set_value(op.value);
-      break;
+      out->mutable_put()->set_key(op.key);
+      out->mutable_put()->set_value(op.value);
+      return true;
     case Op::Kind::kDelete:
-      out.mutable_delete_()->set_key(op.key);
-      break;
+      out->mutable_delete_()->set_key(op.key);
+      return true;
     case Op::Kind::kScan:
-      out.mutable_scan()->set_start(op.key);
-      out.mutable_scan()->set_end(op.end);
-      out.mutable_scan()->set_limit(op.limit);
       break;
+  }
+  return false;
+}
+
+v1::Op ToProto(const Op& op) {
+  v1::Op out;
+  if (!SetSingleKeyOp(op, &out)) {
+    out.mutable_scan()->set_start(op.key);
+    out.mutable_scan()->set_end(op.end);
+    out.mutable_scan()->set_limit(op.limit);
   }
   return out;
 }
@@ -169,8 +178,39 @@ CompareAndCommitResult FromProto(v1::CompareAndCommitResponse& response,
       result.found = true;
       result.kv = FromProto(std::move(*r.mutable_get()->mutable_kv()));
     }
-    if (r.has_delete_()) result.existed = r.delete_().existed();
+    if (r.has_put()) result.commit_ts = r.put().commit_ts();
+    if (r.has_delete_()) {
+      result.existed = r.delete_().existed();
+      result.commit_ts = r.delete_().commit_ts();
+    }
     if (r.has_scan()) AppendScan(*r.mutable_scan(), &result.scan);
+  }
+  return out;
+}
+
+v1::AutocommitOp ToAutocommit(const Op& op, uint64_t id) {
+  v1::AutocommitOp out;
+  out.set_id(id);
+  SetSingleKeyOp(op, &out);  // a scan: no op set, refused by the server
+  return out;
+}
+
+OpOutcome FromProto(v1::AutocommitResult& result, Op::Kind kind) {
+  OpOutcome out;
+  out.result.kind = kind;
+  if (result.code() != 0) {
+    out.status = absl::Status(static_cast<absl::StatusCode>(result.code()),
+                              result.message());
+    return out;
+  }
+  if (result.has_get()) {
+    out.result.found = true;
+    out.result.kv = FromProto(std::move(*result.mutable_get()->mutable_kv()));
+  } else if (result.has_put()) {
+    out.result.commit_ts = result.put().commit_ts();
+  } else if (result.has_delete_()) {
+    out.result.existed = result.delete_().existed();
+    out.result.commit_ts = result.delete_().commit_ts();
   }
   return out;
 }

@@ -30,6 +30,12 @@ v1::CompareAndCommitRequest ToProto(const std::vector<Compare>& compares,
 CompareAndCommitResult FromProto(v1::CompareAndCommitResponse& response,
                                  const std::vector<Op>& ops);
 
+// One autocommit op (kGet, kPut, kDelete) with its id. A kScan becomes an
+// op with nothing set, which the server refuses with INVALID_ARGUMENT.
+v1::AutocommitOp ToAutocommit(const Op& op, uint64_t id);
+// The outcome of an op of kind `kind`.
+OpOutcome FromProto(v1::AutocommitResult& result, Op::Kind kind);
+
 // Every field of the response, by name, in field order; nested messages and
 // repeated fields are flattened ("followers.0.match_index").
 Stats FromProto(const v1::StatsResponse& response);

@@ -44,8 +44,10 @@ enum class Method {
   kTxnScan,
   kCommitTxn,
   kRollbackTxn,
+  kBatch,
+  kPipeline,
 };
-inline constexpr int kMethodCount = static_cast<int>(Method::kRollbackTxn) + 1;
+inline constexpr int kMethodCount = static_cast<int>(Method::kPipeline) + 1;
 
 // The method's name in the service descriptor, e.g. "Get".
 const char* MethodName(Method method);

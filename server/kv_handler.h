@@ -48,6 +48,11 @@ struct HandlerOptions {
   TxnTableOptions txns;
   // Compares and ops per branch of a CompareAndCommit.
   int max_txn_ops = 1024;
+  // Operations per Batch request and per Pipeline message (--max_batch_ops).
+  int max_batch_ops = 1024;
+  // Cap of the values a Batch's reads return in one response; reads past
+  // it get ResourceExhausted (the server sets it to --max_request_bytes).
+  std::size_t max_batch_response_bytes = 4 << 20;
   // How a CompareAndCommit retries conflicts (common/retry.h).
   common::RetryPolicy compare_and_commit_retry{
       .max_attempts = 16,
@@ -105,6 +110,34 @@ class KvHandler final {
       const v1::CompareAndCommitRequest& request,
       Reply<v1::CompareAndCommitResponse> reply);
 
+  // Many autocommit operations (Batch, Pipeline; see proto/kv.proto). Each
+  // op runs as the unary call of its kind would; its result (id copied,
+  // code, message, the response) is written to *result, which must stay
+  // alive until `done` runs. `done` runs exactly once: inline for reads, bad
+  // input and a delete of a missing key, otherwise on the engine's
+  // completion thread once the commit is visible and durable. The op must
+  // stay alive until the call returns.
+  void RunAsync(const v1::AutocommitOp& op, v1::AutocommitResult* result,
+                absl::AnyInvocable<void() &&> done);
+  // The reads of several ops at once, inline: results[i] answers gets[i]
+  // (each a get). The one place reads are grouped, so a prefetching
+  // Database::MultiGet can serve them. `budget` (may be null: no cap) is
+  // the value bytes still allowed: once the values returned have used it
+  // up, the later reads get ResourceExhausted and return no value.
+  // REQUIRES: gets.size() == results.size().
+  void ReadMany(const std::vector<const v1::AutocommitOp*>& gets,
+                const std::vector<v1::AutocommitResult*>& results,
+                std::size_t* budget);
+  // InvalidArgument if `ops` is over options().max_batch_ops.
+  absl::Status ValidateBatchSize(int ops) const;
+  // A whole Batch: every op run (reads through ReadMany, capped at
+  // options().max_batch_response_bytes), `reply` called once all have
+  // their results. InvalidArgument (nothing run) past max_batch_ops. The
+  // request must stay alive until the call returns.
+  void BatchAsync(const v1::BatchRequest& request,
+                  Reply<v1::BatchResponse> reply);
+  absl::StatusOr<v1::BatchResponse> Batch(const v1::BatchRequest& request);
+
   // Handles. `peer` is the client's address (reported in Stats).
   absl::StatusOr<v1::BeginTxnResponse> BeginTxn(
       const v1::BeginTxnRequest& request, std::string peer = "");
@@ -134,6 +167,10 @@ class KvHandler final {
   void Reap(absl::Time now) { txns_.Reap(now); }
 
   const HandlerOptions& options() const { return options_; }
+  // The most a read's result can hold: the largest key and value allowed.
+  std::size_t MaxReadBytes() const {
+    return db_->limits().max_key_bytes + db_->limits().max_value_bytes;
+  }
 
  private:
   friend class Session;

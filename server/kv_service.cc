@@ -1,5 +1,6 @@
 #include "server/kv_service.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -235,13 +236,15 @@ grpc::Status ToGrpc(const absl::Status& status) {
 // ---- KvService. ----
 
 KvService::KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
-                     std::string auth_token, bool log_requests)
+                     std::string auth_token, bool log_requests,
+                     const PipelineOptions& pipeline)
     : handler_(handler),
       executor_(executor),
       metrics_(metrics),
       expected_authorization_(
           auth_token.empty() ? "" : absl::StrCat("Bearer ", auth_token)),
-      log_requests_(log_requests) {}
+      log_requests_(log_requests),
+      pipeline_(pipeline) {}
 
 grpc::Status KvService::CheckAuth(grpc::CallbackServerContext* context) const {
   if (expected_authorization_.empty()) return grpc::Status::OK;
@@ -261,8 +264,7 @@ grpc::Status KvService::CheckAuth(grpc::CallbackServerContext* context) const {
 
 void KvService::Record(Method method, const grpc::Status& status,
                        absl::Duration latency) const {
-  const char* name = MethodName(method);
-  if (metrics_ != nullptr) metrics_->Record(name, status.error_code(), latency);
+  if (metrics_ != nullptr) metrics_->Record(method, status.error_code(), latency);
   const auto code = status.error_code();
   const bool server_side = code == grpc::StatusCode::INTERNAL ||
                            code == grpc::StatusCode::UNKNOWN ||
@@ -270,7 +272,7 @@ void KvService::Record(Method method, const grpc::Status& status,
                            code == grpc::StatusCode::UNAVAILABLE;
   if (log_requests_ || server_side) {
     Log(server_side ? "warn" : "info", "rpc",
-        {{"method", name},
+        {{"method", MethodName(method)},
          {"code", absl::StrCat(static_cast<int>(code))},
          {"error", status.error_message()},
          {"latency_us", absl::StrCat(absl::ToInt64Microseconds(latency))}});
@@ -353,7 +355,15 @@ grpc::ServerUnaryReactor* KvService::Stats(grpc::CallbackServerContext* context,
                                            const v1::StatsRequest* /*request*/,
                                            v1::StatsResponse* response) {
   return UnaryNow(Method::kStats, context, response, Where::kInline, [this] {
-    return absl::StatusOr<v1::StatsResponse>(handler_->Stats());
+    v1::StatsResponse stats = handler_->Stats();
+    const auto gauge = [](const std::atomic<int64_t>& g) {
+      return static_cast<uint64_t>(
+          std::max<int64_t>(0, g.load(std::memory_order_relaxed)));
+    };
+    stats.set_pipelined_streams(gauge(pipelined_.streams));
+    stats.set_pipelined_ops_in_flight(gauge(pipelined_.ops));
+    stats.set_pipelined_bytes_in_flight(gauge(pipelined_.bytes));
+    return absl::StatusOr<v1::StatsResponse>(std::move(stats));
   });
 }
 
@@ -413,6 +423,16 @@ grpc::ServerUnaryReactor* KvService::CommitTxn(
   return Unary(Method::kCommitTxn, context, response, Where::kExecutor,
                [this, request](Reply<v1::CommitResponse> reply) {
                  handler_->CommitTxnAsync(*request, std::move(reply));
+               });
+}
+
+grpc::ServerUnaryReactor* KvService::Batch(grpc::CallbackServerContext* context,
+                                           const v1::BatchRequest* request,
+                                           v1::BatchResponse* response) {
+  // Inline: reads never block, writes are handed to the engine.
+  return Unary(Method::kBatch, context, response, Where::kInline,
+               [this, request](Reply<v1::BatchResponse> reply) {
+                 handler_->BatchAsync(*request, std::move(reply));
                });
 }
 

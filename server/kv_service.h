@@ -10,7 +10,10 @@
 // full executor queue answers RESOURCE_EXHAUSTED, and so does a full commit
 // pipeline (the engine's async commit fails at once instead of waiting).
 // A CompareAndCommit that conflicts is retried after a back-off timed by a
-// gRPC alarm, not by a sleeping thread. absl::Status maps to grpc::Status one
+// gRPC alarm, not by a sleeping thread. Batch runs inline like Get and Put;
+// a Pipeline stream (kv_service_pipeline.cc) runs each operation as it
+// arrives, on the gRPC thread that read it, and writes results back as they
+// complete, within a per-stream window (PipelineOptions). absl::Status maps to grpc::Status one
 // to one here, and only here. Every call is a Call (server/call.h): counted,
 // its token checked, timed and recorded in one place.
 //
@@ -28,6 +31,7 @@
 #include "server/executor.h"
 #include "server/kv_handler.h"
 #include "server/metrics.h"
+#include "server/pipeline_options.h"
 
 namespace mvkv::server {
 
@@ -39,10 +43,13 @@ class KvService final : public v1::KV::CallbackService {
   // None owned; all must outlive the service. `metrics` may be null.
   // `auth_token` empty = no authentication.
   KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
-            std::string auth_token, bool log_requests);
+            std::string auth_token, bool log_requests,
+            const PipelineOptions& pipeline = PipelineOptions());
 
   Executor* executor() const { return executor_; }
   KvHandler* handler() const { return handler_; }
+  const PipelineOptions& pipeline_options() const { return pipeline_; }
+  PipelinedGauges& pipelined() { return pipelined_; }
 
   // Calls started and not yet done (unary and streaming, until their
   // reactor's OnDone: the status has been sent). Shutdown waits for this to
@@ -101,6 +108,11 @@ class KvService final : public v1::KV::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::RollbackTxnRequest* request,
       v1::RollbackResponse* response) override;
+  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* context,
+                                  const v1::BatchRequest* request,
+                                  v1::BatchResponse* response) override;
+  grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>*
+  Pipeline(grpc::CallbackServerContext* context) override;
 
  private:
   friend class Call;
@@ -130,6 +142,8 @@ class KvService final : public v1::KV::CallbackService {
   Metrics* const metrics_;
   const std::string expected_authorization_;  // "Bearer <token>" or empty
   const bool log_requests_;
+  const PipelineOptions pipeline_;
+  PipelinedGauges pipelined_;
   // acq/rel: in_flight() == 0 happens after every finished call's work.
   std::atomic<int> in_flight_{0};
 };

@@ -1,6 +1,7 @@
 // mvkv_server: parses flags, starts the server (server/server.h), and shuts
 // down gracefully on SIGINT or SIGTERM: stop accepting, drain calls in
 // flight, roll back open transactions, drain the commit pipeline, exit 0.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -51,6 +52,21 @@ ABSL_FLAG(int32_t, worker_threads, 8,
 ABSL_FLAG(uint64_t, commit_ring_size, 1024,
           "Commits in flight at once (rounded up to a power of two); a commit "
           "that finds them all taken gets RESOURCE_EXHAUSTED. 1 to 2^24.");
+ABSL_FLAG(int32_t, max_batch_ops, 1024,
+          "Operations per Batch request and per Pipeline message at most "
+          "(INVALID_ARGUMENT beyond, nothing run).");
+ABSL_FLAG(int32_t, pipeline_window, 4096,
+          "Per Pipeline stream: operations in flight (running or results "
+          "not yet sent) at which the server stops reading the stream until "
+          "the client reads results (gRPC flow control holds it back).");
+ABSL_FLAG(int64_t, pipeline_window_bytes, 16 << 20,
+          "Per Pipeline stream: bytes of requests running and results not "
+          "yet sent (a read counts as --max_key_bytes + --max_value_bytes "
+          "until it is answered) at which the server stops reading the "
+          "stream.");
+ABSL_FLAG(absl::Duration, pipeline_stall_timeout, absl::Seconds(10),
+          "A Pipeline stream whose results wait this long for the client to "
+          "read them is cancelled (CANCELLED). inf = never.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for Prometheus /metrics over HTTP, e.g. 127.0.0.1:9464. "
           "Empty = off.");
@@ -98,6 +114,11 @@ int main(int argc, char** argv) {
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   options.commit_ring_size = absl::GetFlag(FLAGS_commit_ring_size);
+  options.handler.max_batch_ops = absl::GetFlag(FLAGS_max_batch_ops);
+  options.pipeline.window_ops = absl::GetFlag(FLAGS_pipeline_window);
+  options.pipeline.window_bytes = static_cast<std::size_t>(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_pipeline_window_bytes)));
+  options.pipeline.stall_timeout = absl::GetFlag(FLAGS_pipeline_stall_timeout);
   options.max_retained_bytes =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_retained_bytes));
   options.max_snapshot_age = absl::GetFlag(FLAGS_max_snapshot_age);

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <map>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -169,6 +168,8 @@ void StopExposer(std::unique_ptr<prometheus::Exposer> exposer,
 
 }  // namespace
 
+constexpr int kCodes = 17;  // OK .. UNAUTHENTICATED
+
 struct Metrics::Impl {
   std::string connect_host;  // where StopExposer knocks
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -179,10 +180,35 @@ struct Metrics::Impl {
   std::vector<std::shared_ptr<prometheus::Collectable>> added;
   prometheus::Family<prometheus::Counter>* calls = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
-  std::mutex mu;  // guards the two maps (metric handles are stable), added
-  std::map<std::pair<std::string, int>, prometheus::Counter*> counters;
-  std::map<std::string, prometheus::Histogram*> histograms;
+  // Made at Start; never change.
+  prometheus::Histogram* histograms[kMethodCount] = {};
+  // A slot is made once, under mu (prometheus' Add is not lock-free): the
+  // release store pairs with Record's acquire load, so a handle read there
+  // points to a whole counter. Codes beyond the table share the last slot's
+  // label "UNKNOWN" (see CodeSlot). mu also guards `added`.
+  std::mutex mu;
+  std::atomic<prometheus::Counter*> counters[kMethodCount][kCodes + 1] = {};
+
+  prometheus::Counter* Counter(Method method, int slot) {
+    std::atomic<prometheus::Counter*>& c =
+        counters[static_cast<int>(method)][slot];
+    if (prometheus::Counter* made = c.load(std::memory_order_acquire)) {
+      return made;
+    }
+    std::lock_guard l(mu);
+    prometheus::Counter* made = c.load(std::memory_order_relaxed);
+    if (made == nullptr) {
+      made = &calls->Add({{"method", MethodName(method)},
+                          {"code", slot < kCodes ? kCodeNames[slot] : "UNKNOWN"}});
+      c.store(made, std::memory_order_release);
+    }
+    return made;
+  }
 };
+
+namespace {
+int CodeSlot(int code) { return code >= 0 && code < kCodes ? code : kCodes; }
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
     const std::string& listen, KvHandler* handler) {
@@ -202,6 +228,14 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
                        .Name("mvkv_rpc_duration_seconds")
                        .Help("RPC latency, from arrival to finish")
                        .Register(*impl->registry);
+  for (int m = 0; m < kMethodCount; ++m) {
+    impl->histograms[m] = &impl->latency->Add(
+        {{"method", MethodName(static_cast<Method>(m))}},
+        prometheus::Histogram::BucketBoundaries{
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+            0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    impl->Counter(static_cast<Method>(m), 0);  // OK, the common case
+  }
   impl->stats = std::make_shared<StatsCollectable>(handler);
   impl->exposer->RegisterCollectable(impl->registry);
   impl->exposer->RegisterCollectable(impl->stats);
@@ -228,29 +262,10 @@ int Metrics::port() const {
   return ports.empty() ? 0 : ports[0];
 }
 
-void Metrics::Record(const char* method, int code, absl::Duration latency) {
-  prometheus::Counter* counter;
-  prometheus::Histogram* histogram;
-  {
-    std::lock_guard l(impl_->mu);
-    auto& c = impl_->counters[{method, code}];
-    if (c == nullptr) {
-      const char* name = code >= 0 && code <= 16 ? kCodeNames[code] : "UNKNOWN";
-      c = &impl_->calls->Add({{"method", method}, {"code", name}});
-    }
-    counter = c;
-    auto& h = impl_->histograms[method];
-    if (h == nullptr) {
-      h = &impl_->latency->Add(
-          {{"method", method}},
-          prometheus::Histogram::BucketBoundaries{
-              0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-              0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-    }
-    histogram = h;
-  }
-  counter->Increment();
-  histogram->Observe(absl::ToDoubleSeconds(latency));
+void Metrics::Record(Method method, int code, absl::Duration latency) {
+  impl_->Counter(method, CodeSlot(code))->Increment();
+  impl_->histograms[static_cast<int>(method)]->Observe(
+      absl::ToDoubleSeconds(latency));
 }
 
 }  // namespace mvkv::server

@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/grpc.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
@@ -21,6 +20,7 @@
 #include "server/kv_service.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/transport.h"
 #include "storage/open.h"
 
 namespace mvkv::server {
@@ -129,6 +129,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         "worker threads and the request size limit must be positive");
   }
+  if (options.handler.max_batch_ops < 1 || options.pipeline.window_ops < 1 ||
+      options.pipeline.window_bytes < 1) {
+    return absl::InvalidArgumentError(
+        "--max_batch_ops, --pipeline_window and --pipeline_window_bytes must "
+        "be positive");
+  }
   auto credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
 
@@ -136,8 +142,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   auto db = OpenDatabase(options);
   if (!db.ok()) return db.status();
   server->db_ = *std::move(db);
+  HandlerOptions handler_options = options.handler;
+  handler_options.max_batch_response_bytes = options.max_request_bytes;
   server->handler_ =
-      std::make_unique<KvHandler>(server->db_->db.get(), options.handler);
+      std::make_unique<KvHandler>(server->db_->db.get(), handler_options);
   server->executor_ = std::make_unique<Executor>(options.worker_threads,
                                                  options.max_queued_requests);
   if (!options.metrics_listen.empty()) {
@@ -148,20 +156,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   server->service_ = std::make_unique<KvService>(
       server->handler_.get(), server->executor_.get(), server->metrics_.get(),
-      options.auth_token, options.log_requests);
+      options.auth_token, options.log_requests, options.pipeline);
   server->admin_ = std::make_unique<AdminService>(
       options.allow_fault_injection,
       [kv = server->service_.get()](grpc::CallbackServerContext* context) {
         return kv->CheckAuth(context);
       });
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  // gRPC sets SO_REUSEPORT by default, which lets a second server silently
-  // share (and split) a port that is already serving: refuse instead.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options.max_request_bytes);
+  ConfigureTransport({.max_request_bytes = options.max_request_bytes},
+                     &builder);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->admin_.get());
   builder.AddListeningPort(options.listen, *credentials, &server->port_);

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/kv_handler.h"
+#include "server/pipeline_options.h"
 
 namespace grpc {
 class Server;
@@ -82,6 +83,9 @@ struct ServerOptions {
   // Log every RPC (JSON lines on stderr); errors on the server side are
   // always logged.
   bool log_requests = false;
+  // Bounds of each Pipeline stream (--pipeline_window, ...). Operations per
+  // Batch and per Pipeline message: handler.max_batch_ops.
+  PipelineOptions pipeline;
   // mvkv.v1.Admin's faults (server/admin_service.h) for load tests; off =
   // they answer PERMISSION_DENIED. Never on a production server.
   bool allow_fault_injection = false;

@@ -1,5 +1,6 @@
-// mvkv_server over gRPC through the client library: one Client (channel)
-// per worker session; read-modify-write is an interactive transaction
+// mvkv_server (or bench's null service, named "null") over gRPC through the
+// client library: one Client (channel) per worker session (an async one for
+// --pipeline: grpc_async_session.cc); read-modify-write is an interactive transaction
 // (Client::Transact, retried on ABORTED); the stalled snapshot is an
 // interactive transaction held open, its lease renewed by a read per second.
 // The server-reclaim stall goes through mvkv.v1.Admin (proto/admin.proto).
@@ -126,13 +127,16 @@ class GrpcStall final : public StalledSnapshot {
 
 class GrpcTarget final : public Target {
  public:
-  GrpcTarget(std::string address, std::unique_ptr<Client> stats, pid_t pid)
+  GrpcTarget(std::string address, std::unique_ptr<Client> stats, pid_t pid,
+             std::string name)
       : address_(std::move(address)),
         stats_(std::move(stats)),
         pid_(pid),
-        admin_(std::make_shared<Admin>(address_)) {
+        admin_(std::make_shared<Admin>(address_)),
+        name_(std::move(name)) {
     // A server built with --config=engine_ebr reports itself apart, like
-    // the embedded target (a server without mvkv.v1.Admin is just "grpc").
+    // the embedded target (a server without mvkv.v1.Admin, such as the null
+    // service, keeps its name).
     absl::StatusOr<v1::FaultInjectionStatusResponse> st = admin_->Status();
     if (st.ok() && st->reclaim_scheme() != "crystalline") {
       name_ += "-" + st->reclaim_scheme();
@@ -143,6 +147,12 @@ class GrpcTarget final : public Target {
     absl::StatusOr<std::unique_ptr<Client>> c = Connect(address_);
     if (!c.ok()) return c.status();
     return std::make_unique<GrpcSession>(std::move(*c));
+  }
+  absl::StatusOr<std::unique_ptr<AsyncSession>> NewAsyncSession(
+      PipelineVia via) override {
+    absl::StatusOr<std::unique_ptr<Client>> c = Connect(address_);
+    if (!c.ok()) return c.status();
+    return NewGrpcAsyncSession(std::move(*c), via);
   }
   absl::StatusOr<std::unique_ptr<StalledSnapshot>> OpenStalledSnapshot(
       const std::string& key) override {
@@ -195,24 +205,25 @@ class GrpcTarget final : public Target {
   std::unique_ptr<Client> stats_;
   pid_t pid_;
   std::shared_ptr<Admin> admin_;
-  std::string name_ = "grpc";
+  std::string name_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Target>> OpenGrpc(const std::string& address,
-                                                 pid_t server_pid) {
+                                                 pid_t server_pid,
+                                                 const std::string& name) {
   absl::StatusOr<std::unique_ptr<Client>> c = Connect(address);
   if (!c.ok()) return c.status();
   absl::Status h = (*c)->Health();
   if (!h.ok()) {
     return absl::UnavailableError(
-        std::string("mvkv_server at ") + address + ": " + std::string(h.message()));
+        name + " server at " + address + ": " + std::string(h.message()));
   }
   // The sampler's client: Stats must not hold the timeline up for long.
   absl::StatusOr<std::unique_ptr<Client>> stats = Connect(address, absl::Milliseconds(250));
   if (!stats.ok()) return stats.status();
-  return std::make_unique<GrpcTarget>(address, std::move(*stats), server_pid);
+  return std::make_unique<GrpcTarget>(address, std::move(*stats), server_pid, name);
 }
 
 }  // namespace mvkv::ycsb::targets_internal

@@ -28,8 +28,9 @@ ABSL_FLAG(std::string, workload, "a",
 ABSL_FLAG(std::string, target, "embedded",
           "embedded (mvkv::Database in-process) | rocksdb (RocksDB "
           "TransactionDB in-process, temp dir) | grpc://HOST:PORT (mvkv_server) "
-          "| etcd://HOST:PORT (etcd v3 gRPC; with --start_etcd the address is filled in). With --start_server the "
-          "grpc address is filled in.");
+          "| etcd://HOST:PORT (etcd v3 gRPC; with --start_etcd the address is filled in) "
+          "| null://HOST:PORT (bench's null_server; --start_null fills it in). With "
+          "--start_server the grpc address is filled in.");
 ABSL_FLAG(int64_t, records, -1, "Records to load (default: the workload's recordcount).");
 ABSL_FLAG(int64_t, ops, -1,
           "Operations in the run phase, over all threads (default: the "
@@ -39,6 +40,19 @@ ABSL_FLAG(int, threads, 1, "Client threads.");
 ABSL_FLAG(double, rate, 0,
           "Target total ops/s (0 = unthrottled). Latency is then measured from "
           "each operation's intended start (coordinated omission corrected).");
+ABSL_FLAG(int, pipeline, 1,
+          "Operations in flight per client thread (networked targets): 1 = "
+          "one blocking call at a time; N > 1 starts reads and writes "
+          "without waiting, through --pipeline_via (scans and "
+          "read-modify-writes still run one at a time).");
+ABSL_FLAG(std::string, pipeline_via, "stream",
+          "With --pipeline=N: stream (one Pipeline stream per thread), "
+          "unary (N asynchronous unary calls) or batch (Batch calls of up "
+          "to N operations).");
+ABSL_FLAG(std::string, start_null, "",
+          "Path of bench's null_server (the same proto answering at once: "
+          "gRPC's own cost): start it on 127.0.0.1 (free port) as "
+          "--target=null://..., values the size of the workload's records.");
 ABSL_FLAG(std::vector<std::string>, stall, {},
           "KIND:K@T[+D][:SELECT], from T seconds (or ms) into the run for D "
           "(default: to its end); comma-separated or repeated. "
@@ -103,6 +117,11 @@ absl::StatusOr<RunConfig> MakeConfig() {
   c.threads = absl::GetFlag(FLAGS_threads);
   if (c.threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
   c.rate = absl::GetFlag(FLAGS_rate);
+  c.pipeline = absl::GetFlag(FLAGS_pipeline);
+  if (c.pipeline < 1) return absl::InvalidArgumentError("--pipeline must be >= 1");
+  absl::StatusOr<PipelineVia> via = ParsePipelineVia(absl::GetFlag(FLAGS_pipeline_via));
+  if (!via.ok()) return via.status();
+  c.pipeline_via = *via;
   for (const std::string& s : absl::GetFlag(FLAGS_stall)) {
     absl::StatusOr<Stall> stall = ParseStall(s);
     if (!stall.ok()) return stall.status();
@@ -136,6 +155,14 @@ int Main() {
     if (!p.ok()) return Fail(p.status());
     child = std::move(*p);
     to.spec = "grpc://" + child->address();
+  } else if (!absl::GetFlag(FLAGS_start_null).empty()) {
+    Random rng(1);
+    absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::StartMvkvServer(
+        absl::GetFlag(FLAGS_start_null),
+        {absl::StrCat("--value_bytes=", BuildRecord(config->spec, rng).size())});
+    if (!p.ok()) return Fail(p.status());
+    child = std::move(*p);
+    to.spec = "null://" + child->address();
   } else if (absl::GetFlag(FLAGS_start_etcd)) {
     absl::StatusOr<std::unique_ptr<ChildProcess>> p =
         ChildProcess::StartEtcd(absl::GetFlag(FLAGS_etcd_binary));
@@ -183,6 +210,7 @@ int main(int argc, char** argv) {
       "throughput), YCSB-like summary on stdout, JSON/CSV/PNG.\n"
       "  ycsb --workload=a|..|f|FILE --target=embedded|rocksdb|grpc://H:P "
       "[--records=N] [--ops=N|--seconds=S] [--threads=N] [--rate=OPS] "
+      "[--pipeline=N [--pipeline_via=stream|unary|batch]] "
       "[--stall=reclaim:K@T|txn:K@T|thread:K@T[+D][:SELECT]|server-reclaim:K@T[+D]] "
       "[--json=P] [--csv=P] [--plot=P.png]");
   absl::ParseCommandLine(argc, argv);

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "bench/ycsb/exit_guard.h"
 #include "bench/ycsb/live_latency.h"
+#include "bench/ycsb/pipelined_worker.h"
 #include "bench/ycsb/runner_internal.h"
 
 namespace mvkv::ycsb {
@@ -77,6 +78,11 @@ uint64_t NanosSince(Clock::time_point t0, Clock::time_point t) {
 void Worker(Target& target, const RunConfig& c, int index,
             InsertCounter* inserts, Shared* shared, Clock::time_point t0,
             WorkerOut* out, LiveLatency* live) {
+  if (c.pipeline > 1) {
+    return RunPipelinedWorker(
+        target, c, index, inserts, shared->stop, shared->ops, t0,
+        {out->latency, out->errors, &out->ops, &out->fatal, live});
+  }
   absl::StatusOr<std::unique_ptr<Session>> session = target.NewSession();
   if (!session.ok()) {
     out->fatal = session.status();
@@ -266,7 +272,7 @@ absl::Status Summarize(std::vector<WorkerOut>& outs, const Sample& first,
 
 absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   RunResult r;
-  r.target = target.name();
+  r.target = RunLabel(target.name(), c);
   r.in_process = target.in_process();
   r.workload = c.spec.name;
   r.threads = c.threads;

@@ -26,6 +26,10 @@ struct RunConfig {
   uint64_t ops = 0;       // total operations; 0: run for `seconds`
   double seconds = 0;
   double rate = 0;        // total target ops/s; 0: as fast as possible
+  // Operations in flight per worker (--pipeline; 1: one blocking call at a
+  // time) and how they travel (bench/ycsb/pipelined_worker.h).
+  int pipeline = 1;
+  PipelineVia pipeline_via = PipelineVia::kStream;
   std::vector<Stall> stalls;
   int sample_ms = 100;
   bool progress = false;  // live line on stderr

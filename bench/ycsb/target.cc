@@ -11,8 +11,12 @@ absl::StatusOr<std::unique_ptr<Target>> OpenTarget(const TargetOptions& o) {
   if (o.spec == "rocksdb") return OpenRocksDb(o);
   if (o.spec.rfind("grpc://", 0) == 0) return OpenGrpc(o.spec.substr(7), o.server_pid);
   if (o.spec.rfind("etcd://", 0) == 0) return OpenEtcd(o.spec.substr(7), o.server_pid);
+  if (o.spec.rfind("null://", 0) == 0) {
+    return OpenGrpc(o.spec.substr(7), o.server_pid, "null");
+  }
   return absl::InvalidArgumentError(
-      "--target must be embedded, rocksdb, grpc://HOST:PORT or etcd://HOST:PORT; got '" +
+      "--target must be embedded, rocksdb, grpc://HOST:PORT, etcd://HOST:PORT "
+      "or null://HOST:PORT; got '" +
       o.spec + "'");
 }
 

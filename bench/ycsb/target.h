@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bench/ycsb/async_session.h"
 
 namespace mvkv::ycsb {
 
@@ -66,6 +67,13 @@ class Target {
   virtual ~Target() = default;
   virtual std::string name() const = 0;
   virtual absl::StatusOr<std::unique_ptr<Session>> NewSession() = 0;
+  // For --pipeline: a session with operations in flight `via` a stream,
+  // unary calls or batches. Unimplemented for targets without them.
+  virtual absl::StatusOr<std::unique_ptr<AsyncSession>> NewAsyncSession(
+      PipelineVia /*via*/) {
+    return absl::UnimplementedError(name() +
+                                    " has no pipelined operations (--pipeline)");
+  }
   // Opens a transaction that holds its snapshot until released.
   // Unimplemented for targets without snapshots.
   virtual absl::StatusOr<std::unique_ptr<StalledSnapshot>> OpenStalledSnapshot(
@@ -91,7 +99,8 @@ class Target {
   }
 };
 
-// "embedded", "rocksdb", "grpc://HOST:PORT", "etcd://HOST:PORT".
+// "embedded", "rocksdb", "grpc://HOST:PORT", "etcd://HOST:PORT",
+// "null://HOST:PORT" (bench's null service: grpc's code, named "null").
 struct TargetOptions {
   std::string spec;
   pid_t server_pid = -1;

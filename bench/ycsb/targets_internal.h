@@ -4,6 +4,7 @@
 #define MVKV_BENCH_YCSB_TARGETS_INTERNAL_H_
 
 #include "bench/ycsb/target.h"
+#include "client/client.h"
 #include "grpcpp/support/status.h"
 
 namespace mvkv::ycsb::targets_internal {
@@ -16,8 +17,13 @@ inline absl::Status FromGrpc(const grpc::Status& s) {
 
 absl::StatusOr<std::unique_ptr<Target>> OpenEmbedded();
 absl::StatusOr<std::unique_ptr<Target>> OpenRocksDb(const TargetOptions& o);
+// `name`: "grpc" for mvkv_server, "null" for bench's null service.
 absl::StatusOr<std::unique_ptr<Target>> OpenGrpc(const std::string& address,
-                                                 pid_t server_pid);
+                                                 pid_t server_pid,
+                                                 const std::string& name = "grpc");
+// One client's operations in flight `via` a stream, unary calls or batches.
+std::unique_ptr<AsyncSession> NewGrpcAsyncSession(
+    std::unique_ptr<client::Client> client, PipelineVia via);
 absl::StatusOr<std::unique_ptr<Target>> OpenEtcd(const std::string& address,
                                                  pid_t server_pid);
 

@@ -113,6 +113,43 @@ TEST_F(CliTest, TxnConflictExitsWithFour) {
   EXPECT_NE(r.err.find("ABORTED"), std::string::npos) << r.err;
 }
 
+TEST_F(CliTest, BatchPrintsOneResultPerLineInFileOrder) {
+  ASSERT_EQ(Mvkv({"put", "cb/old", "o"}).exit_code, 0);
+  const std::string file =
+      "# a batch\nput cb/a 1\nget cb/old\nget cb/none\ndel cb/old\n"
+      "del cb/none\n";
+  for (const char* mode : {"--batch_ops=2", "--pipeline"}) {
+    ASSERT_EQ(Mvkv({"put", "cb/old", "o"}).exit_code, 0);
+    auto r = Mvkv({"batch", mode}, file);
+    EXPECT_EQ(r.exit_code, 0) << mode << r.err;
+    std::vector<std::string> lines;
+    for (std::size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos;
+         at = nl + 1) {
+      lines.push_back(r.out.substr(at, nl - at));
+    }
+    ASSERT_EQ(lines.size(), 5u) << mode << r.out;
+    EXPECT_EQ(lines[0].rfind("OK commit_ts=", 0), 0u) << lines[0];
+    // The get and the del of cb/old are concurrent: either order is right.
+    EXPECT_TRUE(lines[1] == "o" || lines[1] == "(not found)") << lines[1];
+    EXPECT_EQ(lines[2], "(not found)");
+    EXPECT_EQ(lines[3].rfind("deleted commit_ts=", 0), 0u) << lines[3];
+    EXPECT_EQ(lines[4], "not found");
+  }
+  auto r = Mvkv({"--json", "batch"}, "put cb/j 2\nget cb/j2\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("{\"results\":[{\"op\":\"put\",\"key\":\"cb/j\"", 0),
+            0u)
+      << r.out;
+  // A failed operation prints in its place and sets the exit code.
+  r = Mvkv({"batch"}, "put cb/b 1\nget " + std::string(2000, 'k') + "\n");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("ERROR INVALID_ARGUMENT"), std::string::npos) << r.out;
+  EXPECT_EQ(Mvkv({"get", "cb/b"}).out, "1\n");
+  r = Mvkv({"batch"}, "scan a b\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("batch line 1"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, StatsAndHealth) {
   auto r = Mvkv({"stats"});
   EXPECT_EQ(r.exit_code, 0);
