@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, stall, "0,1",
           "Comma-separated 0/1: 1 adds one thread that enters a guard, protects a pointer and "
           "parks for the whole run");
 ABSL_FLAG(double, seconds, 1.0, "Duration of each throughput run");
+ABSL_FLAG(int64_t, ops_per_thread, 0,
+          "If > 0: each worker stops after this many operations (rounded up to 64) instead of "
+          "after --seconds, so instruction counts (valgrind --tool=callgrind) are repeatable");
 ABSL_FLAG(int, repeats, 3,
           "Throughput runs per configuration and scheme, interleaved across schemes with the "
           "order rotated each round (the machines are shared); mops = best run, "
@@ -122,8 +125,9 @@ void Worker(Target& t, const Config& c, std::uint64_t seed, std::latch& ready,
   t.ThreadEnter();
   std::uint64_t x = seed | 1, n = 0;
   const bool read = c.mix == "read";
+  const auto limit = static_cast<std::uint64_t>(absl::GetFlag(FLAGS_ops_per_thread));
   ready.count_down();
-  while (!stop.load(std::memory_order_relaxed)) {
+  while (!stop.load(std::memory_order_relaxed) && (limit == 0 || n < limit)) {
     for (int i = 0; i < 64; ++i) {
       const std::uint64_t r = Next(x);
       const std::uint64_t k = (r >> 16) % c.keys;
@@ -201,7 +205,8 @@ RunResult Run(const Config& c, double seconds, bool sample, const std::vector<do
   double sum = 0;
   std::int64_t n = 0, peak = -1;
   std::size_t next_mark = 0;
-  while (Clock::now() < end) {
+  const bool counted = absl::GetFlag(FLAGS_ops_per_thread) > 0;
+  while (!counted && Clock::now() < end) {
     if (!sample) {
       std::this_thread::sleep_until(end);  // timing the run, not hiding a race
       break;
@@ -220,7 +225,7 @@ RunResult Run(const Config& c, double seconds, bool sample, const std::vector<do
     }
   }
   if (sample && n > 0 && t->Unreclaimed() >= 0) std::this_thread::sleep_until(end);
-  stop.store(true);
+  if (!counted) stop.store(true);  // counted workers stop by themselves
   for (auto& w : workers) w.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::uint64_t total = 0;
