@@ -17,6 +17,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev openssl
   # Benchmark peers: reclamation schemes, queues, a networked KV server.
   liburcu-dev libxenium-dev libcds-dev libboost-dev etcd-server
+  # Hash-map baselines for engine_bench's Lever mix.
+  libcuckoo-dev libtbb-dev
   # Plots for the load harness.
   gnuplot-nox
 )

@@ -7,13 +7,16 @@
 //   put_async  one client, PutAsync of distinct keys with at most
 //            --put_async_window commits in flight (the server's pattern)
 //   get      point reads of existing keys at --keys keys, --threads threads
-//   lever    Lever's mix: --lever_ops operations, 94% read, 2% insert,
-//            1% remove, 3% update, every one its own transaction, over a key
-//            range of --lever_keys (half prefilled), on --threads threads
-// Output: a table on stdout and, with --json, one JSON row per scenario.
+//   lever    the Lever mix (defined in bench/engine/lever.h and --help):
+//            --lever_ops operations, 94% read, 2% insert, 1% remove, 3%
+//            update over --lever_keys keys (half loaded), on --threads
+//            threads; on mvkv every one its own transaction, then the same
+//            stream on libcuckoo and oneTBB's concurrent_hash_map
+//            (--lever_targets), with mvkv's rate as a ratio to each
+// Output: a table on stdout and, with --json, one JSON row per scenario
+// (lever: one per target).
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -28,6 +31,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "bench/engine/bench_util.h"
+#include "bench/engine/lever.h"
 #include "mvcc/db.h"
 
 ABSL_FLAG(std::string, scenarios, "put,get,lever",
@@ -41,13 +46,14 @@ ABSL_FLAG(int, put_async_window, 256,
 ABSL_FLAG(int64_t, get_ops, 20000000, "Point reads per get run (all threads).");
 ABSL_FLAG(int64_t, lever_ops, 25165824, "Operations in the lever scenario.");
 ABSL_FLAG(int64_t, lever_keys, 1 << 20, "Key range of the lever scenario.");
+ABSL_FLAG(std::string, lever_targets, "mvkv,libcuckoo,tbb",
+          "Comma-separated targets of the lever scenario, run one after the other on the "
+          "same stream: mvkv, libcuckoo, tbb.");
 ABSL_FLAG(int, value_bytes, 8, "Value size.");
 ABSL_FLAG(std::string, json, "", "Write JSON rows here.");
 
 namespace mvkv::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 struct Row {
   std::string scenario;
@@ -58,8 +64,6 @@ struct Row {
   double ops_per_s() const { return ops / seconds; }
   std::string extra;  // JSON members, already formatted
 };
-
-std::string Key(uint64_t i) { return absl::StrFormat("user%012u", i); }
 
 std::unique_ptr<Database> OpenOrDie() {
   auto db = Database::Open();
@@ -83,25 +87,6 @@ void Load(Database& db, int64_t n, const std::string& value) {
       std::exit(1);
     }
   }
-}
-
-template <class Fn>
-double Timed(int threads, Fn&& fn) {
-  std::vector<std::thread> pool;
-  std::atomic<int> ready{0};
-  std::atomic<bool> go{false};
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      fn(t);
-    });
-  }
-  while (ready.load() < threads) std::this_thread::yield();
-  const auto start = Clock::now();
-  go.store(true, std::memory_order_release);
-  for (auto& th : pool) th.join();
-  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 Row RunPut() {
@@ -183,42 +168,41 @@ Row RunGet(int64_t nkeys) {
   return row;
 }
 
-Row RunLever() {
-  auto db = OpenOrDie();
-  const int64_t range = absl::GetFlag(FLAGS_lever_keys);
-  const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
-  Load(*db, range / 2, value);
-  const int threads = absl::GetFlag(FLAGS_threads);
-  const int64_t per_thread = absl::GetFlag(FLAGS_lever_ops) / threads;
-  std::vector<std::string> keys;
-  keys.reserve(range);
-  for (int64_t i = 0; i < range; ++i) keys.push_back(Key(i));
-  std::atomic<int64_t> reads{0}, writes{0};
-  const double secs = Timed(threads, [&](int t) {
-    std::mt19937_64 rng(t + 7);
-    int64_t r = 0, w = 0;
-    for (int64_t i = 0; i < per_thread; ++i) {
-      const uint64_t x = rng();
-      const std::string& key = keys[(x >> 8) % range];
-      const int dice = x % 100;
-      if (dice < 94) {
-        (void)db->Get(key);
-        ++r;
-      } else if (dice < 96 || dice >= 97) {
-        (void)db->Put(key, value);  // insert (2%) or update (3%)
-        ++w;
-      } else {
-        (void)db->Delete(key);  // remove (1%)
-        ++w;
+// One row per target; mvkv's row carries its rate as a ratio to each hash
+// map's, and each hash map's row the inverse.
+absl::StatusOr<std::vector<Row>> RunLeverRows() {
+  LeverOptions o;
+  o.ops = absl::GetFlag(FLAGS_lever_ops);
+  o.keys = absl::GetFlag(FLAGS_lever_keys);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  o.value = std::string(absl::GetFlag(FLAGS_value_bytes), 'v');
+  const std::vector<std::string> targets =
+      absl::StrSplit(absl::GetFlag(FLAGS_lever_targets), ',', absl::SkipEmpty());
+  absl::StatusOr<std::vector<LeverRun>> runs = RunLever(o, targets);
+  if (!runs.ok()) return runs.status();
+  double mvkv_rate = 0;
+  for (const LeverRun& r : *runs) {
+    if (r.target == "mvkv") mvkv_rate = r.ops_per_s();
+  }
+  std::vector<Row> rows;
+  for (const LeverRun& r : *runs) {
+    Row row{r.target == "mvkv" ? "lever" : "lever_" + r.target, o.keys, o.threads, r.ops,
+            r.seconds, ""};
+    row.extra = absl::StrCat("\"target\": \"", r.target, "\", \"reads\": ", r.reads,
+                             ", \"read_hits\": ", r.read_hits, ", \"writes\": ", r.writes);
+    if (r.target == "mvkv") {
+      for (const LeverRun& peer : *runs) {
+        if (peer.target == "mvkv") continue;
+        absl::StrAppend(&row.extra, absl::StrFormat(", \"mvkv_vs_%s\": %.3f", peer.target,
+                                                    mvkv_rate / peer.ops_per_s()));
       }
+    } else if (mvkv_rate > 0) {
+      absl::StrAppend(&row.extra,
+                      absl::StrFormat(", \"mvkv_vs_this\": %.3f", mvkv_rate / r.ops_per_s()));
     }
-    reads.fetch_add(r);
-    writes.fetch_add(w);
-  });
-  Row row{"lever", range, threads, per_thread * threads, secs, ""};
-  row.extra = absl::StrCat("\"reads\": ", reads.load(),
-                           ", \"writes\": ", writes.load());
-  return row;
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 int Main() {
@@ -240,17 +224,23 @@ int Main() {
         rows.push_back(RunGet(n));
       }
     } else if (scenario == "lever") {
-      rows.push_back(RunLever());
+      absl::StatusOr<std::vector<Row>> lever = RunLeverRows();
+      if (!lever.ok()) {
+        std::fprintf(stderr, "lever: %s\n", lever.status().ToString().c_str());
+        return 2;
+      }
+      rows.insert(rows.end(), lever->begin(), lever->end());
     } else {
       std::fprintf(stderr,
                    "unknown scenario \"%s\" (put, put_async, get, lever)\n",
                    std::string(scenario).c_str());
       return 2;
     }
-    // One scenario may add several rows (get: one per key count).
+    // One scenario may add several rows (get: one per key count, lever: one
+    // per target).
     for (std::size_t i = printed; i < rows.size(); ++i) {
       const Row& r = rows[i];
-      std::printf("%-6s keys=%-9lld threads=%d ops=%-9lld %.3f s  %.0f ops/s  %s\n",
+      std::printf("%-15s keys=%-9lld threads=%d ops=%-9lld %.3f s  %.0f ops/s  %s\n",
                   r.scenario.c_str(), static_cast<long long>(r.keys), r.threads,
                   static_cast<long long>(r.ops), r.seconds, r.ops_per_s(),
                   r.extra.c_str());
@@ -280,8 +270,16 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "engine_bench: embedded engine micro-benchmarks (put, put_async, get, "
-      "lever).");
+      "engine_bench: embedded engine micro-benchmarks (put, put_async, get, lever).\n\n"
+      "The Lever mix (scenario lever): the read-heavy mix of the bustle harness that the Lever\n"
+      "crate's README numbers come from: 94% read, 2% insert, 1% remove, 3% update, "
+      "--lever_ops\n"
+      "operations (default 0.75 x 2^25 = 25,165,824) split evenly over --threads threads.\n"
+      "Keys are \"user%012u\" of i in [0, --lever_keys), the lower half loaded first. Thread t\n"
+      "draws x from std::mt19937_64 seeded t + 7; key (x >> 8) mod --lever_keys; x mod 100 picks\n"
+      "0-93 read, 94-95 insert, 96 remove, 97-99 update (insert and update are upserts).\n"
+      "On mvkv every operation is its own transaction (Get, Put, Delete); the same stream then\n"
+      "runs on libcuckoo's cuckoohash_map and oneTBB's concurrent_hash_map (--lever_targets).");
   absl::ParseCommandLine(argc, argv);
   return mvkv::bench::Main();
 }
