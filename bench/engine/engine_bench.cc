@@ -65,30 +65,6 @@ struct Row {
   std::string extra;  // JSON members, already formatted
 };
 
-std::unique_ptr<Database> OpenOrDie() {
-  auto db = Database::Open();
-  if (!db.ok()) {
-    std::fprintf(stderr, "open: %s\n", db.status().ToString().c_str());
-    std::exit(1);
-  }
-  return std::move(*db);
-}
-
-// Loads keys [0, n) in transactions of 1000 writes.
-void Load(Database& db, int64_t n, const std::string& value) {
-  for (int64_t base = 0; base < n; base += 1000) {
-    auto txn = db.Begin(IsolationLevel::kReadCommitted);
-    for (int64_t i = base; i < std::min(n, base + 1000); ++i) {
-      (void)txn->Put(Key(i), value);
-    }
-    absl::Status s = txn->Commit();
-    if (!s.ok()) {
-      std::fprintf(stderr, "load: %s\n", s.ToString().c_str());
-      std::exit(1);
-    }
-  }
-}
-
 Row RunPut() {
   auto db = OpenOrDie();
   const int64_t ops = absl::GetFlag(FLAGS_put_ops);

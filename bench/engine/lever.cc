@@ -4,8 +4,6 @@
 #include <tbb/concurrent_hash_map.h>
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <libcuckoo/cuckoohash_map.hh>
 #include <memory>
 #include <random>
@@ -22,31 +20,15 @@ namespace {
 // Remove from any thread. Read returns whether the key was found.
 class MvkvTarget {
  public:
-  MvkvTarget() {
-    auto db = Database::Open();
-    if (!db.ok()) {
-      std::fprintf(stderr, "lever: open: %s\n", db.status().ToString().c_str());
-      std::exit(1);
-    }
-    db_ = std::move(*db);
-  }
-  // Loads in transactions of 1000 writes, as the other scenarios do.
-  void Load(const std::vector<std::string>& keys, int64_t n, const std::string& value) {
-    for (int64_t base = 0; base < n; base += 1000) {
-      auto txn = db_->Begin(IsolationLevel::kReadCommitted);
-      for (int64_t i = base; i < std::min(n, base + 1000); ++i) (void)txn->Put(keys[i], value);
-      if (absl::Status s = txn->Commit(); !s.ok()) {
-        std::fprintf(stderr, "lever: load: %s\n", s.ToString().c_str());
-        std::exit(1);
-      }
-    }
+  void Load(const std::vector<std::string>&, int64_t n, const std::string& value) {
+    bench::Load(*db_, n, value);  // the same keys, Key(i)
   }
   bool Read(const std::string& key) { return db_->Get(key).ok(); }
   void Upsert(const std::string& key, const std::string& value) { (void)db_->Put(key, value); }
   void Remove(const std::string& key) { (void)db_->Delete(key); }
 
  private:
-  std::unique_ptr<Database> db_;
+  std::unique_ptr<Database> db_ = OpenOrDie();
 };
 
 class CuckooTarget {
