@@ -13,8 +13,11 @@
 //            threads; on mvkv every one its own transaction, then the same
 //            stream on libcuckoo and oneTBB's concurrent_hash_map
 //            (--lever_targets), with mvkv's rate as a ratio to each
+//   release  commit latency (p50/p99/p99.9 of autocommit Puts) while the
+//            engine releases snapshots older than max_snapshot_age, against
+//            the same load without releases (bench/engine/release.h)
 // Output: a table on stdout and, with --json, one JSON row per scenario
-// (lever: one per target).
+// (lever: one per target; release: one per variant and round).
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -33,10 +36,11 @@
 #include "absl/strings/str_split.h"
 #include "bench/engine/bench_util.h"
 #include "bench/engine/lever.h"
+#include "bench/engine/release.h"
 #include "mvcc/db.h"
 
 ABSL_FLAG(std::string, scenarios, "put,get,lever",
-          "Comma-separated scenarios: put, put_async, get, lever.");
+          "Comma-separated scenarios: put, put_async, get, lever, release.");
 ABSL_FLAG(std::string, keys, "1000000",
           "Comma-separated key counts for the get scenario.");
 ABSL_FLAG(int, threads, 2, "Client threads for get and lever.");
@@ -49,6 +53,16 @@ ABSL_FLAG(int64_t, lever_keys, 1 << 20, "Key range of the lever scenario.");
 ABSL_FLAG(std::string, lever_targets, "mvkv,libcuckoo,tbb",
           "Comma-separated targets of the lever scenario, run one after the other on the "
           "same stream: mvkv, libcuckoo, tbb.");
+ABSL_FLAG(int64_t, release_keys, 1000000, "Keys loaded in the release scenario.");
+ABSL_FLAG(double, release_seconds, 5, "Seconds per variant and round of the release scenario.");
+ABSL_FLAG(double, release_rate, 50000,
+          "Puts per second (open loop) of the release scenario's committer.");
+ABSL_FLAG(int, release_max_age_ms, 50,
+          "max_snapshot_age of the release scenario; its held snapshots outlive it (twice "
+          "over) or not (half of it).");
+ABSL_FLAG(int, release_period_ms, 250,
+          "One held snapshot per this period in the release scenario.");
+ABSL_FLAG(int, release_rounds, 2, "Rounds of (without, with) releases in the release scenario.");
 ABSL_FLAG(int, value_bytes, 8, "Value size.");
 ABSL_FLAG(std::string, json, "", "Write JSON rows here.");
 
@@ -181,6 +195,37 @@ absl::StatusOr<std::vector<Row>> RunLeverRows() {
   return rows;
 }
 
+// One row per variant and round; each "with" row carries its p99.9 as a
+// ratio to the "without" row just before it.
+absl::StatusOr<std::vector<Row>> RunReleaseRows() {
+  ReleaseOptions o;
+  o.keys = absl::GetFlag(FLAGS_release_keys);
+  o.seconds = absl::GetFlag(FLAGS_release_seconds);
+  o.rate = absl::GetFlag(FLAGS_release_rate);
+  o.max_age = absl::Milliseconds(absl::GetFlag(FLAGS_release_max_age_ms));
+  o.period = absl::Milliseconds(absl::GetFlag(FLAGS_release_period_ms));
+  o.rounds = absl::GetFlag(FLAGS_release_rounds);
+  absl::StatusOr<std::vector<ReleaseRun>> runs = RunRelease(o);
+  if (!runs.ok()) return runs.status();
+  std::vector<Row> rows;
+  double without_p999 = 0;
+  for (const ReleaseRun& r : *runs) {
+    Row row{r.releasing ? "release_with" : "release_without", o.keys, 1, r.commits, r.seconds,
+            ""};
+    row.extra = absl::StrFormat(
+        "\"releases\": %d, \"p50_us\": %.2f, \"p99_us\": %.2f, \"p999_us\": %.2f, "
+        "\"max_us\": %.0f",
+        r.releases, r.p50_us, r.p99_us, r.p999_us, r.max_us);
+    if (!r.releasing) without_p999 = r.p999_us;
+    if (r.releasing && without_p999 > 0) {
+      absl::StrAppend(&row.extra,
+                      absl::StrFormat(", \"p999_vs_without\": %.2f", r.p999_us / without_p999));
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 int Main() {
   std::vector<Row> rows;
   std::size_t printed = 0;
@@ -206,9 +251,16 @@ int Main() {
         return 2;
       }
       rows.insert(rows.end(), lever->begin(), lever->end());
+    } else if (scenario == "release") {
+      absl::StatusOr<std::vector<Row>> release = RunReleaseRows();
+      if (!release.ok()) {
+        std::fprintf(stderr, "release: %s\n", release.status().ToString().c_str());
+        return 2;
+      }
+      rows.insert(rows.end(), release->begin(), release->end());
     } else {
       std::fprintf(stderr,
-                   "unknown scenario \"%s\" (put, put_async, get, lever)\n",
+                   "unknown scenario \"%s\" (put, put_async, get, lever, release)\n",
                    std::string(scenario).c_str());
       return 2;
     }
@@ -246,7 +298,7 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "engine_bench: embedded engine micro-benchmarks (put, put_async, get, lever).\n\n"
+      "engine_bench: embedded engine micro-benchmarks (put, put_async, get, lever, release).\n\n"
       "The Lever mix (scenario lever): the read-heavy mix of the bustle harness that the Lever\n"
       "crate's README numbers come from: 94% read, 2% insert, 1% remove, 3% update, "
       "--lever_ops\n"
