@@ -226,6 +226,16 @@ absl::StatusOr<std::vector<Row>> RunReleaseRows() {
   return rows;
 }
 
+// Appends a scenario's rows, or prints its error and returns false.
+bool Append(const char* scenario, absl::StatusOr<std::vector<Row>> more, std::vector<Row>& rows) {
+  if (!more.ok()) {
+    std::fprintf(stderr, "%s: %s\n", scenario, more.status().ToString().c_str());
+    return false;
+  }
+  rows.insert(rows.end(), more->begin(), more->end());
+  return true;
+}
+
 int Main() {
   std::vector<Row> rows;
   std::size_t printed = 0;
@@ -245,19 +255,9 @@ int Main() {
         rows.push_back(RunGet(n));
       }
     } else if (scenario == "lever") {
-      absl::StatusOr<std::vector<Row>> lever = RunLeverRows();
-      if (!lever.ok()) {
-        std::fprintf(stderr, "lever: %s\n", lever.status().ToString().c_str());
-        return 2;
-      }
-      rows.insert(rows.end(), lever->begin(), lever->end());
+      if (!Append("lever", RunLeverRows(), rows)) return 2;
     } else if (scenario == "release") {
-      absl::StatusOr<std::vector<Row>> release = RunReleaseRows();
-      if (!release.ok()) {
-        std::fprintf(stderr, "release: %s\n", release.status().ToString().c_str());
-        return 2;
-      }
-      rows.insert(rows.end(), release->begin(), release->end());
+      if (!Append("release", RunReleaseRows(), rows)) return 2;
     } else {
       std::fprintf(stderr,
                    "unknown scenario \"%s\" (put, put_async, get, lever, release)\n",
