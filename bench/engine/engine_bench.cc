@@ -55,12 +55,12 @@ ABSL_FLAG(std::string, lever_targets, "mvkv,libcuckoo,tbb",
           "same stream: mvkv, libcuckoo, tbb.");
 ABSL_FLAG(int64_t, release_keys, 1000000, "Keys loaded in the release scenario.");
 ABSL_FLAG(double, release_seconds, 5, "Seconds per variant and round of the release scenario.");
-ABSL_FLAG(double, release_rate, 50000,
+ABSL_FLAG(double, release_rate, 20000,
           "Puts per second (open loop) of the release scenario's committer.");
 ABSL_FLAG(int, release_max_age_ms, 50,
           "max_snapshot_age of the release scenario; its held snapshots outlive it (twice "
           "over) or not (half of it).");
-ABSL_FLAG(int, release_period_ms, 250,
+ABSL_FLAG(int, release_period_ms, 1000,
           "One held snapshot per this period in the release scenario.");
 ABSL_FLAG(int, release_rounds, 2, "Rounds of (without, with) releases in the release scenario.");
 ABSL_FLAG(int, value_bytes, 8, "Value size.");

@@ -18,7 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Percentile(const std::vector<uint32_t>& sorted_ns, double q) {
+double Percentile(const std::vector<int64_t>& sorted_ns, double q) {
   if (sorted_ns.empty()) return 0;
   const auto at = static_cast<std::size_t>(q * static_cast<double>(sorted_ns.size()));
   const std::size_t i = std::min(sorted_ns.size() - 1, at);
@@ -51,7 +51,7 @@ ReleaseRun RunVariant(const ReleaseOptions& o, bool releasing,
   auto db = OpenOrDie(options);
   const std::string value(8, 'v');
   Load(*db, o.keys, value);
-  std::vector<uint32_t> latency_ns;
+  std::vector<int64_t> latency_ns;
   latency_ns.reserve(1 << 22);
   std::atomic<bool> stop{false};
   std::thread holder(HoldSnapshots, std::ref(*db), std::cref(keys), o.period,
@@ -68,8 +68,7 @@ ReleaseRun RunVariant(const ReleaseOptions& o, bool releasing,
     if (due >= end) break;
     while (Clock::now() < due) std::this_thread::yield();  // pacing
     (void)db->Put(keys[rng() % keys.size()], value);
-    latency_ns.push_back(static_cast<uint32_t>(std::min<int64_t>(
-        std::chrono::nanoseconds(Clock::now() - due).count(), UINT32_MAX)));
+    latency_ns.push_back(std::chrono::nanoseconds(Clock::now() - due).count());
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   stop.store(true);

@@ -30,9 +30,9 @@ namespace mvkv::bench {
 struct ReleaseOptions {
   int64_t keys = 1000000;
   double seconds = 5;
-  double rate = 50000;  // Puts per second, below the engine's rate either way
+  double rate = 20000;  // Puts per second, below the engine's rate either way
   absl::Duration max_age = absl::Milliseconds(50);
-  absl::Duration period = absl::Milliseconds(250);
+  absl::Duration period = absl::Seconds(1);
   int rounds = 2;
 };
 
