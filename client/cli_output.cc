@@ -4,26 +4,52 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 namespace mvkv::client {
 
-std::string JsonString(const std::string& bytes) {
-  std::string out = "\"";
+nlohmann::ordered_json BytesJson(const std::string& bytes) {
+  // Each byte is the code point of the same value (Latin-1 into UTF-8), so
+  // any bytes make a valid JSON string that decodes back to them.
+  std::string utf8;
+  utf8.reserve(bytes.size());
   for (unsigned char c : bytes) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
+    if (c < 0x80) {
+      utf8 += static_cast<char>(c);
     } else {
-      out += static_cast<char>(c);
+      utf8 += static_cast<char>(0xc0 | (c >> 6));
+      utf8 += static_cast<char>(0x80 | (c & 0x3f));
     }
   }
-  return out + "\"";
+  return nlohmann::ordered_json(std::move(utf8));
+}
+
+nlohmann::ordered_json KeyValueJson(const KeyValue& kv) {
+  return {{"key", BytesJson(kv.key)},
+          {"value", BytesJson(kv.value)},
+          {"commit_ts", kv.commit_ts}};
+}
+
+nlohmann::ordered_json ScanJson(const ScanResult& scan) {
+  nlohmann::ordered_json kvs = nlohmann::ordered_json::array();
+  for (const KeyValue& kv : scan.kvs) kvs.push_back(KeyValueJson(kv));
+  nlohmann::ordered_json out = {{"kvs", std::move(kvs)},
+                        {"snapshot_ts", scan.snapshot_ts},
+                        {"more", scan.more}};
+  if (scan.more) out["resume_key"] = BytesJson(scan.resume_key);
+  return out;
+}
+
+nlohmann::ordered_json StatsJson(const Stats& stats) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const Stats::Entry& e : stats.entries) {
+    if (const uint64_t* n = std::get_if<uint64_t>(&e.value)) {
+      out[e.name] = *n;
+    } else {
+      out[e.name] = BytesJson(std::get<std::string>(e.value));
+    }
+  }
+  return out;
 }
 
 void PrintLine(const std::string& line) {
@@ -31,51 +57,32 @@ void PrintLine(const std::string& line) {
   std::fputc('\n', stdout);
 }
 
-namespace {
-
-std::string KvJson(const Kv& kv) {
-  return absl::StrCat("{\"key\":", JsonString(kv.key),
-                      ",\"value\":", JsonString(kv.value),
-                      ",\"commit_ts\":", kv.commit_ts, "}");
+void PrintJson(const nlohmann::ordered_json& value) {
+  // ensure_ascii: bytes >= 0x80 print as \u00XX (see the header).
+  PrintLine(value.dump(-1, ' ', /*ensure_ascii=*/true));
 }
 
-std::string ScanJson(const ScanResult& scan) {
-  std::vector<std::string> items;
-  for (const Kv& kv : scan.kvs) items.push_back(KvJson(kv));
-  return absl::StrCat("{\"kvs\":[", absl::StrJoin(items, ","),
-                      "],\"snapshot_ts\":", scan.snapshot_ts,
-                      ",\"more\":", scan.more ? "true" : "false", "}");
-}
-
-}  // namespace
-
-void PrintKv(const Kv& kv, bool json) {
-  PrintLine(json ? KvJson(kv) : kv.value);
+void PrintKeyValue(const KeyValue& kv, bool json) {
+  if (json) return PrintJson(KeyValueJson(kv));
+  PrintLine(kv.value);
 }
 
 void PrintScan(const ScanResult& scan, bool json) {
-  if (json) {
-    PrintLine(ScanJson(scan));
-    return;
+  if (json) return PrintJson(ScanJson(scan));
+  for (const KeyValue& kv : scan.kvs) {
+    PrintLine(absl::StrCat(kv.key, "\t", kv.value));
   }
-  for (const Kv& kv : scan.kvs) PrintLine(absl::StrCat(kv.key, "\t", kv.value));
   if (scan.more) std::fprintf(stderr, "mvkv: (more keys past --limit)\n");
 }
 
-void PrintStats(const v1::StatsResponse& stats, bool json) {
-  const auto* descriptor = stats.GetDescriptor();
-  const auto* reflection = stats.GetReflection();
-  std::vector<std::string> items;
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const auto* field = descriptor->field(i);
-    const uint64_t value = reflection->GetUInt64(stats, field);
-    items.push_back(json ? absl::StrCat("\"", field->name(), "\":", value)
-                         : absl::StrCat(field->name(), ": ", value));
-  }
-  if (json) {
-    PrintLine(absl::StrCat("{", absl::StrJoin(items, ","), "}"));
-  } else {
-    for (const std::string& item : items) PrintLine(item);
+void PrintStats(const Stats& stats, bool json) {
+  if (json) return PrintJson(StatsJson(stats));
+  for (const Stats::Entry& e : stats.entries) {
+    if (const uint64_t* n = std::get_if<uint64_t>(&e.value)) {
+      PrintLine(absl::StrCat(e.name, ": ", *n));
+    } else {
+      PrintLine(absl::StrCat(e.name, ": ", std::get<std::string>(e.value)));
+    }
   }
 }
 
@@ -120,11 +127,11 @@ absl::StatusOr<std::vector<ScriptOp>> ParseScript(const std::string& text) {
 }
 
 absl::Status RunScript(Client& client, const std::vector<ScriptOp>& script,
-                       v1::Isolation isolation, bool json,
+                       Isolation isolation, bool json,
                        std::vector<std::string>* out) {
   auto txn = client.Begin(isolation);
   if (!txn.ok()) return txn.status();
-  std::vector<std::string> results;  // JSON items
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
   std::string outcome = "rolled_back";
   uint64_t commit_ts = 0;
   for (const ScriptOp& op : script) {
@@ -133,45 +140,46 @@ absl::Status RunScript(Client& client, const std::vector<ScriptOp>& script,
       if (absl::IsNotFound(kv.status())) {
         out->push_back("(not found)");
         results.push_back(
-            absl::StrCat("{\"op\":\"get\",\"key\":", JsonString(op.args[0]),
-                         ",\"found\":false}"));
+            {{"op", "get"}, {"key", BytesJson(op.args[0])}, {"found", false}});
         continue;
       }
       if (!kv.ok()) return kv.status();
       out->push_back(kv->value);
-      results.push_back(
-          absl::StrCat("{\"op\":\"get\",\"key\":", JsonString(op.args[0]),
-                       ",\"found\":true,"
-                       "\"value\":",
-                       JsonString(kv->value), "}"));
+      results.push_back({{"op", "get"},
+                         {"key", BytesJson(op.args[0])},
+                         {"found", true},
+                         {"value", BytesJson(kv->value)}});
     } else if (op.verb == "put") {
-      if (absl::Status s = (*txn)->Put(op.args[0], op.args[1]); !s.ok())
+      if (absl::Status s = (*txn)->Put(op.args[0], op.args[1]); !s.ok()) {
         return s;
-      results.push_back("{\"op\":\"put\"}");
+      }
+      results.push_back({{"op", "put"}});
     } else if (op.verb == "del") {
       if (absl::Status s = (*txn)->Delete(op.args[0]); !s.ok()) return s;
-      results.push_back("{\"op\":\"del\"}");
+      results.push_back({{"op", "del"}});
     } else if (op.verb == "scan") {
       uint32_t limit = 0;
       if (op.args.size() == 3) (void)absl::SimpleAtoi(op.args[2], &limit);
       auto r =
           (*txn)->Scan(op.args[0], op.args.size() > 1 ? op.args[1] : "", limit);
       if (!r.ok()) return r.status();
-      for (const Kv& kv : r->kvs) {
+      for (const KeyValue& kv : r->kvs) {
         out->push_back(absl::StrCat(kv.key, "\t", kv.value));
       }
-      results.push_back(ScanJson(*r));
+      nlohmann::ordered_json scan = ScanJson(*r);
+      scan["op"] = "scan";
+      results.push_back(std::move(scan));
     } else if (op.verb == "commit") {
       auto ts = (*txn)->Commit();
       if (!ts.ok()) return ts.status();
       commit_ts = *ts;
       outcome = "committed";
       out->push_back(absl::StrCat("committed commit_ts=", commit_ts));
-      results.push_back("{\"op\":\"commit\"}");
+      results.push_back({{"op", "commit"}});
     } else {  // rollback
       if (absl::Status s = (*txn)->Rollback(); !s.ok()) return s;
       out->push_back("rolled back");
-      results.push_back("{\"op\":\"rollback\"}");
+      results.push_back({{"op", "rollback"}});
     }
   }
   if (outcome != "committed" &&
@@ -179,9 +187,10 @@ absl::Status RunScript(Client& client, const std::vector<ScriptOp>& script,
     out->push_back("rolled back (the script has no commit)");
   }
   if (json) {
-    out->assign(1, absl::StrCat("{\"results\":[", absl::StrJoin(results, ","),
-                                "],\"outcome\":\"", outcome,
-                                "\",\"commit_ts\":", commit_ts, "}"));
+    const nlohmann::ordered_json doc = {{"results", std::move(results)},
+                                {"outcome", outcome},
+                                {"commit_ts", commit_ts}};
+    out->assign(1, doc.dump(-1, ' ', /*ensure_ascii=*/true));
   }
   return absl::OkStatus();
 }

@@ -1,7 +1,9 @@
 // Output formatting and transaction scripts of the mvkv CLI (client/mvkv.cc).
 // Human-readable by default; with json, every command prints one JSON value
-// on one line. Keys and values are bytes: JSON strings escape control
-// characters and bytes >= 0x80 as \u00XX.
+// on one line (nlohmann::ordered_json). Keys and values are bytes: in JSON each byte
+// is one character, so bytes >= 0x80 print as \u0080..\u00ff and control
+// characters as JSON escapes; decoding the string to code points gives the
+// bytes back.
 #ifndef MVKV_CLIENT_CLI_OUTPUT_H_
 #define MVKV_CLIENT_CLI_OUTPUT_H_
 
@@ -11,14 +13,21 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/client.h"
+#include "nlohmann/json.hpp"
 
 namespace mvkv::client {
 
-std::string JsonString(const std::string& bytes);
+// `bytes` as a JSON string, one character per byte (see above).
+nlohmann::ordered_json BytesJson(const std::string& bytes);
+nlohmann::ordered_json KeyValueJson(const KeyValue& kv);
+nlohmann::ordered_json ScanJson(const ScanResult& scan);
+nlohmann::ordered_json StatsJson(const Stats& stats);
+
 void PrintLine(const std::string& line);
-void PrintKv(const Kv& kv, bool json);
+void PrintJson(const nlohmann::ordered_json& value);
+void PrintKeyValue(const KeyValue& kv, bool json);
 void PrintScan(const ScanResult& scan, bool json);
-void PrintStats(const v1::StatsResponse& stats, bool json);
+void PrintStats(const Stats& stats, bool json);
 
 // One line of a txn script: get KEY | put KEY VALUE | del KEY |
 // scan START [END [LIMIT]] | commit | rollback.
@@ -35,7 +44,7 @@ absl::StatusOr<std::vector<ScriptOp>> ParseScript(const std::string& text);
 // `out` (lines, or one JSON object). A script without commit/rollback is
 // rolled back. Returns the first error (ABORTED on conflict).
 absl::Status RunScript(Client& client, const std::vector<ScriptOp>& script,
-                       v1::Isolation isolation, bool json,
+                       Isolation isolation, bool json,
                        std::vector<std::string>* out);
 
 }  // namespace mvkv::client

@@ -5,8 +5,28 @@
 namespace mvkv::client {
 namespace {
 
-TEST(CliOutputTest, JsonStringEscapesQuotesControlAndHighBytes) {
-  EXPECT_EQ(JsonString("a\"b\\c\n\x80"), "\"a\\\"b\\\\c\\u000a\\u0080\"");
+TEST(CliOutputTest, BytesJsonEscapesQuotesControlAndHighBytes) {
+  EXPECT_EQ(BytesJson("a\"b\\c\n\x80\xff").dump(-1, ' ', true),
+            "\"a\\\"b\\\\c\\n\\u0080\\u00ff\"");
+}
+
+TEST(CliOutputTest, BytesJsonDecodesBackToTheSameBytes) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  const nlohmann::ordered_json parsed =
+      nlohmann::ordered_json::parse(BytesJson(all).dump(-1, ' ', true));
+  // One code point per byte: decode the UTF-8 back to bytes.
+  const std::string utf8 = parsed.get<std::string>();
+  std::string bytes;
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    const unsigned char c = utf8[i];
+    if (c < 0x80) {
+      bytes.push_back(static_cast<char>(c));
+    } else {
+      bytes.push_back(static_cast<char>(((c & 0x1f) << 6) | (utf8[++i] & 0x3f)));
+    }
+  }
+  EXPECT_EQ(bytes, all);
 }
 
 TEST(CliOutputTest, ParsesAScriptSkippingBlankAndCommentLines) {

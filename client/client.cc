@@ -1,128 +1,284 @@
 #include "client/client.h"
 
 #include <fstream>
-#include <random>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/wire.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/health.grpc.pb.h"
+#include "proto/kv.grpc.pb.h"
 
 namespace mvkv::client {
+
+struct Client::Stubs {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::KV::Stub> kv;
+};
+
+// A unary call on a client's KV stub, with its token and deadline.
+struct Rpc {
+  template <class Request, class Response>
+  static absl::StatusOr<Response> Call(
+      Client& client,
+      grpc::Status (v1::KV::Stub::*method)(grpc::ClientContext*,
+                                           const Request&, Response*),
+      const Request& request) {
+    grpc::ClientContext context;
+    client.PrepareContext(&context, client.options_.timeout);
+    Response response;
+    absl::Status s = wire::FromGrpc(
+        ((*client.stubs_->kv).*method)(&context, request, &response));
+    if (!s.ok()) return s;
+    return response;
+  }
+};
+
 namespace {
 
-Kv FromProto(v1::KeyValue kv) {
-  return Kv{std::move(*kv.mutable_key()), std::move(*kv.mutable_value()),
-            kv.commit_ts()};
-}
+using wire::FromGrpc;
+using wire::FromProto;
 
-void AppendScan(v1::ScanResponse& chunk, ScanResult* out) {
-  for (v1::KeyValue& kv : *chunk.mutable_kvs()) {
-    out->kvs.push_back(FromProto(std::move(kv)));
-  }
-  out->snapshot_ts = chunk.snapshot_ts();
-  out->more = chunk.more();
-}
+
 
 }  // namespace
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+// ---- Small types. ----
+
+absl::StatusOr<Isolation> ParseIsolation(std::string_view name) {
+  for (Isolation i : {Isolation::kSnapshot, Isolation::kSerializable,
+                      Isolation::kReadCommitted}) {
+    if (name == IsolationName(i)) return i;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown isolation level \"", absl::string_view(name.data(), name.size()),
+      "\" (snapshot, serializable or read_committed)"));
 }
 
-// ---- Transaction. ----
+const char* IsolationName(Isolation isolation) {
+  switch (isolation) {
+    case Isolation::kSerializable:
+      return "serializable";
+    case Isolation::kReadCommitted:
+      return "read_committed";
+    case Isolation::kSnapshot:
+      break;
+  }
+  return "snapshot";
+}
 
-struct Transaction::Stream {
+uint64_t Stats::Number(std::string_view name) const {
+  for (const Entry& e : entries) {
+    if (e.name == name) {
+      const uint64_t* n = std::get_if<uint64_t>(&e.value);
+      return n == nullptr ? 0 : *n;
+    }
+  }
+  return 0;
+}
+
+std::string Stats::Text(std::string_view name) const {
+  for (const Entry& e : entries) {
+    if (e.name == name) {
+      const std::string* t = std::get_if<std::string>(&e.value);
+      return t == nullptr ? "" : *t;
+    }
+  }
+  return "";
+}
+
+Compare Compare::Value(std::string key, Result result, std::string value) {
+  return Compare{std::move(key), Target::kValue, result, std::move(value)};
+}
+
+Compare Compare::Version(std::string key, Result result, uint64_t version) {
+  return Compare{std::move(key), Target::kVersion, result, "", version};
+}
+
+Compare Compare::Exists(std::string key, bool exists) {
+  return Compare{std::move(key), Target::kExists, Result::kEqual, "", 0,
+                 exists};
+}
+
+Op Op::Get(std::string key) { return Op{Kind::kGet, std::move(key)}; }
+
+Op Op::Put(std::string key, std::string value) {
+  return Op{Kind::kPut, std::move(key), std::move(value)};
+}
+
+Op Op::Delete(std::string key) { return Op{Kind::kDelete, std::move(key)}; }
+
+Op Op::Scan(std::string start, std::string end, uint32_t limit) {
+  return Op{Kind::kScan, std::move(start), "", std::move(end), limit};
+}
+
+// ---- Txn. ----
+
+struct Txn::Stream {
   grpc::ClientContext context;
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>>
       rw;
+
+  bool broken = false;  // the stream ended; Finish() has run
+
+  // Sends one request, reads its response, maps its in-band code.
+  absl::StatusOr<v1::SessionResponse> Call(const v1::SessionRequest& request) {
+    v1::SessionResponse response;
+    if (!rw->Write(request) || !rw->Read(&response)) {
+      broken = true;
+      absl::Status s = FromGrpc(rw->Finish());
+      if (s.ok()) s = absl::UnavailableError("transaction stream ended");
+      return s;
+    }
+    if (response.code() != 0) {
+      return absl::Status(static_cast<absl::StatusCode>(response.code()),
+                          response.message());
+    }
+    return response;
+  }
 };
 
-Transaction::Transaction(std::unique_ptr<Stream> stream)
-    : stream_(std::move(stream)) {}
+Txn::Txn(std::unique_ptr<Stream> stream) : stream_(std::move(stream)) {}
 
-Transaction::~Transaction() {
-  if (stream_ == nullptr) return;
+Txn::~Txn() {
+  if (stream_ == nullptr || stream_->broken) return;
   // Half-close; the server ends the stream and rolls back what is open.
   stream_->rw->WritesDone();
   (void)stream_->rw->Finish();
 }
 
-absl::StatusOr<v1::SessionResponse> Transaction::Call(
-    const v1::SessionRequest& request) {
-  v1::SessionResponse response;
-  if (!stream_->rw->Write(request) || !stream_->rw->Read(&response)) {
-    absl::Status s = FromGrpc(stream_->rw->Finish());
-    stream_.reset();  // unusable from now on
-    if (s.ok()) s = absl::UnavailableError("transaction stream ended");
-    return s;
+namespace {
+
+// Runs one session request on `stream`; a stream that broke is dropped, and
+// every later call is UNAVAILABLE.
+template <class Stream>
+absl::StatusOr<v1::SessionResponse> CallOn(std::unique_ptr<Stream>& stream,
+                                           const v1::SessionRequest& request) {
+  if (stream == nullptr) {
+    return absl::UnavailableError("transaction stream closed");
   }
-  if (response.code() != 0) {
-    return absl::Status(static_cast<absl::StatusCode>(response.code()),
-                        response.message());
-  }
-  return response;
+  auto r = stream->Call(request);
+  if (stream->broken) stream.reset();
+  return r;
 }
 
-absl::StatusOr<Kv> Transaction::Get(const std::string& key) {
-  if (stream_ == nullptr) return absl::UnavailableError("stream closed");
+}  // namespace
+
+absl::StatusOr<KeyValue> Txn::Get(const std::string& key) {
   v1::SessionRequest request;
   request.mutable_get()->set_key(key);
-  auto r = Call(request);
+  auto r = CallOn(stream_, request);
   if (!r.ok()) return r.status();
   return FromProto(std::move(*r->mutable_get()->mutable_kv()));
 }
 
-absl::Status Transaction::Put(const std::string& key,
-                              const std::string& value) {
-  if (stream_ == nullptr) return absl::UnavailableError("stream closed");
+absl::Status Txn::Put(const std::string& key, const std::string& value) {
   v1::SessionRequest request;
   request.mutable_put()->set_key(key);
   request.mutable_put()->set_value(value);
-  return Call(request).status();
+  return CallOn(stream_, request).status();
 }
 
-absl::Status Transaction::Delete(const std::string& key) {
-  if (stream_ == nullptr) return absl::UnavailableError("stream closed");
+absl::Status Txn::Delete(const std::string& key) {
   v1::SessionRequest request;
   request.mutable_delete_()->set_key(key);
-  return Call(request).status();
+  return CallOn(stream_, request).status();
 }
 
-absl::StatusOr<ScanResult> Transaction::Scan(const std::string& start,
-                                             const std::string& end,
-                                             uint32_t limit) {
-  if (stream_ == nullptr) return absl::UnavailableError("stream closed");
+absl::StatusOr<ScanResult> Txn::Scan(const std::string& start,
+                                     const std::string& end, uint32_t limit) {
   v1::SessionRequest request;
   request.mutable_scan()->set_start(start);
   request.mutable_scan()->set_end(end);
   request.mutable_scan()->set_limit(limit);
-  auto r = Call(request);
+  auto r = CallOn(stream_, request);
   if (!r.ok()) return r.status();
   ScanResult out;
-  AppendScan(*r->mutable_scan(), &out);
+  wire::AppendScan(*r->mutable_scan(), &out);
   return out;
 }
 
-absl::StatusOr<uint64_t> Transaction::Commit() {
-  if (stream_ == nullptr) return absl::UnavailableError("stream closed");
+absl::StatusOr<uint64_t> Txn::Commit() {
   v1::SessionRequest request;
   request.mutable_commit();
-  auto r = Call(request);
+  auto r = CallOn(stream_, request);
   if (!r.ok()) return r.status();
   return r->commit().commit_ts();
 }
 
-absl::Status Transaction::Rollback() {
-  if (stream_ == nullptr) return absl::UnavailableError("stream closed");
+absl::Status Txn::Rollback() {
   v1::SessionRequest request;
   request.mutable_rollback();
-  return Call(request).status();
+  return CallOn(stream_, request).status();
+}
+
+// ---- TxnHandle. ----
+
+namespace {
+
+// `request` with the handle's txn_id.
+template <class Request>
+Request ForHandle(uint64_t id, Request request = Request()) {
+  request.set_txn_id(id);
+  return request;
+}
+
+}  // namespace
+
+absl::StatusOr<KeyValue> TxnHandle::Get(const std::string& key) {
+  auto request = ForHandle<v1::TxnGetRequest>(id_);
+  request.set_key(key);
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnGet, request);
+  if (!r.ok()) return r.status();
+  return FromProto(std::move(*r->mutable_kv()));
+}
+
+absl::Status TxnHandle::Put(const std::string& key, const std::string& value) {
+  auto request = ForHandle<v1::TxnPutRequest>(id_);
+  request.set_key(key);
+  request.set_value(value);
+  return Rpc::Call(*client_, &v1::KV::Stub::TxnPut, request).status();
+}
+
+absl::Status TxnHandle::Delete(const std::string& key) {
+  auto request = ForHandle<v1::TxnDeleteRequest>(id_);
+  request.set_key(key);
+  return Rpc::Call(*client_, &v1::KV::Stub::TxnDelete, request).status();
+}
+
+absl::StatusOr<ScanResult> TxnHandle::Scan(const std::string& start,
+                                           const std::string& end,
+                                           uint32_t limit) {
+  auto request = ForHandle<v1::TxnScanRequest>(id_);
+  request.set_start(start);
+  request.set_end(end);
+  request.set_limit(limit);
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnScan, request);
+  if (!r.ok()) return r.status();
+  ScanResult out;
+  wire::AppendScan(*r, &out);
+  return out;
+}
+
+absl::Status TxnHandle::KeepAlive() {
+  return Rpc::Call(*client_, &v1::KV::Stub::KeepAlive,
+                   ForHandle<v1::KeepAliveRequest>(id_))
+      .status();
+}
+
+absl::StatusOr<uint64_t> TxnHandle::Commit() {
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::CommitTxn,
+                     ForHandle<v1::CommitTxnRequest>(id_));
+  if (!r.ok()) return r.status();
+  return r->commit_ts();
+}
+
+absl::Status TxnHandle::Rollback() {
+  return Rpc::Call(*client_, &v1::KV::Stub::RollbackTxn,
+                   ForHandle<v1::RollbackTxnRequest>(id_))
+      .status();
 }
 
 // ---- Client. ----
@@ -135,7 +291,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       grpc::InsecureChannelCredentials();
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);  // scans and stats may be large
+  args.SetMaxReceiveMessageSize(-1);  // stats and big values may be large
   if (!options.tls_ca_file.empty()) {
     std::ifstream in(options.tls_ca_file, std::ios::binary);
     if (!in) {
@@ -157,9 +313,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
 
 Client::Client(const ClientOptions& options,
                std::shared_ptr<grpc::Channel> channel)
-    : options_(options),
-      channel_(std::move(channel)),
-      stub_(v1::KV::NewStub(channel_)) {}
+    : options_(options), stubs_(std::make_unique<Stubs>()) {
+  stubs_->kv = v1::KV::NewStub(channel);
+  stubs_->channel = std::move(channel);
+}
+
+Client::~Client() = default;
 
 void Client::PrepareContext(grpc::ClientContext* context,
                             absl::Duration timeout) const {
@@ -171,39 +330,30 @@ void Client::PrepareContext(grpc::ClientContext* context,
   }
 }
 
-absl::StatusOr<Kv> Client::Get(const std::string& key) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.timeout);
+absl::StatusOr<KeyValue> Client::Get(const std::string& key) {
   v1::GetRequest request;
   request.set_key(key);
-  v1::GetResponse response;
-  absl::Status s = FromGrpc(stub_->Get(&context, request, &response));
-  if (!s.ok()) return s;
-  return FromProto(std::move(*response.mutable_kv()));
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Get, request);
+  if (!r.ok()) return r.status();
+  return FromProto(std::move(*r->mutable_kv()));
 }
 
 absl::StatusOr<uint64_t> Client::Put(const std::string& key,
                                      const std::string& value) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.timeout);
   v1::PutRequest request;
   request.set_key(key);
   request.set_value(value);
-  v1::PutResponse response;
-  absl::Status s = FromGrpc(stub_->Put(&context, request, &response));
-  if (!s.ok()) return s;
-  return response.commit_ts();
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Put, request);
+  if (!r.ok()) return r.status();
+  return r->commit_ts();
 }
 
 absl::StatusOr<DeleteResult> Client::Delete(const std::string& key) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.timeout);
   v1::DeleteRequest request;
   request.set_key(key);
-  v1::DeleteResponse response;
-  absl::Status s = FromGrpc(stub_->Delete(&context, request, &response));
-  if (!s.ok()) return s;
-  return DeleteResult{response.existed(), response.commit_ts()};
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Delete, request);
+  if (!r.ok()) return r.status();
+  return DeleteResult{r->existed(), r->commit_ts()};
 }
 
 absl::StatusOr<ScanResult> Client::Scan(const std::string& start,
@@ -215,41 +365,38 @@ absl::StatusOr<ScanResult> Client::Scan(const std::string& start,
   request.set_start(start);
   request.set_end(end);
   request.set_limit(limit);
-  auto reader = stub_->Scan(&context, request);
+  auto reader = stubs_->kv->Scan(&context, request);
   ScanResult out;
   v1::ScanResponse chunk;
-  while (reader->Read(&chunk)) AppendScan(chunk, &out);
+  while (reader->Read(&chunk)) wire::AppendScan(chunk, &out);
   absl::Status s = FromGrpc(reader->Finish());
   if (!s.ok()) return s;
   return out;
 }
 
-absl::StatusOr<v1::TxnResponse> Client::Txn(const v1::TxnRequest& request) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.timeout);
-  v1::TxnResponse response;
-  absl::Status s = FromGrpc(stub_->Txn(&context, request, &response));
-  if (!s.ok()) return s;
-  return response;
+absl::StatusOr<CompareAndCommitResult> Client::CompareAndCommit(
+    const std::vector<Compare>& compares, const std::vector<Op>& success,
+    const std::vector<Op>& failure) {
+  auto r = Rpc::Call(*this, &v1::KV::Stub::CompareAndCommit,
+                     wire::ToProto(compares, success, failure));
+  if (!r.ok()) return r.status();
+  return wire::FromProto(*r, r->succeeded() ? success : failure);
 }
 
-absl::StatusOr<v1::StatsResponse> Client::Stats() {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.timeout);
-  v1::StatsResponse response;
-  absl::Status s =
-      FromGrpc(stub_->Stats(&context, v1::StatsRequest(), &response));
-  if (!s.ok()) return s;
-  return response;
+absl::StatusOr<Stats> Client::GetStats() {
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Stats, v1::StatsRequest());
+  if (!r.ok()) return r.status();
+  return wire::FromProto(*r);
 }
 
 absl::Status Client::Health() {
-  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  auto stub = grpc::health::v1::Health::NewStub(stubs_->channel);
   grpc::ClientContext context;
   PrepareContext(&context, options_.timeout);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(v1::KV::service_full_name());
   grpc::health::v1::HealthCheckResponse response;
-  absl::Status s = FromGrpc(
-      stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &response));
+  absl::Status s = FromGrpc(stub->Check(&context, request, &response));
   if (!s.ok()) return s;
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
     return absl::UnavailableError(absl::StrCat(
@@ -259,48 +406,40 @@ absl::Status Client::Health() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Transaction>> Client::Begin(
-    v1::Isolation isolation) {
-  auto stream = std::make_unique<Transaction::Stream>();
+absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(Isolation isolation) {
+  auto stream = std::make_unique<Txn::Stream>();
   PrepareContext(&stream->context, options_.txn_timeout);
-  stream->rw = stub_->Session(&stream->context);
-  std::unique_ptr<Transaction> txn(new Transaction(std::move(stream)));
+  stream->rw = stubs_->kv->Session(&stream->context);
+  std::unique_ptr<Txn> txn(new Txn(std::move(stream)));
   v1::SessionRequest request;
-  request.mutable_begin()->set_isolation(isolation);
-  auto r = txn->Call(request);
+  request.mutable_begin()->set_isolation(wire::ToProto(isolation));
+  auto r = CallOn(txn->stream_, request);
   if (!r.ok()) return r.status();
   txn->id_ = r->begin().txn_id();
   txn->snapshot_ts_ = r->begin().snapshot_ts();
   return txn;
 }
 
-absl::Status Client::Transact(
-    const std::function<absl::Status(Transaction&)>& fn,
-    const TransactOptions& options) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  absl::Duration backoff = options.initial_backoff;
-  absl::Status last = absl::AbortedError("no attempt made");
-  for (int attempt = 0; attempt < std::max(options.max_attempts, 1);
-       ++attempt) {
-    if (attempt > 0) {
-      const int64_t us =
-          std::max<int64_t>(1, absl::ToInt64Microseconds(backoff));
-      std::this_thread::sleep_for(std::chrono::microseconds(
-          us / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(us))));
-      backoff = std::min(backoff * 2, options.max_backoff);
-    }
+absl::StatusOr<std::unique_ptr<TxnHandle>> Client::BeginHandle(
+    Isolation isolation) {
+  v1::BeginTxnRequest request;
+  request.set_isolation(wire::ToProto(isolation));
+  auto r = Rpc::Call(*this, &v1::KV::Stub::BeginTxn, request);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<TxnHandle>(new TxnHandle(
+      this, r->txn_id(), r->snapshot_ts(), absl::Milliseconds(r->lease_ms())));
+}
+
+absl::Status Client::Transact(const std::function<absl::Status(Txn&)>& fn,
+                              const TransactOptions& options) {
+  if (absl::Status s = common::Validate(options.retry); !s.ok()) return s;
+  return common::Retry(options.retry, [&] {
     auto txn = Begin(options.isolation);
-    if (!txn.ok()) {
-      last = txn.status();
-      if (absl::IsAborted(last)) continue;
-      return last;
-    }
-    last = fn(**txn);
-    if (last.ok()) last = (*txn)->Commit().status();
-    if (last.ok()) return last;
-    if (!absl::IsAborted(last)) return last;  // ~Transaction rolls back
-  }
-  return last;
+    if (!txn.ok()) return txn.status();
+    absl::Status s = fn(**txn);
+    if (s.ok()) s = (*txn)->Commit().status();
+    return s;  // ~Txn rolls back whatever is still open
+  });
 }
 
 }  // namespace mvkv::client

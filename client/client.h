@@ -1,23 +1,32 @@
-// The mvkv client library: a synchronous C++ API over the mvkv.v1.KV gRPC
-// stubs (proto/kv.proto is the contract; every status code below is the
-// server's, mapped one to one from grpc::Status to absl::Status).
+// The mvkv client library: a synchronous C++ API for mvkv_server. It speaks
+// its own types (no generated protobuf type appears here); proto/kv.proto is
+// the wire contract behind it, and every status code below is the server's,
+// mapped one to one from grpc::Status to absl::Status.
 //
 //   mvkv::client::ClientOptions options;
 //   options.server = "127.0.0.1:7070";
 //   auto client = mvkv::client::Client::Connect(options).value();
 //   client->Put("alice", "100");
-//   absl::Status s = client->Transact([](mvkv::client::Transaction& txn) {
+//   absl::Status s = client->Transact([](mvkv::client::Txn& txn) {
 //     auto a = txn.Get("alice");
 //     if (!a.ok()) return a.status();
 //     return txn.Put("bob", a->value);
 //   });
+//
+// Transactions come in three forms, as on the wire:
+//   * Txn (Client::Begin, Client::Transact): interactive, on a Session
+//     stream; it lives as long as the object (or the connection);
+//   * TxnHandle (Client::BeginHandle): interactive through unary calls,
+//     kept alive by a lease the server renews on every call (KeepAlive);
+//   * CompareAndCommit: one request of compares, then the operations of the
+//     branch they chose, in one serializable transaction the server retries.
 //
 // Every unary call carries a deadline (ClientOptions::timeout); connection
 // problems and a server that is shutting down are UNAVAILABLE, a passed
 // deadline DEADLINE_EXCEEDED.
 //
 // Thread safety: Client is thread-safe (calls may run concurrently; they
-// share one channel). A Transaction is used by one thread at a time.
+// share one channel). A Txn or TxnHandle is used by one thread at a time.
 #ifndef MVKV_CLIENT_CLIENT_H_
 #define MVKV_CLIENT_CLIENT_H_
 
@@ -25,13 +34,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proto/kv.grpc.pb.h"
-#include "proto/kv.pb.h"
+#include "common/retry.h"
 
 namespace grpc {
 class Channel;
@@ -39,6 +49,8 @@ class ClientContext;
 }  // namespace grpc
 
 namespace mvkv::client {
+
+class Client;
 
 struct ClientOptions {
   // HOST:PORT of mvkv_server.
@@ -50,21 +62,32 @@ struct ClientOptions {
   // certificate (default: the host of `server`).
   std::string tls_ca_file;
   std::string tls_server_name;
-  // Deadline of each unary call and of each Transaction as a whole.
+  // Deadline of each unary call and of each Txn as a whole.
   absl::Duration timeout = absl::Seconds(10);
   absl::Duration txn_timeout = absl::Seconds(60);
 };
 
-struct Kv {
+// The isolation levels of the engine (mvcc/db.h explains each).
+enum class Isolation { kSnapshot, kSerializable, kReadCommitted };
+
+// "snapshot", "serializable", "read_committed"; InvalidArgument otherwise.
+absl::StatusOr<Isolation> ParseIsolation(std::string_view name);
+const char* IsolationName(Isolation isolation);
+
+struct KeyValue {
   std::string key;
   std::string value;
   uint64_t commit_ts = 0;  // 0 for a transaction's own uncommitted write
 };
 
 struct ScanResult {
-  std::vector<Kv> kvs;
+  std::vector<KeyValue> kvs;
   uint64_t snapshot_ts = 0;
-  bool more = false;  // the limit cut the range short
+  // More pairs exist in the range than were returned (the limit, or the
+  // server's response size cap for one-response scans, cut it short); the
+  // next scan starts at resume_key.
+  bool more = false;
+  std::string resume_key;
 };
 
 struct DeleteResult {
@@ -72,23 +95,84 @@ struct DeleteResult {
   uint64_t commit_ts = 0;  // 0 when nothing existed
 };
 
-// absl::Status <-> grpc::Status, code for code.
-absl::Status FromGrpc(const grpc::Status& status);
+// The server's statistics (proto/kv.proto, StatsResponse), by name, in the
+// server's order: counters are numbers, a few are text (who holds the
+// oldest snapshot, a replica's role, ...).
+struct Stats {
+  struct Entry {
+    std::string name;
+    std::variant<uint64_t, std::string> value;
+  };
+  std::vector<Entry> entries;
+
+  // The named number; 0 if absent or text.
+  uint64_t Number(std::string_view name) const;
+  // The named text; empty if absent or a number.
+  std::string Text(std::string_view name) const;
+};
+
+// One condition of a CompareAndCommit. Build with the factories.
+struct Compare {
+  enum class Target { kValue, kVersion, kExists };
+  enum class Result { kEqual, kNotEqual, kLess, kGreater };
+  std::string key;
+  Target target = Target::kValue;
+  Result result = Result::kEqual;
+  std::string value;     // kValue's operand (bytewise order)
+  uint64_t version = 0;  // kVersion's operand: the newest commit_ts, 0 = none
+  bool exists = false;   // kExists's operand (kEqual / kNotEqual only)
+
+  static Compare Value(std::string key, Result result, std::string value);
+  static Compare Version(std::string key, Result result, uint64_t version);
+  static Compare Exists(std::string key, bool exists);
+};
+
+// One operation of a CompareAndCommit branch.
+struct Op {
+  enum class Kind { kGet, kPut, kDelete, kScan };
+  Kind kind = Kind::kGet;
+  std::string key;    // kGet, kPut, kDelete; kScan's start
+  std::string value;  // kPut
+  std::string end;    // kScan (empty = to the last key)
+  uint32_t limit = 0;  // kScan (0 = no limit)
+
+  static Op Get(std::string key);
+  static Op Put(std::string key, std::string value);
+  static Op Delete(std::string key);
+  static Op Scan(std::string start, std::string end, uint32_t limit = 0);
+};
+
+// The result of one Op, at the Op's index in its branch.
+struct OpResult {
+  Op::Kind kind = Op::Kind::kGet;
+  bool found = false;     // kGet: the key had a live version
+  KeyValue kv;            // kGet, when found
+  bool existed = false;   // kDelete
+  ScanResult scan;        // kScan
+};
+
+struct CompareAndCommitResult {
+  bool succeeded = false;  // every compare held and `success` ran
+  std::vector<OpResult> results;
+  uint64_t commit_ts = 0;  // 0 if the branch wrote nothing
+};
 
 // An interactive transaction on one Session stream: lives as long as this
 // object. Destroying it (or a lost connection) rolls it back on the server.
 // Codes: those of SessionRequest in proto/kv.proto; a broken stream is
 // UNAVAILABLE (or the stream's final status).
-class Transaction final {
+class Txn final {
  public:
-  ~Transaction();
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
+  ~Txn();
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
 
   // NOT_FOUND for a missing key.
-  absl::StatusOr<Kv> Get(const std::string& key);
+  absl::StatusOr<KeyValue> Get(const std::string& key);
   absl::Status Put(const std::string& key, const std::string& value);
   absl::Status Delete(const std::string& key);
+  // One response: at most `limit` pairs (0 = no limit) and the server's
+  // size cap; `more` and `resume_key` say whether and where to go on.
   absl::StatusOr<ScanResult> Scan(const std::string& start,
                                   const std::string& end, uint32_t limit = 0);
   // Returns the commit timestamp (0 if nothing was written). ABORTED on a
@@ -96,19 +180,51 @@ class Transaction final {
   absl::StatusOr<uint64_t> Commit();
   absl::Status Rollback();
 
+  // The txn_id the server names this transaction by (messages, Stats).
   uint64_t id() const { return id_; }
   uint64_t snapshot_ts() const { return snapshot_ts_; }
 
  private:
   friend class Client;
   struct Stream;
-  explicit Transaction(std::unique_ptr<Stream> stream);
-  // Sends one request, reads its response, maps its code.
-  absl::StatusOr<v1::SessionResponse> Call(const v1::SessionRequest& request);
+  explicit Txn(std::unique_ptr<Stream> stream);
 
   std::unique_ptr<Stream> stream_;
   uint64_t id_ = 0;
   uint64_t snapshot_ts_ = 0;
+};
+
+// A transaction handle: an interactive transaction through unary calls,
+// rolled back by the server when no call arrives for lease() (every call,
+// and KeepAlive, renews it). Dropping the object without Commit or
+// Rollback leaves the handle to its lease. Codes: those of the handle RPCs
+// in proto/kv.proto (NOT_FOUND for a handle the server forgot, ABORTED for
+// one it rolled back, FAILED_PRECONDITION after Commit or Rollback).
+class TxnHandle final {
+ public:
+  absl::StatusOr<KeyValue> Get(const std::string& key);
+  absl::Status Put(const std::string& key, const std::string& value);
+  absl::Status Delete(const std::string& key);
+  absl::StatusOr<ScanResult> Scan(const std::string& start,
+                                  const std::string& end, uint32_t limit = 0);
+  absl::Status KeepAlive();
+  absl::StatusOr<uint64_t> Commit();
+  absl::Status Rollback();
+
+  uint64_t id() const { return id_; }
+  uint64_t snapshot_ts() const { return snapshot_ts_; }
+  absl::Duration lease() const { return lease_; }
+
+ private:
+  friend class Client;
+  TxnHandle(Client* client, uint64_t id, uint64_t snapshot_ts,
+            absl::Duration lease)
+      : client_(client), id_(id), snapshot_ts_(snapshot_ts), lease_(lease) {}
+
+  Client* const client_;
+  const uint64_t id_;
+  const uint64_t snapshot_ts_;
+  const absl::Duration lease_;
 };
 
 class Client final {
@@ -117,9 +233,10 @@ class Client final {
   // InvalidArgument for an unreadable tls_ca_file or an empty server.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(
       const ClientOptions& options);
+  ~Client();
 
   // Autocommit calls. NOT_FOUND for a missing key (Get).
-  absl::StatusOr<Kv> Get(const std::string& key);
+  absl::StatusOr<KeyValue> Get(const std::string& key);
   // Returns the commit timestamp.
   absl::StatusOr<uint64_t> Put(const std::string& key,
                                const std::string& value);
@@ -127,45 +244,51 @@ class Client final {
   // Collects the whole streamed scan (limit 0 = no limit).
   absl::StatusOr<ScanResult> Scan(const std::string& start,
                                   const std::string& end, uint32_t limit = 0);
-  absl::StatusOr<v1::TxnResponse> Txn(const v1::TxnRequest& request);
-  absl::StatusOr<v1::StatsResponse> Stats();
-  // OK if the server answers the standard health check with SERVING;
-  // UNAVAILABLE with the state otherwise.
+  absl::StatusOr<CompareAndCommitResult> CompareAndCommit(
+      const std::vector<Compare>& compares, const std::vector<Op>& success,
+      const std::vector<Op>& failure = {});
+  absl::StatusOr<Stats> GetStats();
+  // OK if the server answers the standard health check for mvkv.v1.KV with
+  // SERVING; UNAVAILABLE with the state otherwise.
   absl::Status Health();
 
   // Opens an interactive transaction (a Session stream plus Begin).
-  absl::StatusOr<std::unique_ptr<Transaction>> Begin(
-      v1::Isolation isolation = v1::SNAPSHOT);
+  absl::StatusOr<std::unique_ptr<Txn>> Begin(
+      Isolation isolation = Isolation::kSnapshot);
+  // Opens a transaction handle (BeginTxn).
+  absl::StatusOr<std::unique_ptr<TxnHandle>> BeginHandle(
+      Isolation isolation = Isolation::kSnapshot);
 
   struct TransactOptions {
-    v1::Isolation isolation = v1::SNAPSHOT;
-    int max_attempts = 10;  // >= 1
-    absl::Duration initial_backoff = absl::Milliseconds(1);
-    absl::Duration max_backoff = absl::Milliseconds(100);
+    Isolation isolation = Isolation::kSnapshot;
+    // When and how often to retry (common/retry.h, the policy the engine
+    // and the server use); the defaults suit round trips over a network.
+    common::RetryPolicy retry{.max_attempts = 10,
+                              .initial_backoff = absl::Milliseconds(1),
+                              .max_backoff = absl::Milliseconds(100)};
   };
-  // Runs fn in a new interactive transaction and commits it; on ABORTED
-  // (from fn or from Commit) starts over, up to max_attempts times with
-  // jittered exponential back-off. Any other error from fn rolls back and
-  // is returned. Returns the last ABORTED when attempts run out.
-  absl::Status Transact(const std::function<absl::Status(Transaction&)>& fn,
+  // Runs fn in a new interactive transaction and commits it; on a conflict
+  // or snapshot too old (from fn or from Commit; common::IsRetryable) starts
+  // over with a new transaction, with jittered back-off. Any other error
+  // from fn rolls back and is returned. When retry.max_attempts attempts
+  // fail, returns the last error ("gave up after N attempts: ...").
+  // InvalidArgument for a bad retry policy.
+  absl::Status Transact(const std::function<absl::Status(Txn&)>& fn,
                         const TransactOptions& options);
-  absl::Status Transact(const std::function<absl::Status(Transaction&)>& fn) {
+  absl::Status Transact(const std::function<absl::Status(Txn&)>& fn) {
     return Transact(fn, TransactOptions());
   }
 
-  // The raw stub, for calls without a wrapper (the handle RPCs). Use
-  // PrepareContext() to give them the token and deadline.
-  v1::KV::Stub* stub() { return stub_.get(); }
+ private:
+  friend struct Rpc;  // client.cc: the unary calls on the stubs
+  struct Stubs;
+  Client(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
+  // Gives `context` the token and a deadline `timeout` from now.
   void PrepareContext(grpc::ClientContext* context,
                       absl::Duration timeout) const;
 
- private:
-  explicit Client(const ClientOptions& options,
-                  std::shared_ptr<grpc::Channel> channel);
-
   const ClientOptions options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::KV::Stub> stub_;
+  std::unique_ptr<Stubs> stubs_;
 };
 
 }  // namespace mvkv::client

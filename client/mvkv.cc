@@ -1,59 +1,32 @@
-// mvkv: the command-line client of mvkv_server. See kHelp (--help).
-#include <unistd.h>
-
+// mvkv: the command-line client of mvkv_server. Flags and commands are
+// parsed with CLI11; `mvkv --help` (and `mvkv COMMAND --help`) list them,
+// with the exit codes below.
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "client/cli_output.h"
 #include "client/client.h"
 
 namespace mvkv::client {
 namespace {
 
-constexpr char kHelp[] = R"HELP(mvkv: command-line client of mvkv_server.
-
-Usage: mvkv [FLAGS] COMMAND [ARGS]
-
-Commands:
-  get KEY                 print the value of KEY
-  put KEY VALUE           write KEY (prints the commit timestamp)
-  del KEY                 delete KEY (exit 1 if it did not exist)
-  scan [START [END]]      keys in [START, END) in order (END empty = to the
-                          last key); --limit=N caps the count
-  txn [FILE]              run a transaction script from FILE (default stdin),
-                          one operation per line:
-                            get KEY | put KEY VALUE | del KEY |
-                            scan START [END [LIMIT]] | commit | rollback
-                          Blank lines and lines starting with # are skipped.
-                          The script runs in one interactive transaction
-                          (--isolation); `commit` commits it; a script that
-                          ends without commit/rollback is rolled back. With
-                          --retries=N the whole script is rerun on ABORTED.
-  stats                   the server's engine accounting
-  health                  the standard gRPC health check (SERVING or not)
-
-Flags:
-  --server=HOST:PORT      server address (default 127.0.0.1:7070, or $MVKV_SERVER)
-  --token=T               bearer token (or $MVKV_TOKEN)
-  --tls_ca=PEM            CA certificate file; turns TLS on
-  --tls_server_name=NAME  name to check in the server certificate
-  --json                  machine-readable output (one JSON value per command;
-                          bytes >= 0x80 in keys/values are escaped as \u00XX)
-  --timeout=SECONDS       deadline per call (default 10)
-  --limit=N               scan: at most N pairs
-  --isolation=LEVEL       txn: snapshot (default), serializable, read_committed
-  --retries=N             txn: attempts on ABORTED (default 1 = no retry)
-  --help                  this text
+constexpr char kFooter[] = R"FOOTER(Transaction scripts (txn): one operation per line,
+  get KEY | put KEY VALUE | del KEY | scan START [END [LIMIT]] | commit | rollback
+Blank lines and lines starting with # are skipped. The script runs in one
+interactive transaction (--isolation); `commit` commits it; a script that ends
+without commit/rollback is rolled back. With --retries=N the whole script is
+rerun on ABORTED.
 
 Output: values are printed raw, one per line; scan prints KEY<TAB>VALUE lines.
+With --json every command prints one JSON value on one line; keys and values
+are bytes, one JSON character per byte (bytes >= 0x80 as \u0080..\u00ff).
 
 Exit codes:
   0  success
@@ -62,8 +35,7 @@ Exit codes:
   3  server error (message on stderr), including UNAUTHENTICATED and
      INVALID_ARGUMENT
   4  aborted: transaction conflict (retry may succeed)
-  5  unavailable: cannot connect, server shutting down, deadline exceeded
-)HELP";
+  5  unavailable: cannot connect, server shutting down, deadline exceeded)FOOTER";
 
 enum Exit {
   kOk = 0,
@@ -76,11 +48,11 @@ enum Exit {
 
 struct Flags {
   ClientOptions client;
+  double timeout_seconds = 10;
   bool json = false;
   uint32_t limit = 0;
-  v1::Isolation isolation = v1::SNAPSHOT;
+  std::string isolation = "snapshot";
   int retries = 1;
-  std::vector<std::string> args;
 };
 
 int UsageError(const std::string& message) {
@@ -106,150 +78,29 @@ int StatusExit(const absl::Status& s) {
   }
 }
 
-// Parses --name=value flags anywhere before the command; returns an exit
-// code (>= 0) to stop with, or -1 to go on.
-int ParseFlags(int argc, char** argv, Flags* flags) {
-  if (const char* env = std::getenv("MVKV_SERVER")) flags->client.server = env;
-  if (const char* env = std::getenv("MVKV_TOKEN")) flags->client.token = env;
-  bool only_args = false;  // after a lone "--", everything is an argument
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (!only_args && arg == "--") {
-      only_args = true;
-      continue;
-    }
-    if (only_args || arg.rfind("--", 0) != 0) {
-      flags->args.push_back(arg);
-      continue;
-    }
-    std::string name = arg.substr(2), value;
-    const std::size_t eq = name.find('=');
-    const bool has_value = eq != std::string::npos;
-    if (has_value) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    double seconds = 0;
-    int n = 0;
-    if (name == "help") {
-      std::fputs(kHelp, stdout);
-      return kOk;
-    } else if (name == "json" && (!has_value || value == "true")) {
-      flags->json = true;
-    } else if (!has_value) {
-      return UsageError(absl::StrCat("flag --", name, " needs =VALUE"));
-    } else if (name == "server") {
-      flags->client.server = value;
-    } else if (name == "token") {
-      flags->client.token = value;
-    } else if (name == "tls_ca") {
-      flags->client.tls_ca_file = value;
-    } else if (name == "tls_server_name") {
-      flags->client.tls_server_name = value;
-    } else if (name == "timeout" && absl::SimpleAtod(value, &seconds) &&
-               seconds > 0) {
-      flags->client.timeout = absl::Seconds(seconds);
-      flags->client.txn_timeout =
-          std::max(flags->client.txn_timeout, absl::Seconds(seconds));
-    } else if (name == "limit" && absl::SimpleAtoi(value, &n) && n >= 0) {
-      flags->limit = n;
-    } else if (name == "retries" && absl::SimpleAtoi(value, &n) && n >= 1) {
-      flags->retries = n;
-    } else if (name == "isolation" && value == "snapshot") {
-      flags->isolation = v1::SNAPSHOT;
-    } else if (name == "isolation" && value == "serializable") {
-      flags->isolation = v1::SERIALIZABLE;
-    } else if (name == "isolation" && value == "read_committed") {
-      flags->isolation = v1::READ_COMMITTED;
-    } else {
-      return UsageError(absl::StrCat("unknown flag or bad value: ", arg));
-    }
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::ostringstream text;
+  if (path.empty() || path == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
   }
-  if (flags->args.empty()) return UsageError("no command");
-  return -1;
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  text << in.rdbuf();
+  return text.str();
 }
 
-int CheckArgs(const Flags& f, std::size_t min, std::size_t max) {
-  const std::size_t n = f.args.size() - 1;
-  if (n < min || n > max) {
-    return UsageError(
-        absl::StrCat("wrong number of arguments for ", f.args[0]));
-  }
-  return -1;
-}
-
-int RunGet(Client& c, const Flags& f) {
-  auto kv = c.Get(f.args[1]);
-  if (!kv.ok()) return StatusExit(kv.status());
-  PrintKv(*kv, f.json);
-  return kOk;
-}
-
-int RunPut(Client& c, const Flags& f) {
-  auto ts = c.Put(f.args[1], f.args[2]);
-  if (!ts.ok()) return StatusExit(ts.status());
-  PrintLine(f.json ? absl::StrCat("{\"commit_ts\":", *ts, "}")
-                   : absl::StrCat("OK commit_ts=", *ts));
-  return kOk;
-}
-
-int RunDel(Client& c, const Flags& f) {
-  auto r = c.Delete(f.args[1]);
-  if (!r.ok()) return StatusExit(r.status());
-  PrintLine(f.json
-                ? absl::StrCat("{\"existed\":", r->existed ? "true" : "false",
-                               ",\"commit_ts\":", r->commit_ts, "}")
-                : (r->existed ? absl::StrCat("deleted commit_ts=", r->commit_ts)
-                              : "not found"));
-  return r->existed ? kOk : kNotFound;
-}
-
-int RunScan(Client& c, const Flags& f) {
-  const std::string start = f.args.size() > 1 ? f.args[1] : "";
-  const std::string end = f.args.size() > 2 ? f.args[2] : "";
-  auto r = c.Scan(start, end, f.limit);
-  if (!r.ok()) return StatusExit(r.status());
-  PrintScan(*r, f.json);
-  return kOk;
-}
-
-int RunStats(Client& c, const Flags& f) {
-  auto r = c.Stats();
-  if (!r.ok()) return StatusExit(r.status());
-  PrintStats(*r, f.json);
-  return kOk;
-}
-
-int RunHealth(Client& c, const Flags& f) {
-  absl::Status s = c.Health();
-  if (!s.ok()) {
-    if (f.json) PrintLine("{\"status\":\"NOT_SERVING\"}");
-    std::fprintf(stderr, "mvkv: %s\n", std::string(s.message()).c_str());
-    return kUnavailable;
-  }
-  PrintLine(f.json ? "{\"status\":\"SERVING\"}" : "SERVING");
-  return kOk;
-}
-
-int RunTxn(Client& c, const Flags& f) {
-  std::string text;
-  if (f.args.size() > 1 && f.args[1] != "-") {
-    std::ifstream in(f.args[1]);
-    if (!in) return UsageError(absl::StrCat("cannot read ", f.args[1]));
-    std::ostringstream s;
-    s << in.rdbuf();
-    text = s.str();
-  } else {
-    std::ostringstream s;
-    s << std::cin.rdbuf();
-    text = s.str();
-  }
-  auto script = ParseScript(text);
+int RunTxn(Client& c, const Flags& f, const std::string& file) {
+  auto text = ReadInput(file);
+  if (!text.ok()) return UsageError(std::string(text.status().message()));
+  auto script = ParseScript(*text);
   if (!script.ok()) return UsageError(std::string(script.status().message()));
+  auto isolation = ParseIsolation(f.isolation);
+  if (!isolation.ok()) return UsageError(std::string(isolation.status().message()));
   absl::Status last;
   for (int attempt = 0; attempt < f.retries; ++attempt) {
     std::vector<std::string> out;
-    last = RunScript(c, *script, f.isolation, f.json, &out);
+    last = RunScript(c, *script, *isolation, f.json, &out);
     if (last.ok()) {
       for (const std::string& line : out) PrintLine(line);
       return kOk;
@@ -259,30 +110,151 @@ int RunTxn(Client& c, const Flags& f) {
   return StatusExit(last);
 }
 
+// The commands: each adds its subcommand and arguments to `app` and sets
+// `run` to what it does once the flags are parsed.
+using Run = std::function<int(Client&)>;
+
+// The exit code of a call's result: its error's, or print(value)'s.
+template <class T, class Print>
+int Report(const absl::StatusOr<T>& result, Print print) {
+  if (!result.ok()) return StatusExit(result.status());
+  return print(*result);
+}
+
+void AddCommands(CLI::App& app, Flags& f, Run& run) {
+  static std::string key, value, start, end, file;
+
+  auto* get = app.add_subcommand("get", "print the value of KEY");
+  get->add_option("KEY", key, "the key")->required();
+  get->callback([&] {
+    run = [&](Client& c) {
+      return Report(c.Get(key), [&](const KeyValue& kv) {
+        PrintKeyValue(kv, f.json);
+        return kOk;
+      });
+    };
+  });
+
+  auto* put = app.add_subcommand("put", "write KEY (prints the commit timestamp)");
+  put->add_option("KEY", key, "the key")->required();
+  put->add_option("VALUE", value, "the value")->required();
+  put->callback([&] {
+    run = [&](Client& c) {
+      return Report(c.Put(key, value), [&](uint64_t ts) {
+        if (f.json) {
+          PrintJson({{"commit_ts", ts}});
+        } else {
+          PrintLine(absl::StrCat("OK commit_ts=", ts));
+        }
+        return kOk;
+      });
+    };
+  });
+
+  auto* del = app.add_subcommand("del", "delete KEY (exit 1 if it did not exist)");
+  del->add_option("KEY", key, "the key")->required();
+  del->callback([&] {
+    run = [&](Client& c) {
+      return Report(c.Delete(key), [&](const DeleteResult& r) {
+        if (f.json) {
+          PrintJson({{"existed", r.existed}, {"commit_ts", r.commit_ts}});
+        } else {
+          PrintLine(r.existed ? absl::StrCat("deleted commit_ts=", r.commit_ts)
+                              : "not found");
+        }
+        return r.existed ? kOk : kNotFound;
+      });
+    };
+  });
+
+  auto* scan = app.add_subcommand(
+      "scan", "keys in [START, END) in order (END empty = to the last key)");
+  scan->add_option("START", start, "first key (default: the first)");
+  scan->add_option("END", end, "end, exclusive (default: to the last key)");
+  scan->callback([&] {
+    run = [&](Client& c) {
+      return Report(c.Scan(start, end, f.limit), [&](const ScanResult& r) {
+        PrintScan(r, f.json);
+        return kOk;
+      });
+    };
+  });
+
+  auto* txn = app.add_subcommand(
+      "txn", "run a transaction script from FILE (default stdin; see below)");
+  txn->add_option("FILE", file, "script file, or - for stdin");
+  txn->callback([&] { run = [&](Client& c) { return RunTxn(c, f, file); }; });
+
+  app.add_subcommand("stats", "the server's engine accounting")->callback([&] {
+    run = [&](Client& c) {
+      return Report(c.GetStats(), [&](const Stats& r) {
+        PrintStats(r, f.json);
+        return kOk;
+      });
+    };
+  });
+
+  app.add_subcommand("health",
+                     "the standard gRPC health check (SERVING or not)")
+      ->callback([&] {
+        run = [&](Client& c) {
+          absl::Status s = c.Health();
+          if (!s.ok()) {
+            if (f.json) PrintJson({{"status", "NOT_SERVING"}});
+            std::fprintf(stderr, "mvkv: %s\n", std::string(s.message()).c_str());
+            return int{kUnavailable};
+          }
+          if (f.json) {
+            PrintJson({{"status", "SERVING"}});
+          } else {
+            PrintLine("SERVING");
+          }
+          return int{kOk};
+        };
+      });
+}
+
 int Main(int argc, char** argv) {
-  Flags flags;
-  if (int rc = ParseFlags(argc, argv, &flags); rc >= 0) return rc;
-  const std::string& cmd = flags.args[0];
-  struct Command {
-    const char* name;
-    std::size_t min, max;
-    int (*run)(Client&, const Flags&);
-  };
-  static const Command kCommands[] = {
-      {"get", 1, 1, RunGet},      {"put", 2, 2, RunPut},
-      {"del", 1, 1, RunDel},      {"scan", 0, 2, RunScan},
-      {"txn", 0, 1, RunTxn},      {"stats", 0, 0, RunStats},
-      {"health", 0, 0, RunHealth}};
-  for (const Command& command : kCommands) {
-    if (cmd != command.name) continue;
-    if (int rc = CheckArgs(flags, command.min, command.max); rc >= 0) {
-      return rc;
-    }
-    auto client = Client::Connect(flags.client);
-    if (!client.ok()) return UsageError(std::string(client.status().message()));
-    return command.run(**client, flags);
+  Flags f;
+  Run run;
+  CLI::App app{"mvkv: command-line client of mvkv_server.", "mvkv"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the command too
+  app.add_option("--server", f.client.server, "server address HOST:PORT")
+      ->envname("MVKV_SERVER")
+      ->capture_default_str();
+  app.add_option("--token", f.client.token, "bearer token")
+      ->envname("MVKV_TOKEN");
+  app.add_option("--tls_ca", f.client.tls_ca_file,
+                 "CA certificate file (PEM); turns TLS on");
+  app.add_option("--tls_server_name", f.client.tls_server_name,
+                 "name to check in the server certificate");
+  app.add_flag("--json", f.json, "machine-readable output (one JSON value)");
+  app.add_option("--timeout", f.timeout_seconds, "deadline per call, seconds")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str();
+  app.add_option("--limit", f.limit, "scan: at most N pairs (0 = all)");
+  app.add_option("--isolation", f.isolation, "txn: isolation level")
+      ->check(CLI::IsMember({"snapshot", "serializable", "read_committed"}))
+      ->capture_default_str();
+  app.add_option("--retries", f.retries,
+                 "txn: attempts on ABORTED (1 = no retry)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  AddCommands(app, f, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);  // prints the help, exit 0
+  } catch (const CLI::ParseError& e) {
+    return UsageError(e.what());
   }
-  return UsageError(absl::StrCat("unknown command \"", cmd, "\""));
+  f.client.timeout = absl::Seconds(f.timeout_seconds);
+  f.client.txn_timeout = std::max(f.client.txn_timeout, f.client.timeout);
+  auto client = Client::Connect(f.client);
+  if (!client.ok()) return UsageError(std::string(client.status().message()));
+  return run(**client);
 }
 
 }  // namespace

@@ -57,12 +57,6 @@ class alignas(kCacheLineSize) Sequence {
     value_.store(value, std::memory_order_release);
   }
 
-  // Sequentially consistent store, for the rare writer that must then read
-  // other sequences without the reads moving above the store (StoreLoad).
-  void SetSeqCst(int64_t value) noexcept {
-    value_.store(value, std::memory_order_seq_cst);
-  }
-
   // Atomically replaces `expected` by `desired`. acq_rel on success (pairs
   // with Get() of readers and with earlier writers' releases); acquire on
   // failure. Returns true on success.

@@ -37,11 +37,6 @@ std::unique_ptr<SequenceBarrier> Sequencer::NewBarrier(
   return std::make_unique<SequenceBarrier>(*this, std::move(dependents));
 }
 
-int64_t Sequencer::MinimumGatingSequence() const {
-  const int64_t cursor = Cursor();
-  return MinimumGating(cursor);
-}
-
 int64_t Sequencer::RemainingCapacity() const { return size() - Occupancy(); }
 
 int64_t Sequencer::Occupancy() const {
@@ -57,14 +52,20 @@ void Sequencer::Halt() {
 template <class TryClaim>
 absl::StatusOr<int64_t> Sequencer::ClaimWithBackoff(
     TryClaim try_claim, std::optional<absl::Time> deadline) const {
+  if (std::optional<int64_t> claimed = try_claim()) return *claimed;
+  waiting_producers_.fetch_add(1, std::memory_order_relaxed);
+  struct Leave {
+    std::atomic<int>& count;
+    ~Leave() { count.fetch_sub(1, std::memory_order_relaxed); }
+  } leave{waiting_producers_};
   disruptor_internal::Backoff backoff;
   while (true) {
-    if (std::optional<int64_t> claimed = try_claim()) return *claimed;
     if (IsHalted()) return absl::CancelledError("sequencer halted");
     if (deadline && absl::Now() >= *deadline) {
       return absl::DeadlineExceededError("no free slot before the timeout");
     }
     backoff.Pause();
+    if (std::optional<int64_t> claimed = try_claim()) return *claimed;
   }
 }
 

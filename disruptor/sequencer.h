@@ -141,11 +141,14 @@ class Sequencer {
   // Slots claimed (multi) or published (single) and not yet consumed by the
   // slowest gating (leaf) consumer: Cursor() - min(gating).
   int64_t Occupancy() const;
-  // min(gating sequences), or Cursor() when there are none.
-  int64_t MinimumGatingSequence() const;
 
   void Halt();
   bool IsHalted() const { return halted_.IsRaised(); }
+  // Producers waiting for a free slot right now (in Next/NextFor's slow
+  // path). For tests and diagnostics: wait-free, one relaxed load.
+  int WaitingProducers() const {
+    return waiting_producers_.load(std::memory_order_relaxed);
+  }
 
   std::size_t buffer_size() const { return buffer_size_; }
   WaitStrategy& wait_strategy() const { return wait_strategy_; }
@@ -176,6 +179,8 @@ class Sequencer {
   const std::size_t buffer_size_;
   std::vector<const Sequence*> gating_;
   AlertFlag halted_;
+  // Relaxed: a count for observers only (WaitingProducers).
+  mutable std::atomic<int> waiting_producers_{0};
 };
 
 class SingleProducerSequencer final : public Sequencer {

@@ -20,6 +20,7 @@ namespace {
 
 using disruptor_internal::LoggedSeed;
 using disruptor_internal::Scaled;
+using disruptor_internal::WaitUntil;
 using disruptor_internal::Watchdog;
 using std::chrono::seconds;
 
@@ -80,14 +81,13 @@ TEST_P(SequencerTest, NextForTimesOutOnFullRing) {
 }
 
 // Property: a producer waiting in Next() on a full ring returns
-// kHaltedSequence once the sequencer is halted. The sleep only makes it
-// likely the producer is already waiting; either order must pass.
+// kHaltedSequence once the sequencer is halted.
 TEST_P(SequencerTest, HaltWakesProducerWaitingInNext) {
   Watchdog watchdog("HaltWakesProducerWaitingInNext", seconds(60));
   sequencer_->Publish(0, sequencer_->Next(8));
   auto next =
       std::async(std::launch::async, [&] { return sequencer_->Next(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntil([&] { return sequencer_->WaitingProducers() == 1; });
   sequencer_->Halt();
   EXPECT_EQ(next.get(), kHaltedSequence);
 }
@@ -99,7 +99,7 @@ TEST_P(SequencerTest, HaltCancelsProducerWaitingInNextFor) {
   auto next_for = std::async(std::launch::async, [&] {
     return sequencer_->NextFor(1, absl::InfiniteDuration());
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntil([&] { return sequencer_->WaitingProducers() == 1; });
   sequencer_->Halt();
   EXPECT_TRUE(absl::IsCancelled(next_for.get().status()));
 }

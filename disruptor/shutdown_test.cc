@@ -62,9 +62,7 @@ class CountingHandler {
   bool shut_down_ = false;
 };
 
-void WaitUntil(const std::function<bool()>& condition) {
-  while (!condition()) std::this_thread::sleep_for(milliseconds(1));
-}
+using disruptor_internal::WaitUntil;
 
 class StalledConsumerTest : public ::testing::TestWithParam<ProducerType> {
  protected:
@@ -112,7 +110,7 @@ TEST_P(StalledConsumerTest, FullRingFailsTryNextAndHaltStillCompletes) {
     if (!multi) return absl::CancelledError("not run");
     return d_.PublishEventFor([](Event&, int64_t) {}, absl::InfiniteDuration());
   });
-  std::this_thread::sleep_for(milliseconds(20));  // Likely both waiting now.
+  WaitUntil([&] { return d_.sequencer().WaitingProducers() == (multi ? 2 : 1); });
   auto halt = std::async(std::launch::async, [&] { d_.Halt(); });
   EXPECT_FALSE(blocked_next.get());  // Returns while the consumer is stalled.
   EXPECT_TRUE(absl::IsCancelled(blocked_next_for.get()));
@@ -167,7 +165,7 @@ TEST(ShutdownTest, HaltWakesParkedIdleConsumers) {
   CountingHandler a, b, c;
   d.HandleEventsWith(a, b).Then(c);
   d.Start();
-  std::this_thread::sleep_for(milliseconds(20));  // Likely all parked now.
+  WaitUntil([&] { return d.wait_strategy().ParkedWaiters() == 3; });
   d.Halt();
   for (std::size_t i = 0; i < d.num_stages(); ++i) {
     EXPECT_FALSE(d.stage(i).IsRunning());

@@ -75,13 +75,21 @@ class ParkingLot {
       if (alert.IsRaised()) return Alerted();
       const int64_t available = Available(cursor, dependents);
       if (available >= seq) return available;
+      // Relaxed: a count for observers; mu_ is held until the wait
+      // releases it, so a waker that read the count cannot slip between.
+      parked_.fetch_add(1, std::memory_order_relaxed);
+      bool timed_out = false;
       if (!deadline) {
         cv_.wait(lock);
-      } else if (cv_.wait_until(lock, *deadline) == std::cv_status::timeout) {
-        return AfterTimeout(seq, cursor, dependents, alert);
+      } else {
+        timed_out = cv_.wait_until(lock, *deadline) == std::cv_status::timeout;
       }
+      parked_.fetch_sub(1, std::memory_order_relaxed);
+      if (timed_out) return AfterTimeout(seq, cursor, dependents, alert);
     }
   }
+
+  int parked() const { return parked_.load(std::memory_order_relaxed); }
 
   void WakeAll() {
     if (asymmetric_) {
@@ -120,95 +128,64 @@ class ParkingLot {
   const bool asymmetric_ = disruptor_internal::AsymmetricFencesAvailable();
   std::mutex mu_;
   std::condition_variable cv_;
+  std::atomic<int> parked_{0};  // see WaitStrategy::ParkedWaiters
   // Own cache lines: every signal reads it, parking waiters write mu_/cv_.
   alignas(kCacheLineSize) std::atomic<bool> signal_needed_{false};
 };
 
-class BusySpin final : public WaitStrategy {
+// The strategies that never park: they poll until the sequence is available
+// or the alert is raised, and `Pause::After(polls)` says what the thread does
+// between two polls.
+template <class Pause>
+class Polling final : public WaitStrategy {
  public:
   absl::StatusOr<int64_t> WaitFor(int64_t seq, const Sequence& cursor,
                                   SequenceGroup dependents,
                                   const AlertFlag& alert) override {
-    while (true) {
+    for (int polls = 0;; ++polls) {
       if (alert.IsRaised()) return Alerted();
       int64_t available = Available(cursor, dependents);
       if (available >= seq) return available;
+      Pause::After(polls);
+    }
+  }
+  void SignalAllWhenBlocking() override {}
+  bool NeedsSignal() const override { return false; }
+};
+
+constexpr int kSpinPolls = 100;
+constexpr int kYieldPolls = 100;
+
+struct Spin {
+  static void After(int) { CpuRelax(); }
+};
+
+struct SpinThenYield {
+  static void After(int polls) {
+    if (polls < kSpinPolls) {
       CpuRelax();
+    } else {
+      std::this_thread::yield();
     }
   }
-  void SignalAllWhenBlocking() override {}
-  bool NeedsSignal() const override { return false; }
 };
 
-class Yielding final : public WaitStrategy {
- public:
-  absl::StatusOr<int64_t> WaitFor(int64_t seq, const Sequence& cursor,
-                                  SequenceGroup dependents,
-                                  const AlertFlag& alert) override {
-    for (int spins = 0;; ++spins) {
-      if (alert.IsRaised()) return Alerted();
-      int64_t available = Available(cursor, dependents);
-      if (available >= seq) return available;
-      if (spins < kSpinTries) {
-        CpuRelax();
-      } else {
-        std::this_thread::yield();
-      }
+struct SpinYieldThenSleep {
+  static void After(int polls) {
+    if (polls < kSpinPolls + kYieldPolls) {
+      SpinThenYield::After(polls);
+    } else {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(100));
     }
   }
-  void SignalAllWhenBlocking() override {}
-  bool NeedsSignal() const override { return false; }
-
- private:
-  static constexpr int kSpinTries = 100;
 };
 
-class Sleeping final : public WaitStrategy {
- public:
-  absl::StatusOr<int64_t> WaitFor(int64_t seq, const Sequence& cursor,
-                                  SequenceGroup dependents,
-                                  const AlertFlag& alert) override {
-    for (int tries = 0;; ++tries) {
-      if (alert.IsRaised()) return Alerted();
-      int64_t available = Available(cursor, dependents);
-      if (available >= seq) return available;
-      if (tries < kSpinTries) {
-        CpuRelax();
-      } else if (tries < kSpinTries + kYieldTries) {
-        std::this_thread::yield();
-      } else {
-        std::this_thread::sleep_for(std::chrono::nanoseconds(100));
-      }
-    }
-  }
-  void SignalAllWhenBlocking() override {}
-  bool NeedsSignal() const override { return false; }
-
- private:
-  static constexpr int kSpinTries = 100;
-  static constexpr int kYieldTries = 100;
-};
-
+// Blocking and TimeoutBlocking: park at once, forever or until `timeout`.
 class Blocking final : public WaitStrategy {
  public:
-  absl::StatusOr<int64_t> WaitFor(int64_t seq, const Sequence& cursor,
-                                  SequenceGroup dependents,
-                                  const AlertFlag& alert) override {
-    if (alert.IsRaised()) return Alerted();
-    int64_t available = Available(cursor, dependents);
-    if (available >= seq) return available;
-    return lot_.Park(seq, cursor, dependents, alert, std::nullopt);
+  explicit Blocking(std::optional<absl::Duration> timeout = std::nullopt) {
+    if (timeout) timeout_ = absl::ToChronoNanoseconds(*timeout);
   }
-  void SignalAllWhenBlocking() override { lot_.WakeAll(); }
-
- private:
-  ParkingLot lot_;
-};
-
-class TimeoutBlocking final : public WaitStrategy {
- public:
-  explicit TimeoutBlocking(absl::Duration timeout)
-      : timeout_(absl::ToChronoNanoseconds(timeout)) {}
 
   absl::StatusOr<int64_t> WaitFor(int64_t seq, const Sequence& cursor,
                                   SequenceGroup dependents,
@@ -216,12 +193,15 @@ class TimeoutBlocking final : public WaitStrategy {
     if (alert.IsRaised()) return Alerted();
     int64_t available = Available(cursor, dependents);
     if (available >= seq) return available;
-    return lot_.Park(seq, cursor, dependents, alert, Clock::now() + timeout_);
+    std::optional<Clock::time_point> deadline;
+    if (timeout_) deadline = Clock::now() + *timeout_;
+    return lot_.Park(seq, cursor, dependents, alert, deadline);
   }
   void SignalAllWhenBlocking() override { lot_.WakeAll(); }
+  int ParkedWaiters() const override { return lot_.parked(); }
 
  private:
-  const std::chrono::nanoseconds timeout_;
+  std::optional<std::chrono::nanoseconds> timeout_;
   ParkingLot lot_;
 };
 
@@ -250,6 +230,7 @@ class PhasedBackoff final : public WaitStrategy {
     return lot_.Park(seq, cursor, dependents, alert, std::nullopt);
   }
   void SignalAllWhenBlocking() override { lot_.WakeAll(); }
+  int ParkedWaiters() const override { return lot_.parked(); }
 
  private:
   static constexpr int kTriesPerClockRead = 64;
@@ -261,20 +242,20 @@ class PhasedBackoff final : public WaitStrategy {
 }  // namespace
 
 std::unique_ptr<WaitStrategy> BusySpinWaitStrategy() {
-  return std::make_unique<BusySpin>();
+  return std::make_unique<Polling<Spin>>();
 }
 std::unique_ptr<WaitStrategy> YieldingWaitStrategy() {
-  return std::make_unique<Yielding>();
+  return std::make_unique<Polling<SpinThenYield>>();
 }
 std::unique_ptr<WaitStrategy> SleepingWaitStrategy() {
-  return std::make_unique<Sleeping>();
+  return std::make_unique<Polling<SpinYieldThenSleep>>();
 }
 std::unique_ptr<WaitStrategy> BlockingWaitStrategy() {
   return std::make_unique<Blocking>();
 }
 std::unique_ptr<WaitStrategy> TimeoutBlockingWaitStrategy(
     absl::Duration timeout) {
-  return std::make_unique<TimeoutBlocking>(timeout);
+  return std::make_unique<Blocking>(timeout);
 }
 std::unique_ptr<WaitStrategy> PhasedBackoffWaitStrategy(absl::Duration spin,
                                                         absl::Duration yield) {

@@ -78,6 +78,12 @@ class WaitStrategy {
   // False if SignalAllWhenBlocking() is a no-op (the strategy never parks), so
   // publishers and processors may skip the call. Asked once, at set-up.
   virtual bool NeedsSignal() const { return true; }
+
+  // Threads parked in WaitFor right now (inside the condition-variable wait,
+  // or about to enter it with the lock held, so a signal after this count
+  // was read cannot be missed). 0 for strategies that never park. For tests
+  // and diagnostics: wait-free, one relaxed load.
+  virtual int ParkedWaiters() const { return 0; }
 };
 
 // Factories. Each returns a fresh strategy for one Disruptor.

@@ -46,6 +46,14 @@ std::vector<StrategyCase> AllStrategies() {
 
 class WaitStrategyTest : public ::testing::TestWithParam<StrategyCase> {
  protected:
+  // Returns once the waiter started by the test is parked, for the
+  // strategies that park; the spinning ones see any later change anyway.
+  void WaitForWaiter() {
+    if (!strategy_->NeedsSignal()) return;
+    disruptor_internal::WaitUntil(
+        [&] { return strategy_->ParkedWaiters() == 1; });
+  }
+
   std::unique_ptr<WaitStrategy> strategy_ = GetParam().make();
   Sequence cursor_;
   AlertFlag alert_;
@@ -56,17 +64,17 @@ TEST_P(WaitStrategyTest, ReturnsAtOnceWhenAlreadyAvailable) {
   EXPECT_EQ(*strategy_->WaitFor(3, cursor_, {}, alert_), 5);
 }
 
-// Property: an event published after the consumer started waiting (and, for
-// the parking strategies, has likely parked: the sleep only makes that
-// likely) wakes it, and WaitFor returns the published sequence. The bound is
-// the watchdog's: generous, no timing is asserted.
+// Property: an event published after the consumer started waiting (for the
+// parking strategies: after it parked) wakes it, and WaitFor returns the
+// published sequence. The bound is the watchdog's: generous, no timing is
+// asserted.
 TEST_P(WaitStrategyTest, PublishAfterWaitWakesConsumer) {
   Watchdog watchdog("PublishAfterWaitWakesConsumer/" + GetParam().name,
                     seconds(60));
   auto waiter = std::async(std::launch::async, [&] {
     return strategy_->WaitFor(0, cursor_, {}, alert_);
   });
-  std::this_thread::sleep_for(milliseconds(20));
+  WaitForWaiter();
   cursor_.Set(0);
   strategy_->SignalAllWhenBlocking();
   absl::StatusOr<int64_t> got = waiter.get();
@@ -85,7 +93,7 @@ TEST_P(WaitStrategyTest, DependentAdvanceWakesConsumer) {
   auto waiter = std::async(std::launch::async, [&] {
     return strategy_->WaitFor(2, cursor_, dependents, alert_);
   });
-  std::this_thread::sleep_for(milliseconds(20));
+  WaitForWaiter();
   upstream.Set(4);
   strategy_->SignalAllWhenBlocking();
   absl::StatusOr<int64_t> got = waiter.get();
@@ -101,7 +109,7 @@ TEST_P(WaitStrategyTest, AlertWakesWaiterWithCancelled) {
   auto waiter = std::async(std::launch::async, [&] {
     return strategy_->WaitFor(0, cursor_, {}, alert_);
   });
-  std::this_thread::sleep_for(milliseconds(20));
+  WaitForWaiter();
   alert_.Raise();
   strategy_->SignalAllWhenBlocking();
   EXPECT_TRUE(absl::IsCancelled(waiter.get().status()));

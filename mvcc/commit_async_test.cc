@@ -282,11 +282,7 @@ class CommitAsyncLayoutTest : public ::testing::TestWithParam<Layout> {
 TEST_P(CommitAsyncLayoutTest, ConcurrentAsyncCommitsCompleteInCommitOrder) {
   auto db = Open();
   const uint64_t seed = testing_support::TestSeed();
-#ifdef MVKV_SANITIZER
-  constexpr int kEach = 300;
-#else
-  constexpr int kEach = 3000;
-#endif
+  constexpr int kEach = testing_support::Scaled(3000, 300);
   constexpr int kThreads = 4, kMaxInFlight = 64;
   std::mutex mu;  // guards the vectors (callbacks run on one thread anyway)
   std::vector<uint64_t> order;

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
+#include "mvcc/testing/database_test.h"
 
 namespace mvkv {
 namespace {
@@ -12,15 +13,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class IsolationTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto db = Database::Open();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
-  std::unique_ptr<Database> db_;
-};
+using IsolationTest = testing_support::DatabaseTest;
 
 TEST_F(IsolationTest, SnapshotReadsIgnoreLaterCommits) {
   ASSERT_TRUE(db_->Put("k", "before").ok());

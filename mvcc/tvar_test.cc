@@ -6,19 +6,12 @@
 
 #include "gtest/gtest.h"
 #include "mvcc/db.h"
+#include "mvcc/testing/database_test.h"
 
 namespace mvkv {
 namespace {
 
-class TVarTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto db = Database::Open();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
-  std::unique_ptr<Database> db_;
-};
+using TVarTest = testing_support::DatabaseTest;
 
 TEST_F(TVarTest, InitialValueIsVisibleToEveryTransaction) {
   TVar<int> x = db_->NewTVar(41);

@@ -1,12 +1,12 @@
 // KvHandler's one-shot calls: validation, autocommit Get/Put/Delete/Scan,
-// the one-shot Txn and Stats. Open transactions (handles, sessions) are in
+// CompareAndCommit and Stats. Open transactions (handles, sessions) are in
 // kv_handler_txn.cc. See kv_handler.h.
 #include "server/kv_handler.h"
 
 #include <algorithm>
 #include <memory>
 #include <string>
-#include <thread>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -15,15 +15,13 @@
 
 namespace mvkv::server {
 
-using handler_internal::AppendKvs;
 using handler_internal::AwaitReply;
+using handler_internal::CommitAndReply;
 using handler_internal::ReadOne;
-using handler_internal::ScanWithMore;
 
 namespace {
 
 constexpr uint32_t kDefaultChunk = 256;
-constexpr std::size_t kChunkBytes = 1 << 20;
 
 absl::string_view AsAbsl(const std::string& s) {
   return absl::string_view(s.data(), s.size());
@@ -64,51 +62,39 @@ absl::StatusOr<v1::KeyValue> ReadOne(Txn& txn, const std::string& key) {
   return kv;
 }
 
-void AppendKvs(std::vector<KeyValue>& kvs, std::size_t from, std::size_t to,
-               v1::ScanResponse* out) {
-  for (std::size_t i = from; i < to; ++i) {
+void AppendPage(ScanPage& page, uint64_t snapshot_ts,
+                v1::ScanResponse* out) {
+  for (KeyValue& pair : page.kvs) {
     v1::KeyValue* kv = out->add_kvs();
-    kv->set_key(std::move(kvs[i].key));
-    kv->set_value(std::move(kvs[i].value));
-    kv->set_commit_ts(kvs[i].commit_ts);
+    kv->set_key(std::move(pair.key));
+    kv->set_value(std::move(pair.value));
+    kv->set_commit_ts(pair.commit_ts);
   }
-}
-
-// Scans with limit+1 to learn whether the limit cut the range short.
-absl::StatusOr<std::vector<KeyValue>> ScanWithMore(Txn& txn,
-                                                   const std::string& start,
-                                                   const std::string& end,
-                                                   uint32_t limit, bool* more) {
-  const std::size_t ask = limit == 0 ? 0 : std::size_t{limit} + 1;
-  auto kvs = txn.Scan(start, end, ask);
-  if (!kvs.ok()) return kvs.status();
-  *more = limit != 0 && kvs->size() > limit;
-  if (*more) kvs->resize(limit);
-  return kvs;
+  out->set_snapshot_ts(snapshot_ts);
+  out->set_more(page.more);
+  if (page.more) out->set_resume_key(std::move(page.resume_key));
 }
 
 }  // namespace handler_internal
 
 absl::StatusOr<IsolationLevel> ToIsolation(int isolation) {
-  switch (isolation) {
-    case v1::SNAPSHOT:
-      return IsolationLevel::kSnapshot;
-    case v1::SERIALIZABLE:
-      return IsolationLevel::kSerializable;
-    case v1::READ_COMMITTED:
-      return IsolationLevel::kReadCommitted;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown isolation level ", isolation));
+  // The wire's levels and the engine's, row for row.
+  static constexpr std::pair<v1::Isolation, IsolationLevel> kLevels[] = {
+      {v1::SNAPSHOT, IsolationLevel::kSnapshot},
+      {v1::SERIALIZABLE, IsolationLevel::kSerializable},
+      {v1::READ_COMMITTED, IsolationLevel::kReadCommitted},
+  };
+  for (const auto& [wire, engine] : kLevels) {
+    if (wire == isolation) return engine;
   }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown isolation level ", isolation));
 }
 
 KvHandler::KvHandler(Database* db, const HandlerOptions& options)
     : db_(db),
       options_(options),
-      txns_(db, TxnTableOptions{.max_open_txns = options.max_open_txns,
-                                .max_txn_age = options.max_txn_age,
-                                .txn_lease = options.txn_lease}) {}
+      txns_(db, options.txns) {}
 
 KvHandler::~KvHandler() = default;
 
@@ -118,7 +104,8 @@ absl::Status KvHandler::ValidateOp(const v1::Op& op) const {
   switch (op.op_case()) {
     case v1::Op::kGet:
       if (op.get().snapshot_ts() != 0) {
-        return absl::InvalidArgumentError("snapshot_ts must be 0 in a Txn op");
+        return absl::InvalidArgumentError(
+            "snapshot_ts must be 0 in a CompareAndCommit op");
       }
       return ValidateKey(op.get().key());
     case v1::Op::kPut:
@@ -128,13 +115,14 @@ absl::Status KvHandler::ValidateOp(const v1::Op& op) const {
       return ValidateKey(op.delete_().key());
     case v1::Op::kScan:
       if (op.scan().snapshot_ts() != 0) {
-        return absl::InvalidArgumentError("snapshot_ts must be 0 in a Txn op");
+        return absl::InvalidArgumentError(
+            "snapshot_ts must be 0 in a CompareAndCommit op");
       }
       return ValidateRange(op.scan().start(), op.scan().end());
     case v1::Op::OP_NOT_SET:
       break;
   }
-  return absl::InvalidArgumentError("Txn op with no operation set");
+  return absl::InvalidArgumentError("CompareAndCommit op with no operation set");
 }
 
 absl::Status KvHandler::ValidateCompare(const v1::Compare& c) const {
@@ -186,27 +174,21 @@ absl::StatusOr<v1::PutResponse> KvHandler::Put(const v1::PutRequest& request) {
 }
 
 void KvHandler::PutAsync(const v1::PutRequest& request,
-                         Reply<v1::PutResponse> done) {
+                         Reply<v1::PutResponse> reply) {
   if (absl::Status s = ValidateKey(request.key()); !s.ok()) {
-    return std::move(done)(s);
+    return std::move(reply)(s);
   }
   if (absl::Status s = ValidateValue(request.value()); !s.ok()) {
-    return std::move(done)(s);
+    return std::move(reply)(s);
   }
   // Read committed: a blind write never conflicts (last writer wins), like
   // Database::Put, but the Txn tells the commit timestamp.
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kReadCommitted);
   if (absl::Status s = txn->Put(request.key(), request.value()); !s.ok()) {
-    return std::move(done)(s);
+    return std::move(reply)(s);
   }
-  mvkv::Txn* raw = txn.get();
-  raw->CommitAsync(
-      [txn = std::move(txn), done = std::move(done)](absl::Status s) mutable {
-        if (!s.ok()) return std::move(done)(s);
-        v1::PutResponse response;
-        response.set_commit_ts(txn->commit_ts());
-        std::move(done)(std::move(response));
-      });
+  CommitAndReply(std::move(txn), v1::PutResponse(), std::move(reply),
+                 [](v1::PutResponse& r, uint64_t ts) { r.set_commit_ts(ts); });
 }
 
 absl::StatusOr<v1::DeleteResponse> KvHandler::Delete(
@@ -215,31 +197,26 @@ absl::StatusOr<v1::DeleteResponse> KvHandler::Delete(
 }
 
 void KvHandler::DeleteAsync(const v1::DeleteRequest& request,
-                            Reply<v1::DeleteResponse> done) {
+                            Reply<v1::DeleteResponse> reply) {
   if (absl::Status s = ValidateKey(request.key()); !s.ok()) {
-    return std::move(done)(s);
+    return std::move(reply)(s);
   }
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kReadCommitted);
   absl::StatusOr<std::string> old = txn->Get(request.key());
   if (absl::IsNotFound(old.status())) {  // commits nothing
-    return std::move(done)(v1::DeleteResponse());
+    return std::move(reply)(v1::DeleteResponse());
   }
-  if (!old.ok()) return std::move(done)(old.status());
+  if (!old.ok()) return std::move(reply)(old.status());
   if (absl::Status s = txn->Delete(request.key()); !s.ok()) {
-    return std::move(done)(s);
+    return std::move(reply)(s);
   }
-  mvkv::Txn* raw = txn.get();
-  raw->CommitAsync(
-      [txn = std::move(txn), done = std::move(done)](absl::Status s) mutable {
-        if (!s.ok()) return std::move(done)(s);
-        v1::DeleteResponse response;
-        response.set_existed(true);
-        response.set_commit_ts(txn->commit_ts());
-        std::move(done)(std::move(response));
-      });
+  v1::DeleteResponse response;
+  response.set_existed(true);
+  CommitAndReply(std::move(txn), std::move(response), std::move(reply),
+                 [](v1::DeleteResponse& r, uint64_t ts) { r.set_commit_ts(ts); });
 }
 
-absl::StatusOr<std::vector<v1::ScanResponse>> KvHandler::Scan(
+absl::StatusOr<std::unique_ptr<ScanStream>> KvHandler::OpenScan(
     const v1::ScanRequest& request) {
   if (absl::Status s = ValidateRange(request.start(), request.end()); !s.ok()) {
     return s;
@@ -252,31 +229,68 @@ absl::StatusOr<std::vector<v1::ScanResponse>> KvHandler::Scan(
         " cannot be served: outside a transaction only the latest state (",
         txn->snapshot_ts(), ") is readable"));
   }
-  bool more = false;
-  auto kvs = ScanWithMore(*txn, request.start(), request.end(), request.limit(),
-                          &more);
-  if (!kvs.ok()) return kvs.status();
   const uint32_t chunk =
       request.chunk_size() == 0 ? kDefaultChunk : request.chunk_size();
+  return std::make_unique<ScanStream>(std::move(txn), request, chunk,
+                                      options_.max_response_bytes);
+}
+
+ScanStream::ScanStream(std::unique_ptr<mvkv::Txn> txn,
+                       const v1::ScanRequest& request, uint32_t chunk_pairs,
+                       std::size_t chunk_bytes)
+    : txn_(std::move(txn)),
+      next_start_(request.start()),
+      end_(request.end()),
+      limit_(request.limit()),
+      chunk_pairs_(chunk_pairs),
+      chunk_bytes_(chunk_bytes) {}
+
+absl::StatusOr<v1::ScanResponse> ScanStream::Next(bool* last) {
+  const uint32_t left = limit_ == 0 ? chunk_pairs_ : limit_ - returned_;
+  auto page = txn_->Scan(
+      next_start_, end_,
+      ScanLimits{.max_pairs = std::min(left, chunk_pairs_),
+                 .max_bytes = chunk_bytes_});
+  if (!page.ok()) return page.status();
+  returned_ += page->kvs.size();
+  const bool limit_reached = limit_ != 0 && returned_ >= limit_;
+  *last = !page->more || limit_reached;
+  if (!*last) next_start_ = page->resume_key;
+  // Only the last chunk reports `more`: the range goes on past the limit.
+  if (!limit_reached) page->more = false;
+  v1::ScanResponse chunk;
+  handler_internal::AppendPage(*page, txn_->snapshot_ts(), &chunk);
+  return chunk;
+}
+
+absl::StatusOr<std::vector<v1::ScanResponse>> KvHandler::Scan(
+    const v1::ScanRequest& request) {
+  auto stream = OpenScan(request);
+  if (!stream.ok()) return stream.status();
   std::vector<v1::ScanResponse> chunks;
-  std::size_t i = 0;
-  do {
-    v1::ScanResponse& out = chunks.emplace_back();
-    out.set_snapshot_ts(txn->snapshot_ts());
-    std::size_t bytes = 0;
-    const std::size_t from = i;
-    while (i < kvs->size() && i - from < chunk && bytes < kChunkBytes) {
-      bytes += (*kvs)[i].key.size() + (*kvs)[i].value.size();
-      ++i;
-    }
-    AppendKvs(*kvs, from, i, &out);
-  } while (i < kvs->size());
-  chunks.back().set_more(more);
+  for (bool last = false; !last;) {
+    auto chunk = (*stream)->Next(&last);
+    if (!chunk.ok()) return chunk.status();
+    chunks.push_back(*std::move(chunk));
+  }
   return chunks;
 }
 
-absl::Status KvHandler::RunTxn(const v1::TxnRequest& request, mvkv::Txn& txn,
-                               v1::TxnResponse* response) {
+absl::StatusOr<v1::ScanResponse> KvHandler::ScanPage(
+    mvkv::Txn& txn, const std::string& start, const std::string& end,
+    uint32_t limit) const {
+  auto page = txn.Scan(start, end,
+                       ScanLimits{.max_pairs = limit,
+                                  .max_bytes = options_.max_response_bytes});
+  if (!page.ok()) return page.status();
+  v1::ScanResponse response;
+  handler_internal::AppendPage(*page, txn.snapshot_ts(), &response);
+  return response;
+}
+
+absl::Status KvHandler::RunCompareAndCommit(
+    const v1::CompareAndCommitRequest& request, mvkv::Txn& txn,
+    v1::CompareAndCommitResponse* response) {
   bool all_hold = true;
   for (const v1::Compare& c : request.compares()) {
     auto kv = ReadOne(txn, c.key());
@@ -332,30 +346,28 @@ absl::Status KvHandler::RunTxn(const v1::TxnRequest& request, mvkv::Txn& txn,
         break;
       }
       case v1::Op::kScan: {
-        bool more = false;
-        auto kvs = ScanWithMore(txn, op.scan().start(), op.scan().end(),
-                                op.scan().limit(), &more);
-        if (!kvs.ok()) return kvs.status();
-        v1::ScanResponse* out = result->mutable_scan();
-        AppendKvs(*kvs, 0, kvs->size(), out);
-        out->set_snapshot_ts(txn.snapshot_ts());
-        out->set_more(more);
+        auto page = ScanPage(txn, op.scan().start(), op.scan().end(),
+                             op.scan().limit());
+        if (!page.ok()) return page.status();
+        *result->mutable_scan() = *std::move(page);
         break;
       }
       case v1::Op::OP_NOT_SET:
-        return absl::InvalidArgumentError("Txn op with no operation set");
+        return absl::InvalidArgumentError(
+            "CompareAndCommit op with no operation set");
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status KvHandler::ValidateTxn(const v1::TxnRequest& request) const {
+absl::Status KvHandler::ValidateCompareAndCommit(
+    const v1::CompareAndCommitRequest& request) const {
   if (request.compares_size() > options_.max_txn_ops ||
       request.success_size() > options_.max_txn_ops ||
       request.failure_size() > options_.max_txn_ops) {
     return absl::InvalidArgumentError(
-        absl::StrCat("a Txn allows at most ", options_.max_txn_ops,
-                     " compares and ops per branch"));
+        absl::StrCat("a CompareAndCommit allows at most ",
+                     options_.max_txn_ops, " compares and ops per branch"));
   }
   for (const v1::Compare& c : request.compares()) {
     if (absl::Status s = ValidateCompare(c); !s.ok()) return s;
@@ -368,46 +380,31 @@ absl::Status KvHandler::ValidateTxn(const v1::TxnRequest& request) const {
   return absl::OkStatus();
 }
 
-void KvHandler::TxnAttemptAsync(const v1::TxnRequest& request,
-                                Reply<v1::TxnResponse> done) {
-  v1::TxnResponse response;
+void KvHandler::CompareAndCommitAttemptAsync(
+    const v1::CompareAndCommitRequest& request,
+    Reply<v1::CompareAndCommitResponse> reply) {
+  v1::CompareAndCommitResponse response;
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSerializable);
-  if (absl::Status s = RunTxn(request, *txn, &response); !s.ok()) {
-    return std::move(done)(s);
+  if (absl::Status s = RunCompareAndCommit(request, *txn, &response);
+      !s.ok()) {
+    return std::move(reply)(s);
   }
-  mvkv::Txn* raw = txn.get();
-  raw->CommitAsync([txn = std::move(txn), response = std::move(response),
-                    done = std::move(done)](absl::Status s) mutable {
-    if (!s.ok()) return std::move(done)(s);
-    const uint64_t ts = txn->commit_ts();
-    response.set_commit_ts(ts);
-    for (v1::OpResult& r : *response.mutable_results()) {
-      if (r.has_put()) r.mutable_put()->set_commit_ts(ts);
-      if (r.has_delete_()) r.mutable_delete_()->set_commit_ts(ts);
-    }
-    std::move(done)(std::move(response));
+  CommitAndReply(std::move(txn), std::move(response), std::move(reply),
+                 [](v1::CompareAndCommitResponse& response, uint64_t ts) {
+                   response.set_commit_ts(ts);
+                   for (v1::OpResult& r : *response.mutable_results()) {
+                     if (r.has_put()) r.mutable_put()->set_commit_ts(ts);
+                     if (r.has_delete_()) r.mutable_delete_()->set_commit_ts(ts);
+                   }
+                 });
+}
+
+absl::StatusOr<v1::CompareAndCommitResponse> KvHandler::CompareAndCommit(
+    const v1::CompareAndCommitRequest& request) {
+  if (absl::Status s = ValidateCompareAndCommit(request); !s.ok()) return s;
+  return common::Retry(options_.compare_and_commit_retry, [&] {
+    return AwaitReply(this, &KvHandler::CompareAndCommitAttemptAsync, request);
   });
-}
-
-bool KvHandler::RetryTxn(const absl::Status& status) {
-  return absl::IsAborted(status) || IsSnapshotTooOld(status);
-}
-
-absl::Duration KvHandler::TxnBackoff(int attempt) {
-  return std::min(absl::Microseconds(50) * (int64_t{1} << std::min(attempt, 20)),
-                  absl::Milliseconds(10));
-}
-
-absl::StatusOr<v1::TxnResponse> KvHandler::Txn(const v1::TxnRequest& request) {
-  if (absl::Status s = ValidateTxn(request); !s.ok()) return s;
-  absl::Status last;
-  for (int attempt = 0; attempt < options_.txn_max_attempts; ++attempt) {
-    auto result = AwaitReply(this, &KvHandler::TxnAttemptAsync, request);
-    if (result.ok() || !RetryTxn(result.status())) return result;
-    last = result.status();
-    std::this_thread::sleep_for(absl::ToChronoMicroseconds(TxnBackoff(attempt)));
-  }
-  return last;
 }
 
 v1::StatsResponse KvHandler::Stats() {
@@ -429,6 +426,11 @@ v1::StatsResponse KvHandler::Stats() {
   r.set_oldest_snapshot_txn_id(s.oldest_snapshot_txn_id);
   r.set_oldest_snapshot_age_ms(
       absl::ToInt64Milliseconds(s.oldest_snapshot_age));
+  if (s.oldest_snapshot_txn_id != 0) {
+    std::optional<TxnHolder> holder = txns_.Holder(s.oldest_snapshot_txn_id);
+    r.set_oldest_snapshot_holder(holder.has_value() ? holder->kind : "call");
+    if (holder.has_value()) r.set_oldest_snapshot_peer(holder->peer);
+  }
   r.set_visible_ts(s.visible_ts);
   r.set_active_snapshots(s.active_snapshots);
   r.set_index_keys(s.index_keys);

@@ -23,13 +23,16 @@
 #define MVKV_SERVER_KV_HANDLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/retry.h"
 #include "mvcc/db.h"
 #include "proto/kv.pb.h"
 #include "server/txn_table.h"
@@ -40,15 +43,22 @@ namespace mvkv::server {
 // the handler validates with the engine's own validators, so a request is
 // judged by one rule whichever layer looks at it.
 struct HandlerOptions {
-  // Transactions: see TxnTableOptions.
-  int max_open_txns = 1024;
-  absl::Duration max_txn_age = absl::Minutes(10);
-  absl::Duration txn_lease = absl::Seconds(10);
-  // Compares and ops per branch of a one-shot Txn.
+  // Open transactions: their limit, lifetimes and (for tests) the reaper's
+  // clock; see TxnTableOptions.
+  TxnTableOptions txns;
+  // Compares and ops per branch of a CompareAndCommit.
   int max_txn_ops = 1024;
-  // Retries of a one-shot Txn on internal conflicts.
-  int txn_max_attempts = 16;
+  // How a CompareAndCommit retries conflicts (common/retry.h).
+  common::RetryPolicy compare_and_commit_retry{
+      .max_attempts = 16,
+      .initial_backoff = absl::Microseconds(50),
+      .max_backoff = absl::Milliseconds(10)};
+  // Cap of every response that returns pairs: a streamed Scan's chunks and
+  // each unary scan (see proto/kv.proto, Conventions).
+  std::size_t max_response_bytes = 1 << 20;
 };
+
+class ScanStream;
 
 class Session;
 
@@ -68,32 +78,36 @@ class KvHandler final {
   absl::StatusOr<v1::GetResponse> Get(const v1::GetRequest& request);
   absl::StatusOr<v1::PutResponse> Put(const v1::PutRequest& request);
   absl::StatusOr<v1::DeleteResponse> Delete(const v1::DeleteRequest& request);
-  // The whole scan, split into the chunks the stream sends.
+  // A streamed Scan: one snapshot, read one chunk at a time (ScanStream).
+  absl::StatusOr<std::unique_ptr<ScanStream>> OpenScan(
+      const v1::ScanRequest& request);
+  // The whole streamed scan at once, as the chunks the stream sends.
   absl::StatusOr<std::vector<v1::ScanResponse>> Scan(
       const v1::ScanRequest& request);
-  absl::StatusOr<v1::TxnResponse> Txn(const v1::TxnRequest& request);
+  absl::StatusOr<v1::CompareAndCommitResponse> CompareAndCommit(
+      const v1::CompareAndCommitRequest& request);
   v1::StatsResponse Stats();
 
   // Put and Delete without waiting for the commit. The request must stay
-  // alive until the call returns (not until `done`).
-  void PutAsync(const v1::PutRequest& request, Reply<v1::PutResponse> done);
+  // alive until the call returns (not until `reply` runs).
+  void PutAsync(const v1::PutRequest& request, Reply<v1::PutResponse> reply);
   void DeleteAsync(const v1::DeleteRequest& request,
-                   Reply<v1::DeleteResponse> done);
+                   Reply<v1::DeleteResponse> reply);
 
-  // A one-shot Txn is run as attempts: validate once (ValidateTxn), then
-  // run TxnAttemptAsync until it succeeds, fails for good (!RetryTxn), or
-  // options().txn_max_attempts attempts have failed, waiting
-  // TxnBackoff(attempt) after failed attempt number `attempt` (0-based);
-  // the result is the last attempt's. Txn() is exactly that loop, blocking.
-  absl::Status ValidateTxn(const v1::TxnRequest& request) const;
-  void TxnAttemptAsync(const v1::TxnRequest& request,
-                       Reply<v1::TxnResponse> done);
-  static bool RetryTxn(const absl::Status& status);
-  static absl::Duration TxnBackoff(int attempt);
+  // A CompareAndCommit is run as attempts: validate once
+  // (ValidateCompareAndCommit), then run CompareAndCommitAttemptAsync under
+  // options().compare_and_commit_retry (common/retry.h: retry while
+  // common::IsRetryable, waiting common::Backoff between attempts, at most
+  // max_attempts). CompareAndCommit() is exactly that loop, blocking.
+  absl::Status ValidateCompareAndCommit(
+      const v1::CompareAndCommitRequest& request) const;
+  void CompareAndCommitAttemptAsync(
+      const v1::CompareAndCommitRequest& request,
+      Reply<v1::CompareAndCommitResponse> reply);
 
-  // Handles.
+  // Handles. `peer` is the client's address (reported in Stats).
   absl::StatusOr<v1::BeginTxnResponse> BeginTxn(
-      const v1::BeginTxnRequest& request);
+      const v1::BeginTxnRequest& request, std::string peer = "");
   absl::StatusOr<v1::KeepAliveResponse> KeepAlive(
       const v1::KeepAliveRequest& request);
   absl::StatusOr<v1::GetResponse> TxnGet(const v1::TxnGetRequest& request);
@@ -104,16 +118,20 @@ class KvHandler final {
   absl::StatusOr<v1::CommitResponse> CommitTxn(
       const v1::CommitTxnRequest& request);
   void CommitTxnAsync(const v1::CommitTxnRequest& request,
-                      Reply<v1::CommitResponse> done);
+                      Reply<v1::CommitResponse> reply);
   absl::StatusOr<v1::RollbackResponse> RollbackTxn(
       const v1::RollbackTxnRequest& request);
 
-  // A new interactive session (one per Session stream). Destroying it rolls
-  // back its open transaction.
-  std::unique_ptr<Session> NewSession();
+  // A new interactive session (one per Session stream) for the client at
+  // `peer`. Destroying it rolls back its open transaction.
+  std::unique_ptr<Session> NewSession(std::string peer = "");
 
   // Rolls back every open transaction and refuses new ones (shutdown).
   void CloseTxns() { txns_.CloseAll(); }
+  // One pass of the transaction reaper at `now` (expired leases, over-age
+  // transactions). The reaper thread runs it; with
+  // HandlerOptions::reaper_thread off, the caller does.
+  void Reap(absl::Time now) { txns_.Reap(now); }
 
   const HandlerOptions& options() const { return options_; }
 
@@ -131,9 +149,10 @@ class KvHandler final {
   }
   absl::Status ValidateOp(const v1::Op& op) const;
   absl::Status ValidateCompare(const v1::Compare& c) const;
-  // Runs one Txn attempt inside `txn`.
-  absl::Status RunTxn(const v1::TxnRequest& request, mvkv::Txn& txn,
-                      v1::TxnResponse* response);
+  // Runs one CompareAndCommit attempt inside `txn`.
+  absl::Status RunCompareAndCommit(const v1::CompareAndCommitRequest& request,
+                                   mvkv::Txn& txn,
+                                   v1::CompareAndCommitResponse* response);
 
   // Operations on an entry (shared by sessions and handles). Each locks it,
   // and refuses (FailedPrecondition) while the entry's commit is in flight.
@@ -146,8 +165,13 @@ class KvHandler final {
                                              const std::string& start,
                                              const std::string& end,
                                              uint32_t limit);
+  // One capped page of `txn`'s scan (options().max_response_bytes).
+  absl::StatusOr<v1::ScanResponse> ScanPage(mvkv::Txn& txn,
+                                            const std::string& start,
+                                            const std::string& end,
+                                            uint32_t limit) const;
   void EntryCommitAsync(std::shared_ptr<TxnTable::Entry> entry,
-                        Reply<v1::CommitResponse> done);
+                        Reply<v1::CommitResponse> reply);
   absl::Status EntryRollback(TxnTable::Entry& entry);
 
   Database* const db_;
@@ -155,20 +179,42 @@ class KvHandler final {
   TxnTable txns_;
 };
 
+// A streamed Scan in progress: a snapshot held for the stream's life, read
+// one chunk at a time. Used by one thread at a time.
+class ScanStream final {
+ public:
+  ScanStream(std::unique_ptr<mvkv::Txn> txn, const v1::ScanRequest& request,
+             uint32_t chunk_pairs, std::size_t chunk_bytes);
+  // The next chunk; *last is set on the final one (which carries `more`
+  // and `resume_key` when the request's limit cut the range short). An
+  // error (snapshot too old) ends the stream.
+  absl::StatusOr<v1::ScanResponse> Next(bool* last);
+
+ private:
+  std::unique_ptr<mvkv::Txn> txn_;
+  std::string next_start_;
+  const std::string end_;
+  const uint32_t limit_;  // 0 = none
+  uint32_t returned_ = 0;
+  const uint32_t chunk_pairs_;
+  const std::size_t chunk_bytes_;
+};
+
 // One Session stream's state: at most one open transaction at a time.
 class Session final {
  public:
-  explicit Session(KvHandler* handler) : handler_(handler) {}
+  Session(KvHandler* handler, std::string peer)
+      : handler_(handler), peer_(std::move(peer)) {}
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   // Executes one request; errors are in the response's code and message.
-  // A commit is handed to the engine and `done` runs on its completion
+  // A commit is handed to the engine and `reply` runs on its completion
   // thread; everything else runs inline. The request must stay alive until
   // the call returns.
   void HandleAsync(const v1::SessionRequest& request,
-                   absl::AnyInvocable<void(v1::SessionResponse) &&> done);
+                   absl::AnyInvocable<void(v1::SessionResponse) &&> reply);
   // HandleAsync, waiting for the reply.
   v1::SessionResponse Handle(const v1::SessionRequest& request);
 
@@ -177,6 +223,7 @@ class Session final {
                         v1::SessionResponse* response);
 
   KvHandler* const handler_;
+  const std::string peer_;
   std::shared_ptr<TxnTable::Entry> entry_;  // the current (or last) txn
 };
 

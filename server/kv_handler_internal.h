@@ -29,16 +29,24 @@ std::string Quoted(const std::string& key);
 // the transaction's own write). NotFound names the key.
 absl::StatusOr<v1::KeyValue> ReadOne(Txn& txn, const std::string& key);
 
-// Moves kvs[from, to) into `out`.
-void AppendKvs(std::vector<KeyValue>& kvs, std::size_t from, std::size_t to,
-               v1::ScanResponse* out);
+// Moves `page` into `out`, with the scan's snapshot.
+void AppendPage(ScanPage& page, uint64_t snapshot_ts, v1::ScanResponse* out);
 
-// Scans [start, end) with at most `limit` results (0 = all); `*more` says
-// whether the limit cut the range short.
-absl::StatusOr<std::vector<KeyValue>> ScanWithMore(Txn& txn,
-                                                   const std::string& start,
-                                                   const std::string& end,
-                                                   uint32_t limit, bool* more);
+// Commits `txn` without waiting; once it is committed, fill(response,
+// commit_ts) completes the response and `reply` gets it (any error instead,
+// as is). `reply` runs inline or on the engine's completion thread.
+template <class Response, class Fill>
+void CommitAndReply(std::unique_ptr<Txn> txn, Response response,
+                    Reply<Response> reply, Fill fill) {
+  Txn* raw = txn.get();
+  raw->CommitAsync([txn = std::move(txn), response = std::move(response),
+                    reply = std::move(reply),
+                    fill = std::move(fill)](absl::Status s) mutable {
+    if (!s.ok()) return std::move(reply)(s);
+    fill(response, txn->commit_ts());
+    std::move(reply)(std::move(response));
+  });
+}
 
 // Runs `start(done)` and waits for `done`: the blocking form of an async
 // call. `done` may run inline or on another thread.

@@ -1,16 +1,33 @@
 #include "server/kv_handler.h"
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mvcc/testing/gated_durability.h"
 
 namespace mvkv::server {
 namespace {
+
+// A clock the tests move by hand: leases and ages expire exactly when a test
+// says so, with no reaper thread and no sleeping.
+class FakeClock {
+ public:
+  absl::Time Now() const { return absl::FromUnixNanos(ns_.load()); }
+  void Advance(absl::Duration d) { ns_ += absl::ToInt64Nanoseconds(d); }
+  std::function<absl::Time()> AsFunction() {
+    return [this] { return Now(); };
+  }
+
+ private:
+  std::atomic<int64_t> ns_{absl::ToUnixNanos(absl::Now())};
+};
 
 class KvHandlerTest : public ::testing::Test {
  protected:
@@ -19,8 +36,10 @@ class KvHandlerTest : public ::testing::Test {
     o.limits = {.max_key_bytes = 16, .max_value_bytes = 32};
     db_ = Database::Open(o).value();
     HandlerOptions h;
-    h.max_open_txns = 2;
-    h.txn_lease = absl::Milliseconds(100);
+    h.txns.max_open_txns = 2;
+    h.txns.txn_lease = absl::Milliseconds(100);
+    h.txns.clock = clock_.AsFunction();
+    h.txns.reaper_thread = false;
     handler_ = std::make_unique<KvHandler>(db_.get(), h);
   }
   void TearDown() override {
@@ -39,6 +58,7 @@ class KvHandlerTest : public ::testing::Test {
     return r;
   }
 
+  FakeClock clock_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<KvHandler> handler_;
 };
@@ -69,9 +89,9 @@ TEST_F(KvHandlerTest, BadInputIsRefusedAndChangesNothing) {
   EXPECT_EQ(handler_->Stats().commits(), 0u);
 }
 
-TEST_F(KvHandlerTest, TxnAppliesSuccessOnlyWhenComparesHold) {
+TEST_F(KvHandlerTest, CompareAndCommitAppliesSuccessOnlyWhenComparesHold) {
   ASSERT_TRUE(handler_->Put(PutReq("a", "1")).ok());
-  v1::TxnRequest txn;
+  v1::CompareAndCommitRequest txn;
   auto* c = txn.add_compares();
   c->set_key("a");
   c->set_target(v1::Compare::VALUE);
@@ -79,13 +99,12 @@ TEST_F(KvHandlerTest, TxnAppliesSuccessOnlyWhenComparesHold) {
   txn.add_success()->mutable_put()->set_key("b");
   txn.mutable_success(0)->mutable_put()->set_value("x");
   txn.add_failure()->mutable_get()->set_key("a");
-  auto r = handler_->Txn(txn);
+  auto r = handler_->CompareAndCommit(txn);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->succeeded());
   EXPECT_EQ(handler_->Get(GetReq("b"))->kv().value(), "x");
-  r = handler_->Txn(txn);  // still holds
   c->set_value("2");
-  r = handler_->Txn(txn);
+  r = handler_->CompareAndCommit(txn);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->succeeded());
   ASSERT_EQ(r->results_size(), 1);
@@ -120,12 +139,19 @@ TEST_F(KvHandlerTest, ExpiredLeaseAbortsTheHandleAndReleasesItsSnapshot) {
   auto begun = handler_->BeginTxn({});
   ASSERT_TRUE(begun.ok());
   EXPECT_EQ(db_->GetStats().active_snapshots, 1u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  clock_.Advance(absl::Milliseconds(99));
+  handler_->Reap(clock_.Now());  // still within the lease
+  EXPECT_EQ(db_->GetStats().active_snapshots, 1u);
+  clock_.Advance(absl::Milliseconds(2));
+  handler_->Reap(clock_.Now());
   v1::TxnGetRequest get;
   get.set_txn_id(begun->txn_id());
   get.set_key("k");
   auto r = handler_->TxnGet(get);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted) << r.status();
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr(absl::StrCat("transaction ", begun->txn_id(),
+                                                " was rolled back: its lease")));
   EXPECT_EQ(db_->GetStats().active_snapshots, 0u);
   EXPECT_EQ(handler_->Stats().expired_leases(), 1u);
   get.set_txn_id(begun->txn_id() ^ 1);
@@ -140,8 +166,11 @@ TEST(KvHandlerCommitTest, CommitInFlightIsLeftAloneByCallsAndTheReaper) {
   Options o;
   o.durability = &durable;
   auto db = Database::Open(o).value();
+  FakeClock clock;
   HandlerOptions h;
-  h.txn_lease = absl::Milliseconds(50);
+  h.txns.txn_lease = absl::Milliseconds(50);
+  h.txns.clock = clock.AsFunction();
+  h.txns.reaper_thread = false;
   KvHandler handler(db.get(), h);
   auto begun = handler.BeginTxn({});
   ASSERT_TRUE(begun.ok()) << begun.status();
@@ -168,7 +197,8 @@ TEST(KvHandlerCommitTest, CommitInFlightIsLeftAloneByCallsAndTheReaper) {
   EXPECT_EQ(during.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(during.status().message()),
               ::testing::HasSubstr("commit in progress"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // > lease
+  clock.Advance(absl::Seconds(1));  // far past the lease
+  handler.Reap(clock.Now());
   {
     std::lock_guard<std::mutex> lock(mu);
     EXPECT_FALSE(result.has_value());

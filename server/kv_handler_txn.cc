@@ -11,11 +11,9 @@
 
 namespace mvkv::server {
 
-using handler_internal::AppendKvs;
 using handler_internal::Await;
 using handler_internal::AwaitReply;
 using handler_internal::ReadOne;
-using handler_internal::ScanWithMore;
 
 namespace {
 
@@ -33,6 +31,17 @@ absl::Status Usable(TxnTable::Entry& entry) {
         absl::StrCat("transaction ", entry.id(), ": commit in progress"));
   }
   return absl::OkStatus();
+}
+
+// `status` if it is an error, else an empty Response.
+template <class Response>
+absl::StatusOr<Response> WithEmptyResponse(const absl::Status& status) {
+  if (!status.ok()) return status;
+  return Response();
+}
+
+uint32_t LeaseMs(const TxnTable& txns) {
+  return static_cast<uint32_t>(absl::ToInt64Milliseconds(txns.lease()));
 }
 
 // A session reply for `status` (an error) with no payload.
@@ -84,33 +93,26 @@ absl::StatusOr<v1::ScanResponse> KvHandler::EntryScan(TxnTable::Entry& entry,
   if (absl::Status s = ValidateRange(start, end); !s.ok()) return s;
   auto lock = entry.Lock();
   if (absl::Status s = Usable(entry); !s.ok()) return s;
-  bool more = false;
-  auto kvs = ScanWithMore(*entry.txn(), start, end, limit, &more);
-  if (!kvs.ok()) return kvs.status();
-  v1::ScanResponse response;
-  AppendKvs(*kvs, 0, kvs->size(), &response);
-  response.set_snapshot_ts(entry.txn()->snapshot_ts());
-  response.set_more(more);
-  return response;
+  return ScanPage(*entry.txn(), start, end, limit);
 }
 
 void KvHandler::EntryCommitAsync(std::shared_ptr<TxnTable::Entry> entry,
-                                 Reply<v1::CommitResponse> done) {
+                                 Reply<v1::CommitResponse> reply) {
   mvkv::Txn* txn = nullptr;
   {
     auto lock = entry->Lock();
     if (absl::Status s = Usable(*entry); !s.ok()) {
       lock.unlock();
-      return std::move(done)(s);
+      return std::move(reply)(s);
     }
     entry->BeginCommit();
     txn = entry->txn();
   }
-  // Outside the lock: `done` may run inline, and takes it. Marked
+  // Outside the lock: `reply` may run inline, and takes it. Marked
   // committing, the transaction is ours alone until EndCommit.
   const uint64_t id = txn->id();
   txn->CommitAsync([entry = std::move(entry), id,
-                    done = std::move(done)](absl::Status s) mutable {
+                    reply = std::move(reply)](absl::Status s) mutable {
     v1::CommitResponse response;
     {
       auto lock = entry->Lock();
@@ -121,8 +123,8 @@ void KvHandler::EntryCommitAsync(std::shared_ptr<TxnTable::Entry> entry,
                                     " already finished: its commit failed: ",
                                     s.message())));
     }
-    if (!s.ok()) return std::move(done)(s);
-    std::move(done)(std::move(response));
+    if (!s.ok()) return std::move(reply)(s);
+    std::move(reply)(std::move(response));
   });
 }
 
@@ -136,21 +138,18 @@ absl::Status KvHandler::EntryRollback(TxnTable::Entry& entry) {
 // ---- Handles. ----
 
 absl::StatusOr<v1::BeginTxnResponse> KvHandler::BeginTxn(
-    const v1::BeginTxnRequest& request) {
+    const v1::BeginTxnRequest& request, std::string peer) {
   auto isolation = ToIsolation(request.isolation());
   if (!isolation.ok()) return isolation.status();
-  auto entry = txns_.Open(*isolation, /*is_handle=*/true);
+  auto entry = txns_.Open(*isolation, /*is_handle=*/true, std::move(peer));
   if (!entry.ok()) return entry.status();
   v1::BeginTxnResponse response;
   response.set_txn_id((*entry)->id());
-  {
-    auto lock = (*entry)->Lock();
-    if ((*entry)->txn() != nullptr) {
-      response.set_snapshot_ts((*entry)->txn()->snapshot_ts());
-    }
+  auto lock = (*entry)->Lock();
+  if ((*entry)->txn() != nullptr) {
+    response.set_snapshot_ts((*entry)->txn()->snapshot_ts());
   }
-  response.set_lease_ms(
-      static_cast<uint32_t>(absl::ToInt64Milliseconds(txns_.lease())));
+  response.set_lease_ms(LeaseMs(txns_));
   return response;
 }
 
@@ -161,8 +160,7 @@ absl::StatusOr<v1::KeepAliveResponse> KvHandler::KeepAlive(
   auto lock = (*entry)->Lock();
   if (absl::Status s = Usable(**entry); !s.ok()) return s;
   v1::KeepAliveResponse response;
-  response.set_lease_ms(
-      static_cast<uint32_t>(absl::ToInt64Milliseconds(txns_.lease())));
+  response.set_lease_ms(LeaseMs(txns_));
   return response;
 }
 
@@ -177,19 +175,16 @@ absl::StatusOr<v1::TxnPutResponse> KvHandler::TxnPut(
     const v1::TxnPutRequest& request) {
   auto entry = txns_.Find(request.txn_id());
   if (!entry.ok()) return entry.status();
-  if (absl::Status s = EntryPut(**entry, request.key(), request.value());
-      !s.ok()) {
-    return s;
-  }
-  return v1::TxnPutResponse();
+  return WithEmptyResponse<v1::TxnPutResponse>(
+      EntryPut(**entry, request.key(), request.value()));
 }
 
 absl::StatusOr<v1::TxnDeleteResponse> KvHandler::TxnDelete(
     const v1::TxnDeleteRequest& request) {
   auto entry = txns_.Find(request.txn_id());
   if (!entry.ok()) return entry.status();
-  if (absl::Status s = EntryDelete(**entry, request.key()); !s.ok()) return s;
-  return v1::TxnDeleteResponse();
+  return WithEmptyResponse<v1::TxnDeleteResponse>(
+      EntryDelete(**entry, request.key()));
 }
 
 absl::StatusOr<v1::ScanResponse> KvHandler::TxnScan(
@@ -205,24 +200,23 @@ absl::StatusOr<v1::CommitResponse> KvHandler::CommitTxn(
 }
 
 void KvHandler::CommitTxnAsync(const v1::CommitTxnRequest& request,
-                               Reply<v1::CommitResponse> done) {
+                               Reply<v1::CommitResponse> reply) {
   auto entry = txns_.Find(request.txn_id());
-  if (!entry.ok()) return std::move(done)(entry.status());
-  EntryCommitAsync(*std::move(entry), std::move(done));
+  if (!entry.ok()) return std::move(reply)(entry.status());
+  EntryCommitAsync(*std::move(entry), std::move(reply));
 }
 
 absl::StatusOr<v1::RollbackResponse> KvHandler::RollbackTxn(
     const v1::RollbackTxnRequest& request) {
   auto entry = txns_.Find(request.txn_id());
   if (!entry.ok()) return entry.status();
-  if (absl::Status s = EntryRollback(**entry); !s.ok()) return s;
-  return v1::RollbackResponse();
+  return WithEmptyResponse<v1::RollbackResponse>(EntryRollback(**entry));
 }
 
 // ---- Sessions. ----
 
-std::unique_ptr<Session> KvHandler::NewSession() {
-  return std::make_unique<Session>(this);
+std::unique_ptr<Session> KvHandler::NewSession(std::string peer) {
+  return std::make_unique<Session>(this, std::move(peer));
 }
 
 Session::~Session() {
@@ -231,28 +225,28 @@ Session::~Session() {
 
 v1::SessionResponse Session::Handle(const v1::SessionRequest& request) {
   return Await<v1::SessionResponse>(
-      [&](absl::AnyInvocable<void(v1::SessionResponse) &&> done) {
-        HandleAsync(request, std::move(done));
+      [&](absl::AnyInvocable<void(v1::SessionResponse) &&> reply) {
+        HandleAsync(request, std::move(reply));
       });
 }
 
 void Session::HandleAsync(
     const v1::SessionRequest& request,
-    absl::AnyInvocable<void(v1::SessionResponse) &&> done) {
+    absl::AnyInvocable<void(v1::SessionResponse) &&> reply) {
   if (request.op_case() == v1::SessionRequest::kCommit && entry_ != nullptr) {
     handler_->EntryCommitAsync(
-        entry_, [done = std::move(done)](
+        entry_, [reply = std::move(reply)](
                     absl::StatusOr<v1::CommitResponse> r) mutable {
-          if (!r.ok()) return std::move(done)(ErrorResponse(r.status()));
+          if (!r.ok()) return std::move(reply)(ErrorResponse(r.status()));
           v1::SessionResponse response;
           *response.mutable_commit() = *std::move(r);
-          std::move(done)(std::move(response));
+          std::move(reply)(std::move(response));
         });
     return;
   }
   v1::SessionResponse response;
   absl::Status s = Dispatch(request, &response);
-  std::move(done)(s.ok() ? std::move(response) : ErrorResponse(s));
+  std::move(reply)(s.ok() ? std::move(response) : ErrorResponse(s));
 }
 
 absl::Status Session::Dispatch(const v1::SessionRequest& request,
@@ -273,12 +267,12 @@ absl::Status Session::Dispatch(const v1::SessionRequest& request,
     if (!isolation.ok()) return isolation.status();
     if (entry_ != nullptr) handler_->txns_.Remove(entry_);
     entry_.reset();
-    auto entry = handler_->txns_.Open(*isolation, /*is_handle=*/false);
+    auto entry = handler_->txns_.Open(*isolation, /*is_handle=*/false, peer_);
     if (!entry.ok()) return entry.status();
     entry_ = *std::move(entry);
     auto lock = entry_->Lock();
     if (entry_->txn() == nullptr) return entry_->fate();
-    response->mutable_begin()->set_txn_id(entry_->txn()->id());
+    response->mutable_begin()->set_txn_id(entry_->id());
     response->mutable_begin()->set_snapshot_ts(entry_->txn()->snapshot_ts());
     return absl::OkStatus();
   }

@@ -25,60 +25,77 @@ bool SameSecret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-// Streams the chunks of one scan, computed on the executor.
+// A unary call: finished once, from whatever thread has the result; deleted
+// by gRPC's OnDone, after its status is on the wire.
+template <class Response>
+class UnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryReactor(KvService* service, grpc::CallbackServerContext* context,
+               Method method, Response* response)
+      : call_(service, context, method), response_(response) {}
+
+  Call& call() { return call_; }
+  void Reply(absl::StatusOr<Response> result) {
+    if (result.ok()) *response_ = *std::move(result);
+    FinishWith(ToGrpc(result.status()));
+  }
+  void FinishWith(grpc::Status status) {
+    Finish(call_.Finish(std::move(status)));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  Call call_;
+  Response* const response_;
+};
+
+// Streams the chunks of one scan, each read on the executor from a snapshot
+// held for the stream's life.
 class ScanReactor final : public grpc::ServerWriteReactor<v1::ScanResponse> {
  public:
   ScanReactor(KvService* service, grpc::CallbackServerContext* context,
               const v1::ScanRequest* request)
-      : service_(service), start_(absl::Now()) {
-    service->CallStarted();
-    if (grpc::Status s = service->CheckAuth(context); !s.ok()) {
-      Done(s);
+      : call_(service, context, Method::kScan) {
+    if (!call_.admitted()) {
+      Done(call_.admission());
       return;
     }
-    if (!service->executor()->Submit([this, request] { Run(*request); })) {
-      Done(Busy());
-    }
+    Submit([this, request] {
+      auto stream = call_.service().handler()->OpenScan(*request);
+      if (!stream.ok()) return Done(ToGrpc(stream.status()));
+      stream_ = *std::move(stream);
+      WriteNext();
+    });
   }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
       Done(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-      return;
+    } else if (last_) {
+      Done(grpc::Status::OK);
+    } else {
+      Submit([this] { WriteNext(); });
     }
-    WriteNext();
   }
-  void OnDone() override {
-    service_->CallDone();
-    delete this;
-  }
+  void OnDone() override { delete this; }
 
  private:
-  void Run(const v1::ScanRequest& request) {
-    auto chunks = service_->handler()->Scan(request);
-    if (!chunks.ok()) {
-      Done(ToGrpc(chunks.status()));
-      return;
-    }
-    chunks_ = *std::move(chunks);
-    WriteNext();
+  void Submit(std::function<void()> work) {
+    if (!call_.service().executor()->Submit(std::move(work))) Done(Busy());
   }
+  // On the executor: one write outstanding at a time.
   void WriteNext() {
-    if (next_ == chunks_.size()) {
-      Done(grpc::Status::OK);
-      return;
-    }
-    StartWrite(&chunks_[next_++]);
+    auto chunk = stream_->Next(&last_);
+    if (!chunk.ok()) return Done(ToGrpc(chunk.status()));
+    chunk_ = *std::move(chunk);
+    StartWrite(&chunk_);
   }
-  void Done(const grpc::Status& status) {
-    service_->Finished("Scan", status, start_);
-    Finish(status);
-  }
+  void Done(const grpc::Status& status) { Finish(call_.Finish(status)); }
 
-  KvService* const service_;
-  const absl::Time start_;
-  std::vector<v1::ScanResponse> chunks_;
-  std::size_t next_ = 0;
+  Call call_;
+  std::unique_ptr<ScanStream> stream_;
+  v1::ScanResponse chunk_;
+  bool last_ = false;
 };
 
 // One interactive transaction stream. One request is in flight at a time:
@@ -92,13 +109,12 @@ class SessionReactor final
     : public grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse> {
  public:
   SessionReactor(KvService* service, grpc::CallbackServerContext* context)
-      : service_(service), start_(absl::Now()) {
-    service->CallStarted();
-    if (grpc::Status s = service->CheckAuth(context); !s.ok()) {
-      Done(s);
+      : call_(service, context, Method::kSession) {
+    if (!call_.admitted()) {
+      Done(call_.admission());
       return;
     }
-    session_ = service->handler()->NewSession();
+    session_ = service->handler()->NewSession(call_.peer());
     StartRead(&request_);
   }
 
@@ -109,7 +125,7 @@ class SessionReactor final
     }
     // A commit replies from the engine's completion thread, anything else
     // from the worker; either way the worker never waits for a commit.
-    if (!service_->executor()->Submit([this] {
+    if (!call_.service().executor()->Submit([this] {
           session_->HandleAsync(request_, [this](v1::SessionResponse r) {
             response_ = std::move(r);
             StartWrite(&response_);  // nothing touches `this` after this
@@ -127,61 +143,49 @@ class SessionReactor final
   }
   void OnDone() override {
     session_.reset();  // rolls back an open transaction
-    service_->CallDone();
     delete this;
   }
 
  private:
-  void Done(const grpc::Status& status) {
-    service_->Finished("Session", status, start_);
-    Finish(status);
-  }
+  void Done(const grpc::Status& status) { Finish(call_.Finish(status)); }
 
-  KvService* const service_;
-  const absl::Time start_;
+  Call call_;
   std::unique_ptr<server::Session> session_;
   v1::SessionRequest request_;
   v1::SessionResponse response_;
 };
 
-// One one-shot Txn call: attempts run on the executor and commit
+// One CompareAndCommit call: attempts run on the executor and commit
 // asynchronously; a retryable failure waits out its back-off on a gRPC
 // alarm (no thread sleeps), then runs the next attempt on the executor.
-// Owns itself: deleted once the call is finished.
-class TxnCall final {
+class CompareAndCommitReactor final : public grpc::ServerUnaryReactor {
  public:
-  static grpc::ServerUnaryReactor* Start(KvService* service,
-                                         grpc::CallbackServerContext* context,
-                                         const v1::TxnRequest* request,
-                                         v1::TxnResponse* response) {
-    auto* call = new TxnCall(service, context, request, response);
-    grpc::ServerUnaryReactor* reactor = call->reactor_;
-    if (grpc::Status s = service->CheckAuth(context); !s.ok()) {
-      call->Done(s);
-    } else if (absl::Status s = service->handler()->ValidateTxn(*request);
+  CompareAndCommitReactor(KvService* service,
+                          grpc::CallbackServerContext* context,
+                          const v1::CompareAndCommitRequest* request,
+                          v1::CompareAndCommitResponse* response)
+      : call_(service, context, Method::kCompareAndCommit),
+        request_(request),
+        response_(response) {
+    if (!call_.admitted()) {
+      Done(call_.admission());
+    } else if (absl::Status s = handler()->ValidateCompareAndCommit(*request);
                !s.ok()) {
-      call->Done(ToGrpc(s));
+      Done(ToGrpc(s));
     } else {
-      call->Attempt();
+      Attempt();
     }
-    return reactor;
   }
+  void OnDone() override { delete this; }
 
  private:
-  TxnCall(KvService* service, grpc::CallbackServerContext* context,
-          const v1::TxnRequest* request, v1::TxnResponse* response)
-      : service_(service),
-        reactor_(context->DefaultReactor()),
-        request_(request),
-        response_(response),
-        start_(absl::Now()) {
-    service->CallStarted();
-  }
+  KvHandler* handler() const { return call_.service().handler(); }
 
   void Attempt() {
-    if (!service_->executor()->Submit([this] {
-          service_->handler()->TxnAttemptAsync(
-              *request_, [this](absl::StatusOr<v1::TxnResponse> r) {
+    if (!call_.service().executor()->Submit([this] {
+          handler()->CompareAndCommitAttemptAsync(
+              *request_,
+              [this](absl::StatusOr<v1::CompareAndCommitResponse> r) {
                 OnAttempt(std::move(r));
               });
         })) {
@@ -190,34 +194,32 @@ class TxnCall final {
   }
 
   // On a worker (inline failure) or the engine's completion thread.
-  void OnAttempt(absl::StatusOr<v1::TxnResponse> result) {
-    const int attempt = attempts_++;
+  void OnAttempt(absl::StatusOr<v1::CompareAndCommitResponse> result) {
+    const common::RetryPolicy& policy =
+        handler()->options().compare_and_commit_retry;
+    ++attempts_;
     if (result.ok()) *response_ = *std::move(result);
-    if (result.ok() || !KvHandler::RetryTxn(result.status()) ||
-        attempts_ >= service_->handler()->options().txn_max_attempts) {
+    if (result.ok() || !common::IsRetryable(result.status())) {
       Done(ToGrpc(result.status()));
       return;
     }
-    // Each alarm fires once; keep them all until the call ends (at most
-    // txn_max_attempts of them).
+    if (attempts_ >= policy.max_attempts) {
+      Done(ToGrpc(common::GaveUp(policy, result.status())));
+      return;
+    }
+    // Each alarm fires once; keep them all until the call is done (at most
+    // max_attempts of them).
     alarms_.push_back(std::make_unique<grpc::Alarm>());
     alarms_.back()->Set(
-        absl::ToChronoTime(absl::Now() + KvHandler::TxnBackoff(attempt)),
+        absl::ToChronoTime(absl::Now() + common::Backoff(policy, attempts_)),
         [this](bool /*fired*/) { Attempt(); });
   }
 
-  void Done(const grpc::Status& status) {
-    service_->Finished("Txn", status, start_);
-    reactor_->Finish(status);
-    service_->CallDone();
-    delete this;
-  }
+  void Done(const grpc::Status& status) { Finish(call_.Finish(status)); }
 
-  KvService* const service_;
-  grpc::ServerUnaryReactor* const reactor_;
-  const v1::TxnRequest* const request_;
-  v1::TxnResponse* const response_;
-  const absl::Time start_;
+  Call call_;
+  const v1::CompareAndCommitRequest* const request_;
+  v1::CompareAndCommitResponse* const response_;
   int attempts_ = 0;
   std::vector<std::unique_ptr<grpc::Alarm>> alarms_;
 };
@@ -229,6 +231,8 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
 }
+
+// ---- KvService. ----
 
 KvService::KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
                      std::string auth_token, bool log_requests)
@@ -255,11 +259,10 @@ grpc::Status KvService::CheckAuth(grpc::CallbackServerContext* context) const {
   return grpc::Status::OK;
 }
 
-void KvService::Finished(const char* method, const grpc::Status& status,
-                         absl::Time start) const {
-  const absl::Duration latency = absl::Now() - start;
-  if (metrics_ != nullptr)
-    metrics_->Record(method, status.error_code(), latency);
+void KvService::Record(Method method, const grpc::Status& status,
+                       absl::Duration latency) const {
+  const char* name = MethodName(method);
+  if (metrics_ != nullptr) metrics_->Record(name, status.error_code(), latency);
   const auto code = status.error_code();
   const bool server_side = code == grpc::StatusCode::INTERNAL ||
                            code == grpc::StatusCode::UNKNOWN ||
@@ -267,7 +270,7 @@ void KvService::Finished(const char* method, const grpc::Status& status,
                            code == grpc::StatusCode::UNAVAILABLE;
   if (log_requests_ || server_side) {
     Log(server_side ? "warn" : "info", "rpc",
-        {{"method", method},
+        {{"method", name},
          {"code", absl::StrCat(static_cast<int>(code))},
          {"error", status.error_message()},
          {"latency_us", absl::StrCat(absl::ToInt64Microseconds(latency))}});
@@ -275,75 +278,63 @@ void KvService::Finished(const char* method, const grpc::Status& status,
 }
 
 template <class Response, class Start>
-grpc::ServerUnaryReactor* KvService::UnaryAsync(
-    const char* method, grpc::CallbackServerContext* context,
-    Response* response, bool run_inline, Start start) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start_time = absl::Now();
-  if (grpc::Status s = CheckAuth(context); !s.ok()) {
-    Finished(method, s, start_time);
-    reactor->Finish(s);
+grpc::ServerUnaryReactor* KvService::Unary(Method method,
+                                           grpc::CallbackServerContext* context,
+                                           Response* response, Where where,
+                                           Start start) {
+  auto* reactor = new UnaryReactor<Response>(this, context, method, response);
+  if (!reactor->call().admitted()) {
+    reactor->FinishWith(reactor->call().admission());
     return reactor;
   }
-  CallStarted();
-  // Runs once: inline, on a worker, or on the engine's completion thread.
-  auto finish = [this, method, reactor, response,
-                 start_time](absl::StatusOr<Response> result) {
-    grpc::Status status = ToGrpc(result.status());
-    if (result.ok()) *response = *std::move(result);
-    Finished(method, status, start_time);
-    reactor->Finish(status);
-    CallDone();
+  auto work = [reactor, start = std::move(start)]() mutable {
+    start(Reply<Response>([reactor](absl::StatusOr<Response> result) {
+      reactor->Reply(std::move(result));
+    }));
   };
-  auto work = [start = std::move(start), finish]() mutable {
-    start(Reply<Response>(finish));
-  };
-  if (run_inline) {
+  if (where == Where::kInline) {
     work();
   } else if (!executor_->Submit(std::move(work))) {
-    Finished(method, Busy(), start_time);
-    reactor->Finish(Busy());
-    CallDone();
+    reactor->FinishWith(Busy());
   }
   return reactor;
 }
 
 template <class Response, class Fn>
-grpc::ServerUnaryReactor* KvService::Unary(const char* method,
-                                           grpc::CallbackServerContext* context,
-                                           Response* response, bool run_inline,
-                                           Fn fn) {
-  return UnaryAsync(method, context, response, run_inline,
-                    [fn = std::move(fn)](Reply<Response> done) mutable {
-                      std::move(done)(fn());
-                    });
+grpc::ServerUnaryReactor* KvService::UnaryNow(
+    Method method, grpc::CallbackServerContext* context, Response* response,
+    Where where, Fn fn) {
+  return Unary(method, context, response, where,
+               [fn = std::move(fn)](Reply<Response> reply) mutable {
+                 std::move(reply)(fn());
+               });
 }
 
 grpc::ServerUnaryReactor* KvService::Get(grpc::CallbackServerContext* context,
                                          const v1::GetRequest* request,
                                          v1::GetResponse* response) {
-  return Unary("Get", context, response, /*run_inline=*/true,
-               [this, request] { return handler_->Get(*request); });
+  return UnaryNow(Method::kGet, context, response, Where::kInline,
+                  [this, request] { return handler_->Get(*request); });
 }
 
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
                                          const v1::PutRequest* request,
                                          v1::PutResponse* response) {
   // Inline: validation, a buffered write and the hand-off never block.
-  return UnaryAsync("Put", context, response, /*run_inline=*/true,
-                    [this, request](Reply<v1::PutResponse> done) {
-                      handler_->PutAsync(*request, std::move(done));
-                    });
+  return Unary(Method::kPut, context, response, Where::kInline,
+               [this, request](Reply<v1::PutResponse> reply) {
+                 handler_->PutAsync(*request, std::move(reply));
+               });
 }
 
 grpc::ServerUnaryReactor* KvService::Delete(
     grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
     v1::DeleteResponse* response) {
   // Inline: a wait-free read, then the hand-off.
-  return UnaryAsync("Delete", context, response, /*run_inline=*/true,
-                    [this, request](Reply<v1::DeleteResponse> done) {
-                      handler_->DeleteAsync(*request, std::move(done));
-                    });
+  return Unary(Method::kDelete, context, response, Where::kInline,
+               [this, request](Reply<v1::DeleteResponse> reply) {
+                 handler_->DeleteAsync(*request, std::move(reply));
+               });
 }
 
 grpc::ServerWriteReactor<v1::ScanResponse>* KvService::Scan(
@@ -351,16 +342,17 @@ grpc::ServerWriteReactor<v1::ScanResponse>* KvService::Scan(
   return new ScanReactor(this, context, request);
 }
 
-grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
-                                         const v1::TxnRequest* request,
-                                         v1::TxnResponse* response) {
-  return TxnCall::Start(this, context, request, response);
+grpc::ServerUnaryReactor* KvService::CompareAndCommit(
+    grpc::CallbackServerContext* context,
+    const v1::CompareAndCommitRequest* request,
+    v1::CompareAndCommitResponse* response) {
+  return new CompareAndCommitReactor(this, context, request, response);
 }
 
 grpc::ServerUnaryReactor* KvService::Stats(grpc::CallbackServerContext* context,
-                                           const v1::StatsRequest* request,
+                                           const v1::StatsRequest* /*request*/,
                                            v1::StatsResponse* response) {
-  return Unary("Stats", context, response, true, [this] {
+  return UnaryNow(Method::kStats, context, response, Where::kInline, [this] {
     return absl::StatusOr<v1::StatsResponse>(handler_->Stats());
   });
 }
@@ -373,60 +365,62 @@ KvService::Session(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* KvService::BeginTxn(
     grpc::CallbackServerContext* context, const v1::BeginTxnRequest* request,
     v1::BeginTxnResponse* response) {
-  return Unary("BeginTxn", context, response, false,
-               [this, request] { return handler_->BeginTxn(*request); });
+  return UnaryNow(Method::kBeginTxn, context, response, Where::kExecutor,
+                  [this, request, peer = context->peer()] {
+                    return handler_->BeginTxn(*request, peer);
+                  });
 }
 
 grpc::ServerUnaryReactor* KvService::KeepAlive(
     grpc::CallbackServerContext* context, const v1::KeepAliveRequest* request,
     v1::KeepAliveResponse* response) {
-  return Unary("KeepAlive", context, response, false,
-               [this, request] { return handler_->KeepAlive(*request); });
+  return UnaryNow(Method::kKeepAlive, context, response, Where::kExecutor,
+                  [this, request] { return handler_->KeepAlive(*request); });
 }
 
 grpc::ServerUnaryReactor* KvService::TxnGet(
     grpc::CallbackServerContext* context, const v1::TxnGetRequest* request,
     v1::GetResponse* response) {
-  return Unary("TxnGet", context, response, false,
-               [this, request] { return handler_->TxnGet(*request); });
+  return UnaryNow(Method::kTxnGet, context, response, Where::kExecutor,
+                  [this, request] { return handler_->TxnGet(*request); });
 }
 
 grpc::ServerUnaryReactor* KvService::TxnPut(
     grpc::CallbackServerContext* context, const v1::TxnPutRequest* request,
     v1::TxnPutResponse* response) {
-  return Unary("TxnPut", context, response, false,
-               [this, request] { return handler_->TxnPut(*request); });
+  return UnaryNow(Method::kTxnPut, context, response, Where::kExecutor,
+                  [this, request] { return handler_->TxnPut(*request); });
 }
 
 grpc::ServerUnaryReactor* KvService::TxnDelete(
     grpc::CallbackServerContext* context, const v1::TxnDeleteRequest* request,
     v1::TxnDeleteResponse* response) {
-  return Unary("TxnDelete", context, response, false,
-               [this, request] { return handler_->TxnDelete(*request); });
+  return UnaryNow(Method::kTxnDelete, context, response, Where::kExecutor,
+                  [this, request] { return handler_->TxnDelete(*request); });
 }
 
 grpc::ServerUnaryReactor* KvService::TxnScan(
     grpc::CallbackServerContext* context, const v1::TxnScanRequest* request,
     v1::ScanResponse* response) {
-  return Unary("TxnScan", context, response, false,
-               [this, request] { return handler_->TxnScan(*request); });
+  return UnaryNow(Method::kTxnScan, context, response, Where::kExecutor,
+                  [this, request] { return handler_->TxnScan(*request); });
 }
 
 grpc::ServerUnaryReactor* KvService::CommitTxn(
     grpc::CallbackServerContext* context, const v1::CommitTxnRequest* request,
     v1::CommitResponse* response) {
   // On a worker: the handle's lock may be held by the client's own scan.
-  return UnaryAsync("CommitTxn", context, response, false,
-                    [this, request](Reply<v1::CommitResponse> done) {
-                      handler_->CommitTxnAsync(*request, std::move(done));
-                    });
+  return Unary(Method::kCommitTxn, context, response, Where::kExecutor,
+               [this, request](Reply<v1::CommitResponse> reply) {
+                 handler_->CommitTxnAsync(*request, std::move(reply));
+               });
 }
 
 grpc::ServerUnaryReactor* KvService::RollbackTxn(
     grpc::CallbackServerContext* context, const v1::RollbackTxnRequest* request,
     v1::RollbackResponse* response) {
-  return Unary("RollbackTxn", context, response, false,
-               [this, request] { return handler_->RollbackTxn(*request); });
+  return UnaryNow(Method::kRollbackTxn, context, response, Where::kExecutor,
+                  [this, request] { return handler_->RollbackTxn(*request); });
 }
 
 }  // namespace mvkv::server

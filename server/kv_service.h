@@ -9,10 +9,10 @@
 // operations, which take the transaction's lock), on a bounded Executor; a
 // full executor queue answers RESOURCE_EXHAUSTED, and so does a full commit
 // pipeline (the engine's async commit fails at once instead of waiting).
-// A one-shot Txn that conflicts is retried after a back-off timed by a gRPC
-// alarm, not by a sleeping thread. absl::Status maps to grpc::Status one to
-// one here, and only here. Every call first checks the bearer token when one
-// is required.
+// A CompareAndCommit that conflicts is retried after a back-off timed by a
+// gRPC alarm, not by a sleeping thread. absl::Status maps to grpc::Status one
+// to one here, and only here. Every call is a Call (server/call.h): counted,
+// its token checked, timed and recorded in one place.
 //
 // Thread safety: thread-safe; gRPC calls it from its own threads.
 #ifndef MVKV_SERVER_KV_SERVICE_H_
@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
+#include "server/call.h"
 #include "server/executor.h"
 #include "server/kv_handler.h"
 #include "server/metrics.h"
@@ -40,24 +41,14 @@ class KvService final : public v1::KV::CallbackService {
   KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
             std::string auth_token, bool log_requests);
 
-  // OK, or UNAUTHENTICATED when a token is required and the call's
-  // `authorization` metadata is not "Bearer <token>".
-  grpc::Status CheckAuth(grpc::CallbackServerContext* context) const;
-
-  // Counts and (optionally, or on server-side errors) logs a finished call.
-  void Finished(const char* method, const grpc::Status& status,
-                absl::Time start) const;
-
   Executor* executor() const { return executor_; }
-
-  // Calls started and not yet finished (unary calls until Finish, streams
-  // until OnDone). Shutdown waits for this to reach 0 before it cancels
-  // what is left (idle client connections would otherwise hold gRPC's
-  // shutdown until its deadline).
-  int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
-  void CallStarted() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
-  void CallDone() { in_flight_.fetch_sub(1, std::memory_order_release); }
   KvHandler* handler() const { return handler_; }
+
+  // Calls started and not yet done (unary and streaming, until their
+  // reactor's OnDone: the status has been sent). Shutdown waits for this to
+  // reach 0 before it cancels what is left (idle client connections would
+  // otherwise hold gRPC's shutdown until its deadline).
+  int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetRequest* request,
@@ -71,9 +62,10 @@ class KvService final : public v1::KV::CallbackService {
   grpc::ServerWriteReactor<v1::ScanResponse>* Scan(
       grpc::CallbackServerContext* context,
       const v1::ScanRequest* request) override;
-  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context,
-                                const v1::TxnRequest* request,
-                                v1::TxnResponse* response) override;
+  grpc::ServerUnaryReactor* CompareAndCommit(
+      grpc::CallbackServerContext* context,
+      const v1::CompareAndCommitRequest* request,
+      v1::CompareAndCommitResponse* response) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
@@ -106,18 +98,28 @@ class KvService final : public v1::KV::CallbackService {
       v1::RollbackResponse* response) override;
 
  private:
-  // Runs `start(done)` on the executor, or inline, and finishes the call
-  // when `done` (a Reply<Response>) gets the result, wherever that runs.
+  friend class Call;
+  // Where a unary call's work runs: on gRPC's thread (it only computes, or
+  // hands a commit to the engine) or on the executor (it may take a while,
+  // or a transaction's lock).
+  enum class Where { kInline, kExecutor };
+  // Runs `start(reply)` where `where` says, and finishes the call when the
+  // Reply<Response> gets the result, on whatever thread that happens.
   template <class Response, class Start>
-  grpc::ServerUnaryReactor* UnaryAsync(const char* method,
-                                       grpc::CallbackServerContext* context,
-                                       Response* response, bool run_inline,
-                                       Start start);
-  // UnaryAsync for `fn` returning absl::StatusOr<Response> at once.
-  template <class Response, class Fn>
-  grpc::ServerUnaryReactor* Unary(const char* method,
+  grpc::ServerUnaryReactor* Unary(Method method,
                                   grpc::CallbackServerContext* context,
-                                  Response* response, bool run_inline, Fn fn);
+                                  Response* response, Where where,
+                                  Start start);
+  // Unary() for `fn` returning absl::StatusOr<Response> at once.
+  template <class Response, class Fn>
+  grpc::ServerUnaryReactor* UnaryNow(Method method,
+                                     grpc::CallbackServerContext* context,
+                                     Response* response, Where where, Fn fn);
+
+  // For Call: the token check, and recording a finished call.
+  grpc::Status CheckAuth(grpc::CallbackServerContext* context) const;
+  void Record(Method method, const grpc::Status& status,
+              absl::Duration latency) const;
 
   KvHandler* const handler_;
   Executor* const executor_;

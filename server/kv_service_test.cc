@@ -22,6 +22,7 @@
 #include "server/executor.h"
 #include "server/kv_handler.h"
 #include "server/kv_service.h"
+#include "server/testing/in_process_server.h"
 
 namespace mvkv::server {
 namespace {
@@ -31,34 +32,16 @@ constexpr int kCommits = 5;
 class KvServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = &durable_;
-    options.limits.max_key_bytes = 1024;
-    options.maintenance_interval = absl::InfiniteDuration();  // exact counts
-    db_ = Database::Open(options).value();
-    handler_ = std::make_unique<KvHandler>(db_.get(), HandlerOptions());
-    executor_ = std::make_unique<Executor>(/*threads=*/1, /*max_queue=*/64);
-    service_ = std::make_unique<KvService>(handler_.get(), executor_.get(),
-                                           nullptr, "", false);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ = v1::KV::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    testing::InProcessOptions options;
+    options.db.durability = &durable_;
+    options.db.maintenance_interval = absl::InfiniteDuration();  // exact counts
+    server_ = std::make_unique<testing::InProcessServer>(options);
+    ASSERT_TRUE(server_->ok());
+    stub_ = v1::KV::NewStub(server_->channel());
   }
   void TearDown() override {
     durable_.SetOpen(true);
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(5));
-    executor_->Shutdown();
-    handler_->CloseTxns();
-    service_.reset();
-    handler_.reset();
-    db_.reset();
+    server_.reset();
   }
 
   std::unique_ptr<grpc::ClientContext> Context() {
@@ -75,18 +58,14 @@ class KvServiceTest : public ::testing::Test {
   }
 
   testing_support::GatedDurability durable_;
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<KvHandler> handler_;
-  std::unique_ptr<Executor> executor_;
-  std::unique_ptr<KvService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::InProcessServer> server_;
   std::unique_ptr<v1::KV::Stub> stub_;
 };
 
 TEST_F(KvServiceTest, CommitsInFlightHoldNoWorker) {
   // Set up, gate open: a key to delete, a handle and a session with a
   // buffered write each.
-  ASSERT_TRUE(db_->Put("doomed", "x").ok());
+  ASSERT_TRUE(server_->db().Put("doomed", "x").ok());
   v1::BeginTxnResponse handle;
   ASSERT_TRUE(stub_->BeginTxn(Context().get(), {}, &handle).ok());
   v1::TxnPutRequest handle_put;
@@ -130,11 +109,11 @@ TEST_F(KvServiceTest, CommitsInFlightHoldNoWorker) {
     return stub_->Delete(Context().get(), del, &response);
   });
   client(2, [&] {
-    v1::TxnRequest txn;
+    v1::CompareAndCommitRequest txn;
     txn.add_success()->mutable_put()->set_key("txn");
     txn.mutable_success(0)->mutable_put()->set_value("v");
-    v1::TxnResponse response;
-    return stub_->Txn(Context().get(), txn, &response);
+    v1::CompareAndCommitResponse response;
+    return stub_->CompareAndCommit(Context().get(), txn, &response);
   });
   client(3, [&] {
     v1::CommitTxnRequest commit;
@@ -180,10 +159,10 @@ TEST_F(KvServiceTest, CommitsInFlightHoldNoWorker) {
     EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
   }
   for (const char* key : {"unary", "txn", "handle", "session"}) {
-    EXPECT_TRUE(db_->Get(key).ok()) << key;
+    EXPECT_TRUE(server_->db().Get(key).ok()) << key;
     EXPECT_TRUE(durable_.Persisted(key)) << key;
   }
-  EXPECT_EQ(db_->Get("doomed").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(server_->db().Get("doomed").status().code(), absl::StatusCode::kNotFound);
   session->WritesDone();
   EXPECT_TRUE(session->Finish().ok());
 }

@@ -13,13 +13,10 @@ namespace mvkv::server {
 
 using LogField = std::pair<std::string, std::string>;
 
-// Writes {"ts":..,"level":level,"msg":msg, fields...}. Values are strings,
-// JSON-escaped.
+// Writes {"ts":..,"level":level,"msg":msg, fields...} (nlohmann::json).
+// Values are strings; bytes that are not UTF-8 are replaced by U+FFFD.
 void Log(const char* level, const std::string& msg,
          std::initializer_list<LogField> fields = {});
-
-// JSON string escaping (quotes included).
-std::string JsonQuote(const std::string& s);
 
 }  // namespace mvkv::server
 

@@ -7,9 +7,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "flags/usage.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -18,9 +18,12 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "to accept remote clients. Port 0 picks a free port (logged).");
 ABSL_FLAG(std::string, data_dir, "",
           "Data directory for persistence (RocksDB). Empty = in memory. "
-          "Must exist and hold an mvkv database unless --create.");
+          "Must exist and hold an mvkv database unless --create. One server "
+          "per directory (locked: a second one fails and changes nothing).");
 ABSL_FLAG(bool, create, false,
-          "Create --data_dir (or a database in it when empty) if missing.");
+          "Create --data_dir (or a database in it when empty) if missing. "
+          "Crash-safe: a creation that was killed is finished by the next "
+          "--create (a start without it says the creation is incomplete).");
 ABSL_FLAG(std::string, durability, "sync",
           "With --data_dir: sync (fsync per group commit), async (no fsync) "
           "or none (no writes).");
@@ -61,8 +64,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "mvkv_server: the mvkv key-value engine over gRPC (mvkv.v1.KV, "
+  mvkv::flags::SetUsage(
+      "the mvkv key-value engine over gRPC (mvkv.v1.KV, "
       "grpc.health.v1, reflection).\n"
       "Usage: mvkv_server [--listen=HOST:PORT] [--data_dir=DIR] ...\n"
       "Logs are JSON lines on stderr. SIGINT/SIGTERM: graceful stop, exit 0.");
@@ -83,9 +86,9 @@ int main(int argc, char** argv) {
   options.create_data_dir = absl::GetFlag(FLAGS_create);
   options.limits.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   options.limits.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
-  options.handler.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);
-  options.handler.max_txn_age = absl::GetFlag(FLAGS_max_txn_age);
-  options.handler.txn_lease = absl::GetFlag(FLAGS_txn_lease);
+  options.handler.txns.max_open_txns = absl::GetFlag(FLAGS_max_open_txns);
+  options.handler.txns.max_txn_age = absl::GetFlag(FLAGS_max_txn_age);
+  options.handler.txns.txn_lease = absl::GetFlag(FLAGS_txn_lease);
   options.max_request_bytes =
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);

@@ -1,11 +1,18 @@
 #include "server/metrics.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -103,9 +110,67 @@ class StatsCollectable final : public prometheus::Collectable {
   KvHandler* const handler_;
 };
 
+// The address to connect to for a server bound to `listen` (HOST:PORT, or
+// [V6]:PORT): the wildcard addresses become loopback.
+std::string ConnectHost(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
+  if (host == "::") return "::1";
+  return host;
+}
+
+// Opens and closes one TCP connection to host:port; errors are ignored
+// (once the server has closed its socket there is nothing to wake).
+void Knock(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), absl::StrCat(port).c_str(), &hints, &found) !=
+      0) {
+    return;
+  }
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const bool connected = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    close(fd);
+    if (connected) break;
+  }
+  freeaddrinfo(found);
+}
+
+// Destroys `exposer` promptly. civetweb's accept loop (under prometheus-cpp's
+// Exposer) polls its listening socket with a 2 s timeout and reads its stop
+// flag only when the poll returns, so destroying an idle Exposer took up to
+// 2 s. It is destroyed on a helper thread while this one connects to the
+// port every few milliseconds: a connection ends the poll, and one arriving
+// after the stop flag is set ends the loop (civetweb then closes the socket
+// without serving it). Bounded: after 2 s civetweb stops on its own.
+void StopExposer(std::unique_ptr<prometheus::Exposer> exposer,
+                 const std::string& host, int port) {
+  // Only a loop condition: the store (release) pairs with the loop's load
+  // (acquire); join() orders everything else.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    exposer.reset();
+    stopped.store(true, std::memory_order_release);
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(3);
+  while (!stopped.load(std::memory_order_acquire) && absl::Now() < give_up) {
+    Knock(host, port);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  stopper.join();
+}
+
 }  // namespace
 
 struct Metrics::Impl {
+  std::string connect_host;  // where StopExposer knocks
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<prometheus::Registry> registry =
       std::make_shared<prometheus::Registry>();
@@ -120,6 +185,7 @@ struct Metrics::Impl {
 absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
     const std::string& listen, KvHandler* handler) {
   auto impl = std::make_unique<Impl>();
+  impl->connect_host = ConnectHost(listen);
   try {
     impl->exposer = std::make_unique<prometheus::Exposer>(listen);
   } catch (const std::exception& e) {
@@ -141,7 +207,12 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
 }
 
 Metrics::Metrics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Metrics::~Metrics() = default;
+Metrics::~Metrics() {
+  const int bound = port();
+  if (bound > 0) {
+    StopExposer(std::move(impl_->exposer), impl_->connect_host, bound);
+  }
+}
 
 int Metrics::port() const {
   auto ports = impl_->exposer->GetListeningPorts();

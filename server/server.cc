@@ -123,7 +123,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     }
   }
   if (options.worker_threads < 1 || options.max_request_bytes < 1 ||
-      options.handler.max_open_txns < 0) {
+      options.handler.txns.max_open_txns < 0) {
     return absl::InvalidArgumentError(
         "worker threads and the request size limit must be positive");
   }
@@ -164,7 +164,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use, or not a local address?)"));
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  // Health by service name ("mvkv.v1.KV") as well as the server's overall
+  // status (""); Shutdown() turns both NOT_SERVING.
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  health->SetServingStatus(v1::KV::service_full_name(), true);
+  health->SetServingStatus(true);
   return server;
 }
 
@@ -198,11 +203,11 @@ void Server::Shutdown(absl::Duration grace) {
     // cancel what is left: idle connections.
     std::thread shutdown(
         [&] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+    // A call counts until its reactor is done, i.e. its status is on the
+    // wire, so nothing finished is cut off below.
     while (service_->in_flight() > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }
-    // Let the last finished calls' statuses reach the wire.
-    absl::SleepFor(absl::Milliseconds(20));
     grpc_server_cancel_all_calls(server_->c_server());
     shutdown.join();
   });

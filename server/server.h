@@ -1,11 +1,12 @@
 // mvkv_server as a library: the mvkv.v1.KV service (server/kv_service.h)
 // over a Database, plus the standard gRPC health check
-// (grpc.health.v1.Health) and server reflection, optional TLS, bearer-token
+// (grpc.health.v1.Health, for the server as a whole, service "", and for
+// "mvkv.v1.KV"; any other name is NOT_FOUND) and server reflection, optional TLS, bearer-token
 // authentication and Prometheus metrics. Tests start it in-process; main.cc
 // only parses flags.
 //
 // Lifecycle: Start() opens the database and serves. Shutdown() marks the
-// server NOT_SERVING, stops accepting calls and lets calls in flight finish
+// server and "mvkv.v1.KV" NOT_SERVING (health watchers see it at once), stops accepting calls and lets calls in flight finish
 // (up to a grace period, then cancels them). The destructor then drains the
 // worker pool, rolls back every open transaction, and destroys the Database,
 // which drains the commit pipeline: every acknowledged commit is committed

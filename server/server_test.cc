@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
@@ -31,6 +32,53 @@ TEST(ServerTest, AnswersHealthChecksWhileServing) {
                             ->Check(&context, HealthCheckRequest(), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+}
+
+HealthCheckRequest ForService(const std::string& service) {
+  HealthCheckRequest request;
+  request.set_service(service);
+  return request;
+}
+
+// Load balancers and Kubernetes probes ask for the service by name.
+TEST(ServerTest, AnswersHealthChecksForTheKvServiceByName) {
+  auto server = Server::Start({.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = HealthStub((*server)->port());
+  {
+    grpc::ClientContext context;
+    HealthCheckResponse response;
+    grpc::Status status =
+        stub->Check(&context, ForService("mvkv.v1.KV"), &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  }
+  grpc::ClientContext context;
+  HealthCheckResponse response;
+  grpc::Status status =
+      stub->Check(&context, ForService("mvkv.v1.NoSuchService"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// While it drains (Shutdown called, calls in flight still finishing) the
+// server reports the KV service NOT_SERVING to a health watcher.
+TEST(ServerTest, KvServiceTurnsNotServingWhenShutdownStarts) {
+  auto server = Server::Start({.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  auto watch =
+      HealthStub((*server)->port())->Watch(&context, ForService("mvkv.v1.KV"));
+  HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+
+  std::thread shutdown([&] { (*server)->Shutdown(absl::Seconds(5)); });
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  context.TryCancel();
+  shutdown.join();
 }
 
 TEST(ServerTest, RejectsMalformedListenAddress) {

@@ -9,11 +9,13 @@
 namespace mvkv::server {
 
 TxnTable::Entry::Entry(TxnTable* table, uint64_t id, bool is_handle,
-                       std::unique_ptr<Txn> txn, absl::Duration lease)
+                       std::string peer, std::unique_ptr<Txn> txn,
+                       absl::Time now, absl::Duration lease)
     : table_(table),
       id_(id),
       is_handle_(is_handle),
-      created_(absl::Now()),
+      peer_(std::move(peer)),
+      created_(now),
       txn_(std::move(txn)),
       lease_deadline_ns_(is_handle ? absl::ToUnixNanos(created_ + lease)
                                    : INT64_MAX) {}
@@ -32,12 +34,12 @@ void TxnTable::Entry::Finish(absl::Status fate) {
 
 TxnTable::TxnTable(Database* db, const TxnTableOptions& options)
     : db_(db), options_(options), rng_(std::random_device()()) {
-  reaper_ = std::thread([this] { ReaperLoop(); });
+  if (options_.reaper_thread) reaper_ = std::thread([this] { ReaperLoop(); });
 }
 
 TxnTable::~TxnTable() {
   CloseAll();
-  reaper_.join();
+  if (reaper_.joinable()) reaper_.join();
 }
 
 void TxnTable::OnFinished(Entry* entry) {
@@ -45,7 +47,7 @@ void TxnTable::OnFinished(Entry* entry) {
   if (!entry->is_handle_)
     open_sessions_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard l(mu_);
-  entry->finished_at_ = absl::Now();
+  entry->finished_at_ = options_.clock();
   if (entry->is_handle_) {
     tombstones_.emplace_back(entry->finished_at_, entry->id_);
     while (tombstones_.size() > options_.max_tombstones) {
@@ -56,7 +58,7 @@ void TxnTable::OnFinished(Entry* entry) {
 }
 
 absl::StatusOr<std::shared_ptr<TxnTable::Entry>> TxnTable::Open(
-    IsolationLevel isolation, bool is_handle) {
+    IsolationLevel isolation, bool is_handle, std::string peer) {
   uint64_t id = 0;
   {
     std::lock_guard l(mu_);
@@ -75,7 +77,9 @@ absl::StatusOr<std::shared_ptr<TxnTable::Entry>> TxnTable::Open(
   }
   if (!is_handle) open_sessions_.fetch_add(1, std::memory_order_relaxed);
   auto entry = std::make_shared<Entry>(
-      this, id, is_handle, db_->Begin(isolation), options_.txn_lease);
+      this, id, is_handle, std::move(peer),
+      db_->Begin(Database::TxnOptions{.isolation = isolation, .id = id}),
+      options_.clock(), options_.txn_lease);
   std::lock_guard l(mu_);
   entries_[id] = entry;
   return entry;
@@ -95,9 +99,20 @@ absl::StatusOr<std::shared_ptr<TxnTable::Entry>> TxnTable::Find(uint64_t id) {
                      absl::FormatDuration(options_.tombstone_ttl), " ago)"));
   }
   entry->lease_deadline_ns_.store(
-      absl::ToUnixNanos(absl::Now() + options_.txn_lease),
+      absl::ToUnixNanos(options_.clock() + options_.txn_lease),
       std::memory_order_relaxed);
   return entry;
+}
+
+std::optional<TxnHolder> TxnTable::Holder(uint64_t id) const {
+  std::lock_guard l(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second == nullptr ||
+      it->second->finished_at_ != absl::InfiniteFuture()) {
+    return std::nullopt;
+  }
+  return TxnHolder{it->second->is_handle_ ? "handle" : "session",
+                   it->second->peer_};
 }
 
 void TxnTable::Remove(const std::shared_ptr<Entry>& entry) {
@@ -185,7 +200,7 @@ void TxnTable::ReaperLoop() {
     cv_.wait_for(l, absl::ToChronoNanoseconds(period));
     if (closed_) break;
     l.unlock();
-    Reap(absl::Now());
+    Reap(options_.clock());
     l.lock();
   }
 }

@@ -23,7 +23,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -49,6 +52,16 @@ struct TxnTableOptions {
   // (the oldest are forgotten first), so memory stays bounded at any rate.
   absl::Duration tombstone_ttl = absl::Minutes(5);
   std::size_t max_tombstones = 65536;
+  // The clock for ages, leases and tombstones. Tests pass a fake one and
+  // drive Reap() themselves (reaper_thread = false).
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  bool reaper_thread = true;
+};
+
+// What holds an open transaction, for Stats (who pins the oldest snapshot).
+struct TxnHolder {
+  const char* kind = "";  // "session" or "handle"
+  std::string peer;       // the client's address, as gRPC reports it
 };
 
 struct TxnTableCounts {
@@ -62,8 +75,11 @@ class TxnTable final {
  public:
   class Entry final {
    public:
+    // The transaction's one id: its Txn::id(), its handle, and the txn_id
+    // every message and Stats use.
     uint64_t id() const { return id_; }
     bool is_handle() const { return is_handle_; }
+    const std::string& peer() const { return peer_; }
     // Locks the entry for the duration of one operation on txn().
     std::unique_lock<std::mutex> Lock() { return std::unique_lock(mu_); }
     // REQUIRES: Lock() held. The open transaction, or nullptr once finished.
@@ -86,8 +102,8 @@ class TxnTable final {
       Finish(std::move(fate));
     }
 
-    Entry(TxnTable* table, uint64_t id, bool is_handle,
-          std::unique_ptr<Txn> txn, absl::Duration lease);
+    Entry(TxnTable* table, uint64_t id, bool is_handle, std::string peer,
+          std::unique_ptr<Txn> txn, absl::Time now, absl::Duration lease);
     ~Entry();
 
    private:
@@ -95,6 +111,7 @@ class TxnTable final {
     TxnTable* const table_;
     const uint64_t id_;
     const bool is_handle_;
+    const std::string peer_;
     const absl::Time created_;
     std::mutex mu_;
     std::unique_ptr<Txn> txn_;
@@ -112,11 +129,18 @@ class TxnTable final {
   TxnTable(const TxnTable&) = delete;
   TxnTable& operator=(const TxnTable&) = delete;
 
-  // Begins a transaction. A handle gets a random unguessable id and a lease;
-  // a session entry is not findable by id (Find) and has no lease.
+  // Begins a transaction for the client at `peer`, with a random
+  // unguessable id that the engine's Txn carries too (so every message about
+  // it names the id the client holds). A handle has a lease; a session entry
+  // is not findable by id (Find) and has no lease.
   // ResourceExhausted past max_open_txns; Unavailable after CloseAll().
   absl::StatusOr<std::shared_ptr<Entry>> Open(IsolationLevel isolation,
-                                              bool is_handle);
+                                              bool is_handle,
+                                              std::string peer);
+
+  // Who holds the open transaction `id`; nullopt if none does (finished,
+  // unknown, or a transaction the table does not own).
+  std::optional<TxnHolder> Holder(uint64_t id) const;
 
   // The handle `id`, its lease renewed. NotFound if unknown (or forgotten).
   absl::StatusOr<std::shared_ptr<Entry>> Find(uint64_t id);
@@ -131,7 +155,8 @@ class TxnTable final {
   TxnTableCounts Counts() const;
   absl::Duration lease() const { return options_.txn_lease; }
 
-  // One reaper pass at `now` (the reaper thread calls it; tests may too).
+  // One reaper pass at `now` (the reaper thread calls it with the clock's
+  // time; tests without the thread call it themselves).
   void Reap(absl::Time now);
 
  private:

@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "flags/usage.h"
 #include "mvcc/db.h"
 #include "storage/open.h"
 
@@ -18,6 +19,12 @@ ABSL_FLAG(std::string, checkpoint, "",
           "If set, write a checkpoint of the loaded state to this directory.");
 
 int main(int argc, char** argv) {
+  mvkv::flags::SetUsage(
+      "opens an mvkv data directory as mvkv_server does (load "
+      "progress on stderr), prints keys=N last_commit_ts=T, and optionally "
+      "writes a checkpoint.\n"
+      "  mvkv_load --dir=DIR [--create] [--checkpoint=NEW_DIR]\n"
+      "Exit status 0 on success, 1 with the error on stderr.");
   absl::ParseCommandLine(argc, argv);
   mvkv::storage::StorageOptions options;
   options.dir = absl::GetFlag(FLAGS_dir);

@@ -135,6 +135,52 @@ TEST(OpenErrorsTest, SecondOpenOfALockedDirectoryFailsAndTouchesNothing) {
   EXPECT_EQ(*first->db->Get("k"), "v");
 }
 
+// A creation killed after it marked the directory (MVKV_CREATING) but before
+// it finished: a plain open says so and changes nothing; create_if_missing
+// clears what the creation left and creates the database afresh.
+TEST(OpenErrorsTest, InterruptedCreationIsReportedAndFinishedByCreate) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  MakeDatabase(dir);
+  std::ofstream(dir + "/MVKV_CREATING") << "interrupted";
+  const auto before = Snapshot(dir);
+  auto plain = RocksDbDurability::Open(At(dir));
+  EXPECT_EQ(plain.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(plain.status().message(), HasSubstr("incomplete"));
+  EXPECT_THAT(plain.status().message(), HasSubstr("--create"));
+  EXPECT_EQ(Snapshot(dir), before);
+
+  auto created = OpenPersistentDatabase(At(dir, /*create=*/true), {});
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(absl::IsNotFound(created->db->Get("k").status()));
+  EXPECT_FALSE(fs::exists(dir + "/MVKV_CREATING"));
+}
+
+TEST(OpenErrorsTest, CreationKilledBeforeRocksDbWroteAnythingIsFinished) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  fs::create_directory(dir);
+  std::ofstream(dir + "/MVKV_LOCK");
+  std::ofstream(dir + "/MVKV_CREATING");
+  auto plain = RocksDbDurability::Open(At(dir));
+  EXPECT_EQ(plain.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(plain.status().message(), HasSubstr("incomplete"));
+  EXPECT_TRUE(RocksDbDurability::Open(At(dir, /*create=*/true)).ok());
+  EXPECT_TRUE(RocksDbDurability::Open(At(dir)).ok());
+}
+
+// Creation leaves no marker, and the lock is released at close.
+TEST(OpenErrorsTest, CreatedDatabaseIsCompleteAndUnlockedAfterClose) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  MakeDatabase(dir);
+  EXPECT_FALSE(fs::exists(dir + "/MVKV_CREATING"));
+  EXPECT_TRUE(fs::exists(dir + "/MVKV_LOCK"));
+  auto reopened = OpenPersistentDatabase(At(dir), {});
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(*reopened->db->Get("k"), "v");
+}
+
 TEST(OpenErrorsTest, GarbageInCurrentIsDataLossAndTouchesNothing) {
   TempDir tmp;
   const std::string dir = tmp.Sub("db");

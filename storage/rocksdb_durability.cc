@@ -1,6 +1,5 @@
 #include "storage/rocksdb_durability.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,13 +18,22 @@
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
+#include "storage/internal/data_dir.h"
 #include "storage/internal/status.h"
 
 namespace mvkv::storage {
 namespace {
 
+using storage_internal::ClearIncompleteCreation;
+using storage_internal::DirListing;
+using storage_internal::DirLock;
 using storage_internal::FromErrno;
 using storage_internal::FromRocksDb;
+using storage_internal::kCreatingFile;
+using storage_internal::ListDataDir;
+using storage_internal::MarkCreationFinished;
+using storage_internal::MarkCreationStarted;
+using storage_internal::SyncDir;
 
 constexpr char kMetaFamily[] = "mvkv_meta";
 constexpr char kFormatKey[] = "format";
@@ -49,61 +57,41 @@ uint64_t DecodeTs(const char* in) {
   return ts;
 }
 
-// What Open found at options.dir before touching it.
-enum class DirState { kNewDatabase, kExistingDatabase };
-
-// Checks `dir` with plain system calls (no writes, except creating the leaf
-// directory when allowed), so that a bad directory fails before RocksDB
-// writes anything into it.
-absl::StatusOr<DirState> InspectDir(const StorageOptions& options) {
+// Makes sure options.dir exists and is a directory: creates it (its parent
+// must exist) when it is missing and create_if_missing is set, and syncs the
+// parent so that the new entry survives a power loss.
+absl::Status EnsureDir(const StorageOptions& options) {
   const std::string& dir = options.dir;
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err != ENOENT) {
-      return FromErrno(err, absl::StrCat("data directory ", dir));
-    }
-    if (!options.create_if_missing) {
-      return absl::NotFoundError(absl::StrCat(
-          "data directory ", dir,
-          " does not exist (set create_if_missing, or --create, to create a "
-          "new database there)"));
-    }
-    if (::mkdir(dir.c_str(), 0755) != 0) {
-      return FromErrno(errno, absl::StrCat("cannot create data directory ", dir,
-                                           " (its parent must exist)"));
-    }
-    return DirState::kNewDatabase;
-  }
-  if (!S_ISDIR(st.st_mode)) {
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
     return absl::FailedPreconditionError(
         absl::StrCat("data directory ", dir, " is not a directory"));
   }
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) {
-    return FromErrno(errno, absl::StrCat("cannot list data directory ", dir));
+  const int err = errno;
+  if (err != ENOENT) {
+    return FromErrno(err, absl::StrCat("data directory ", dir));
   }
-  bool empty = true, has_current = false;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    empty = false;
-    if (name == "CURRENT") has_current = true;
-  }
-  ::closedir(d);
-  if (empty) {
-    if (options.create_if_missing) return DirState::kNewDatabase;
+  if (!options.create_if_missing) {
     return absl::NotFoundError(absl::StrCat(
         "data directory ", dir,
-        " holds no database (set create_if_missing, or --create, to create "
-        "one)"));
+        " does not exist (set create_if_missing, or --create, to create a "
+        "new database there)"));
   }
-  if (!has_current) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", dir,
-        " holds files but no database (no CURRENT file); refusing to write "
-        "into it"));
+  // EEXIST: another process made it meanwhile; the lock decides who goes on.
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return FromErrno(errno, absl::StrCat("cannot create data directory ", dir,
+                                         " (its parent must exist)"));
   }
+  const std::string::size_type slash = dir.find_last_of('/');
+  return SyncDir(slash == std::string::npos ? "."
+                 : slash == 0               ? "/"
+                                            : dir.substr(0, slash));
+}
+
+// An existing database's CURRENT must be readable and its directory
+// writable (checked with plain system calls, before RocksDB writes).
+absl::Status CheckAccess(const std::string& dir) {
   const int fd = ::open((dir + "/CURRENT").c_str(), O_RDONLY);
   if (fd < 0) {
     return FromErrno(errno, absl::StrCat("cannot read ", dir, "/CURRENT"));
@@ -112,7 +100,7 @@ absl::StatusOr<DirState> InspectDir(const StorageOptions& options) {
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
     return FromErrno(errno, absl::StrCat("cannot write data directory ", dir));
   }
-  return DirState::kExistingDatabase;
+  return absl::OkStatus();
 }
 
 // Discards RocksDB's info log messages.
@@ -158,24 +146,6 @@ absl::Status CheckExistingDatabase(const rocksdb::DBOptions& db_options,
       kMetaFamily, "\" column family)"));
 }
 
-// Fails if another process or another open instance holds RocksDB's LOCK.
-// Done before DB::Open because DB::Open rotates the info LOG before it takes
-// the lock, which would touch a live database's directory.
-absl::Status CheckNotLocked(rocksdb::Env* env, const std::string& dir) {
-  rocksdb::FileLock* lock = nullptr;
-  rocksdb::Status s = env->LockFile(dir + "/LOCK", &lock);
-  if (!s.ok()) {
-    const std::string text = s.ToString();
-    return absl::FailedPreconditionError(
-        absl::StrCat("data directory ", dir,
-                     " is locked by another process or another open instance "
-                     "(RocksDB LOCK file held): ",
-                     View(text)));
-  }
-  return FromRocksDb(env->UnlockFile(lock),
-                     absl::StrCat("unlocking ", dir, "/LOCK"));
-}
-
 rocksdb::Options MakeOptions(const StorageOptions& options, bool create) {
   rocksdb::Options o;
   o.create_if_missing = create;
@@ -186,6 +156,64 @@ rocksdb::Options MakeOptions(const StorageOptions& options, bool create) {
   o.keep_log_file_num = 10;
   if (options.env != nullptr) o.env = options.env;
   return o;
+}
+
+// Whether Open may go on with what `listing` shows (reads only).
+absl::Status CheckListing(const StorageOptions& options,
+                          const DirListing& listing) {
+  const std::string& dir = options.dir;
+  switch (listing.kind) {
+    case DirListing::kEmpty:
+      if (options.create_if_missing) return absl::OkStatus();
+      return absl::NotFoundError(absl::StrCat(
+          "data directory ", dir,
+          " holds no database (set create_if_missing, or --create, to create "
+          "one)"));
+    case DirListing::kIncomplete:
+      if (options.create_if_missing) return absl::OkStatus();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", dir, " holds an incomplete database: its creation "
+          "was interrupted (", kCreatingFile, " is still there); start again "
+          "with create_if_missing, or --create, to finish it"));
+    case DirListing::kForeign:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", dir,
+          " holds files but no database (no CURRENT file); refusing to write "
+          "into it"));
+    case DirListing::kDatabase:
+      if (absl::Status s = CheckAccess(dir); !s.ok()) return s;
+      return CheckExistingDatabase(MakeOptions(options, /*create=*/false), dir);
+  }
+  return absl::InternalError("unknown data directory listing");
+}
+
+// options.dir checked and locked for Open.
+struct PreparedDir {
+  DirListing::Kind kind;  // kEmpty or kIncomplete (create), or kDatabase
+  std::unique_ptr<DirLock> lock;
+};
+
+// Makes sure options.dir exists, takes mvkv's lock on it, and checks what it
+// holds. Nothing is written into a directory before it is known to be empty,
+// an mvkv database, or an interrupted creation: the lock file is created
+// only then (an existing lock file is opened, not changed, so a loser of
+// the lock writes nothing).
+absl::StatusOr<PreparedDir> PrepareDir(const StorageOptions& options) {
+  if (absl::Status s = EnsureDir(options); !s.ok()) return s;
+  absl::StatusOr<DirListing> listing = ListDataDir(options.dir);
+  if (!listing.ok()) return listing.status();
+  if (!listing->has_lock_file) {
+    if (absl::Status s = CheckListing(options, *listing); !s.ok()) return s;
+  }
+  absl::StatusOr<std::unique_ptr<DirLock>> lock =
+      DirLock::Acquire(options.dir, /*create=*/!listing->has_lock_file);
+  if (!lock.ok()) return lock.status();
+  // Another process may have created, or begun creating, meanwhile.
+  listing = ListDataDir(options.dir);
+  if (!listing.ok()) return listing.status();
+  if (absl::Status s = CheckListing(options, *listing); !s.ok()) return s;
+  (*lock)->RecordOwner();
+  return PreparedDir{listing->kind, *std::move(lock)};
 }
 
 }  // namespace
@@ -225,18 +253,17 @@ absl::StatusOr<std::unique_ptr<RocksDbDurability>> RocksDbDurability::Open(
   if (options.dir.empty()) {
     return absl::InvalidArgumentError("StorageOptions.dir is empty");
   }
-  absl::StatusOr<DirState> state = InspectDir(options);
-  if (!state.ok()) return state.status();
-  const bool create = *state == DirState::kNewDatabase;
-  rocksdb::Options rocks = MakeOptions(options, create);
-  if (!create) {
-    if (absl::Status s = CheckExistingDatabase(rocks, options.dir); !s.ok()) {
-      return s;
-    }
-    if (absl::Status s = CheckNotLocked(rocks.env, options.dir); !s.ok()) {
+  absl::StatusOr<PreparedDir> prepared = PrepareDir(options);
+  if (!prepared.ok()) return prepared.status();
+  const bool create = prepared->kind != DirListing::kDatabase;
+  if (prepared->kind == DirListing::kEmpty) {
+    if (absl::Status s = MarkCreationStarted(options.dir); !s.ok()) return s;
+  } else if (prepared->kind == DirListing::kIncomplete) {
+    if (absl::Status s = ClearIncompleteCreation(options.dir); !s.ok()) {
       return s;
     }
   }
+  rocksdb::Options rocks = MakeOptions(options, create);
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(rocks)},
       {kMetaFamily, rocksdb::ColumnFamilyOptions(rocks)}};
@@ -252,21 +279,12 @@ absl::StatusOr<std::unique_ptr<RocksDbDurability>> RocksDbDurability::Open(
     }
     return mapped;
   }
-  std::unique_ptr<RocksDbDurability> d(
-      new RocksDbDurability(options, db, std::move(handles)));
+  std::unique_ptr<RocksDbDurability> d(new RocksDbDurability(
+      options, db, std::move(handles), std::move(prepared->lock)));
   if (create) {
-    rocksdb::WriteBatch init;
-    char zero[8];
-    EncodeTs(0, zero);
-    init.Put(d->handles_[kMetaIndex], kFormatKey, kFormatVersion);
-    init.Put(d->handles_[kMetaIndex], kLastTsKey, rocksdb::Slice(zero, 8));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    if (absl::Status w =
-            FromRocksDb(db->Write(wo, &init), "initialising metadata");
-        !w.ok()) {
-      return w;
-    }
+    if (absl::Status w = d->InitMetadata(); !w.ok()) return w;
+    // Last: the database and its metadata are durable (synced write above).
+    if (absl::Status w = MarkCreationFinished(options.dir); !w.ok()) return w;
   } else {
     std::string format;
     rocksdb::Status g = db->Get(rocksdb::ReadOptions(), d->handles_[kMetaIndex],
@@ -280,10 +298,25 @@ absl::StatusOr<std::unique_ptr<RocksDbDurability>> RocksDbDurability::Open(
   return d;
 }
 
+absl::Status RocksDbDurability::InitMetadata() {
+  rocksdb::WriteBatch init;
+  char zero[8];
+  EncodeTs(0, zero);
+  init.Put(handles_[kMetaIndex], kFormatKey, kFormatVersion);
+  init.Put(handles_[kMetaIndex], kLastTsKey, rocksdb::Slice(zero, 8));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocksDb(db_->Write(wo, &init), "initialising metadata");
+}
+
 RocksDbDurability::RocksDbDurability(
     const StorageOptions& options, rocksdb::DB* db,
-    std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : options_(options), db_(db), handles_(std::move(handles)) {}
+    std::vector<rocksdb::ColumnFamilyHandle*> handles,
+    std::unique_ptr<storage_internal::DirLock> lock)
+    : options_(options),
+      lock_(std::move(lock)),
+      db_(db),
+      handles_(std::move(handles)) {}
 
 RocksDbDurability::~RocksDbDurability() {
   if (options_.mode == DurabilityMode::kAsync) {

@@ -19,7 +19,8 @@
 //           so after a restart the state is the one left by the last
 //           sync/async run; commits made in kNone mode are lost.
 //
-// On disk (`dir` is a RocksDB database): column family "default" holds user
+// On disk (`dir` is a RocksDB database, plus mvkv's MVKV_LOCK file and,
+// while it is being created, MVKV_CREATING): column family "default" holds user
 // keys as they are (arbitrary bytes) with value = big-endian commit ts (8
 // bytes) + value bytes; column family "mvkv_meta" holds "format" ("1") and
 // "last_commit_ts" (8 bytes, big-endian). Keeping metadata in its own column
@@ -50,6 +51,10 @@ class DB;
 class Env;
 }  // namespace rocksdb
 
+namespace mvkv::storage_internal {
+class DirLock;
+}  // namespace mvkv::storage_internal
+
 namespace mvkv::storage {
 
 enum class DurabilityMode { kSync, kAsync, kNone };
@@ -74,12 +79,23 @@ struct StorageOptions {
   // The data directory: a RocksDB database written by this class.
   std::string dir;
   DurabilityMode mode = DurabilityMode::kSync;
-  // Directory rules at Open (nothing is created or changed on any error):
+  // Directory rules at Open (a refused directory is left as it was):
   //   * `dir` missing: created (its parent must exist) if create_if_missing,
   //     else NotFound.
   //   * `dir` empty: a new database if create_if_missing, else NotFound.
+  //   * `dir` holds an incomplete creation (MVKV_CREATING: a creating Open
+  //     was killed or failed part-way): create_if_missing clears what it
+  //     left and creates the database afresh (nothing was ever committed
+  //     there); without it, FailedPrecondition saying so.
   //   * `dir` holds files but no database: FailedPrecondition, always (we
   //     never write into a directory we did not create).
+  //   * `dir` is open in another process or instance: FailedPrecondition
+  //     (mvkv's MVKV_LOCK, taken before RocksDB opens anything).
+  // Creation is crash-safe: it marks the directory (MVKV_CREATING, synced)
+  // before RocksDB creates anything and unmarks it (synced) only once the
+  // database and its metadata are durable, so a kill or power loss at any
+  // point leaves a directory that the next create_if_missing Open finishes.
+  // See storage/internal/data_dir.h.
   // Off by default so that a mistyped path is an error, not a new, empty
   // database (the server's --create flag sets it).
   bool create_if_missing = false;
@@ -111,16 +127,19 @@ class RocksDbDurability final : public mvkv::Durability {
   };
 
   // Opens (or creates, see StorageOptions::create_if_missing) the database in
-  // options.dir. Errors, each with the directory and the cause in the message
-  // and nothing in the directory changed:
+  // options.dir, holding mvkv's lock on it until destroyed. Errors, each with
+  // the directory and the cause in the message and nothing in a refused
+  // directory changed:
   //   InvalidArgument     empty options.dir.
   //   NotFound            dir (or its parent) missing, or no database in it
   //                       and create_if_missing is false.
   //   PermissionDenied    dir or its files cannot be read or written.
   //   FailedPrecondition  dir is not a directory, holds files but no
-  //                       database, holds a RocksDB database that is not
-  //                       mvkv's (or of an unknown format), or is locked by
-  //                       another process or another open instance.
+  //                       database, holds an incomplete creation and
+  //                       create_if_missing is false, holds a RocksDB
+  //                       database that is not mvkv's (or of an unknown
+  //                       format), or is in use (locked) by another process
+  //                       or another open instance.
   //   DataLoss            the database is corrupt (CURRENT, MANIFEST, ...).
   //   Unavailable         other I/O errors.
   static absl::StatusOr<std::unique_ptr<RocksDbDurability>> Open(
@@ -157,10 +176,16 @@ class RocksDbDurability final : public mvkv::Durability {
 
  private:
   RocksDbDurability(const StorageOptions& options, rocksdb::DB* db,
-                    std::vector<rocksdb::ColumnFamilyHandle*> handles);
+                    std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                    std::unique_ptr<storage_internal::DirLock> lock);
+  // Writes a new database's metadata (format, last_commit_ts 0), synced.
+  absl::Status InitMetadata();
   absl::StatusOr<uint64_t> ReadLastCommitTs();
 
   const StorageOptions options_;
+  // mvkv's lock on options_.dir (storage/internal/data_dir.h); declared
+  // before db_ so that it is released after the destructor closed RocksDB.
+  std::unique_ptr<storage_internal::DirLock> lock_;
   rocksdb::DB* const db_;                              // owned
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; [data, meta]
   // Counters: written by the PersistBatch thread, read by anyone. Relaxed:

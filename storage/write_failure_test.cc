@@ -16,13 +16,20 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(WriteFailureTest, PersistBatchReportsTheInjectedError) {
-  storage_testing::TempDir tmp;
-  storage_testing::FaultInjectionEnv faulty;
+// Options for a fresh database in `tmp` whose writes go through `faulty`.
+StorageOptions FaultyOptions(const storage_testing::TempDir& tmp,
+                             storage_testing::FaultInjectionEnv& faulty) {
   StorageOptions o;
   o.dir = tmp.Sub("db");
   o.create_if_missing = true;
   o.env = faulty.env();
+  return o;
+}
+
+TEST(WriteFailureTest, PersistBatchReportsTheInjectedError) {
+  storage_testing::TempDir tmp;
+  storage_testing::FaultInjectionEnv faulty;
+  StorageOptions o = FaultyOptions(tmp, faulty);
   auto d = RocksDbDurability::Open(o);
   ASSERT_TRUE(d.ok()) << d.status();
   const DurableWrite w[] = {{"k", "v", false}};
@@ -39,10 +46,7 @@ TEST(WriteFailureTest, PersistBatchReportsTheInjectedError) {
 TEST(WriteFailureTest, FailedCommitIsUnavailableInvisibleAndAbsentAfterReopen) {
   storage_testing::TempDir tmp;
   storage_testing::FaultInjectionEnv faulty;
-  StorageOptions o;
-  o.dir = tmp.Sub("db");
-  o.create_if_missing = true;
-  o.env = faulty.env();
+  StorageOptions o = FaultyOptions(tmp, faulty);
   {
     auto opened = OpenPersistentDatabase(o, {});
     ASSERT_TRUE(opened.ok()) << opened.status();

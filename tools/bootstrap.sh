@@ -12,9 +12,13 @@ PACKAGES=(
   # Libraries the project links.
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librocksdb-dev prometheus-cpp-dev libjemalloc-dev
-  # Tests and micro-benchmarks; clang + libFuzzer runtime for the request
+  # Tests; clang + libFuzzer runtime for the request
   # fuzzer (tools/run_fuzz.sh); openssl makes TLS test certificates.
-  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev openssl
+  libgtest-dev libgmock-dev clang libclang-rt-14-dev openssl
+  # The Python client (client/python) and its tests, on /usr/bin/python3.
+  python3-grpcio python3-protobuf
+  # Header-only libraries: JSON documents, the CLI's flag parser.
+  nlohmann-json3-dev libcli11-dev
   # Benchmark peers: reclamation schemes, queues, a networked KV server.
   liburcu-dev libxenium-dev libcds-dev libboost-dev etcd-server
   # Hash-map baselines for engine_bench's Lever mix.

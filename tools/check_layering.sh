@@ -20,10 +20,17 @@ PROBES=(
   "mvcc       //server:server          forbidden"
   "client     //server:server          forbidden"
   "proto      //server:server          forbidden"
+  "flags      //mvcc:mvcc              forbidden"
+  "mvcc       //flags:usage            forbidden"
+  "common     //mvcc:mvcc              forbidden"
+  "reclaim    //common:retry           forbidden"
+  "client     //mvcc:mvcc              forbidden"
+  "client     //common:retry           allowed"
   "mvcc       //reclaim:reclaim        allowed"
   "mvcc       //disruptor:disruptor    allowed"
   "server     //mvcc:mvcc              allowed"
   "server     //proto:kv_cc_proto      allowed"
+  "bench      //flags:usage            allowed"
 )
 
 probe_dirs=()

@@ -29,7 +29,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/numbers.h"
@@ -37,6 +36,7 @@
 #include "bench/engine/bench_util.h"
 #include "bench/engine/lever.h"
 #include "bench/engine/release.h"
+#include "flags/usage.h"
 #include "mvcc/db.h"
 
 ABSL_FLAG(std::string, scenarios, "put,get,lever",
@@ -297,7 +297,7 @@ int Main() {
 }  // namespace mvkv::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  mvkv::flags::SetUsage(
       "engine_bench: embedded engine micro-benchmarks (put, put_async, get, lever, release).\n\n"
       "The Lever mix (scenario lever): the read-heavy mix of the bustle harness that the Lever\n"
       "crate's README numbers come from: 94% read, 2% insert, 1% remove, 3% update, "

@@ -24,8 +24,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
+#include "flags/usage.h"
 #include "mvcc/db.h"
 
 ABSL_FLAG(int, keys, 100000, "Records loaded before the run.");
@@ -218,7 +218,7 @@ int Main() {
 }  // namespace mvkv::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  mvkv::flags::SetUsage(
       "retention_bench: heap and retained versions over time, with and "
       "without a stalled transaction.");
   absl::ParseCommandLine(argc, argv);

@@ -22,12 +22,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/pipeline/scenarios.h"
+#include "flags/usage.h"
 
 ABSL_FLAG(std::string, scenarios,
           "unicast,pipeline,sequencer,multicast,diamond",
@@ -223,7 +223,7 @@ void PrintReport(const std::vector<Row>& rows, const std::string& primary) {
 
 int main(int argc, char** argv) {
   using namespace mvkv::bench;
-  absl::SetProgramUsageMessage(
+  mvkv::flags::SetUsage(
       "LMAX Disruptor scenarios vs mutex and Boost.Lockfree queues.\n"
       "  pipeline_bench --scenarios=unicast,sequencer --json=/tmp/out.json");
   absl::ParseCommandLine(argc, argv);

@@ -34,10 +34,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "bench/reclaim/targets.h"
+#include "flags/usage.h"
 
 ABSL_FLAG(std::string, schemes, "crystalline,ebr,urcu,xenium_ebr,xenium_hp,cds_hp",
           "Comma-separated schemes: crystalline, ebr, urcu, xenium_ebr, xenium_hp, cds_hp");
@@ -386,7 +386,7 @@ void Timeline(std::vector<std::string>& rows, const std::vector<double>& marks) 
 }  // namespace mvkv::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  mvkv::flags::SetUsage(
       "Benchmarks memory reclamation schemes (see the flags; rows go to stdout and --json).");
   absl::ParseCommandLine(argc, argv);
   mvkv::bench::InitPeers();

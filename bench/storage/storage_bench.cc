@@ -33,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "flags/usage.h"
 #include "mvcc/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/transaction.h"
@@ -306,6 +307,10 @@ void Main() {
 }  // namespace mvkv::bench
 
 int main(int argc, char** argv) {
+  mvkv::flags::SetUsage(
+      "commit throughput (mvkv over RocksDB vs RocksDB's "
+      "TransactionDB, sync and async) and recovery time.\n"
+      "  storage_bench --modes=sync,async --threads=1,8,64 --json=P");
   absl::ParseCommandLine(argc, argv);
   mvkv::bench::Main();
   return 0;

@@ -32,8 +32,8 @@ class GrpcSession final : public Session {
   absl::Status ReadModifyWrite(
       const std::string& key,
       const std::function<std::string(const std::string&)>& modify) override {
-    return c_->Transact([&](client::Transaction& txn) -> absl::Status {
-      absl::StatusOr<client::Kv> old = txn.Get(key);
+    return c_->Transact([&](client::Txn& txn) -> absl::Status {
+      absl::StatusOr<client::KeyValue> old = txn.Get(key);
       if (!old.ok()) return old.status();
       return txn.Put(key, modify(old->value));
     });
@@ -45,7 +45,7 @@ class GrpcSession final : public Session {
 
 class GrpcStall final : public StalledSnapshot {
  public:
-  GrpcStall(std::unique_ptr<Client> c, std::unique_ptr<client::Transaction> t,
+  GrpcStall(std::unique_ptr<Client> c, std::unique_ptr<client::Txn> t,
             std::string key)
       : c_(std::move(c)), txn_(std::move(t)), key_(std::move(key)) {}
   ~GrpcStall() override {
@@ -56,7 +56,7 @@ class GrpcStall final : public StalledSnapshot {
 
  private:
   std::unique_ptr<Client> c_;
-  std::unique_ptr<client::Transaction> txn_;
+  std::unique_ptr<client::Txn> txn_;
   std::string key_;
 };
 
@@ -74,25 +74,26 @@ class GrpcTarget final : public Target {
       const std::string& key) override {
     absl::StatusOr<std::unique_ptr<Client>> c = Connect(address_);
     if (!c.ok()) return c.status();
-    absl::StatusOr<std::unique_ptr<client::Transaction>> t = (*c)->Begin();
+    absl::StatusOr<std::unique_ptr<client::Txn>> t = (*c)->Begin();
     if (!t.ok()) return t.status();
-    absl::StatusOr<client::Kv> v = (*t)->Get(key);
+    absl::StatusOr<client::KeyValue> v = (*t)->Get(key);
     if (!v.ok() && !absl::IsNotFound(v.status())) return v.status();
     return std::make_unique<GrpcStall>(std::move(*c), std::move(*t), key);
   }
   bool in_process() const override { return false; }
   pid_t server_pid() const override { return pid_; }
   std::optional<EngineAccounts> Accounts() override {
-    absl::StatusOr<v1::StatsResponse> s = stats_->Stats();
+    absl::StatusOr<client::Stats> s = stats_->GetStats();
     if (!s.ok()) return std::nullopt;
     EngineAccounts a;
-    a.reclaim_unreclaimed_objects = s->reclaim_unreclaimed_objects();
-    a.reclaim_unreclaimed_bytes = s->reclaim_unreclaimed_bytes();
-    a.retained_versions = s->retained_versions();
-    a.retained_bytes = s->retained_bytes();
-    a.versions = s->versions();
-    a.aborts = s->aborts_write_conflict() + s->aborts_read_conflict() +
-               s->aborts_snapshot_too_old();
+    a.reclaim_unreclaimed_objects = s->Number("reclaim_unreclaimed_objects");
+    a.reclaim_unreclaimed_bytes = s->Number("reclaim_unreclaimed_bytes");
+    a.retained_versions = s->Number("retained_versions");
+    a.retained_bytes = s->Number("retained_bytes");
+    a.versions = s->Number("versions");
+    a.aborts = s->Number("aborts_write_conflict") +
+               s->Number("aborts_read_conflict") +
+               s->Number("aborts_snapshot_too_old");
     return a;
   }
 

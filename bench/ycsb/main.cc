@@ -8,13 +8,13 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "bench/ycsb/process.h"
 #include "bench/ycsb/report.h"
 #include "bench/ycsb/runner.h"
 #include "bench/ycsb/target.h"
 #include "bench/ycsb/workload.h"
+#include "flags/usage.h"
 
 ABSL_FLAG(std::string, workload, "a",
           "a|b|c|d|e|f (YCSB core workloads) or a file in YCSB property format "
@@ -154,7 +154,7 @@ int Main() {
 }  // namespace mvkv::ycsb
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  mvkv::flags::SetUsage(
       "YCSB-style load harness: load + run phases against one target, stall "
       "scenarios, 100 ms timeline (heap, reclaim backlog, retained versions, "
       "throughput), YCSB-like summary on stdout, JSON/CSV/PNG.\n"

@@ -1,5 +1,6 @@
 // Test helpers for disruptor/ tests: a watchdog that turns a hang into a
-// failure, a logged seed, and sanitizer-aware scaling of counts.
+// failure, waiting for a state, a logged seed, and sanitizer-aware scaling
+// of counts.
 //
 // Thread safety: Watchdog is used by the thread that creates it; it runs its
 // own thread. Not part of the public API.
@@ -52,6 +53,14 @@ class Watchdog {
   bool done_ = false;
   std::thread thread_;
 };
+
+// Returns once `condition()` holds, polling every 100 µs. Unbounded by
+// itself: the test's Watchdog turns a condition that never holds into a
+// failure.
+template <class Condition>
+void WaitUntil(Condition condition) {
+  while (!condition()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
 
 // Scales an event count down under sanitizers (MVKV_SANITIZER).
 constexpr int64_t Scaled(int64_t n) {

@@ -18,11 +18,7 @@
 namespace mvkv {
 namespace {
 
-#ifdef MVKV_SANITIZER
-constexpr int kTransfersPerThread = 300;
-#else
-constexpr int kTransfersPerThread = 3000;
-#endif
+constexpr int kTransfersPerThread = testing_support::Scaled(3000, 300);
 constexpr int kAccounts = 16;
 constexpr int kThreads = 6;
 constexpr int kAuditors = 2;

@@ -22,11 +22,7 @@
 namespace mvkv {
 namespace {
 
-#ifdef MVKV_SANITIZER
-constexpr int kRoundUpdates = 6000;
-#else
-constexpr int kRoundUpdates = 30000;
-#endif
+constexpr int kRoundUpdates = testing_support::Scaled(30000, 6000);
 constexpr int kKeys = 64;
 constexpr int kWriters = 3;
 constexpr int kReaders = 2;

@@ -27,11 +27,7 @@
 namespace mvkv {
 namespace {
 
-#ifdef MVKV_SANITIZER
-constexpr int kTxnsPerThread = 200;
-#else
-constexpr int kTxnsPerThread = 2000;
-#endif
+constexpr int kTxnsPerThread = testing_support::Scaled(2000, 200);
 constexpr int kThreads = 6;
 constexpr int kKeys = 10;
 

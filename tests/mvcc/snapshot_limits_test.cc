@@ -102,7 +102,8 @@ TEST(MaxSnapshotAgeTest, ReleasesTheStalledSnapshotAndNobodyElseNotices) {
   auto writer = [&](int w) {
     int n = 0;
     while (!stop.load(std::memory_order_relaxed)) {
-      if (!db->Put(Key(n++ % kKeys), absl::StrCat(w, "-", n)).ok()) {
+      ++n;
+      if (!db->Put(Key(n % kKeys), absl::StrCat(w, "-", n)).ok()) {
         writer_errors.fetch_add(1);
       }
       writes.fetch_add(1);

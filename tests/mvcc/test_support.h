@@ -15,18 +15,10 @@
 
 namespace mvkv::testing_support {
 
-// For INSTANTIATE_TEST_SUITE_P over isolation levels.
+// For INSTANTIATE_TEST_SUITE_P over isolation levels: the level's name.
 inline std::string IsolationName(
     const ::testing::TestParamInfo<IsolationLevel>& info) {
-  switch (info.param) {
-    case IsolationLevel::kSnapshot:
-      return "Snapshot";
-    case IsolationLevel::kSerializable:
-      return "Serializable";
-    case IsolationLevel::kReadCommitted:
-      return "ReadCommitted";
-  }
-  return "Unknown";
+  return Traits(info.param).name;
 }
 
 }  // namespace mvkv::testing_support

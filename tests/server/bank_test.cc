@@ -54,14 +54,15 @@ TEST(BankTest, ConcurrentTransfersPreserveTheTotal) {
       auto client = server->NewClient();
       std::mt19937_64 rng(seed + t);
       client::Client::TransactOptions options;
-      options.isolation = t % 2 == 0 ? v1::SNAPSHOT : v1::SERIALIZABLE;
-      options.max_attempts = 50;
+      options.isolation = t % 2 == 0 ? client::Isolation::kSnapshot
+                                     : client::Isolation::kSerializable;
+      options.retry.max_attempts = 50;
       for (int n = 0; n < kTransfers; ++n) {
         const int from = rng() % kAccounts;
         const int to = (from + 1 + rng() % (kAccounts - 1)) % kAccounts;
         const int64_t amount = rng() % 50;
         absl::Status s = client->Transact(
-            [&](client::Transaction& txn) -> absl::Status {
+            [&](client::Txn& txn) -> absl::Status {
               auto a = txn.Get(Account(from));
               if (!a.ok()) return a.status();
               auto b = txn.Get(Account(to));
@@ -91,7 +92,7 @@ TEST(BankTest, ConcurrentTransfersPreserveTheTotal) {
   std::thread auditor([&] {
     auto client = server->NewClient();
     while (!stop.load()) {
-      auto txn = client->Begin(v1::SNAPSHOT);
+      auto txn = client->Begin(client::Isolation::kSnapshot);
       ASSERT_TRUE(txn.ok()) << txn.status();
       auto scan = (*txn)->Scan("acct/", "acct0");
       ASSERT_TRUE(scan.ok()) << scan.status();
@@ -105,14 +106,15 @@ TEST(BankTest, ConcurrentTransfersPreserveTheTotal) {
   auditor.join();
   auto final_scan = setup->Scan("acct/", "acct0").value();
   EXPECT_EQ(Sum(final_scan), kAccounts * kInitial);
-  auto stats = setup->Stats().value();
+  auto stats = setup->GetStats().value();
   std::printf("transfers=%d gave_up=%d audits=%d commits=%llu aborts=%llu\n",
               done.load(), gave_up.load(), audits.load(),
-              static_cast<unsigned long long>(stats.commits()),
-              static_cast<unsigned long long>(stats.aborts_write_conflict() +
-                                              stats.aborts_read_conflict()));
+              static_cast<unsigned long long>(stats.Number("commits")),
+              static_cast<unsigned long long>(
+                  stats.Number("aborts_write_conflict") +
+                  stats.Number("aborts_read_conflict")));
   EXPECT_GT(done.load(), kThreads * kTransfers / 2);
-  EXPECT_EQ(stats.open_session_txns(), 0u);
+  EXPECT_EQ(stats.Number("open_session_txns"), 0u);
   EXPECT_EQ(server->Stop(SIGTERM), 0);
 }
 

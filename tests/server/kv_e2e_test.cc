@@ -10,14 +10,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "proto/kv.grpc.pb.h"
 #include "tests/server/server_process.h"
 
 namespace mvkv {
 namespace {
 
 using client::Client;
+using client::Compare;
+using client::Op;
+using ::testing::HasSubstr;
 using testing::ServerProcess;
 
 class KvE2eTest : public ::testing::Test {
@@ -34,16 +39,23 @@ class KvE2eTest : public ::testing::Test {
     EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Log();
     delete server_;
   }
-  void SetUp() override { client_ = server_->NewClient(); }
+  void SetUp() override {
+    client_ = server_->NewClient();
+    // The wire itself, for the tests of its framing (chunks, in-band codes).
+    stub_ = v1::KV::NewStub(grpc::CreateChannel(
+        server_->address(), grpc::InsecureChannelCredentials()));
+  }
 
   void Prepare(grpc::ClientContext* context) {
-    client_->PrepareContext(context, absl::Seconds(10));
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
   }
-  v1::StatsResponse Stats() { return client_->Stats().value(); }
+  client::Stats Stats() { return client_->GetStats().value(); }
+  uint64_t Stat(std::string_view name) { return Stats().Number(name); }
   // Stream ends are noticed by the server asynchronously.
   void WaitNoOpenTxns() {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while ((Stats().open_session_txns() != 0 || Stats().open_handles() != 0) &&
+    while ((Stat("open_session_txns") != 0 || Stat("open_handles") != 0) &&
            absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(10));
     }
@@ -51,6 +63,7 @@ class KvE2eTest : public ::testing::Test {
 
   static ServerProcess* server_;
   std::unique_ptr<Client> client_;
+  std::unique_ptr<v1::KV::Stub> stub_;
 };
 
 ServerProcess* KvE2eTest::server_ = nullptr;
@@ -91,7 +104,7 @@ TEST_F(KvE2eTest, ScanStreamsChunksInKeyOrderAndHonoursTheLimit) {
   request.set_end("scan0");
   request.set_chunk_size(100);
   request.set_limit(250);
-  auto reader = client_->stub()->Scan(&context, request);
+  auto reader = stub_->Scan(&context, request);
   v1::ScanResponse chunk;
   int chunks = 0, pairs = 0;
   bool more = false;
@@ -108,7 +121,7 @@ TEST_F(KvE2eTest, ScanStreamsChunksInKeyOrderAndHonoursTheLimit) {
 
 TEST_F(KvE2eTest, ReadsAtTheLatestSnapshotTimestampAndRefusesOlderOnes) {
   ASSERT_TRUE(client_->Put("snap/k", "v").ok());
-  const uint64_t visible = Stats().visible_ts();
+  const uint64_t visible = Stat("visible_ts");
   for (const uint64_t ts : {visible, visible - 1}) {
     grpc::ClientContext context;
     Prepare(&context);
@@ -116,7 +129,7 @@ TEST_F(KvE2eTest, ReadsAtTheLatestSnapshotTimestampAndRefusesOlderOnes) {
     request.set_key("snap/k");
     request.set_snapshot_ts(ts);
     v1::GetResponse response;
-    grpc::Status s = client_->stub()->Get(&context, request, &response);
+    grpc::Status s = stub_->Get(&context, request, &response);
     if (ts == visible) {
       ASSERT_TRUE(s.ok()) << s.error_message();
       EXPECT_EQ(response.snapshot_ts(), visible);
@@ -126,34 +139,31 @@ TEST_F(KvE2eTest, ReadsAtTheLatestSnapshotTimestampAndRefusesOlderOnes) {
   }
 }
 
-TEST_F(KvE2eTest, TxnComparesThenRunsTheMatchingBranchAtomically) {
+TEST_F(KvE2eTest, CompareAndCommitRunsTheBranchTheComparesChose) {
   auto ts = client_->Put("cas/k", "old").value();
-  v1::TxnRequest request;
-  auto* c = request.add_compares();
-  c->set_key("cas/k");
-  c->set_target(v1::Compare::VERSION);
-  c->set_version(ts);
-  auto* put = request.add_success()->mutable_put();
-  put->set_key("cas/k");
-  put->set_value("new");
-  request.add_success()->mutable_get()->set_key("cas/missing");
-  request.add_failure()->mutable_get()->set_key("cas/k");
-  auto r = client_->Txn(request);
+  const std::vector<Compare> compares = {
+      Compare::Version("cas/k", Compare::Result::kEqual, ts)};
+  const std::vector<Op> success = {Op::Put("cas/k", "new"),
+                                   Op::Get("cas/missing")};
+  const std::vector<Op> failure = {Op::Get("cas/k")};
+  auto r = client_->CompareAndCommit(compares, success, failure);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_TRUE(r->succeeded());
-  ASSERT_EQ(r->results_size(), 2);
-  EXPECT_EQ(r->results(0).put().commit_ts(), r->commit_ts());
-  EXPECT_TRUE(r->results(1).not_found());
+  EXPECT_TRUE(r->succeeded);
+  ASSERT_EQ(r->results.size(), 2u);
+  EXPECT_GT(r->commit_ts, ts);
+  EXPECT_FALSE(r->results[1].found);
   // The version moved: the same request now takes the failure branch.
-  r = client_->Txn(request);
+  r = client_->CompareAndCommit(compares, success, failure);
   ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->succeeded());
-  EXPECT_EQ(r->results(0).get().kv().value(), "new");
-  EXPECT_EQ(r->commit_ts(), 0u);
+  EXPECT_FALSE(r->succeeded);
+  ASSERT_EQ(r->results.size(), 1u);
+  EXPECT_TRUE(r->results[0].found);
+  EXPECT_EQ(r->results[0].kv.value, "new");
+  EXPECT_EQ(r->commit_ts, 0u);
 }
 
 TEST_F(KvE2eTest, SessionTransactionReadsItsOwnWritesAndCommitsAtomically) {
-  auto txn = client_->Begin(v1::SERIALIZABLE);
+  auto txn = client_->Begin(client::Isolation::kSerializable);
   ASSERT_TRUE(txn.ok()) << txn.status();
   ASSERT_TRUE((*txn)->Put("sess/a", "1").ok());
   ASSERT_TRUE((*txn)->Put("sess/b", "2").ok());
@@ -163,14 +173,14 @@ TEST_F(KvE2eTest, SessionTransactionReadsItsOwnWritesAndCommitsAtomically) {
   auto scan = (*txn)->Scan("sess/", "sess0");
   ASSERT_TRUE(scan.ok());
   EXPECT_EQ(scan->kvs.size(), 2u);
-  EXPECT_EQ(Stats().open_session_txns(), 1u);
+  EXPECT_EQ(Stat("open_session_txns"), 1u);
   auto ts = (*txn)->Commit();
   ASSERT_TRUE(ts.ok()) << ts.status();
   EXPECT_EQ(client_->Get("sess/b")->commit_ts, *ts);
   // Operation after commit.
   EXPECT_EQ((*txn)->Get("sess/a").status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Stats().open_session_txns(), 0u);
+  EXPECT_EQ(Stat("open_session_txns"), 0u);
 }
 
 TEST_F(KvE2eTest, ConcurrentWritersOfOneKeyConflict) {
@@ -189,7 +199,7 @@ TEST_F(KvE2eTest, SessionRefusesBeginInsideAnOpenTransaction) {
   request.mutable_begin();
   grpc::ClientContext context;
   Prepare(&context);
-  auto rw = client_->stub()->Session(&context);
+  auto rw = stub_->Session(&context);
   v1::SessionResponse response;
   ASSERT_TRUE(rw->Write(request) && rw->Read(&response));
   EXPECT_EQ(response.code(), 0);
@@ -203,147 +213,81 @@ TEST_F(KvE2eTest, SessionRefusesBeginInsideAnOpenTransaction) {
 }
 
 TEST_F(KvE2eTest, HandlesRunATransactionOverUnaryCalls) {
-  auto* stub = client_->stub();
-  v1::BeginTxnResponse begun;
-  {
-    grpc::ClientContext c;
-    Prepare(&c);
-    ASSERT_TRUE(stub->BeginTxn(&c, v1::BeginTxnRequest(), &begun).ok());
-  }
-  EXPECT_EQ(begun.lease_ms(), 400u);
-  EXPECT_EQ(Stats().open_handles(), 1u);
-  {
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::TxnPutRequest put;
-    put.set_txn_id(begun.txn_id());
-    put.set_key("h/k");
-    put.set_value("v");
-    v1::TxnPutResponse r;
-    ASSERT_TRUE(stub->TxnPut(&c, put, &r).ok());
-  }
-  {
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::TxnGetRequest get;
-    get.set_txn_id(begun.txn_id());
-    get.set_key("h/k");
-    v1::GetResponse r;
-    ASSERT_TRUE(stub->TxnGet(&c, get, &r).ok());
-    EXPECT_EQ(r.kv().value(), "v");
-  }
-  {
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::TxnDeleteRequest del;
-    del.set_txn_id(begun.txn_id());
-    del.set_key("h/gone");
-    v1::TxnDeleteResponse r;
-    ASSERT_TRUE(stub->TxnDelete(&c, del, &r).ok());
-  }
-  {
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::TxnScanRequest scan;
-    scan.set_txn_id(begun.txn_id());
-    scan.set_start("h/");
-    v1::ScanResponse r;
-    ASSERT_TRUE(stub->TxnScan(&c, scan, &r).ok());
-    EXPECT_GE(r.kvs_size(), 1);
-  }
-  {
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::KeepAliveRequest ka;
-    ka.set_txn_id(begun.txn_id());
-    v1::KeepAliveResponse r;
-    ASSERT_TRUE(stub->KeepAlive(&c, ka, &r).ok());
-  }
-  {
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::CommitTxnRequest commit;
-    commit.set_txn_id(begun.txn_id());
-    v1::CommitResponse r;
-    ASSERT_TRUE(stub->CommitTxn(&c, commit, &r).ok());
-    EXPECT_GT(r.commit_ts(), 0u);
-  }
+  auto handle = client_->BeginHandle();
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  client::TxnHandle& h = **handle;
+  EXPECT_EQ(h.lease(), absl::Milliseconds(400));
+  EXPECT_EQ(Stat("open_handles"), 1u);
+  ASSERT_TRUE(h.Put("h/k", "v").ok());
+  EXPECT_EQ(h.Get("h/k")->value, "v");
+  ASSERT_TRUE(h.Delete("h/gone").ok());
+  auto scan = h.Scan("h/", "");
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  EXPECT_GE(scan->kvs.size(), 1u);
+  ASSERT_TRUE(h.KeepAlive().ok());
+  auto ts = h.Commit();
+  ASSERT_TRUE(ts.ok()) << ts.status();
+  EXPECT_GT(*ts, 0u);
   EXPECT_EQ(client_->Get("h/k")->value, "v");
-  EXPECT_EQ(Stats().open_handles(), 0u);
-  {  // operation after commit
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::TxnGetRequest get;
-    get.set_txn_id(begun.txn_id());
-    get.set_key("h/k");
-    v1::GetResponse r;
-    EXPECT_EQ(stub->TxnGet(&c, get, &r).error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION);
-  }
-  {  // rollback of a fresh handle, then unknown handle
-    grpc::ClientContext c1, c2;
-    Prepare(&c1);
-    Prepare(&c2);
-    v1::BeginTxnResponse b;
-    ASSERT_TRUE(stub->BeginTxn(&c1, v1::BeginTxnRequest(), &b).ok());
-    v1::RollbackTxnRequest rb;
-    rb.set_txn_id(b.txn_id());
-    v1::RollbackResponse r;
-    ASSERT_TRUE(stub->RollbackTxn(&c2, rb, &r).ok());
-    grpc::ClientContext c3;
-    Prepare(&c3);
-    rb.set_txn_id(b.txn_id() + 1);
-    EXPECT_EQ(stub->RollbackTxn(&c3, rb, &r).error_code(),
-              grpc::StatusCode::NOT_FOUND);
-  }
+  EXPECT_EQ(Stat("open_handles"), 0u);
+  // After the commit: the message names the id the client holds.
+  absl::Status after = h.Get("h/k").status();
+  EXPECT_EQ(after.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(after.message(),
+              HasSubstr(absl::StrCat("transaction ", h.id(), " already committed")));
+  // Rollback of a fresh handle, then an unknown handle.
+  auto fresh = client_->BeginHandle().value();
+  ASSERT_TRUE(fresh->Rollback().ok());
+  v1::RollbackTxnRequest rb;
+  rb.set_txn_id(fresh->id() + 1);
+  v1::RollbackResponse r;
+  grpc::ClientContext c;
+  Prepare(&c);
+  EXPECT_EQ(stub_->RollbackTxn(&c, rb, &r).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(KvE2eTest, AnExpiredLeaseAbortsTheHandleAndReleasesItsSnapshot) {
   WaitNoOpenTxns();
-  auto* stub = client_->stub();
-  v1::BeginTxnResponse kept, dropped;
-  {
-    grpc::ClientContext c1, c2;
-    Prepare(&c1);
-    Prepare(&c2);
-    ASSERT_TRUE(stub->BeginTxn(&c1, v1::BeginTxnRequest(), &kept).ok());
-    ASSERT_TRUE(stub->BeginTxn(&c2, v1::BeginTxnRequest(), &dropped).ok());
-  }
-  const uint64_t expired_before = Stats().expired_leases();
-  ASSERT_EQ(Stats().open_handles(), 2u);
-  // Keep one alive for 3 leases; let the other lapse.
-  for (int i = 0; i < 12; ++i) {
-    grpc::ClientContext c;
-    Prepare(&c);
-    v1::KeepAliveRequest ka;
-    ka.set_txn_id(kept.txn_id());
-    v1::KeepAliveResponse r;
-    ASSERT_TRUE(stub->KeepAlive(&c, ka, &r).ok()) << i;
+  auto kept = client_->BeginHandle().value();
+  auto dropped = client_->BeginHandle().value();
+  const uint64_t expired_before = Stat("expired_leases");
+  ASSERT_EQ(Stat("open_handles"), 2u);
+  // Keep one alive until the other's lease has certainly run out and the
+  // reaper rolled it back (bounded: 100 renewals, 10 s).
+  for (int i = 0; i < 100 && Stat("expired_leases") == expired_before; ++i) {
+    ASSERT_TRUE(kept->KeepAlive().ok()) << i;
     absl::SleepFor(absl::Milliseconds(100));
   }
-  grpc::ClientContext c;
-  Prepare(&c);
-  v1::TxnGetRequest get;
-  get.set_txn_id(dropped.txn_id());
-  get.set_key("k");
-  v1::GetResponse r;
-  grpc::Status s = stub->TxnGet(&c, get, &r);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
-  EXPECT_NE(s.error_message().find("lease"), std::string::npos);
-  EXPECT_EQ(Stats().expired_leases(), expired_before + 1);
-  EXPECT_EQ(Stats().open_handles(), 1u);
-  grpc::ClientContext c2;
-  Prepare(&c2);
-  v1::RollbackTxnRequest rb;
-  rb.set_txn_id(kept.txn_id());
-  v1::RollbackResponse rr;
-  ASSERT_TRUE(stub->RollbackTxn(&c2, rb, &rr).ok());
-  EXPECT_EQ(Stats().open_handles(), 0u);
-  EXPECT_EQ(Stats().active_snapshots(), 0u);
+  absl::Status s = dropped->Get("k").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(s.message(), HasSubstr("lease"));
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("transaction ", dropped->id())));
+  EXPECT_EQ(Stat("expired_leases"), expired_before + 1);
+  EXPECT_EQ(Stat("open_handles"), 1u);
+  ASSERT_TRUE(kept->Rollback().ok());
+  EXPECT_EQ(Stat("open_handles"), 0u);
+  EXPECT_EQ(Stat("active_snapshots"), 0u);
+}
+
+TEST_F(KvE2eTest, StatsNamesTheTransactionAndTheClientPinningTheOldestSnapshot) {
+  WaitNoOpenTxns();
+  auto session = client_->Begin().value();
+  client::Stats s = Stats();
+  EXPECT_EQ(s.Number("oldest_snapshot_txn_id"), session->id());
+  EXPECT_EQ(s.Text("oldest_snapshot_holder"), "session");
+  EXPECT_THAT(s.Text("oldest_snapshot_peer"), HasSubstr("127.0.0.1"));
+  session.reset();
+  WaitNoOpenTxns();
+  auto handle = client_->BeginHandle().value();
+  s = Stats();
+  EXPECT_EQ(s.Number("oldest_snapshot_txn_id"), handle->id());
+  EXPECT_EQ(s.Text("oldest_snapshot_holder"), "handle");
+  ASSERT_TRUE(handle->Rollback().ok());
 }
 
 TEST_F(KvE2eTest, BadInputGetsTheRightStatusAndChangesNothing) {
-  const uint64_t commits = Stats().commits();
+  const uint64_t commits = Stat("commits");
   const std::string long_key(65, 'k');
   EXPECT_EQ(client_->Put("", "v").status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -359,18 +303,15 @@ TEST_F(KvE2eTest, BadInputGetsTheRightStatusAndChangesNothing) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(client_->Scan(long_key, "").status().code(),
             absl::StatusCode::kInvalidArgument);
-  // A Txn with one bad op writes nothing, not even its good ops.
-  v1::TxnRequest txn;
-  txn.add_success()->mutable_put()->set_key("bad/good");
-  txn.add_success()->mutable_put()->set_key("");
-  EXPECT_EQ(client_->Txn(txn).status().code(),
+  // A CompareAndCommit with one bad op writes nothing, not even its good ops.
+  EXPECT_EQ(client_
+                ->CompareAndCommit({}, {Op::Put("bad/good", "v"), Op::Put("", "v")})
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  v1::TxnRequest exists;
-  auto* c = exists.add_compares();
-  c->set_key("k");
-  c->set_target(v1::Compare::EXISTS);
-  c->set_result(v1::Compare::LESS);
-  EXPECT_EQ(client_->Txn(exists).status().code(),
+  Compare exists = Compare::Exists("k", true);
+  exists.result = Compare::Result::kLess;
+  EXPECT_EQ(client_->CompareAndCommit({exists}, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
   // Bad isolation level.
   {
@@ -379,7 +320,7 @@ TEST_F(KvE2eTest, BadInputGetsTheRightStatusAndChangesNothing) {
     v1::BeginTxnRequest begin;
     begin.set_isolation(static_cast<v1::Isolation>(7));
     v1::BeginTxnResponse r;
-    EXPECT_EQ(client_->stub()->BeginTxn(&context, begin, &r).error_code(),
+    EXPECT_EQ(stub_->BeginTxn(&context, begin, &r).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   // Inside a session: the stream survives bad ops.
@@ -393,12 +334,12 @@ TEST_F(KvE2eTest, BadInputGetsTheRightStatusAndChangesNothing) {
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(client_->Get("bad/good").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(Stats().commits(), commits);
+  EXPECT_EQ(Stat("commits"), commits);
 }
 
 TEST_F(KvE2eTest, TooManyOpenTransactionsIsResourceExhausted) {
   WaitNoOpenTxns();
-  std::vector<std::unique_ptr<client::Transaction>> open;
+  std::vector<std::unique_ptr<client::Txn>> open;
   for (int i = 0; i < 8; ++i) {
     auto txn = client_->Begin();
     ASSERT_TRUE(txn.ok()) << i << " " << txn.status();
@@ -409,11 +350,11 @@ TEST_F(KvE2eTest, TooManyOpenTransactionsIsResourceExhausted) {
   grpc::ClientContext context;
   Prepare(&context);
   v1::BeginTxnResponse r;
-  EXPECT_EQ(client_->stub()->BeginTxn(&context, {}, &r).error_code(),
+  EXPECT_EQ(stub_->BeginTxn(&context, {}, &r).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   open.clear();  // the streams end: the server rolls them back
   WaitNoOpenTxns();
-  EXPECT_EQ(Stats().open_session_txns(), 0u);
+  EXPECT_EQ(Stat("open_session_txns"), 0u);
   EXPECT_TRUE(client_->Begin().ok());
 }
 
@@ -422,11 +363,11 @@ TEST_F(KvE2eTest, StatsReportsBothMemoryAccounts) {
   ASSERT_TRUE(client_->Put("stats/k", "1").ok());
   ASSERT_TRUE(client_->Put("stats/k", "2").ok());
   auto s = Stats();
-  EXPECT_GE(s.active_snapshots(), 1u);
-  EXPECT_GE(s.retained_versions(), 1u);
-  EXPECT_GT(s.live_keys(), 0u);
-  EXPECT_GT(s.visible_ts(), 0u);
-  EXPECT_NE(s.oldest_snapshot_txn_id(), 0u);
+  EXPECT_GE(s.Number("active_snapshots"), 1u);
+  EXPECT_GE(s.Number("retained_versions"), 1u);
+  EXPECT_GT(s.Number("live_keys"), 0u);
+  EXPECT_GT(s.Number("visible_ts"), 0u);
+  EXPECT_EQ(s.Number("oldest_snapshot_txn_id"), txn->id());
 }
 
 // GET /metrics over a plain socket: Prometheus text with RPC counters and

@@ -51,7 +51,7 @@ TEST(KvFuzzSmokeTest, SeedsExerciseEveryRequestKind) {
   mvkv::v1::SessionRequest sput;
   sput.mutable_put()->set_key("s");
   Append(input, 14, sput);
-  mvkv::v1::TxnRequest txn;
+  mvkv::v1::CompareAndCommitRequest txn;
   txn.add_compares()->set_key("k");
   txn.add_success()->mutable_delete_()->set_key("k");
   Append(input, 4, txn);

@@ -37,9 +37,9 @@ Env& GetEnv() {
     options.limits = {.max_key_bytes = 16, .max_value_bytes = 64};
     e->db = mvkv::Database::Open(options).value();
     mvkv::server::HandlerOptions h;
-    h.max_open_txns = 4;
+    h.txns.max_open_txns = 4;
     h.max_txn_ops = 16;
-    h.txn_max_attempts = 2;
+    h.compare_and_commit_retry.max_attempts = 2;
     e->handler = std::make_unique<KvHandler>(e->db.get(), h);
     return e;
   }();
@@ -79,79 +79,63 @@ uint64_t MapId(uint64_t id, const std::vector<uint64_t>& handles) {
   return id;
 }
 
+// Parses a Request from the input and runs `call` on it.
+template <class Request, class Result>
+void Run(KvHandler& h, Result (KvHandler::*call)(const Request&),
+         const uint8_t* d, std::size_t n) {
+  Check((h.*call)(Parse<Request>(d, n)));
+}
+
+// As Run for a handle call: small txn_ids name the handles opened so far.
+template <class Request, class Result>
+void RunOnHandle(KvHandler& h, Result (KvHandler::*call)(const Request&),
+                 const uint8_t* d, std::size_t n,
+                 const std::vector<uint64_t>& handles) {
+  auto m = Parse<Request>(d, n);
+  m.set_txn_id(MapId(m.txn_id(), handles));
+  Check((h.*call)(m));
+}
+
 void RunOne(KvHandler& h, mvkv::server::Session& session, uint8_t kind,
             const uint8_t* d, std::size_t n, std::vector<uint64_t>& handles) {
   switch (kind % 15) {
     case 0:
-      Check(h.Get(Parse<v1::GetRequest>(d, n)));
-      break;
+      return Run(h, &KvHandler::Get, d, n);
     case 1:
-      Check(h.Put(Parse<v1::PutRequest>(d, n)));
-      break;
+      return Run(h, &KvHandler::Put, d, n);
     case 2:
-      Check(h.Delete(Parse<v1::DeleteRequest>(d, n)));
-      break;
+      return Run(h, &KvHandler::Delete, d, n);
     case 3:
-      Check(h.Scan(Parse<v1::ScanRequest>(d, n)));
-      break;
+      return Run(h, &KvHandler::Scan, d, n);
     case 4:
-      Check(h.Txn(Parse<v1::TxnRequest>(d, n)));
-      break;
+      return Run(h, &KvHandler::CompareAndCommit, d, n);
     case 5:
       (void)h.Stats();
-      break;
+      return;
     case 6: {
       auto r = h.BeginTxn(Parse<v1::BeginTxnRequest>(d, n));
       Check(r);
       if (r.ok()) handles.push_back(r->txn_id());
-      break;
+      return;
     }
-    case 7: {
-      auto m = Parse<v1::KeepAliveRequest>(d, n);
-      m.set_txn_id(MapId(m.txn_id(), handles));
-      Check(h.KeepAlive(m));
-      break;
-    }
-    case 8: {
-      auto m = Parse<v1::TxnGetRequest>(d, n);
-      m.set_txn_id(MapId(m.txn_id(), handles));
-      Check(h.TxnGet(m));
-      break;
-    }
-    case 9: {
-      auto m = Parse<v1::TxnPutRequest>(d, n);
-      m.set_txn_id(MapId(m.txn_id(), handles));
-      Check(h.TxnPut(m));
-      break;
-    }
-    case 10: {
-      auto m = Parse<v1::TxnDeleteRequest>(d, n);
-      m.set_txn_id(MapId(m.txn_id(), handles));
-      Check(h.TxnDelete(m));
-      break;
-    }
-    case 11: {
-      auto m = Parse<v1::TxnScanRequest>(d, n);
-      m.set_txn_id(MapId(m.txn_id(), handles));
-      Check(h.TxnScan(m));
-      break;
-    }
-    case 12: {
-      auto m = Parse<v1::CommitTxnRequest>(d, n);
-      m.set_txn_id(MapId(m.txn_id(), handles));
-      Check(h.CommitTxn(m));
-      break;
-    }
-    case 13: {
-      auto m = Parse<v1::RollbackTxnRequest>(d, n);
-      m.set_txn_id(MapId(m.txn_id(), handles));
-      Check(h.RollbackTxn(m));
-      break;
-    }
+    case 7:
+      return RunOnHandle(h, &KvHandler::KeepAlive, d, n, handles);
+    case 8:
+      return RunOnHandle(h, &KvHandler::TxnGet, d, n, handles);
+    case 9:
+      return RunOnHandle(h, &KvHandler::TxnPut, d, n, handles);
+    case 10:
+      return RunOnHandle(h, &KvHandler::TxnDelete, d, n, handles);
+    case 11:
+      return RunOnHandle(h, &KvHandler::TxnScan, d, n, handles);
+    case 12:
+      return RunOnHandle(h, &KvHandler::CommitTxn, d, n, handles);
+    case 13:
+      return RunOnHandle(h, &KvHandler::RollbackTxn, d, n, handles);
     default: {
       v1::SessionResponse r = session.Handle(Parse<v1::SessionRequest>(d, n));
       Check(absl::Status(static_cast<absl::StatusCode>(r.code()), r.message()));
-      break;
+      return;
     }
   }
 }

@@ -17,6 +17,9 @@
 
 namespace mvkv::testing {
 
+// The contents of the file at `path` ("" if it cannot be read).
+std::string ReadAll(const std::string& path);
+
 // Path of a runfile, e.g. Runfile("server/mvkv_server").
 std::string Runfile(const std::string& path);
 // A fresh directory under TEST_TMPDIR.

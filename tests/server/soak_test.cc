@@ -45,19 +45,15 @@ absl::Status OneOp(client::Client& c, std::mt19937_64& rng, int keys) {
       return c.Scan(start, "", 20).status();
     }
     case 3: {
-      v1::TxnRequest t;
-      auto* cmp = t.add_compares();
-      cmp->set_key(key());
-      cmp->set_target(v1::Compare::EXISTS);
-      cmp->set_exists(true);
-      t.add_success()->mutable_delete_()->set_key(key());
-      auto* put = t.add_failure()->mutable_put();
-      put->set_key(key());
-      put->set_value(value);
-      return c.Txn(t).status();
+      using client::Compare;
+      using client::Op;
+      return c
+          .CompareAndCommit({Compare::Exists(key(), true)}, {Op::Delete(key())},
+                            {Op::Put(key(), value)})
+          .status();
     }
     case 4:
-      return c.Transact([&](client::Transaction& txn) -> absl::Status {
+      return c.Transact([&](client::Txn& txn) -> absl::Status {
         const std::string a = key(), b = key();
         absl::Status s = txn.Get(a).status();
         if (!s.ok() && !absl::IsNotFound(s)) return s;
@@ -65,25 +61,10 @@ absl::Status OneOp(client::Client& c, std::mt19937_64& rng, int keys) {
         return txn.Put(b, value);
       });
     default: {
-      grpc::ClientContext begin_ctx, put_ctx, commit_ctx;
-      c.PrepareContext(&begin_ctx, absl::Seconds(10));
-      c.PrepareContext(&put_ctx, absl::Seconds(10));
-      c.PrepareContext(&commit_ctx, absl::Seconds(10));
-      v1::BeginTxnResponse begun;
-      grpc::Status s = c.stub()->BeginTxn(&begin_ctx, {}, &begun);
-      if (!s.ok()) return client::FromGrpc(s);
-      v1::TxnPutRequest put;
-      put.set_txn_id(begun.txn_id());
-      put.set_key(key());
-      put.set_value(value);
-      v1::TxnPutResponse put_r;
-      s = c.stub()->TxnPut(&put_ctx, put, &put_r);
-      if (!s.ok()) return client::FromGrpc(s);
-      v1::CommitTxnRequest commit;
-      commit.set_txn_id(begun.txn_id());
-      v1::CommitResponse commit_r;
-      return client::FromGrpc(
-          c.stub()->CommitTxn(&commit_ctx, commit, &commit_r));
+      auto handle = c.BeginHandle();
+      if (!handle.ok()) return handle.status();
+      if (absl::Status s = (*handle)->Put(key(), value); !s.ok()) return s;
+      return (*handle)->Commit().status();
     }
   }
 }
@@ -135,12 +116,20 @@ TEST(SoakTest, MixedTrafficCausesNoErrorsAndNoGrowthAfterWarmUp) {
       static_cast<unsigned long long>(errors.load()), warm, late, tolerance);
   EXPECT_EQ(errors.load(), 0u);
   EXPECT_LE(late, warm + tolerance);
+  // The clients' streams have ended; the server notices asynchronously.
   auto c = server->NewClient();
-  absl::SleepFor(absl::Milliseconds(200));
-  auto stats = c->Stats().value();
-  EXPECT_EQ(stats.open_session_txns(), 0u);
-  EXPECT_EQ(stats.open_handles(), 0u);
-  EXPECT_EQ(stats.active_snapshots(), 0u);
+  client::Stats stats;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(10);
+       absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(10))) {
+    stats = c->GetStats().value();
+    if (stats.Number("open_session_txns") == 0 &&
+        stats.Number("active_snapshots") == 0) {
+      break;
+    }
+  }
+  EXPECT_EQ(stats.Number("open_session_txns"), 0u);
+  EXPECT_EQ(stats.Number("open_handles"), 0u);
+  EXPECT_EQ(stats.Number("active_snapshots"), 0u);
   EXPECT_EQ(server->Stop(SIGTERM), 0);
 }
 

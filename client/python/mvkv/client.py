@@ -1,0 +1,252 @@
+"""Client: the connection to one mvkv_server and every call of mvkv.v1.KV.
+
+The Python twin of the C++ client (client/client.h): the same calls, types
+and words. proto/kv.proto is the wire contract behind it; every status code
+the server returns is raised as the mvkv.errors class of that code.
+
+  client = mvkv.Client("127.0.0.1:7070")
+  client.put("alice", "100")
+  with client.begin(mvkv.Isolation.SERIALIZABLE) as txn:   # commits at the end
+      txn.put("bob", txn.get("alice").value)
+  client.transact(lambda txn: txn.put("carol", "1"))       # retried on conflict
+
+Transactions come in three forms, as on the wire:
+  * Txn (begin, transact): interactive, on a Session stream; it lives as
+    long as the stream;
+  * TxnHandle (begin_handle): interactive through unary calls, kept alive
+    by a lease that every call renews;
+  * compare_and_commit: compares, then the operations of the branch they
+    chose, in one serializable transaction the server retries.
+
+Every call carries a deadline: `timeout` seconds for a unary call or a whole
+scan, `txn_timeout` for a Txn's stream as a whole. Connection problems and a
+server that is shutting down raise Unavailable, a passed deadline
+DeadlineExceeded.
+
+Server-streamed calls go through Client._stream, a generator that cancels
+the call when it is closed early; Watch, once the server has it, will be one
+more such generator beside scan_chunks.
+
+Thread safety: a Client is thread-safe (calls may run concurrently on its
+one channel). A Txn or TxnHandle is used by one thread at a time.
+"""
+
+import dataclasses
+
+import grpc
+
+from mvkv import _wire, data, errors, retry
+from mvkv._proto import health_pb2, health_pb2_grpc, kv_pb2, kv_pb2_grpc
+from mvkv.txn import Txn, TxnHandle
+
+_KV_SERVICE = kv_pb2.DESCRIPTOR.services_by_name["KV"].full_name
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+def _credentials(tls):
+    """Channel credentials for Client's `tls` argument; None = plaintext."""
+    if tls is None or tls is False:
+        return None
+    if isinstance(tls, grpc.ChannelCredentials):
+        return tls
+    if tls is True:
+        return grpc.ssl_channel_credentials()
+    try:
+        with open(tls, "rb") as f:
+            return grpc.ssl_channel_credentials(root_certificates=f.read())
+    except (OSError, TypeError) as e:
+        raise errors.InvalidArgument(
+            f"cannot read the TLS CA file {tls!r}: {e}") from None
+
+
+class Client:
+    """A connection to mvkv_server at `address` ("HOST:PORT").
+
+    token: sent as "authorization: Bearer <token>" on every call; None = none
+      (a server started with --auth_token answers Unauthenticated without).
+    tls: None for plaintext; a path to the PEM file of the CA that signed the
+      server's certificate; True for the system's trusted roots; or a
+      grpc.ChannelCredentials, used as it is. tls_server_name overrides the
+      name checked against the certificate (default: the host of address).
+    timeout: seconds, the deadline of every unary call and of a whole scan.
+    txn_timeout: seconds, the deadline of each Txn's stream as a whole.
+
+    Creating a Client does no I/O: a wrong address shows on the first call
+    (Unavailable). InvalidArgument for an empty address or an unreadable CA
+    file. close() (or `with Client(...) as client:`) closes the channel.
+    """
+
+    def __init__(self, address, token=None, tls=None, *, tls_server_name=None,
+                 timeout=10.0, txn_timeout=60.0):
+        if not address:
+            raise errors.InvalidArgument("no server address")
+        # Stats and big values may exceed gRPC's default 4 MiB.
+        options = [("grpc.max_receive_message_length", -1)]
+        if tls_server_name:
+            options.append(("grpc.ssl_target_name_override", tls_server_name))
+        credentials = _credentials(tls)
+        if credentials is None:
+            self._channel = grpc.insecure_channel(address, options=options)
+        else:
+            self._channel = grpc.secure_channel(address, credentials,
+                                                options=options)
+        self._kv = kv_pb2_grpc.KVStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.address = address
+        self.timeout = timeout
+        self.txn_timeout = txn_timeout
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ---- Autocommit calls. ----
+
+    def get(self, key, *, snapshot_ts=0):
+        """The newest version of `key` as a KeyValue; NotFound if missing.
+        snapshot_ts: 0 = the latest state (linearizable); otherwise served
+        only if it is the latest visible timestamp (OutOfRange if not)."""
+        r = self._unary(self._kv.Get, kv_pb2.GetRequest(
+            key=_wire.to_bytes(key), snapshot_ts=snapshot_ts))
+        return _wire.kv_from_proto(r.kv)
+
+    def put(self, key, value):
+        """Writes `key` in its own transaction; returns the commit timestamp
+        once the write is visible and durable."""
+        return self._unary(self._kv.Put, kv_pb2.PutRequest(
+            key=_wire.to_bytes(key),
+            value=_wire.to_bytes(value, "value"))).commit_ts
+
+    def delete(self, key):
+        """Deletes `key` in its own transaction; a DeleteResult (existed is
+        False, commit_ts 0, for a missing key)."""
+        r = self._unary(self._kv.Delete,
+                        kv_pb2.DeleteRequest(key=_wire.to_bytes(key)))
+        return data.DeleteResult(r.existed, r.commit_ts)
+
+    def scan(self, start=b"", end=b"", limit=0, *, snapshot_ts=0,
+             chunk_size=0):
+        """A generator of the KeyValues with start <= key < end (empty = no
+        bound) in key order, at most `limit` (0 = no limit), all read at one
+        snapshot; the server streams them in chunks (scan_chunks), read as
+        the generator is consumed. Closing the generator early cancels the
+        stream. Errors are raised as the generator reaches them."""
+        chunks = self.scan_chunks(start, end, limit, snapshot_ts=snapshot_ts,
+                                  chunk_size=chunk_size)
+        return (kv for chunk in chunks for kv in chunk.kvs)
+
+    def scan_chunks(self, start=b"", end=b"", limit=0, *, snapshot_ts=0,
+                    chunk_size=0):
+        """As scan, but a generator of the streamed chunks, each a
+        ScanResult (chunk_size pairs at most, 0 = the server's default;
+        snapshot_ts is the scan's; the last chunk says `more` when the limit
+        cut the range short). An empty range yields one empty chunk."""
+        request = _wire.scan_request(start, end, limit,
+                                     snapshot_ts=snapshot_ts,
+                                     chunk_size=chunk_size)
+        return self._stream(self._kv.Scan, request, _wire.scan_from_proto)
+
+    def compare_and_commit(self, compares=(), success=(), failure=()):
+        """Evaluates every Compare, then runs the Ops of `success` if all
+        held, else those of `failure`, in one serializable transaction (the
+        server retries its conflicts). A CompareAndCommitResult with one
+        OpResult per op of the branch that ran. InvalidArgument for a bad
+        key, value, range or compare; nothing is written then."""
+        r = self._unary(self._kv.CompareAndCommit,
+                        _wire.compare_and_commit_request(compares, success,
+                                                         failure))
+        return _wire.compare_and_commit_result(
+            r, list(success if r.succeeded else failure))
+
+    def stats(self):
+        """The server's statistics, a Stats mapping by field name."""
+        return _wire.stats_from_proto(
+            self._unary(self._kv.Stats, kv_pb2.StatsRequest()))
+
+    def health(self):
+        """Returns if the server answers the standard health check for
+        mvkv.v1.KV with SERVING; raises Unavailable with the state
+        otherwise."""
+        r = self._unary(self._health.Check,
+                        health_pb2.HealthCheckRequest(service=_KV_SERVICE))
+        if r.status != _SERVING:
+            state = health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
+            raise errors.Unavailable(f"server is {state}")
+
+    # ---- Transactions. ----
+
+    def begin(self, isolation=data.Isolation.SNAPSHOT):
+        """Opens an interactive transaction on a new Session stream: a Txn,
+        best used as `with client.begin(...) as txn:`. isolation: an
+        Isolation or its name ("snapshot", "serializable",
+        "read_committed"). ResourceExhausted past the server's
+        --max_open_txns; InvalidArgument for a bad isolation level."""
+        return Txn(self._kv, self._metadata, self.txn_timeout,
+                   _wire.isolation(isolation))
+
+    # `with client.transaction(isolation=...) as txn:` reads best.
+    transaction = begin
+
+    def begin_handle(self, isolation=data.Isolation.SNAPSHOT):
+        """Opens a transaction handle (BeginTxn): a TxnHandle, also usable
+        with `with`. Errors as begin."""
+        r = self._unary(self._kv.BeginTxn, kv_pb2.BeginTxnRequest(
+            isolation=_wire.isolation(isolation)))
+        return TxnHandle(self, r)
+
+    def transact(self, fn, *, isolation=data.Isolation.SNAPSHOT,
+                 retries=None):
+        """Runs fn(txn) in a new interactive transaction and commits it;
+        returns what fn returned. On a conflict or snapshot too old (raised
+        by fn or by the commit; mvkv.retry.is_retryable) starts over with a
+        new transaction after a jittered back-off. Anything else fn raises
+        rolls back and propagates. When every attempt failed, raises the
+        last error, its message prefixed "gave up after N attempts: ".
+
+        retries: None for retry.TRANSACT_POLICY (10 attempts, 1 ms to 100 ms
+        back-off, as the C++ client); an int n for that policy with n
+        retries (n + 1 attempts); or a RetryPolicy. InvalidArgument for a
+        bad policy.
+        """
+        policy = retries
+        if policy is None:
+            policy = retry.TRANSACT_POLICY
+        elif isinstance(policy, int):
+            policy = dataclasses.replace(retry.TRANSACT_POLICY,
+                                         max_attempts=retries + 1)
+        policy.validate()
+
+        def attempt():
+            with self.begin(isolation) as txn:
+                return fn(txn)
+
+        return retry.retry(policy, attempt)
+
+    # ---- The wire. ----
+
+    def _unary(self, method, request):
+        try:
+            return method(request, timeout=self.timeout,
+                          metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e) from None
+
+    def _stream(self, method, request, convert):
+        """A generator of convert(message) for each message the
+        server-streamed `method` sends."""
+        call = method(request, timeout=self.timeout, metadata=self._metadata)
+        try:
+            for message in call:
+                yield convert(message)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e) from None
+        finally:
+            call.cancel()  # a no-op once the stream has ended
+
