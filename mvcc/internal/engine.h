@@ -48,8 +48,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "disruptor/disruptor.h"
 #include "mvcc/db.h"
 #include "mvcc/internal/hash_index.h"
@@ -161,6 +163,19 @@ class Engine final {
   Record* Find(ReclaimDomain::Guard& guard, std::string_view key) const {
     return hash_.Find(guard, key, HashIndex::Hash(key));
   }
+  // MultiRead's `snapshot` for "the newest visible version" (ReadLatest).
+  static constexpr uint64_t kLatest = ~uint64_t{0};
+  // Batched point reads: calls visit(i, v) for every i in key order, with v
+  // the version keys[i] has at `snapshot` (ReadAt; kLatest: ReadLatest) or
+  // null if it has none. Groups of kMultiReadGroup keys share one guard, and
+  // each group issues its slots', then its records', then its versions'
+  // prefetches before reading any key, so their cache misses overlap. `v`
+  // is protected only during its visit; visit must be short and not block.
+  // REQUIRES: every key is valid (ValidateKey).
+  static constexpr std::size_t kMultiReadGroup = 16;
+  void MultiRead(absl::Span<const std::string_view> keys, uint64_t snapshot,
+                 absl::FunctionRef<void(std::size_t, const Version*)> visit)
+      const;
   // Live pairs in [start, end) at `snapshot`, in key order, at most `limit`
   // (0 = all).
   std::vector<KeyValue> ScanAt(std::string_view start, std::string_view end,

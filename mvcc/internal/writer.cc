@@ -224,8 +224,14 @@ void Engine::InstallKey(std::string_view key, std::string_view value,
   Record* r = hash_.FindForWriter(key, hash);
   if (r == nullptr) {
     if (tombstone) return;  // deleting a key nobody can see: nothing to do
-    r = NewRecord(key, hash, ordered_.RandomHeight());
-    InstallVersion(r, NewBytesVersion(value, false), ts);
+    const int height = ordered_.RandomHeight();
+    if (value.size() <= kMaxInRecordValueBytes) {
+      r = NewRecordWithValue(key, hash, height, value);
+      InstallVersion(r, r->in_record_version(), ts);
+    } else {
+      r = NewRecord(key, hash, height);
+      InstallVersion(r, NewBytesVersion(value, false), ts);
+    }
     hash_.Insert(r);
     ordered_.Insert(r);
     r->in_index = true;
@@ -338,6 +344,8 @@ uint64_t Engine::SweepSome(int n) {
 void Engine::RetireVersion(Version* v) {
   versions_.fetch_sub(1, std::memory_order_relaxed);
   version_bytes_.fetch_sub(v->footprint(), std::memory_order_relaxed);
+  // An in-record version is freed with its record (version.h, Invariant 4).
+  if (v->in_record) return;
   ReclaimDomain::Default().Retire(v, &DeleteVersion, v->footprint());
 }
 
