@@ -6,7 +6,9 @@
 //   put      one client, autocommit Put of distinct keys
 //   put_async  one client, PutAsync of distinct keys with at most
 //            --put_async_window commits in flight (the server's pattern)
-//   get      point reads of existing keys at --keys keys, --threads threads
+//   get      point reads of existing keys at --keys keys, --threads threads:
+//            --get_rounds rounds of a Get pass then a MultiGet pass
+//            (--multiget_batch keys per call), with the ratio
 //   lever    the Lever mix (defined in bench/engine/lever.h and --help):
 //            --lever_ops operations, 94% read, 2% insert, 1% remove, 3%
 //            update over --lever_keys keys (half loaded), on --threads
@@ -48,6 +50,12 @@ ABSL_FLAG(int64_t, put_ops, 2000000, "Autocommit puts in the put scenario.");
 ABSL_FLAG(int, put_async_window, 256,
           "Async commits in flight at most in the put_async scenario.");
 ABSL_FLAG(int64_t, get_ops, 20000000, "Point reads per get run (all threads).");
+ABSL_FLAG(int, multiget_batch, 32,
+          "Keys per Database::MultiGet call in the get scenario's multiget passes; 1 = "
+          "Get passes only.");
+ABSL_FLAG(int, get_rounds, 2,
+          "Rounds of the get scenario, each a Get pass then a MultiGet pass on the same "
+          "database.");
 ABSL_FLAG(int64_t, lever_ops, 25165824, "Operations in the lever scenario.");
 ABSL_FLAG(int64_t, lever_keys, 1 << 20, "Key range of the lever scenario.");
 ABSL_FLAG(std::string, lever_targets, "mvkv,libcuckoo,tbb",
@@ -127,35 +135,62 @@ Row RunPutAsync() {
                        ", \"window\": ", window)};
 }
 
-Row RunGet(int64_t nkeys) {
+// One pass of the get scenario: --get_ops random point reads of loaded
+// keys on --threads threads, one Get per read (batch == 1) or MultiGet
+// calls of `batch` keys.
+Row RunGetPass(Database& db, const std::vector<std::string>& keys, int batch, int round) {
+  const int threads = absl::GetFlag(FLAGS_threads);
+  const int64_t calls = absl::GetFlag(FLAGS_get_ops) / threads / batch;
+  const int64_t nkeys = static_cast<int64_t>(keys.size());
+  std::atomic<int64_t> found{0};
+  const double secs = Timed(threads, [&](int t) {
+    std::mt19937_64 rng(t + 1 + 1000 * round);
+    int64_t hits = 0;
+    std::vector<std::string_view> group(batch);
+    for (int64_t c = 0; c < calls; ++c) {
+      if (batch == 1) {
+        hits += db.Get(keys[rng() % nkeys]).ok();
+        continue;
+      }
+      for (std::string_view& k : group) k = keys[rng() % nkeys];
+      for (const auto& r : db.MultiGet(group)) hits += r.ok();
+    }
+    found.fetch_add(hits);
+  });
+  const int64_t reads = calls * batch * threads;
+  if (found.load() != reads) {
+    std::fprintf(stderr, "get: %lld of %lld reads missed\n",
+                 static_cast<long long>(reads - found.load()), static_cast<long long>(reads));
+    std::exit(1);
+  }
+  Row row{batch == 1 ? "get" : "multiget", nkeys, threads, reads, secs, ""};
+  row.extra = absl::StrFormat("\"ops_per_s_per_thread\": %.0f, \"batch\": %d, \"round\": %d",
+                              row.ops_per_s() / threads, batch, round);
+  return row;
+}
+
+// --get_rounds rounds of (Get, MultiGet) over the same loaded database;
+// each multiget row carries its rate as a ratio to the get row before it.
+std::vector<Row> RunGet(int64_t nkeys) {
   auto db = OpenOrDie();
   const std::string value(absl::GetFlag(FLAGS_value_bytes), 'v');
   Load(*db, nkeys, value);
-  const int threads = absl::GetFlag(FLAGS_threads);
-  const int64_t per_thread = absl::GetFlag(FLAGS_get_ops) / threads;
   // Keys are formatted up front: the loop measures the engine, not StrFormat.
   std::vector<std::string> keys;
   keys.reserve(nkeys);
   for (int64_t i = 0; i < nkeys; ++i) keys.push_back(Key(i));
-  std::atomic<int64_t> found{0};
-  const double secs = Timed(threads, [&](int t) {
-    std::mt19937_64 rng(t + 1);
-    int64_t hits = 0;
-    for (int64_t i = 0; i < per_thread; ++i) {
-      hits += db->Get(keys[rng() % nkeys]).ok();
-    }
-    found.fetch_add(hits);
-  });
-  if (found.load() != per_thread * threads) {
-    std::fprintf(stderr, "get: %lld of %lld reads missed\n",
-                 static_cast<long long>(per_thread * threads - found.load()),
-                 static_cast<long long>(per_thread * threads));
-    std::exit(1);
+  const int batch = absl::GetFlag(FLAGS_multiget_batch);
+  std::vector<Row> rows;
+  for (int round = 0; round < absl::GetFlag(FLAGS_get_rounds); ++round) {
+    rows.push_back(RunGetPass(*db, keys, 1, round));
+    if (batch <= 1) continue;
+    const double get_rate = rows.back().ops_per_s();
+    rows.push_back(RunGetPass(*db, keys, batch, round));
+    absl::StrAppend(&rows.back().extra,
+                    absl::StrFormat(", \"multiget_vs_get\": %.3f",
+                                    rows.back().ops_per_s() / get_rate));
   }
-  Row row{"get", nkeys, threads, per_thread * threads, secs, ""};
-  row.extra = absl::StrFormat("\"ops_per_s_per_thread\": %.0f",
-                              row.ops_per_s() / threads);
-  return row;
+  return rows;
 }
 
 // One row per target; mvkv's row carries its rate as a ratio to each hash
@@ -252,7 +287,8 @@ int Main() {
           std::fprintf(stderr, "--keys: bad count \"%s\"\n", std::string(k).c_str());
           return 2;
         }
-        rows.push_back(RunGet(n));
+        std::vector<Row> more = RunGet(n);
+        rows.insert(rows.end(), more.begin(), more.end());
       }
     } else if (scenario == "lever") {
       if (!Append("lever", RunLeverRows(), rows)) return 2;
