@@ -489,17 +489,18 @@ absl::StatusOr<std::string> Database::Get(std::string_view key) {
 
 BatchResults Database::MultiGet(absl::Span<const std::string_view> keys) {
   BatchResults out(keys.size(), absl::UnknownError("not read"));
-  BatchReads reads;
+  bool all_valid = true;
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (absl::Status s = ValidateKey(keys[i], limits()); !s.ok()) out[i] = s;
+    if (absl::Status s = ValidateKey(keys[i], limits()); !s.ok()) {
+      out[i] = std::move(s);
+      all_valid = false;
+    }
   }
-  const bool all_valid = std::none_of(out.begin(), out.end(), [](const auto& r) {
-    return absl::IsInvalidArgument(r.status());
-  });
   if (all_valid) {  // the common case reads `keys` as they are
     ReadBatch(*engine_, keys, keys, {}, Engine::kLatest, out);
     return out;
   }
+  BatchReads reads;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (absl::IsInvalidArgument(out[i].status())) continue;
     reads.keys.push_back(keys[i]);
