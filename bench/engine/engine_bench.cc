@@ -359,7 +359,8 @@ int Main() {
 
 int main(int argc, char** argv) {
   mvkv::flags::SetUsage(
-      "engine_bench: embedded engine micro-benchmarks (put, put_async, get, lever, release).\n\n"
+      "engine_bench: embedded engine micro-benchmarks (put, put_contended, put_async, get, lever,\n"
+      "release).\n\n"
       "The Lever mix (scenario lever): the read-heavy mix of the bustle harness that the Lever\n"
       "crate's README numbers come from: 94% read, 2% insert, 1% remove, 3% update, "
       "--lever_ops\n"
