@@ -141,7 +141,7 @@ absl::StatusOr<BatchResults> Txn::MultiGet(
     absl::Span<const std::string_view> keys) {
   TxnState& txn = *state_;
   if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
-  BatchResults out(keys.size(), absl::UnknownError("not read"));
+  BatchResults out(keys.size());  // each element set below
   BatchReads reads;
   reads.keys.reserve(keys.size());
   reads.positions.reserve(keys.size());
@@ -488,7 +488,7 @@ absl::StatusOr<std::string> Database::Get(std::string_view key) {
 }
 
 BatchResults Database::MultiGet(absl::Span<const std::string_view> keys) {
-  BatchResults out(keys.size(), absl::UnknownError("not read"));
+  BatchResults out(keys.size());  // each element set below
   bool all_valid = true;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (absl::Status s = ValidateKey(keys[i], limits()); !s.ok()) {
