@@ -5,7 +5,7 @@
 // versions nobody can see). A Record's `newest` and skip-list links likewise
 // change only in the writer. Readers load every link with acquire, inside a
 // reclaim guard; everything unlinked is retired through reclaim/, never
-// freed directly.
+// freed directly (an in-record version, Invariant 4, with its record).
 //
 // Invariants:
 //  1. A chain is ordered newest to oldest by commit_ts, strictly decreasing.
