@@ -122,6 +122,25 @@ TEST(MultiGetTest, TxnReadsOwnWritesThenItsSnapshot) {
   EXPECT_EQ(db->GetStats().versions, db->GetStats().index_keys);
 }
 
+// A transaction whose snapshot the engine released gets OutOfRange for the
+// whole batch, not partial results.
+TEST(MultiGetTest, ReleasedSnapshotFailsTheWholeBatch) {
+  Options options;
+  options.max_retained_bytes = 1;  // any retained version is over budget
+  auto db = OpenDb(options);
+  ASSERT_TRUE(db->Put("a", "1").ok());
+  auto txn = db->Begin();
+  const std::vector<std::string> keys = {"a", "b"};
+  ASSERT_TRUE(txn->MultiGet(Views(keys)).ok());
+  // The first overwrite retains "a"'s old version for the snapshot; the
+  // next commit's install finds the budget exceeded and releases it.
+  ASSERT_TRUE(db->Put("a", "2").ok());
+  ASSERT_TRUE(db->Put("a", "3").ok());
+  ASSERT_GE(db->GetStats().aborts_snapshot_too_old, 1u);
+  auto got = txn->MultiGet(Views(keys));
+  EXPECT_TRUE(IsSnapshotTooOld(got.status())) << got.status();
+}
+
 TEST(MultiGetTest, SerializableValidatesTheKeysItRead) {
   auto db = OpenDb();
   ASSERT_TRUE(db->Put("a", "1").ok());
