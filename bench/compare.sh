@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # bench/compare.sh — the same YCSB workload against several targets back to
-# back (bench/ycsb), one markdown table and one combined heap plot.
+# back (bench/ycsb), one markdown table and one combined plot (heap or
+# server RSS, throughput and p99 latency per 100 ms, stall windows shaded).
 #
-#   bench/compare.sh [-w WORKLOAD] [-t "embedded embedded-ebr rocksdb grpc etcd"] [-o OUTDIR] \
-#                    [-- extra ycsb flags, e.g. --records=100000 --seconds=10 --threads=2 --stall=txn:1@2s]
+#   bench/compare.sh [-w WORKLOAD] [-t "embedded embedded-ebr rocksdb grpc grpc-ebr etcd"] [-o OUTDIR] \
+#                    [-- extra ycsb flags, e.g. --records=100000 --seconds=10 --threads=2 --stall=thread:1@5s+10s]
 #
-# grpc starts bench's own mvkv_server (--start_server), etcd starts etcd on
-# loopback (--start_etcd). embedded-ebr is the embedded engine built on
-# epoch-based reclamation (--config=engine_ebr, mvcc/reclaim_scheme.h), to
-# compare reclaim schemes inside the engine. Env: BAZEL (default bazel),
-# BAZEL_ARGS (startup flags, e.g. --output_base=...), YCSB / MVKV_SERVER /
-# YCSB_EBR to skip the builds.
+# grpc starts bench's own mvkv_server (--start_server, with
+# --allow_fault_injection so --stall=server-reclaim works), grpc-ebr the same
+# server built with --config=engine_ebr, etcd starts etcd on loopback
+# (--start_etcd). embedded-ebr is the embedded engine built on epoch-based
+# reclamation (--config=engine_ebr, mvcc/reclaim_scheme.h), to compare
+# reclaim schemes inside the engine. Env: BAZEL (default bazel), BAZEL_ARGS
+# (startup flags, e.g. --output_base=...), YCSB / MVKV_SERVER / YCSB_EBR /
+# MVKV_SERVER_EBR to skip the builds.
 set -euo pipefail
 
 workload=a
@@ -21,7 +24,7 @@ while getopts "w:t:o:h" opt; do
     w) workload=$OPTARG ;;
     t) targets=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n '2,13p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -38,12 +41,16 @@ if [[ -z "${YCSB:-}" || -z "${MVKV_SERVER:-}" ]]; then
   YCSB=${YCSB:-$bin/bench/ycsb/ycsb}
   MVKV_SERVER=${MVKV_SERVER:-$bin/server/mvkv_server}
 fi
-if [[ " $targets " == *" embedded-ebr "* && -z "${YCSB_EBR:-}" ]]; then
+if [[ ( " $targets " == *" embedded-ebr "* && -z "${YCSB_EBR:-}" ) ||
+      ( " $targets " == *" grpc-ebr "* && -z "${MVKV_SERVER_EBR:-}" ) ]]; then
   BAZEL=${BAZEL:-bazel}
   # shellcheck disable=SC2086
-  $BAZEL ${BAZEL_ARGS:-} build --config=opt --config=engine_ebr --symlink_prefix=/ //bench/ycsb:ycsb >&2
+  $BAZEL ${BAZEL_ARGS:-} build --config=opt --config=engine_ebr --symlink_prefix=/ \
+    //bench/ycsb:ycsb //server:mvkv_server >&2
   # shellcheck disable=SC2086
-  YCSB_EBR=$($BAZEL ${BAZEL_ARGS:-} info --config=opt --config=engine_ebr bazel-bin 2>/dev/null)/bench/ycsb/ycsb
+  ebr_bin=$($BAZEL ${BAZEL_ARGS:-} info --config=opt --config=engine_ebr bazel-bin 2>/dev/null)
+  YCSB_EBR=${YCSB_EBR:-$ebr_bin/bench/ycsb/ycsb}
+  MVKV_SERVER_EBR=${MVKV_SERVER_EBR:-$ebr_bin/server/mvkv_server}
 fi
 
 mkdir -p "$out"
@@ -55,7 +62,8 @@ for t in $targets; do
   csv="$out/$t-$name.csv"
   ycsb=$YCSB
   case $t in
-    grpc) args=(--start_server="$MVKV_SERVER") ;;
+    grpc) args=(--start_server="$MVKV_SERVER" --server_args=--allow_fault_injection) ;;
+    grpc-ebr) args=(--start_server="$MVKV_SERVER_EBR" --server_args=--allow_fault_injection) ;;
     etcd) args=(--target=etcd://auto --start_etcd) ;;
     embedded-ebr) ycsb=$YCSB_EBR; args=(--target=embedded) ;;
     *) args=(--target="$t") ;;
@@ -66,43 +74,73 @@ for t in $targets; do
   csvs+=("$csv")
 done
 
-# One markdown table from the JSON rows (plain text tools only).
+# One markdown table from the JSON rows (Debian's python3, its json module).
 table="$out/table.md"
-{
-  echo "| target | workload | threads | ops/s | p50 us | p99 us | p99.9 us | heap start MiB | heap peak MiB | heap end MiB | retained versions peak | aborts | stall |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-  grep -o '{[^}]*}' "$json" | while read -r row; do
-    f() { echo "$row" | sed -n "s/.*\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\}[,}].*/\1/p"; }
-    mib() { awk -v b="$(f "$1")" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-    echo "| $(f target) | $(f workload) | $(f threads) | $(f ops_per_s) | $(f p50_us) | $(f p99_us) | $(f p999_us) | $(mib heap_start_bytes) | $(mib heap_peak_bytes) | $(mib heap_end_bytes) | $(f retained_versions_peak) | $(f aborts) | $(f stall) |"
-  done
-} > "$table"
+/usr/bin/python3 - "$json" > "$table" <<'PY'
+import json, sys
+cols = [("target", "target"), ("workload", "workload"), ("threads", "threads"),
+        ("ops/s", "ops_per_s"), ("p50 us", "p50_us"), ("p99 us", "p99_us"),
+        ("p99.9 us", "p999_us"), ("max us", "max_us"),
+        ("heap start MiB", "heap_start_bytes"), ("heap peak MiB", "heap_peak_bytes"),
+        ("heap end MiB", "heap_end_bytes"),
+        ("retained versions peak", "retained_versions_peak"),
+        ("unreclaimed objects peak", "unreclaimed_objects_peak"),
+        ("aborts", "aborts"), ("errors", "errors"), ("stall", "stall"),
+        ("stall window s", "stall_windows"), ("stalled threads", "stall_threads"),
+        ("ops/s in stall", "stall_ops_per_s"), ("ops/s outside", "outside_stall_ops_per_s"),
+        ("p99 us in stall", "stall_p99_us"), ("max us in stall", "stall_max_us")]
+def cell(row, key):
+    v = row.get(key, "")
+    if key.endswith("_bytes"):
+        return "%.1f" % (v / 1048576)
+    if isinstance(v, float):
+        return "%.1f" % v if key.endswith("per_s") else "%.3f" % v
+    return str(v).replace("|", "\\|")
+print("| " + " | ".join(c for c, _ in cols) + " |")
+print("|" + "---|" * len(cols))
+for row in json.load(open(sys.argv[1])):
+    print("| " + " | ".join(cell(row, k) for _, k in cols) + " |")
+PY
 cat "$table"
 
-# One plot: heap over time, one line per target.
+# One plot: heap (or server RSS), throughput and p99 over time, one line per
+# target; each --stall's T..T+D shaded (to the end without +D).
 plot="$out/compare.png"
 {
-  echo "set terminal png size 900,500"
+  echo "set terminal png size 900,900"
   echo "set output '$plot'"
   echo "set datafile separator ','"
-  echo "set title 'heap over time, workload $workload' noenhanced"
-  echo "set xlabel 'seconds'; set ylabel 'heap / server RSS (MiB)'; set key below; set yrange [0:*]"
+  echo "set multiplot layout 3,1 title 'workload $workload: $(basename "$out")' noenhanced"
+  echo "set xlabel 'seconds'; set key below; set lmargin 12"
+  n=1
   for a in "${extra[@]}"; do
     if [[ $a == --stall=* ]]; then
       for s in $(echo "${a#--stall=}" | tr ',' ' '); do
-        t=${s#*@}; t=${t%s}
-        [[ $t == *m ]] && t=$(awk -v v="${t%m}" 'BEGIN { print v / 1000 }')
-        echo "set arrow from $t, graph 0 to $t, graph 1 nohead dt 2 lc rgb 'red'"
-        echo "set label '$s' at $t, graph 0.95 tc rgb 'red' noenhanced"
+        # KIND:K@T[+D][:SELECT] -> T and T+D in seconds ("end" without D).
+        read -r from to < <(echo "$s" | awk '
+          function sec(v) { if (v ~ /ms$/) return substr(v, 1, length(v) - 2) / 1000;
+                            sub(/s$/, "", v); return v + 0 }
+          { split($0, p, ":"); at = p[2]; sub(/^[^@]*@?/, "", at); if (p[2] !~ /@/) at = "0";
+            d = ""; if (at ~ /\+/) { d = at; sub(/^[^+]*\+/, "", d); sub(/\+.*/, "", at) }
+            printf "%g %s\n", sec(at), d == "" ? "end" : sec(at) + sec(d) }')
+        [[ $to == end ]] && to="graph 1" || to="$to, graph 1"
+        echo "set object $n rect from $from, graph 0 to $to fc rgb '#ffd0d0' fs solid 0.6 noborder behind"
+        echo "set label $n '$s' at $from, graph 0.93 tc rgb 'red' noenhanced"
+        n=$((n + 1))
       done
     fi
   done
-  printf "plot "
-  sep=""
-  for c in "${csvs[@]}"; do
-    printf "%s'%s' every ::1 using 3:(\$6/1048576) with lines lw 2 title '%s'" "$sep" "$c" "$(basename "$c" .csv)"
-    sep=", "
+  for panel in "heap / server RSS (MiB):(\$6/1048576)" "ops/s (per 100 ms):5" "p99 latency (ms):(column(13) > 0 ? column(15)/1000 : NaN)"; do
+    echo "set ylabel '${panel%%:*}'"
+    [[ $panel == p99* ]] && echo "set logscale y; set yrange [*:*]" || echo "set yrange [0:*]"
+    printf "plot "
+    sep=""
+    for c in "${csvs[@]}"; do
+      printf "%s'%s' every ::1 using 3:%s with lines lw 2 title '%s'" "$sep" "$c" "${panel#*:}" "$(basename "$c" .csv)"
+      sep=", "
+    done
+    echo
   done
-  echo
+  echo "unset multiplot"
 } > "$plot.gp"
 gnuplot "$plot.gp" && echo "plot: $plot" >&2

@@ -32,6 +32,14 @@
 // a CommitCallback when the commit is done, so a server can have any number
 // of commits in flight without a thread per commit (see CommitCallback).
 //
+// Watches (Database::Watch) stream committed changes to a key, a range or a
+// prefix: one event per commit that touched the range, in commit order, each
+// exactly once, starting at the next commit or at a past commit timestamp
+// still in the change buffer. Every watch is only a cursor into one shared
+// buffer of Options::watch_buffer_bytes, so a watcher that stops reading
+// costs no memory: it is cancelled with ResourceExhausted when the buffer
+// moves past it, and no watcher ever slows a writer (see class Watch).
+//
 // Thread safety: Database is thread-safe. A Txn is used by one thread at a
 // time (it may move between threads); different Txns run concurrently.
 // TVar<T> handles may be shared between threads; their values are read and
@@ -43,10 +51,13 @@
 //                       whole transaction may succeed (see Transact()).
 //   FailedPrecondition  the transaction already committed or rolled back.
 //   OutOfRange          snapshot too old: the engine released this
-//                       transaction's snapshot (see IsSnapshotTooOld()).
+//                       transaction's snapshot (see IsSnapshotTooOld());
+//                       a watch start that is no longer buffered
+//                       ("compacted", see WatchRestartTs()).
 //   InvalidArgument     empty or oversized key, oversized value, bad range.
 //   ResourceExhausted   the commit pipeline is full and did not drain in time
-//                       (async commits: is full; they never wait for room).
+//                       (async commits: is full; they never wait for room);
+//                       too many watches; a watch that fell behind.
 //   Unavailable         the database is shutting down, or commits stopped
 //                       after a durability failure.
 #ifndef MVKV_MVCC_DB_H_
@@ -146,6 +157,21 @@ struct Options {
   // commits arrive. InfiniteDuration() disables the tick (limits are then
   // checked only when commits arrive).
   absl::Duration maintenance_interval = absl::Milliseconds(100);
+
+  // Watches (see class Watch). The change buffer every watch reads: the
+  // key changes of the newest commits, fed by the commit pipeline after
+  // each commit is visible, oldest dropped first. Its bytes are allocated
+  // at Open but only touched as commits fill it, so its resident size is
+  // min(bytes committed so far, watch_buffer_bytes). How far back a watch
+  // may start and how far a watcher may fall behind before it is cancelled
+  // both come from this size. A commit takes 32 bytes plus, per key
+  // written, 16 bytes and the key and the value each rounded up to 8: the
+  // default 64 MiB holds the last ~400,000 commits of one 16-byte key and
+  // a 100-byte value. 0 disables watches (Watch() is FailedPrecondition,
+  // commits skip the buffer); otherwise at least 4096.
+  std::size_t watch_buffer_bytes = std::size_t{64} << 20;
+  // Watches open at once; one more is ResourceExhausted. >= 1.
+  std::size_t max_watches = 10000;
 };
 
 // One key-value pair returned by Scan.
@@ -207,9 +233,16 @@ struct Stats {
   // Commit pipeline.
   uint64_t pipeline_batches = 0;      // group commits
   uint64_t pipeline_occupancy = 0;    // requests in the ring now
+  // Watches.
+  uint64_t watches = 0;                // open now
+  uint64_t watch_buffered_bytes = 0;   // change-buffer bytes holding commits
+  uint64_t watch_oldest_ts = 0;        // oldest start_ts a watch may use
+  uint64_t watch_events = 0;           // commit events returned, ever
+  uint64_t watch_slow_cancellations = 0;  // watches that fell behind, ever
 };
 
 class Database;
+class Replica;  // mvcc/replica.h
 class Txn;
 
 // The completion of an asynchronous commit (Txn::CommitAsync,
@@ -238,6 +271,7 @@ struct Record;
 struct Version;
 struct TxnState;
 class Engine;
+class WatchCore;
 // Allocates a typed version for a TVar (see TVar<T>).
 Version* NewTypedVersion(std::size_t size, std::size_t align,
                          void (*destroy)(void*), void** payload);
@@ -385,6 +419,164 @@ class Txn final {
   std::shared_ptr<mvcc_internal::TxnState> state_;
 };
 
+// ---- Watches. ----
+
+// The keys a watch follows. Build one with the factories; a range is
+// [start, end) in byte order, an empty end meaning "to the last key".
+struct WatchRange {
+  enum class Kind { kKey, kInterval, kPrefix };
+  Kind kind = Kind::kInterval;
+  std::string start;
+  std::string end;
+
+  // Exactly `key` (which must not be empty).
+  static WatchRange Key(std::string_view key);
+  // [start, end); an empty end = to the last key, so Interval("", "") is
+  // every key.
+  static WatchRange Interval(std::string_view start, std::string_view end);
+  // Every key that starts with `prefix`; "" = every key.
+  static WatchRange Prefix(std::string_view prefix);
+
+  bool Contains(std::string_view key) const {
+    return key >= start && (end.empty() || key < end);
+  }
+};
+
+// Database::Watch's start_ts for "from the next commit on".
+inline constexpr uint64_t kWatchFromNow = 0;
+
+struct WatchOptions {
+  // false: key-only events (every value empty). A key-only watch copies no
+  // value bytes, and a commit too large for the change buffer with its
+  // values still reaches it (see Watch::Next).
+  bool values = true;
+  // A progress event (WatchEvent::kProgress) whenever this long has passed
+  // without an event from this watch; InfiniteDuration() = only on
+  // RequestProgress(). At least 1 ms when set.
+  absl::Duration progress_interval = absl::InfiniteDuration();
+  // The watch's id, for Watch::id() and every message about the watch.
+  // 0 = the engine numbers it. A server passes the id its client holds.
+  uint64_t id = 0;
+};
+
+// One key's change in a commit.
+struct WatchChange {
+  std::string key;
+  std::string value;     // the new value; empty for a delete or key-only
+  bool deleted = false;  // a Delete (also of a key that did not exist)
+};
+
+struct WatchEvent {
+  enum class Type {
+    // One commit: all of its changes to the watched range, in key order.
+    kCommit,
+    // No changes: every change in the range committed at or before
+    // commit_ts has been returned; every later event has a greater one.
+    kProgress,
+  };
+  Type type = Type::kCommit;
+  uint64_t commit_ts = 0;
+  std::vector<WatchChange> changes;  // kCommit: at least one
+};
+
+// The commit timestamp a terminal watch error names, from its payload:
+//   OutOfRange "compacted" (Database::Watch or Watch::Next): the oldest
+//     start_ts still available; the changes before it are gone, so a
+//     client re-reads the range (e.g. a Scan in a Txn at snapshot S) and
+//     watches again from S + 1 (always available: see Database::Watch).
+//   ResourceExhausted (Watch::Next, the watch fell behind): the start_ts
+//     to resume from: everything before it was returned.
+// nullopt for any other status.
+std::optional<uint64_t> WatchRestartTs(const absl::Status& status);
+
+// One watch: a range and a cursor into the database's change buffer.
+// Obtained from Database::Watch; the consumer pulls events with Next() (or
+// asks to be called when Next() has something, NotifyWhenReady()).
+//
+// Events: one kCommit event per commit that changed a key in the range
+// (Put or Delete; TVars are not watched), in commit-timestamp order, each
+// exactly once, with all of that commit's changes to the range; they are
+// visible (a read started after Next returned sees the commit). Progress
+// events (kProgress) say how far the watch is current when it has nothing
+// else to say: on RequestProgress() and every
+// WatchOptions::progress_interval. To resume after the watch ends, watch
+// again from (last commit_ts returned) + 1, or WatchRestartTs() of the
+// ResourceExhausted error.
+//
+// Memory: the watch holds a cursor, its range and a key-sized scratch
+// buffer, nothing else, however far behind it is; the change buffer is
+// shared and fixed in size. When the
+// newest commits overwrite the oldest unread one, the watch ends with
+// ResourceExhausted (Stats::watch_slow_cancellations counts it when Next
+// finds out). Writers never wait for a watch and never copy anything for
+// one: a commit is appended once for all watches, and waking blocked
+// watchers costs the committing thread one load when none is blocked, and
+// at most one futex wake of one thread (the watch notifier) when some are,
+// however many.
+//
+// Thread safety: Next(), NotifyWhenReady() and the destructor are called by
+// one thread at a time (the consumer; it may change). Cancel(),
+// RequestProgress() and the accessors may be called from any thread at
+// any time. A Watch may outlive its Database: Next() then returns what was
+// buffered, then Unavailable.
+class Watch final {
+ public:
+  // Ends the watch and frees it; an armed NotifyWhenReady callback is
+  // dropped without running. REQUIRES: not concurrent with Next.
+  ~Watch();
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+
+  // The next event, waiting for one until `deadline`
+  // (absl::InfinitePast() = never wait). Errors:
+  //   DeadlineExceeded   nothing before the deadline; the watch goes on.
+  //   FailedPrecondition a NotifyWhenReady callback is armed; goes on.
+  // and, once returned, every later call returns the same terminal error:
+  //   ResourceExhausted  the watch fell behind the change buffer; the
+  //                      message and WatchRestartTs() name the start_ts to
+  //                      resume from.
+  //   OutOfRange         "compacted": a commit in the range was too large
+  //                      for the change buffer with its values (a watch
+  //                      with values), or any commit was too large even
+  //                      without them (its keys are unknown), so it was
+  //                      never buffered; WatchRestartTs() is that commit's
+  //                      timestamp + 1.
+  //   Cancelled          Cancel() was called.
+  //   Unavailable        the database closed and every commit buffered
+  //                      before it was returned.
+  // Progress: blocking only while there is nothing to return; otherwise
+  // it decodes at most every commit buffered after the cursor (skipping
+  // those outside the range) and never waits for a writer.
+  absl::StatusOr<WatchEvent> Next(absl::Time deadline = absl::InfiniteFuture());
+
+  // Calls `ready` once, on the database's watch notifier thread (never a
+  // commit thread), as soon as Next() would return without waiting: an
+  // event, a progress event or a terminal error is there. Until it runs,
+  // Next() is FailedPrecondition. `ready` must be short (a hand-off: it
+  // delays every other watch's callback); it may destroy this Watch.
+  // After the database closed it runs inline. FailedPrecondition (and
+  // `ready` is dropped) if a callback is armed already.
+  absl::Status NotifyWhenReady(absl::AnyInvocable<void() &&> ready);
+
+  // Asks for a progress event: the next Next() that finds nothing else to
+  // return (at once, if the watch is current) returns kProgress.
+  void RequestProgress();
+  // Ends the watch: Next() returns Cancelled from now on (a blocked Next
+  // wakes), an armed callback runs. Idempotent.
+  void Cancel();
+
+  uint64_t id() const;
+  const WatchRange& range() const;
+  // The first commit timestamp the watch may return (start_ts, or the
+  // next commit's for kWatchFromNow).
+  uint64_t start_ts() const;
+
+ private:
+  friend class Database;
+  explicit Watch(std::unique_ptr<mvcc_internal::WatchCore> core);
+  std::unique_ptr<mvcc_internal::WatchCore> core_;
+};
+
 class Database final {
  public:
   // Opens an empty in-memory database (or, with options.durability set,
@@ -396,7 +588,9 @@ class Database final {
   // Drains the commit pipeline (every acknowledged commit stays committed),
   // running the callbacks of async commits still in flight, and frees
   // everything. REQUIRES: no Txn of this database is alive and no call is in
-  // progress (a CommitCallback still pending is fine: it runs here).
+  // progress (a CommitCallback still pending is fine: it runs here). Watches
+  // may stay open, even blocked in Watch::Next: they return what was
+  // buffered, then Unavailable; armed NotifyWhenReady callbacks run here.
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -479,6 +673,25 @@ class Database final {
   template <class T>
   TVar<T> NewTVar(T initial);
 
+  // Starts a watch on `range` from `start_ts` (kWatchFromNow: from the next
+  // commit on; otherwise a commit timestamp, inclusive). Any start_ts from
+  // Stats::watch_oldest_ts to visible_ts + 1 works, so a client that read
+  // the range at snapshot S can always watch from S + 1 right after.
+  // Errors (nothing is created):
+  //   InvalidArgument    empty or oversized key, a prefix or bound over the
+  //                      key limit, end <= start, start_ts in the future
+  //                      (after the newest visible commit + 1), a progress
+  //                      interval under 1 ms.
+  //   OutOfRange         "compacted": start_ts is older than the oldest
+  //                      change still buffered; WatchRestartTs() names the
+  //                      oldest start_ts available.
+  //   ResourceExhausted  Options::max_watches watches are open.
+  //   FailedPrecondition watches are disabled (watch_buffer_bytes = 0).
+  //   Unavailable        the database is closing.
+  absl::StatusOr<std::unique_ptr<mvkv::Watch>> Watch(
+      const WatchRange& range, uint64_t start_ts = kWatchFromNow,
+      const WatchOptions& options = WatchOptions());
+
   Stats GetStats() const;
 
   // The input limits of Options::limits (for validating requests before
@@ -486,6 +699,7 @@ class Database final {
   const Limits& limits() const;
 
  private:
+  friend class Replica;  // the replication entry points (mvcc/replica.h)
   explicit Database(std::unique_ptr<mvcc_internal::Engine> engine);
   std::shared_ptr<mvcc_internal::Record> NewTVarRecord(
       mvcc_internal::Version* initial);

@@ -4,6 +4,12 @@
 // from the commit pipeline's persist step only, so an implementation is called
 // (PersistBatch, and Load before serving) by one thread at a time. A version becomes
 // visible to readers only after PersistBatch() returned OK for its batch.
+//
+// Two kinds of PersistBatch failure: a storage failure (any error) stops all
+// commits for good; a batch that was not committed but leaves the layer able
+// to go on (BatchNotCommittedError, e.g. a replicated layer whose node lost
+// its leadership) fails only that batch's commits, and the engine takes its
+// versions back out.
 #ifndef MVKV_MVCC_DURABILITY_H_
 #define MVKV_MVCC_DURABILITY_H_
 
@@ -14,6 +20,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace mvkv {
@@ -31,15 +39,46 @@ struct DurableCommit {
   absl::Span<const DurableWrite> writes;
 };
 
+// One live key of a state snapshot: what Durability::Load hands the engine,
+// and what a replica streams to and from a snapshot (mvcc/replica.h).
+struct SnapshotEntry {
+  std::string_view key;
+  std::string_view value;
+  uint64_t commit_ts = 0;
+};
+
+// The status PersistBatch returns for a batch that was not made durable while
+// the layer itself is still sound (a replicated layer: the node lost its
+// leadership, or never had it, while the batch was on its way to a quorum;
+// the batch may still commit through the new leader, so its outcome is
+// unknown to the client). Unavailable, with a payload that tells it from a
+// storage failure.
+inline constexpr char kBatchNotCommittedPayload[] =
+    "type.mvkv.dev/batch-not-committed";
+inline absl::Status BatchNotCommittedError(std::string_view why) {
+  absl::Status s(absl::StatusCode::kUnavailable,
+                 absl::string_view(why.data(), why.size()));
+  s.SetPayload(kBatchNotCommittedPayload, absl::Cord("1"));
+  return s;
+}
+inline bool IsBatchNotCommitted(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         status.GetPayload(kBatchNotCommittedPayload).has_value();
+}
+
 class Durability {
  public:
   virtual ~Durability() = default;
 
   // Makes one group of commits (in commit-timestamp order) durable in the
   // implementation's mode, atomically: after a crash either all of the batch
-  // is recovered or none of it. OK means durable. Any error makes the engine
-  // stop accepting commits (the batch's committers and every later one get
-  // Unavailable with the cause); reads go on serving the last durable state.
+  // is recovered or none of it. OK means durable. BatchNotCommittedError:
+  // this batch is not durable (its committers get Unavailable, its versions
+  // are unlinked and the commit timestamps reused) and commits go on; the
+  // engine's default (fused) pipeline layout only: the staged layout treats
+  // it as any other error. Any other error makes the engine stop accepting
+  // commits (the batch's committers and every later one get Unavailable with
+  // the cause); reads go on serving the last durable state.
   virtual absl::Status PersistBatch(absl::Span<const DurableCommit> batch) = 0;
 
   // Called once by Database::Open before it serves: calls `sink` for every

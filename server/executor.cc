@@ -1,12 +1,22 @@
 #include "server/executor.h"
 
+#include <pthread.h>
+
+#include <string>
 #include <utility>
 
 namespace mvkv::server {
 
 Executor::Executor(int threads, std::size_t max_queue) : max_queue_(max_queue) {
   workers_.reserve(threads);
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, i] {
+      // Named for tools and load tests (/proc/PID/task/TID/comm).
+      const std::string name = "mvkv-worker-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      Work();
+    });
+  }
 }
 
 Executor::~Executor() { Shutdown(); }

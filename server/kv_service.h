@@ -50,6 +50,11 @@ class KvService final : public v1::KV::CallbackService {
   // otherwise hold gRPC's shutdown until its deadline).
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
+  // The token check of every call (Call), also the Admin service's: OK, or
+  // UNAUTHENTICATED when a token is required and the call's `authorization`
+  // metadata is not "Bearer <token>".
+  grpc::Status CheckAuth(grpc::CallbackServerContext* context) const;
+
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetRequest* request,
                                 v1::GetResponse* response) override;
@@ -116,8 +121,7 @@ class KvService final : public v1::KV::CallbackService {
                                      grpc::CallbackServerContext* context,
                                      Response* response, Where where, Fn fn);
 
-  // For Call: the token check, and recording a finished call.
-  grpc::Status CheckAuth(grpc::CallbackServerContext* context) const;
+  // For Call: recording a finished call.
   void Record(Method method, const grpc::Status& status,
               absl::Duration latency) const;
 

@@ -60,6 +60,11 @@ ABSL_FLAG(std::string, auth_token, "",
           "If set, every KV call needs metadata 'authorization: Bearer "
           "<token>' (UNAUTHENTICATED otherwise). Health checks need none.");
 ABSL_FLAG(bool, log_requests, false, "Log every RPC as a JSON line.");
+ABSL_FLAG(bool, allow_fault_injection, false,
+          "For load tests only: let mvkv.v1.Admin (proto/admin.proto) inject "
+          "faults, e.g. StallReclaim parks server threads inside a reclaim "
+          "guard (bench/ycsb --stall=server-reclaim). Off: those calls get "
+          "PERMISSION_DENIED. They need the --auth_token like KV calls.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.auth_token = absl::GetFlag(FLAGS_auth_token);
   options.log_requests = absl::GetFlag(FLAGS_log_requests);
+  options.allow_fault_injection = absl::GetFlag(FLAGS_allow_fault_injection);
 
   using mvkv::server::Log;
   auto server = mvkv::server::Server::Start(options);
@@ -115,6 +121,9 @@ int main(int argc, char** argv) {
        {"storage", options.data_dir.empty() ? "memory" : options.data_dir},
        {"tls", options.tls_cert_file.empty() ? "off" : "on"},
        {"auth", options.auth_token.empty() ? "off" : "bearer"}});
+  if (options.allow_fault_injection) {
+    Log("warn", "fault injection allowed (mvkv.v1.Admin): for load tests only");
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

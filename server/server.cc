@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/admin_service.h"
 #include "server/executor.h"
 #include "server/kv_service.h"
 #include "server/log.h"
@@ -147,6 +149,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->service_ = std::make_unique<KvService>(
       server->handler_.get(), server->executor_.get(), server->metrics_.get(),
       options.auth_token, options.log_requests);
+  server->admin_ = std::make_unique<AdminService>(
+      options.allow_fault_injection,
+      [kv = server->service_.get()](grpc::CallbackServerContext* context) {
+        return kv->CheckAuth(context);
+      });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -156,6 +163,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->admin_.get());
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -178,6 +186,7 @@ Server::~Server() {
     Shutdown();
     Wait();
   }
+  admin_.reset();  // releases threads a fault left parked
   // No call is in flight any more: drain the workers, end every open
   // transaction (their snapshots), then the Database drains its pipeline.
   if (executor_ != nullptr) executor_->Shutdown();
@@ -192,6 +201,10 @@ int Server::metrics_port() const {
   return metrics_ == nullptr ? 0 : metrics_->port();
 }
 
+// How long Shutdown keeps health watchers' streams open after turning
+// NOT_SERVING, at most (bounded by the grace period).
+constexpr absl::Duration kAnnounceDrain = absl::Milliseconds(200);
+
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(shutdown_once_, [&] {
     server_->GetHealthCheckService()->SetServingStatus(false);
@@ -205,7 +218,11 @@ void Server::Shutdown(absl::Duration grace) {
         [&] { server_->Shutdown(absl::ToChronoTime(deadline)); });
     // A call counts until its reactor is done, i.e. its status is on the
     // wire, so nothing finished is cut off below.
-    while (service_->in_flight() > 0 && absl::Now() < deadline) {
+    // Health watchers (load balancers) get a moment to read NOT_SERVING
+    // before their streams are cancelled with the idle connections.
+    const absl::Time announced = absl::Now() + std::min(grace, kAnnounceDrain);
+    while ((service_->in_flight() > 0 || absl::Now() < announced) &&
+           absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }
     grpc_server_cancel_all_calls(server_->c_server());

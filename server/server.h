@@ -2,8 +2,9 @@
 // over a Database, plus the standard gRPC health check
 // (grpc.health.v1.Health, for the server as a whole, service "", and for
 // "mvkv.v1.KV"; any other name is NOT_FOUND) and server reflection, optional TLS, bearer-token
-// authentication and Prometheus metrics. Tests start it in-process; main.cc
-// only parses flags.
+// authentication and Prometheus metrics, and mvkv.v1.Admin's fault injection
+// (off unless allow_fault_injection; server/admin_service.h). Tests start it
+// in-process; main.cc only parses flags.
 //
 // Lifecycle: Start() opens the database and serves. Shutdown() marks the
 // server and "mvkv.v1.KV" NOT_SERVING (health watchers see it at once), stops accepting calls and lets calls in flight finish
@@ -31,6 +32,7 @@ class Server;
 
 namespace mvkv::server {
 
+class AdminService;
 class Executor;
 class KvService;
 class Metrics;
@@ -80,6 +82,9 @@ struct ServerOptions {
   // Log every RPC (JSON lines on stderr); errors on the server side are
   // always logged.
   bool log_requests = false;
+  // mvkv.v1.Admin's faults (server/admin_service.h) for load tests; off =
+  // they answer PERMISSION_DENIED. Never on a production server.
+  bool allow_fault_injection = false;
 };
 
 class Server final {
@@ -101,7 +106,9 @@ class Server final {
   int metrics_port() const;
 
   // Marks the server NOT_SERVING, stops accepting calls and waits up to
-  // `grace` for calls in flight, then cancels the rest. Idempotent.
+  // `grace` for calls in flight (and at least 200 ms, bounded by `grace`,
+  // so health watchers read NOT_SERVING), then cancels the rest.
+  // Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
   // Blocks until Shutdown() has completed.
@@ -115,6 +122,7 @@ class Server final {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<KvService> service_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::once_flag shutdown_once_;

@@ -1,5 +1,7 @@
 #include "server/txn_table.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -34,7 +36,12 @@ void TxnTable::Entry::Finish(absl::Status fate) {
 
 TxnTable::TxnTable(Database* db, const TxnTableOptions& options)
     : db_(db), options_(options), rng_(std::random_device()()) {
-  if (options_.reaper_thread) reaper_ = std::thread([this] { ReaperLoop(); });
+  if (options_.reaper_thread) {
+    reaper_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "mvkv-txn-reaper");
+      ReaperLoop();
+    });
+  }
 }
 
 TxnTable::~TxnTable() {

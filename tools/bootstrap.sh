@@ -12,6 +12,8 @@ PACKAGES=(
   # Libraries the project links.
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librocksdb-dev prometheus-cpp-dev libjemalloc-dev
+  # Consensus: canonical's libraft on libuv (replication/).
+  libraft-dev libuv1-dev
   # Tests; clang + libFuzzer runtime for the request
   # fuzzer (tools/run_fuzz.sh); openssl makes TLS test certificates.
   libgtest-dev libgmock-dev clang libclang-rt-14-dev openssl

@@ -26,11 +26,20 @@ PROBES=(
   "reclaim    //common:retry           forbidden"
   "client     //mvcc:mvcc              forbidden"
   "client     //common:retry           allowed"
+  "mvcc       //replication:node       forbidden"
+  "storage    //replication:node       forbidden"
+  "replication //server:server         forbidden"
+  "replication //client:client         forbidden"
+  "replication //proto:kv_cc_proto     forbidden"
+  "server     //mvcc:replica           forbidden"
   "mvcc       //reclaim:reclaim        allowed"
   "mvcc       //disruptor:disruptor    allowed"
   "server     //mvcc:mvcc              allowed"
   "server     //proto:kv_cc_proto      allowed"
   "bench      //flags:usage            allowed"
+  "replication //mvcc:mvcc             allowed"
+  "replication //storage:storage       allowed"
+  "server     //replication:node       allowed"
 )
 
 probe_dirs=()

@@ -17,12 +17,6 @@ namespace {
 
 using etcdserverpb::KV;
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      s.error_message());
-}
-
 std::unique_ptr<KV::Stub> NewStub(const std::string& address) {
   return KV::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));

@@ -2,8 +2,15 @@
 // per worker session; read-modify-write is an interactive transaction
 // (Client::Transact, retried on ABORTED); the stalled snapshot is an
 // interactive transaction held open, its lease renewed by a read per second.
+// The server-reclaim stall goes through mvkv.v1.Admin (proto/admin.proto).
+// Stats, which the sampler calls every 100 ms, has a short deadline so a
+// frozen server leaves a gap in the timeline instead of stopping it.
+#include <chrono>
+
 #include "bench/ycsb/targets_internal.h"
 #include "client/client.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/admin.grpc.pb.h"
 
 namespace mvkv::ycsb::targets_internal {
 namespace {
@@ -11,11 +18,68 @@ namespace {
 using client::Client;
 using client::ClientOptions;
 
-absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& address) {
+absl::StatusOr<std::unique_ptr<Client>> Connect(
+    const std::string& address, absl::Duration timeout = absl::Seconds(10)) {
   ClientOptions o;
   o.server = address;
+  o.timeout = timeout;
   return Client::Connect(o);
 }
+
+// mvkv.v1.Admin calls with a deadline (no bearer token: the harness sends
+// none on its KV calls either).
+class Admin {
+ public:
+  explicit Admin(const std::string& address)
+      : stub_(v1::Admin::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+  absl::StatusOr<v1::FaultInjectionStatusResponse> Status() {
+    v1::FaultInjectionStatusResponse r;
+    grpc::ClientContext c;
+    Deadline(c);
+    return Result(stub_->FaultInjectionStatus(&c, {}, &r), r);
+  }
+  absl::Status Stall(int threads) {
+    v1::StallReclaimRequest req;
+    req.set_threads(threads);
+    v1::StallReclaimResponse r;
+    grpc::ClientContext c;
+    Deadline(c);
+    return Result(stub_->StallReclaim(&c, req, &r), r).status();
+  }
+  absl::Status Release() {
+    v1::ReleaseReclaimStallResponse r;
+    grpc::ClientContext c;
+    Deadline(c);
+    return Result(stub_->ReleaseReclaimStall(&c, {}, &r), r).status();
+  }
+
+ private:
+  static void Deadline(grpc::ClientContext& c) {
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+  template <class R>
+  static absl::StatusOr<R> Result(const grpc::Status& s, const R& r) {
+    if (!s.ok()) return FromGrpc(s);
+    return r;
+  }
+  std::unique_ptr<v1::Admin::Stub> stub_;
+};
+
+class GrpcParked final : public ParkedServerThreads {
+ public:
+  explicit GrpcParked(std::shared_ptr<Admin> admin) : admin_(std::move(admin)) {}
+  ~GrpcParked() override { Release().IgnoreError(); }
+  absl::Status Release() override {
+    if (admin_ == nullptr) return absl::OkStatus();
+    absl::Status s = admin_->Release();
+    admin_.reset();
+    return s;
+  }
+
+ private:
+  std::shared_ptr<Admin> admin_;
+};
 
 class GrpcSession final : public Session {
  public:
@@ -63,8 +127,18 @@ class GrpcStall final : public StalledSnapshot {
 class GrpcTarget final : public Target {
  public:
   GrpcTarget(std::string address, std::unique_ptr<Client> stats, pid_t pid)
-      : address_(std::move(address)), stats_(std::move(stats)), pid_(pid) {}
-  std::string name() const override { return "grpc"; }
+      : address_(std::move(address)),
+        stats_(std::move(stats)),
+        pid_(pid),
+        admin_(std::make_shared<Admin>(address_)) {
+    // A server built with --config=engine_ebr reports itself apart, like
+    // the embedded target (a server without mvkv.v1.Admin is just "grpc").
+    absl::StatusOr<v1::FaultInjectionStatusResponse> st = admin_->Status();
+    if (st.ok() && st->reclaim_scheme() != "crystalline") {
+      name_ += "-" + st->reclaim_scheme();
+    }
+  }
+  std::string name() const override { return name_; }
   absl::StatusOr<std::unique_ptr<Session>> NewSession() override {
     absl::StatusOr<std::unique_ptr<Client>> c = Connect(address_);
     if (!c.ok()) return c.status();
@@ -96,11 +170,32 @@ class GrpcTarget final : public Target {
                s->Number("aborts_snapshot_too_old");
     return a;
   }
+  absl::Status CanParkServerThreads() override {
+    absl::StatusOr<v1::FaultInjectionStatusResponse> st = admin_->Status();
+    if (!st.ok()) {
+      return absl::FailedPreconditionError(
+          "server-reclaim: mvkv.v1.Admin at " + address_ + ": " + st.status().ToString());
+    }
+    if (!st->allowed()) {
+      return absl::FailedPreconditionError(
+          "server-reclaim: mvkv_server at " + address_ +
+          " does not allow fault injection: start it with --allow_fault_injection "
+          "(with --start_server: --server_args=--allow_fault_injection)");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::unique_ptr<ParkedServerThreads>> ParkServerThreads(
+      int count) override {
+    if (absl::Status s = admin_->Stall(count); !s.ok()) return s;
+    return std::make_unique<GrpcParked>(admin_);
+  }
 
  private:
   std::string address_;
   std::unique_ptr<Client> stats_;
   pid_t pid_;
+  std::shared_ptr<Admin> admin_;
+  std::string name_ = "grpc";
 };
 
 }  // namespace
@@ -114,7 +209,10 @@ absl::StatusOr<std::unique_ptr<Target>> OpenGrpc(const std::string& address,
     return absl::UnavailableError(
         std::string("mvkv_server at ") + address + ": " + std::string(h.message()));
   }
-  return std::make_unique<GrpcTarget>(address, std::move(*c), server_pid);
+  // The sampler's client: Stats must not hold the timeline up for long.
+  absl::StatusOr<std::unique_ptr<Client>> stats = Connect(address, absl::Milliseconds(250));
+  if (!stats.ok()) return stats.status();
+  return std::make_unique<GrpcTarget>(address, std::move(*stats), server_pid);
 }
 
 }  // namespace mvkv::ycsb::targets_internal

@@ -28,6 +28,16 @@ void Histogram::Record(uint64_t v) {
   sum_ += v;
 }
 
+void Histogram::RecordBucket(int bucket, uint64_t n) {
+  if (n == 0) return;
+  const uint64_t v = BucketHigh(bucket);
+  counts_[bucket] += n;
+  count_ += n;
+  min_ = std::min(min_, v);
+  max_ = std::max(max_, v);
+  sum_ += static_cast<long double>(v) * n;
+}
+
 void Histogram::Merge(const Histogram& o) {
   for (int i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
   count_ += o.count_;

@@ -21,6 +21,9 @@ class Histogram {
   Histogram() : counts_(kBuckets, 0) {}
 
   void Record(uint64_t value_ns);
+  // `n` values known only by their bucket, each taken as the bucket's upper
+  // bound (a timeline's interval histogram, bench/ycsb/live_latency.h).
+  void RecordBucket(int bucket, uint64_t n);
   void Merge(const Histogram& other);
 
   uint64_t count() const { return count_; }

@@ -1,7 +1,9 @@
 // ycsb: YCSB-style load harness for mvkv and its peers, with stalled-thread
 // and stalled-transaction scenarios. See --help and bench/ycsb/README.md.
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "bench/ycsb/exit_guard.h"
 #include "bench/ycsb/process.h"
 #include "bench/ycsb/report.h"
 #include "bench/ycsb/runner.h"
@@ -37,13 +40,25 @@ ABSL_FLAG(double, rate, 0,
           "Target total ops/s (0 = unthrottled). Latency is then measured from "
           "each operation's intended start (coordinated omission corrected).");
 ABSL_FLAG(std::vector<std::string>, stall, {},
-          "reclaim:K@T parks K threads inside a Guard of mvkv's reclaim domain "
-          "(the engine's own: Crystalline-W, or EBR when built with "
-          "--config=engine_ebr; see mvcc/reclaim_scheme.h) "
-          "from T seconds into the run until its end: in-process engine only. "
+          "KIND:K@T[+D][:SELECT], from T seconds (or ms) into the run for D "
+          "(default: to its end); comma-separated or repeated. "
+          "reclaim:K@T parks K harness threads inside a Guard of mvkv's reclaim "
+          "domain (Crystalline-W, or EBR when built with --config=engine_ebr; "
+          "mvcc/reclaim_scheme.h): in-process engine only. "
           "txn:K@T opens K transactions at T that hold their snapshots "
           "(embedded: Txn; rocksdb: GetSnapshot; grpc: interactive "
-          "transaction kept alive). Comma-separated or repeated.");
+          "transaction kept alive; etcd: a reader pinned to a revision). "
+          "thread:K@T[+D][:busy|name=GLOB|random[=SEED]] freezes K threads of "
+          "the target process (--start_server, --start_etcd or --server_pid) "
+          "with ptrace while its other threads run: the busiest by CPU time "
+          "since the run started (default), those whose /proc comm matches "
+          "GLOB, or a random sample (seed logged). Needs ptrace permission "
+          "(same user or CAP_SYS_PTRACE; Yama ptrace_scope). Frozen threads are "
+          "resumed at T+D, at the end of the run's time, on SIGINT/SIGTERM/"
+          "SIGHUP, and by the kernel if the harness dies. "
+          "server-reclaim:K@T[+D] has mvkv_server park K of its threads inside "
+          "a reclaim guard (mvkv.v1.Admin; the server needs "
+          "--allow_fault_injection).");
 ABSL_FLAG(bool, load, true, "Run the load phase (records in hashed order).");
 ABSL_FLAG(int, sample_ms, 100, "Timeline sampling period.");
 ABSL_FLAG(std::string, json, "", "Append one JSON row (target, workload, ...) to this array file.");
@@ -56,7 +71,9 @@ ABSL_FLAG(std::string, start_server, "",
 ABSL_FLAG(std::vector<std::string>, server_args, {}, "Extra flags for --start_server.");
 ABSL_FLAG(bool, start_etcd, false, "Start etcd (--etcd_binary) on loopback for --target=etcd.");
 ABSL_FLAG(std::string, etcd_binary, "/usr/bin/etcd", "etcd for --start_etcd.");
-ABSL_FLAG(int, server_pid, -1, "PID of an external server whose RSS is sampled.");
+ABSL_FLAG(int, server_pid, -1,
+          "PID of the target's process, for RSS sampling and thread: stalls "
+          "(default: the server --start_server/--start_etcd started).");
 ABSL_FLAG(std::string, rocksdb_dir, "", "RocksDB directory (default: a temp dir, removed).");
 ABSL_FLAG(bool, rocksdb_wal, false, "RocksDB with its WAL on (not synced).");
 ABSL_FLAG(int64_t, rocksdb_cache_mb, 512, "RocksDB block cache size.");
@@ -104,6 +121,11 @@ int Main() {
   TargetOptions to;
   to.spec = absl::GetFlag(FLAGS_target);
   to.server_pid = absl::GetFlag(FLAGS_server_pid);
+  if (to.server_pid != -1 &&
+      (to.server_pid <= 0 || (kill(to.server_pid, 0) != 0 && errno == ESRCH))) {
+    return Fail(absl::NotFoundError(
+        absl::StrCat("--server_pid=", to.server_pid, ": no such process")));
+  }
   to.rocksdb_dir = absl::GetFlag(FLAGS_rocksdb_dir);
   to.rocksdb_wal = absl::GetFlag(FLAGS_rocksdb_wal);
   to.rocksdb_cache_mb = absl::GetFlag(FLAGS_rocksdb_cache_mb);
@@ -124,6 +146,7 @@ int Main() {
   if (child != nullptr && to.server_pid < 0) to.server_pid = child->pid();
   absl::StatusOr<std::unique_ptr<Target>> target = OpenTarget(to);
   if (!target.ok()) return Fail(target.status());
+  if (absl::Status s = CheckStalls(**target, *config); !s.ok()) return Fail(s);
   absl::StatusOr<RunResult> result = Run(**target, *config);
   if (!result.ok()) return Fail(result.status());
   PrintSummary(stdout, *result);
@@ -160,7 +183,9 @@ int main(int argc, char** argv) {
       "throughput), YCSB-like summary on stdout, JSON/CSV/PNG.\n"
       "  ycsb --workload=a|..|f|FILE --target=embedded|rocksdb|grpc://H:P "
       "[--records=N] [--ops=N|--seconds=S] [--threads=N] [--rate=OPS] "
-      "[--stall=reclaim:K@T] [--stall=txn:K@T] [--json=P] [--csv=P] [--plot=P.png]");
+      "[--stall=reclaim:K@T|txn:K@T|thread:K@T[+D][:SELECT]|server-reclaim:K@T[+D]] "
+      "[--json=P] [--csv=P] [--plot=P.png]");
   absl::ParseCommandLine(argc, argv);
+  mvkv::ycsb::InstallExitGuard();  // before any other thread starts
   return mvkv::ycsb::Main();
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "bench/ycsb/exit_guard.h"
 
 namespace mvkv::ycsb {
 
@@ -33,8 +35,17 @@ std::string MakeTempDir(const std::string& prefix) {
 }
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid != 0) return pid;
+  // The harness blocks its stop signals (exit_guard.h); the server must not
+  // inherit that. If the harness dies, even by SIGKILL, the server is told
+  // to stop (the harness's main thread forks, and lives as long as it).
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(127);  // it died before prctl
   const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   const int null = open("/dev/null", O_RDWR);
   dup2(null, 0);
@@ -95,6 +106,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartMvkvServer(
   std::vector<std::string> argv = {binary, "--listen=127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
   p->pid_ = Spawn(argv, p->log_path_);
+  p->WatchForExit();
   static const std::regex kServing("\"msg\":\"serving\".*\"port\":\"([0-9]+)\"");
   for (int i = 0; i < 600; ++i) {
     std::smatch m;
@@ -128,6 +140,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartEtcd(
                    absl::StrCat("--initial-cluster=default=http://127.0.0.1:", peer_port),
                    "--quota-backend-bytes=8589934592"},
                   p->log_path_);
+  p->WatchForExit();
   for (int i = 0; i < 300; ++i) {
     if (Accepts(client_port)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -143,7 +156,16 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartEtcd(
   return absl::DeadlineExceededError("etcd did not start; log " + p->log_path_);
 }
 
+void ChildProcess::WatchForExit() {
+  exit_hook_ = std::make_unique<ExitHook>([this] { Terminate(); });
+}
+
 ChildProcess::~ChildProcess() {
+  exit_hook_.reset();  // waits if the exit guard is running it
+  Terminate();
+}
+
+void ChildProcess::Terminate() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
     bool reaped = false;
@@ -154,6 +176,7 @@ ChildProcess::~ChildProcess() {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    pid_ = -1;
   }
   std::error_code ec;
   if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_, ec);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/ycsb/exit_guard.h"
 
 namespace mvkv::ycsb {
 
@@ -26,7 +27,9 @@ class ChildProcess final {
   static absl::StatusOr<std::unique_ptr<ChildProcess>> StartEtcd(
       const std::string& binary);
 
-  // SIGTERM, then SIGKILL after 10 s; removes a data directory it made.
+  // SIGTERM, then SIGKILL after 10 s; removes a data directory it made. The
+  // same happens when the harness gets SIGINT/SIGTERM/SIGHUP (exit_guard.h);
+  // if the harness dies otherwise the child gets SIGTERM (PR_SET_PDEATHSIG).
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }
@@ -34,7 +37,10 @@ class ChildProcess final {
 
  private:
   ChildProcess() = default;
+  void WatchForExit();  // registers Terminate() with the exit guard
+  void Terminate();
   pid_t pid_ = -1;
+  std::unique_ptr<ExitHook> exit_hook_;
   std::string address_;
   std::string log_path_;
   std::string data_dir_;

@@ -3,51 +3,26 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
+#include <algorithm>
 #include <cstdio>
-#include <mutex>
+#include <fstream>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "mvcc/reclaim_scheme.h"
-#include "reclaim/reclaim.h"
+#include "bench/ycsb/exit_guard.h"
+#include "bench/ycsb/live_latency.h"
+#include "bench/ycsb/runner_internal.h"
 
 namespace mvkv::ycsb {
 
-using Clock = std::chrono::steady_clock;
-
-namespace {
-absl::string_view AV(const std::string& s) { return {s.data(), s.size()}; }
-double Since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-}  // namespace
-
-absl::StatusOr<Stall> ParseStall(const std::string& text) {
-  Stall s;
-  s.text = text;
-  absl::string_view v = AV(text);
-  if (absl::ConsumePrefix(&v, "reclaim:")) s.kind = Stall::kReclaim;
-  else if (absl::ConsumePrefix(&v, "txn:")) s.kind = Stall::kTxn;
-  else return absl::InvalidArgumentError("--stall must be reclaim:K@T or txn:K@T, got '" + text + "'");
-  const size_t at = v.find('@');
-  double scale = 1;
-  absl::string_view t = at == absl::string_view::npos ? "0" : v.substr(at + 1);
-  if (absl::ConsumeSuffix(&t, "ms")) scale = 1e-3;
-  else absl::ConsumeSuffix(&t, "s");
-  if (!absl::SimpleAtoi(v.substr(0, at), &s.count) || s.count <= 0 ||
-      !absl::SimpleAtod(t, &s.at_s) || s.at_s < 0) {
-    return absl::InvalidArgumentError("bad --stall '" + text + "' (want reclaim:K@T or txn:K@T)");
-  }
-  s.at_s *= scale;
-  return s;
-}
+using runner_internal::At;
+using runner_internal::Clock;
+using runner_internal::Shared;
+using runner_internal::Since;
 
 uint64_t ProcessHeapBytes() {
   const struct mallinfo2 mi = mallinfo2();
@@ -55,29 +30,24 @@ uint64_t ProcessHeapBytes() {
 }
 
 uint64_t RssBytes(pid_t pid) {
-  const std::string path =
-      pid < 0 ? "/proc/self/statm" : absl::StrCat("/proc/", pid, "/statm");
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return 0;
-  unsigned long size = 0, resident = 0;
-  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
-  std::fclose(f);
-  return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+  std::ifstream in(pid < 0 ? std::string("/proc/self/status")
+                           : absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(in, line);) {
+    absl::string_view v(line);
+    uint64_t kb = 0;
+    if (absl::ConsumePrefix(&v, "VmRSS:")) {
+      absl::ConsumeSuffix(&v, "kB");
+      return absl::SimpleAtoi(v, &kb) ? kb * 1024 : 0;
+    }
+  }
+  return 0;
 }
 
 namespace {
 
-// Shared between the workers, the sampler and the stall threads.
-struct Shared {
-  std::atomic<bool> stop{false};       // release by the controller, acquire by all
-  std::atomic<uint64_t> ops{0};        // relaxed: a progress counter
-  std::mutex mu;
-  std::condition_variable cv;          // wakes stall threads at the end
-  bool finished = false;               // guarded by mu
-};
-
 struct WorkerOut {
   Histogram latency[kOpTypes];
+  Histogram during_stall;  // operations that completed while a stall held
   uint64_t errors[kOpTypes] = {};
   uint64_t ops = 0;
   absl::Status fatal;
@@ -100,9 +70,13 @@ absl::Status DoOp(Session& s, const Op& op, const WorkloadSpec& spec,
   return absl::OkStatus();
 }
 
+uint64_t NanosSince(Clock::time_point t0, Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t - t0).count();
+}
+
 void Worker(Target& target, const RunConfig& c, int index,
             InsertCounter* inserts, Shared* shared, Clock::time_point t0,
-            WorkerOut* out) {
+            WorkerOut* out, LiveLatency* live) {
   absl::StatusOr<std::unique_ptr<Session>> session = target.NewSession();
   if (!session.ok()) {
     out->fatal = session.status();
@@ -117,18 +91,18 @@ void Worker(Target& target, const RunConfig& c, int index,
     Clock::time_point start = Clock::now();
     if (interval_s > 0) {
       // Coordinated omission: latency counts from the intended start.
-      const Clock::time_point intended =
-          t0 + std::chrono::duration_cast<Clock::duration>(
-                   std::chrono::duration<double>(i * interval_s));
+      const Clock::time_point intended = At(t0, i * interval_s);
       if (intended > start) std::this_thread::sleep_until(intended);
       start = intended;
     }
+    live->Start(NanosSince(t0, start) + 1);
     const Op op = gen.Next();
     absl::Status st = DoOp(**session, op, c.spec, gen);
-    const uint64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            Clock::now() - start).count();
+    const uint64_t ns = NanosSince(start, Clock::now());
     const int t = static_cast<int>(op.type);
     out->latency[t].Record(ns);
+    if (shared->holding.load(std::memory_order_relaxed) > 0) out->during_stall.Record(ns);
+    live->Done(ns, !st.ok());
     if (!st.ok()) ++out->errors[t];
     if (op.type == OpType::kInsert) inserts->Acknowledge(op.keynum);
     ++out->ops;
@@ -136,57 +110,28 @@ void Worker(Target& target, const RunConfig& c, int index,
   }
 }
 
-void WaitUntilFinished(Shared* shared, double deadline_s, Clock::time_point t0) {
+// Returns true when the run finished before `deadline_s`.
+bool WaitUntilFinished(Shared* shared, double deadline_s, Clock::time_point t0) {
   std::unique_lock<std::mutex> l(shared->mu);
-  shared->cv.wait_until(l, t0 + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(deadline_s)),
-                        [&] { return shared->finished; });
+  return shared->cv.wait_until(l, At(t0, deadline_s), [&] { return shared->finished; });
 }
 
-// One thread per stall entry: waits for T, then holds K guards or K snapshots.
-void StallThread(Target& target, const Stall& s, Shared* shared,
-                 Clock::time_point t0, const std::string& key,
-                 std::vector<std::string>* notes, std::mutex* notes_mu) {
-  WaitUntilFinished(shared, s.at_s, t0);
-  {
-    std::lock_guard<std::mutex> l(shared->mu);
-    if (shared->finished) return;
-  }
-  if (s.kind == Stall::kReclaim) {
-    std::vector<std::thread> parked;
-    for (int i = 0; i < s.count; ++i) {
-      parked.emplace_back([shared] {
-        EngineReclaimDomain::Guard guard;  // the engine's own domain
-        static std::atomic<reclaim::Node*> root{nullptr};
-        guard.Protect(root, 0);  // activates the reservation at today's era
-        std::unique_lock<std::mutex> l(shared->mu);
-        shared->cv.wait(l, [&] { return shared->finished; });
-      });
+// The latency timeline since the previous sample, over all workers.
+void SampleLatency(std::vector<std::unique_ptr<LiveLatency>>& live,
+                   Clock::time_point t0, Sample* s) {
+  Histogram interval;
+  const uint64_t now = NanosSince(t0, Clock::now());
+  for (auto& l : live) {
+    s->interval_errors += l->Collect(&interval);
+    const uint64_t since = l->InFlightSince();
+    if (since > 0 && now + 1 > since) {
+      s->oldest_in_flight_ns = std::max(s->oldest_in_flight_ns, now + 1 - since);
     }
-    for (std::thread& t : parked) t.join();
-    return;
   }
-  std::vector<std::unique_ptr<StalledSnapshot>> held;
-  for (int i = 0; i < s.count; ++i) {
-    absl::StatusOr<std::unique_ptr<StalledSnapshot>> snap =
-        target.OpenStalledSnapshot(key);
-    if (!snap.ok()) {
-      std::lock_guard<std::mutex> l(*notes_mu);
-      notes->push_back(absl::StrCat("stall ", AV(s.text), " failed: ",
-                                    snap.status().ToString()));
-      break;
-    }
-    held.push_back(std::move(*snap));
-  }
-  for (;;) {
-    std::unique_lock<std::mutex> l(shared->mu);
-    if (shared->cv.wait_for(l, std::chrono::seconds(1),
-                            [&] { return shared->finished; })) {
-      break;
-    }
-    l.unlock();
-    for (auto& h : held) h->KeepAlive();
-  }
+  s->interval_ops = interval.count();
+  s->p50_ns = interval.Percentile(50);
+  s->p99_ns = interval.Percentile(99);
+  s->max_ns = interval.max();
 }
 
 Sample TakeSample(Target& target, double t, uint64_t ops, uint64_t last_ops,
@@ -210,28 +155,29 @@ Sample TakeSample(Target& target, double t, uint64_t ops, uint64_t last_ops,
 }
 
 void Sampler(Target& target, const RunConfig& c, Shared* shared,
-             Clock::time_point t0, std::vector<Sample>* samples) {
-  const bool tty = c.progress;
+             Clock::time_point t0, std::vector<std::unique_ptr<LiveLatency>>* live,
+             std::vector<Sample>* samples) {
   uint64_t last_ops = 0;
   double last_t = 0;
   for (int tick = 1;; ++tick) {
-    WaitUntilFinished(shared, tick * c.sample_ms / 1000.0, t0);
+    const bool finished = WaitUntilFinished(shared, tick * c.sample_ms / 1000.0, t0);
     const double t = Since(t0);
     const uint64_t ops = shared->ops.load(std::memory_order_relaxed);
-    samples->push_back(TakeSample(target, t, ops, last_ops, t - last_t));
+    Sample s = TakeSample(target, t, ops, last_ops, t - last_t);
+    SampleLatency(*live, t0, &s);
+    s.stalls_active = shared->holding.load(std::memory_order_relaxed);
+    samples->push_back(s);
     last_ops = ops;
     last_t = t;
-    if (tty && tick % 5 == 0) {
-      const Sample& s = samples->back();
+    if (c.progress && tick % 5 == 0) {
       std::fprintf(stderr, "\r[%6.1fs] %llu ops  %.0f ops/s  heap %.1f MiB  retained %llu   ",
                    t, static_cast<unsigned long long>(ops), s.ops_per_s,
                    s.heap_bytes / 1048576.0,
                    static_cast<unsigned long long>(s.accounts.retained_versions));
     }
-    std::lock_guard<std::mutex> l(shared->mu);
-    if (shared->finished) break;
+    if (finished) break;
   }
-  if (tty) std::fprintf(stderr, "\n");
+  if (c.progress) std::fprintf(stderr, "\n");
 }
 
 absl::Status Load(Target& target, const RunConfig& c) {
@@ -259,11 +205,69 @@ absl::Status Load(Target& target, const RunConfig& c) {
   return absl::OkStatus();
 }
 
+void SetFlag(Shared* shared, bool Shared::*flag) {
+  {
+    std::lock_guard<std::mutex> l(shared->mu);
+    shared->*flag = true;
+  }
+  shared->cv.notify_all();
+}
+
+// Merges the workers' histograms and the samples' peaks into `r`.
+absl::Status Summarize(std::vector<WorkerOut>& outs, const Sample& first,
+                       const Sample& last, RunResult& r) {
+  for (WorkerOut& o : outs) {
+    if (!o.fatal.ok()) return o.fatal;
+    r.ops += o.ops;
+    r.during_stall.Merge(o.during_stall);
+    for (int t = 0; t < kOpTypes; ++t) {
+      r.latency[t].Merge(o.latency[t]);
+      r.overall.Merge(o.latency[t]);
+      r.errors[t] += o.errors[t];
+    }
+  }
+  r.heap_start = first.heap_bytes;
+  r.heap_end = last.heap_bytes;
+  r.heap_peak = std::max(first.heap_bytes, last.heap_bytes);
+  for (const Sample& s : r.samples) {
+    r.heap_peak = std::max(r.heap_peak, s.heap_bytes);
+    r.retained_versions_peak =
+        std::max(r.retained_versions_peak, s.accounts.retained_versions);
+    r.unreclaimed_objects_peak = std::max(
+        r.unreclaimed_objects_peak, s.accounts.reclaim_unreclaimed_objects);
+  }
+  if (last.has_accounts && first.has_accounts) {
+    r.aborts = last.accounts.aborts - first.accounts.aborts;
+  }
+  // The union of the stall windows (a window still open at the end ends
+  // with the run).
+  std::vector<std::pair<double, double>> w;
+  for (const StallEvent& e : r.events) {
+    if (e.start_s >= 0) w.emplace_back(e.start_s, e.end_s >= 0 ? e.end_s : r.run_seconds);
+  }
+  std::sort(w.begin(), w.end());
+  double covered_to = 0;
+  for (const auto& [from, to] : w) {
+    const double a = std::max(from, covered_to);
+    if (to > a) r.stall_seconds += to - a;
+    covered_to = std::max(covered_to, to);
+  }
+  for (const Stall& s : r.stalls) {
+    if (s.kind == Stall::kReclaim && !absl::StartsWith(r.target, "embedded")) {
+      r.notes.push_back(absl::StrCat(
+          "stall ", s.text, ": parks threads in mvkv's reclaim domain; ",
+          r.target, " does not use it (no effect; see server-reclaim: and thread:)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   RunResult r;
   r.target = target.name();
+  r.in_process = target.in_process();
   r.workload = c.spec.name;
   r.threads = c.threads;
   r.stalls = c.stalls;
@@ -278,71 +282,46 @@ absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   InsertCounter inserts(c.spec.record_count);
   Shared shared;
   std::vector<WorkerOut> outs(c.threads);
-  std::vector<Sample> samples;
-  std::mutex notes_mu;
+  std::vector<std::unique_ptr<LiveLatency>> live;
+  for (int i = 0; i < c.threads; ++i) live.push_back(std::make_unique<LiveLatency>());
+  r.events.resize(c.stalls.size());
   std::vector<std::thread> threads, side;
   const Sample first = TakeSample(target, 0, 0, 0, 0);
-  samples.push_back(first);
+  r.samples.push_back(first);
   const Clock::time_point t0 = Clock::now();
   for (int i = 0; i < c.threads; ++i) {
     threads.emplace_back(Worker, std::ref(target), std::cref(c), i, &inserts,
-                         &shared, t0, &outs[i]);
+                         &shared, t0, &outs[i], live[i].get());
   }
-  const std::string stall_key = KeyName(0, c.spec.ordered_inserts);
-  for (const Stall& s : c.stalls) {
-    side.emplace_back(StallThread, std::ref(target), std::cref(s), &shared, t0,
-                      stall_key, &r.notes, &notes_mu);
+  for (size_t i = 0; i < c.stalls.size(); ++i) {
+    side.emplace_back(runner_internal::StallThread, std::ref(target), std::cref(c),
+                      static_cast<int>(i), &shared, t0, &r.events[i]);
   }
-  side.emplace_back(Sampler, std::ref(target), std::cref(c), &shared, t0, &samples);
+  // SIGINT/SIGTERM/SIGHUP from here on: every stall lets go first.
+  ExitHook release([&shared] { runner_internal::ReleaseStallsNow(&shared); });
+  side.emplace_back(Sampler, std::ref(target), std::cref(c), &shared, t0, &live,
+                    &r.samples);
   std::thread timer;
   if (c.ops == 0) {
     timer = std::thread([&] {
-      std::this_thread::sleep_for(std::chrono::duration<double>(c.seconds));
+      std::unique_lock<std::mutex> l(shared.mu);
+      shared.cv.wait_until(l, At(t0, c.seconds), [&] { return shared.stopping; });
       shared.stop.store(true, std::memory_order_release);  // pairs with workers
+      shared.stopping = true;
+      l.unlock();
+      shared.cv.notify_all();
     });
   }
   for (std::thread& t : threads) t.join();
   r.run_seconds = Since(t0);
   shared.stop.store(true, std::memory_order_release);
+  SetFlag(&shared, &Shared::stopping);
   if (timer.joinable()) timer.join();
   const Sample last = TakeSample(target, Since(t0), shared.ops.load(), 0, 0);
-  {
-    std::lock_guard<std::mutex> l(shared.mu);
-    shared.finished = true;
-  }
-  shared.cv.notify_all();
+  SetFlag(&shared, &Shared::finished);
   for (std::thread& t : side) t.join();
-
-  for (WorkerOut& o : outs) {
-    if (!o.fatal.ok()) return o.fatal;
-    r.ops += o.ops;
-    for (int t = 0; t < kOpTypes; ++t) {
-      r.latency[t].Merge(o.latency[t]);
-      r.overall.Merge(o.latency[t]);
-      r.errors[t] += o.errors[t];
-    }
-  }
-  r.heap_start = first.heap_bytes;
-  r.heap_end = last.heap_bytes;
-  r.heap_peak = std::max(first.heap_bytes, last.heap_bytes);
-  for (const Sample& s : samples) {
-    r.heap_peak = std::max(r.heap_peak, s.heap_bytes);
-    r.retained_versions_peak =
-        std::max(r.retained_versions_peak, s.accounts.retained_versions);
-    r.unreclaimed_objects_peak = std::max(
-        r.unreclaimed_objects_peak, s.accounts.reclaim_unreclaimed_objects);
-  }
-  if (last.has_accounts && first.has_accounts) {
-    r.aborts = last.accounts.aborts - first.accounts.aborts;
-  }
-  r.samples = std::move(samples);
-  for (const Stall& s : c.stalls) {
-    if (s.kind == Stall::kReclaim && !absl::StartsWith(r.target, "embedded")) {
-      r.notes.push_back(absl::StrCat(
-          "stall ", AV(s.text), ": parks threads in mvkv's reclaim domain; ",
-          AV(r.target), " does not use it (no effect)"));
-    }
-  }
+  r.notes.insert(r.notes.end(), shared.notes.begin(), shared.notes.end());
+  if (absl::Status s = Summarize(outs, first, last, r); !s.ok()) return s;
   return r;
 }
 

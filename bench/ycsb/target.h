@@ -38,6 +38,14 @@ class StalledSnapshot {
   virtual void KeepAlive() {}
 };
 
+// Server threads parked in the server's reclaim domain (server-reclaim
+// stall); Release() lets them go, and so does the destructor.
+class ParkedServerThreads {
+ public:
+  virtual ~ParkedServerThreads() = default;
+  virtual absl::Status Release() = 0;
+};
+
 class Session {
  public:
   virtual ~Session() = default;
@@ -65,9 +73,22 @@ class Target {
   // True when the process's own allocator holds the target's data (heap is
   // mallinfo2), false when another process does (heap is its RSS).
   virtual bool in_process() const = 0;
-  // The server's pid for RSS sampling, or -1.
+  // The server's pid for RSS sampling and thread: stalls, or -1.
   virtual pid_t server_pid() const { return -1; }
   virtual std::optional<EngineAccounts> Accounts() = 0;
+
+  // OK when ParkServerThreads can work (mvkv_server started with
+  // --allow_fault_injection); else why not. Default: Unimplemented.
+  virtual absl::Status CanParkServerThreads() {
+    return absl::UnimplementedError(
+        "server-reclaim: stalls need mvkv_server (--target=grpc://... or "
+        "--start_server); " + name() + " has no fault-injection hook");
+  }
+  // Parks `count` server threads in a reclaim guard (mvkv.v1.Admin).
+  virtual absl::StatusOr<std::unique_ptr<ParkedServerThreads>> ParkServerThreads(
+      int count) {
+    return CanParkServerThreads();
+  }
 };
 
 // "embedded", "rocksdb", "grpc://HOST:PORT", "etcd://HOST:PORT".

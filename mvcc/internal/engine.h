@@ -19,12 +19,20 @@
 //             and prune the chains it touched.
 //   persist   hand each ring batch to Durability::PersistBatch as one group
 //             commit (nothing to do without durability).
-//   complete  advance visible_ts to the commit (in commit order), then
-//             notify the committer: wake a blocking one, or call an async
-//             one's on_complete.
+//   complete  advance visible_ts to the commit (in commit order), append
+//             its key writes to the watches' change buffer, then notify
+//             the committer: wake a blocking one, or call an async one's
+//             on_complete.
 // Layouts (Options::staged_pipeline): by default one pipeline thread runs
 // install, persist and complete for each ring batch in order (the fused
 // stage, with or without durability); staged, each step has its own thread.
+//
+// A replica (mvcc/replica.h) sends its requests through the same ring as
+// kReplica commits: the writer installs replicated commits at the
+// timestamps they carry, restores snapshots, and accepts or refuses local
+// commits, all in ring order. A batch its Durability did not commit
+// (BatchNotCommittedError) is taken back out by the writer (fused layout):
+// see replica_writer.cc.
 //
 // Invariants:
 //  1. visible_ts only grows, and every version with commit_ts <= visible_ts
@@ -65,6 +73,8 @@ namespace mvkv::mvcc_internal {
 // ordered_index.h for 6-7).
 inline constexpr int kVersionSlotA = 4;
 inline constexpr int kVersionSlotB = 5;
+
+class WatchHub;
 
 struct BufferedWrite {
   bool tombstone = false;
@@ -109,15 +119,29 @@ struct TxnState {
   ~TxnState();
 };
 
+// A replica's request to the single writer (see mvcc/replica.h), carried by
+// a PendingCommit of kind kReplica. Owned by the requester, which waits.
+struct ReplicaOp {
+  enum class Kind { kApply, kRestore, kAccept, kRefuse };
+  Kind kind = Kind::kApply;
+  absl::Span<const DurableCommit> commits;                  // kApply
+  uint64_t snapshot_ts = 0;                                 // kRestore
+  absl::FunctionRef<bool(SnapshotEntry*)>* next = nullptr;  // kRestore
+  absl::Status refusal;                                     // kRefuse
+  uint64_t last_ts = 0;  // kAccept: the timestamp local commits follow
+};
+
 // One commit in flight. A blocking commit's PendingCommit lives on the
 // committer's stack until `completed` is set; an async one (on_complete set)
 // is heap-owned, and the pipeline owns it from publication until it hands it
 // to on_complete.
 struct PendingCommit {
   // kSweep asks the writer to prune every chain; kMaintenance to check the
-  // snapshot limits and prune a slice of chains (neither commits anything).
-  enum class Kind { kWrite, kSweep, kMaintenance };
+  // snapshot limits and prune a slice of chains (neither commits anything);
+  // kReplica carries a ReplicaOp.
+  enum class Kind { kWrite, kSweep, kMaintenance, kReplica };
   Kind kind = Kind::kWrite;
+  ReplicaOp* replica = nullptr;  // kReplica
   TxnState* txn = nullptr;      // null for a single-key autocommit write
   std::string_view key;         // single-key write
   std::string_view value;
@@ -186,6 +210,11 @@ class Engine final {
   // `id` 0 = a fresh engine-numbered id.
   std::shared_ptr<TxnState> NewTxn(IsolationLevel isolation, uint64_t id);
   void ReleaseSnapshot(TxnState* txn);
+  // A snapshot registered at exactly `ts` (see SnapshotRegistry::AcquireAt);
+  // null if versions `ts` needs may already be pruned.
+  SnapshotRegistry::Slot* PinAt(uint64_t ts) {
+    return registry_.AcquireAt(NextTxnId(), ts);
+  }
   // Temporarily registered snapshot for one autocommit scan.
   SnapshotRegistry::Slot* AcquireSnapshot(uint64_t* ts) {
     return registry_.Acquire(NextTxnId(), visible_ts_, ts);
@@ -211,6 +240,18 @@ class Engine final {
   std::shared_ptr<Record> NewTVarRecord(Version* initial);
 
   Stats GetStats() const;
+
+  // The watches' hub (watch_hub.h); null when watches are disabled.
+  const std::shared_ptr<WatchHub>& watches() const { return watches_; }
+  // For a state restored at `last_ts` (a replica's snapshot install): the
+  // change buffer drops everything it holds, so every open watch fails as
+  // fallen behind (ResourceExhausted) and resuming it is "compacted" with
+  // oldest start_ts last_ts + 1: its client re-reads. A replica's restore
+  // does this itself (FeedWatches, at its completion); replicated commits
+  // feed the buffer commit by commit, like local ones. REQUIRES: no commit completing meanwhile
+  // (the writer role in the fused layout; a drained pipeline otherwise),
+  // and last_ts >= every commit_ts appended before.
+  void ResetWatches(uint64_t last_ts);
 
   // The steps of a commit (see the file comment), run by the writer role.
   void Install(PendingCommit& request);
@@ -279,6 +320,9 @@ class Engine final {
   void AdvanceVisible(const PendingCommit& request);
   // The end of an install batch: the next install collects a fresh view.
   void EndInstallBatch();
+  // The second part of the complete step (in commit order, after
+  // AdvanceVisible): the commit's key writes go to the change buffer.
+  void FeedWatches(const PendingCommit& request);
 
   // Install helpers (writer only).
   // The commit-time checks of the transaction's IsolationTraits.
@@ -296,6 +340,25 @@ class Engine final {
   uint64_t SweepSome(int n);
   void RemoveRecord(Record* r);
   void RetireVersion(Version* v);
+
+  // Replicas and batches taken back (replica_writer.cc; writer only).
+  void InstallReplicaOp(PendingCommit& request);
+  absl::Status ApplyReplicated(absl::Span<const DurableCommit> commits);
+  absl::Status RestoreSnapshot(uint64_t ts,
+                               absl::FunctionRef<bool(SnapshotEntry*)> next);
+  // Merges the engine's keys with a snapshot's, key by key (RestoreSnapshot).
+  absl::Status MergeSnapshot(uint64_t ts,
+                             absl::FunctionRef<bool(SnapshotEntry*)> next);
+  // Takes every local commit of the current ring batch back out (their
+  // versions, accounts, and records left with no version), fails them with
+  // `why` and returns last_ts_ to before the first of them.
+  void DiscardLocal(const absl::Status& why);
+  void UninstallCommit(const PendingCommit& request);
+  // Unlinks r's newest version (installed by a commit being taken back).
+  void UnlinkNewest(Record* r);
+  // Revokes every registered snapshot older than `ts` (a restore to `ts`
+  // replaces the history they would read).
+  void RevokeSnapshotsBefore(uint64_t ts);
 
   const Options options_;
   HashIndex hash_;
@@ -323,7 +386,17 @@ class Engine final {
   SnapshotRegistry::View view_;
   bool view_fresh_ = false;
   std::vector<DurableCommit> batch_;
+  std::vector<PendingCommit*> batch_commits_;  // batch_[i] is theirs
   std::vector<PendingCommit*> batch_requests_;
+  // Set at Open (null if watches are disabled), then only read.
+  std::shared_ptr<WatchHub> watches_;
+  // FeedWatches' scratch: only whoever completes touches it (the writer
+  // role, or the staged pipeline's complete thread).
+  std::vector<DurableWrite> watch_writes_;
+  // Local commits: accepted, or refused with refusal_ (a replica that is not
+  // its group's leader; see ReplicaOp).
+  bool accepting_ = true;
+  absl::Status refusal_;
 
   bool closed_ = false;  // Close() ran; touched by the closing thread only
 

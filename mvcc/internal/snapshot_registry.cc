@@ -15,8 +15,7 @@ SnapshotRegistry::~SnapshotRegistry() {
   }
 }
 
-SnapshotRegistry::Slot* SnapshotRegistry::Acquire(
-    uint64_t txn_id, const std::atomic<uint64_t>& visible_ts, uint64_t* ts) {
+SnapshotRegistry::Slot* SnapshotRegistry::Claim(uint64_t txn_id) {
   Chunk* c = &first_;
   while (true) {
     for (Slot& s : c->slots) {
@@ -33,17 +32,6 @@ SnapshotRegistry::Slot* SnapshotRegistry::Acquire(
                          std::memory_order_relaxed);
       s.start_unix_ns.store(absl::GetCurrentTimeNanos(),
                             std::memory_order_relaxed);
-      uint64_t v;
-      // Bound: see the protocol's progress note (lock-free).
-      while (true) {
-        // (2) seq_cst read of the snapshot.
-        v = visible_ts.load(std::memory_order_seq_cst);
-        // (3) publish it (seq_cst; also releases the metadata above).
-        s.ts.store(v, std::memory_order_seq_cst);
-        // (6) seq_cst: did a collect that missed (3) use a newer horizon?
-        if (collected_horizon_.load(std::memory_order_seq_cst) <= v) break;
-      }
-      *ts = v;
       return &s;
     }
     Chunk* next = c->next.load(std::memory_order_acquire);
@@ -58,6 +46,33 @@ SnapshotRegistry::Slot* SnapshotRegistry::Acquire(
     }
     c = next;
   }
+}
+
+SnapshotRegistry::Slot* SnapshotRegistry::Acquire(
+    uint64_t txn_id, const std::atomic<uint64_t>& visible_ts, uint64_t* ts) {
+  Slot& s = *Claim(txn_id);
+  uint64_t v;
+  // Bound: see the protocol's progress note (lock-free).
+  while (true) {
+    // (2) seq_cst read of the snapshot.
+    v = visible_ts.load(std::memory_order_seq_cst);
+    // (3) publish it (seq_cst; also releases the metadata above).
+    s.ts.store(v, std::memory_order_seq_cst);
+    // (6) seq_cst: did a collect that missed (3) use a newer horizon?
+    if (collected_horizon_.load(std::memory_order_seq_cst) <= v) break;
+  }
+  *ts = v;
+  return &s;
+}
+
+SnapshotRegistry::Slot* SnapshotRegistry::AcquireAt(uint64_t txn_id,
+                                                    uint64_t ts) {
+  Slot* s = Claim(txn_id);
+  // (3) and (6), seq_cst, as in Acquire.
+  s->ts.store(ts, std::memory_order_seq_cst);
+  if (collected_horizon_.load(std::memory_order_seq_cst) <= ts) return s;
+  Release(s);
+  return nullptr;
 }
 
 void SnapshotRegistry::Release(Slot* slot) {

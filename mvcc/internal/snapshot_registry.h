@@ -75,6 +75,14 @@ class SnapshotRegistry final {
   // protocol per collect that overtook it.
   Slot* Acquire(uint64_t txn_id, const std::atomic<uint64_t>& visible_ts,
                 uint64_t* ts);
+  // Registers a snapshot at exactly `ts`, which may be ahead of visible_ts
+  // (a replica pins the timestamp of the last commit its log applied, before
+  // the engine shows it). The protocol above with v = ts fixed: after (3),
+  // (6) must find collected_horizon <= ts, else a collect may already have
+  // pruned a version that ts needs and the pin fails (null, nothing held).
+  // The proof needs only v >= the horizon of any collect that missed (3),
+  // which (6) checks. Lock-free like Acquire, without the retry.
+  Slot* AcquireAt(uint64_t txn_id, uint64_t ts);
   void Release(Slot* slot);
 
   struct View {
@@ -114,6 +122,9 @@ class SnapshotRegistry final {
     Slot slots[kChunkSlots];
     std::atomic<Chunk*> next{nullptr};
   };
+
+  // Claims a free slot (kClaimed) for `txn_id` and stamps its metadata.
+  Slot* Claim(uint64_t txn_id);
 
   Chunk first_;
   // (4b) The horizon of the latest collect (written by the writer only).

@@ -180,6 +180,10 @@ void Engine::Install(PendingCommit& request) {
         failure_.ToString()));
     return;
   }
+  if (request.kind == PendingCommit::Kind::kReplica) {
+    InstallReplicaOp(request);
+    return;
+  }
   if (request.kind == PendingCommit::Kind::kSweep) {
     EnforceLimitsNow();
     return;
@@ -190,6 +194,10 @@ void Engine::Install(PendingCommit& request) {
     RefreshView();
     const uint64_t visited = SweepSome(kBackgroundSweepRecords);
     release_pass_left_ -= std::min(visited, release_pass_left_);
+    return;
+  }
+  if (!accepting_) {
+    request.status = refusal_;
     return;
   }
   TxnState* txn = request.txn;
@@ -363,8 +371,11 @@ void Engine::RemoveRecord(Record* r) {
 // ---- Persist: one group commit per ring batch. ----
 
 void Engine::Persist(PendingCommit& request, bool end_of_batch) {
-  if (request.status.ok() && request.commit_ts != 0) {
+  // Replicated commits are durable already: only local ones persist.
+  if (request.kind == PendingCommit::Kind::kWrite && request.status.ok() &&
+      request.commit_ts != 0) {
     batch_.push_back({request.commit_ts, request.durable});
+    batch_commits_.push_back(&request);
   }
   batch_requests_.push_back(&request);
   if (!end_of_batch) return;
@@ -373,9 +384,15 @@ void Engine::Persist(PendingCommit& request, bool end_of_batch) {
     s = absl::UnavailableError(absl::StrCat(
         "commits are stopped after a durability failure: ",
         failure_.ToString()));
-  } else if (!batch_.empty()) {
+  } else if (!batch_.empty() && options_.durability != nullptr) {
+    // (The staged layout runs this step in memory mode too.)
     s = options_.durability->PersistBatch(batch_);
-    if (!s.ok()) {
+    if (IsBatchNotCommitted(s) && !options_.staged_pipeline) {
+      // Only this batch failed, and the fused stage is the writer: take it
+      // back out; the next commits reuse its timestamps.
+      DiscardLocal(s);
+      s = absl::OkStatus();
+    } else if (!s.ok()) {
       failure_ = s;
       failed_.store(true, std::memory_order_release);
       s = absl::UnavailableError(absl::StrCat(
@@ -388,6 +405,7 @@ void Engine::Persist(PendingCommit& request, bool end_of_batch) {
     }
   }
   batch_.clear();
+  batch_commits_.clear();
   batch_requests_.clear();
 }
 
@@ -403,7 +421,10 @@ void Engine::AdvanceVisible(const PendingCommit& request) {
     // operations on the slots and on collected_horizon, and uses of
     // visible_ts only that it grows.
     visible_ts_.store(request.commit_ts, std::memory_order_release);
-    commits_.fetch_add(1, std::memory_order_relaxed);
+    if (watches_ != nullptr) FeedWatches(request);  // engine_watch.cc
+    const bool replicated = request.kind == PendingCommit::Kind::kReplica;
+    commits_.fetch_add(replicated ? request.replica->commits.size() : 1,
+                       std::memory_order_relaxed);
   }
 }
 

@@ -52,6 +52,17 @@ TEST(HistogramTest, MergeEqualsRecordingEverythingInOne) {
   EXPECT_EQ(a.min(), all.min());
 }
 
+TEST(HistogramTest, RecordBucketCountsAtTheBucketsUpperBound) {
+  Histogram h;
+  const int b = Histogram::BucketOf(10000);
+  h.RecordBucket(b, 3);
+  h.RecordBucket(Histogram::BucketOf(10), 1);
+  EXPECT_EQ(h.count(), 4u);
+  EXPECT_EQ(h.max(), Histogram::BucketHigh(b));
+  EXPECT_EQ(h.Percentile(50), Histogram::BucketHigh(b));
+  EXPECT_EQ(h.min(), 10u);
+}
+
 TEST(HistogramTest, EmptyHistogramReportsZero) {
   Histogram h;
   EXPECT_EQ(h.Percentile(99), 0u);

@@ -1,0 +1,135 @@
+// WatchHub: Reset, the entry point a replica's snapshot restore uses (every
+// open watch — one blocked in Next included — ends as fallen behind, a
+// start before the restored timestamp is "compacted", and commits after it
+// flow to new watches); and a Next blocked (the test waits until it is
+// registered as a sleeper) wakes for Cancel, RequestProgress and an append.
+#include "mvcc/internal/watch_hub.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "mvcc/internal/watch_core.h"
+
+namespace mvkv::mvcc_internal {
+namespace {
+
+TEST(WatchHubTest, ResetEndsEveryWatchAndMovesTheOldestStart) {
+  Options options;
+  auto hub = std::make_shared<WatchHub>(options, /*last_ts=*/0);
+  const DurableWrite w[] = {{"k", "v", false}};
+  hub->buffer().Append(1, w);
+  auto open = [&](uint64_t start_ts, uint64_t visible) {
+    return WatchCore::Open(hub, WatchRange::Key("k"), start_ts, WatchOptions(),
+                           1, visible);
+  };
+  auto current = open(kWatchFromNow, 1);
+  ASSERT_TRUE(current.ok()) << current.status();
+  auto behind = open(1, 1);
+  ASSERT_TRUE(behind.ok()) << behind.status();
+  absl::StatusOr<WatchEvent> blocked_result;
+  std::thread blocked([&] {
+    blocked_result = (*current)->Next(absl::Now() + absl::Seconds(30));
+  });
+  hub->Reset(100);  // the restored state is at 100
+  blocked.join();
+  EXPECT_TRUE(absl::IsResourceExhausted(blocked_result.status()))
+      << blocked_result.status();
+  EXPECT_EQ(WatchRestartTs(blocked_result.status()), 2u);
+  EXPECT_TRUE(absl::IsResourceExhausted(
+      (*behind)->Next(absl::InfinitePast()).status()));
+  auto old = open(50, 100);
+  ASSERT_TRUE(absl::IsOutOfRange(old.status())) << old.status();
+  EXPECT_EQ(WatchRestartTs(old.status()), 101u);
+  auto fresh = open(101, 100);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  hub->buffer().Append(101, w);
+  absl::StatusOr<WatchEvent> e = (*fresh)->Next(absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->commit_ts, 101u);
+  // A restore to the timestamp the buffer is already at still ends a
+  // blocked watch (covered_ts does not move: only Reset's own wake-up).
+  std::thread again([&] {
+    blocked_result = (*fresh)->Next(absl::Now() + absl::Seconds(30));
+  });
+  while (!hub->events().HasWaiters()) std::this_thread::yield();
+  hub->Reset(101);
+  again.join();
+  EXPECT_TRUE(absl::IsResourceExhausted(blocked_result.status()))
+      << blocked_result.status();
+  hub->Close();
+}
+
+// True if thread `tid` of this process is asleep (state S in /proc).
+bool Asleep(pid_t tid) {
+  std::ifstream stat(absl::StrCat("/proc/self/task/", tid, "/stat"));
+  std::string line;
+  std::getline(stat, line);
+  const std::size_t paren = line.rfind(')');  // the name may hold spaces
+  return paren != std::string::npos && paren + 2 < line.size() &&
+         line[paren + 2] == 'S';
+}
+
+// Runs `poke` once `watch` is asleep in Next (registered as a sleeper and
+// in the kernel: so the poke must really wake it), returns what Next
+// returned.
+template <class Poke>
+absl::StatusOr<WatchEvent> NextWokenBy(WatchHub& hub, WatchCore& watch,
+                                       Poke poke) {
+  absl::StatusOr<WatchEvent> result;
+  std::atomic<pid_t> tid{0};
+  // Woken, not timed out: Next would also return the event after the
+  // deadline's wake-up, so the test checks it returned well before.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  absl::Time returned;
+  std::thread blocked([&] {
+    tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+    result = watch.Next(deadline);
+    returned = absl::Now();
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  auto asleep = [&] {
+    return hub.events().HasWaiters() && tid.load() != 0 && Asleep(tid.load());
+  };
+  while (!asleep() && absl::Now() < give_up) std::this_thread::yield();
+  EXPECT_TRUE(asleep()) << "Next never blocked";
+  poke();
+  blocked.join();
+  EXPECT_LT(returned, deadline) << "Next was not woken";
+  return result;
+}
+
+TEST(WatchHubTest, ABlockedNextWakesForCancelProgressAndAppends) {
+  auto hub = std::make_shared<WatchHub>(Options(), /*last_ts=*/0);
+  uint64_t visible = 0;  // what the engine would pass: the last commit
+  auto open = [&] {
+    auto w = WatchCore::Open(hub, WatchRange::Key("k"), kWatchFromNow,
+                             WatchOptions(), 1, visible);
+    EXPECT_TRUE(w.ok()) << w.status();
+    return std::move(*w);
+  };
+  auto w = open();
+  const DurableWrite k[] = {{"k", "v", false}};
+  auto e = NextWokenBy(*hub, *w, [&] { hub->buffer().Append(++visible, k); });
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->commit_ts, 1u);
+  e = NextWokenBy(*hub, *w, [&] { w->RequestProgress(); });
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->type, WatchEvent::Type::kProgress);
+  e = NextWokenBy(*hub, *w, [&] { w->Cancel(); });
+  EXPECT_TRUE(absl::IsCancelled(e.status())) << e.status();
+  auto closing = open();
+  e = NextWokenBy(*hub, *closing, [&] { hub->Close(); });
+  EXPECT_TRUE(absl::IsUnavailable(e.status())) << e.status();
+}
+
+}  // namespace
+}  // namespace mvkv::mvcc_internal
