@@ -28,6 +28,32 @@ absl::Status NotFound(std::string_view key) {
       absl::StrCat("key ", mvcc_internal::QuoteKey(key), " not found"));
 }
 
+using BatchResults = std::vector<absl::StatusOr<ReadResult>>;
+
+// The keys of one MultiGet the engine reads, and where each one's result
+// goes.
+struct BatchReads {
+  std::vector<std::string_view> keys;
+  std::vector<std::size_t> positions;
+};
+
+// Reads `to_read` at `snapshot` (Engine::MultiRead) into `out`: the result
+// of to_read[j] goes to out[positions[j]] (to out[j] if `positions` is
+// empty); `keys` are the caller's, for the messages.
+void ReadBatch(const Engine& engine, absl::Span<const std::string_view> keys,
+               absl::Span<const std::string_view> to_read,
+               absl::Span<const std::size_t> positions, uint64_t snapshot,
+               BatchResults& out) {
+  engine.MultiRead(to_read, snapshot, [&](std::size_t j, const Version* v) {
+    const std::size_t i = positions.empty() ? j : positions[j];
+    if (v == nullptr || v->tombstone()) {
+      out[i] = NotFound(keys[i]);
+    } else {
+      out[i] = ReadResult{std::string(v->bytes()), v->commit_ts};
+    }
+  });
+}
+
 }  // namespace
 
 
@@ -109,6 +135,38 @@ absl::StatusOr<ReadResult> Txn::GetWithTimestamp(std::string_view key) {
   if (absl::Status s = CheckSnapshot(txn); !s.ok()) return s;
   if (!result.has_value()) return NotFound(key);
   return std::move(*result);
+}
+
+absl::StatusOr<BatchResults> Txn::MultiGet(
+    absl::Span<const std::string_view> keys) {
+  TxnState& txn = *state_;
+  if (absl::Status s = CheckOpen(txn); !s.ok()) return s;
+  BatchResults out(keys.size());  // each element set below
+  BatchReads reads;
+  reads.keys.reserve(keys.size());
+  reads.positions.reserve(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::string_view key = keys[i];
+    if (absl::Status s = ValidateKey(key, txn.engine->limits()); !s.ok()) {
+      out[i] = std::move(s);
+      continue;
+    }
+    if (auto it = txn.writes.find(key); it != txn.writes.end()) {
+      if (it->second.tombstone) {
+        out[i] = NotFound(key);
+      } else {
+        out[i] = ReadResult{it->second.value, 0};
+      }
+      continue;
+    }
+    if (txn.traits->records_reads) txn.read_keys.emplace_back(key);
+    reads.keys.push_back(key);
+    reads.positions.push_back(i);
+  }
+  ReadBatch(*txn.engine, keys, reads.keys, reads.positions,
+            txn.traits->reads_latest ? Engine::kLatest : txn.snapshot_ts, out);
+  if (absl::Status s = CheckSnapshot(txn); !s.ok()) return s;
+  return out;
 }
 
 absl::Status Txn::Put(std::string_view key, std::string_view value) {
@@ -427,6 +485,29 @@ absl::StatusOr<std::string> Database::Get(std::string_view key) {
   absl::StatusOr<ReadResult> r = GetWithTimestamp(key);
   if (!r.ok()) return r.status();
   return std::move(r->value);
+}
+
+BatchResults Database::MultiGet(absl::Span<const std::string_view> keys) {
+  BatchResults out(keys.size());  // each element set below
+  bool all_valid = true;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (absl::Status s = ValidateKey(keys[i], limits()); !s.ok()) {
+      out[i] = std::move(s);
+      all_valid = false;
+    }
+  }
+  if (all_valid) {  // the common case reads `keys` as they are
+    ReadBatch(*engine_, keys, keys, {}, Engine::kLatest, out);
+    return out;
+  }
+  BatchReads reads;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (absl::IsInvalidArgument(out[i].status())) continue;
+    reads.keys.push_back(keys[i]);
+    reads.positions.push_back(i);
+  }
+  ReadBatch(*engine_, keys, reads.keys, reads.positions, Engine::kLatest, out);
+  return out;
 }
 
 absl::Status Database::Put(std::string_view key, std::string_view value) {

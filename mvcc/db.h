@@ -78,6 +78,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/retry.h"
 #include "mvcc/durability.h"
 
@@ -322,6 +323,15 @@ class Txn final {
   // transaction's own write). Same codes; under kSerializable the key is
   // validated at commit exactly as for Get().
   absl::StatusOr<ReadResult> GetWithTimestamp(std::string_view key);
+
+  // GetWithTimestamp() for each of `keys`, read as one batch whose cache
+  // misses overlap (see Database::MultiGet); element i is keys[i]'s result:
+  // its value, NotFound or InvalidArgument. The whole call fails, reading
+  // nothing, with FailedPrecondition after Commit/Rollback, and with
+  // OutOfRange when the snapshot was released. Under kSerializable every
+  // key read is validated at commit as for Get().
+  absl::StatusOr<std::vector<absl::StatusOr<ReadResult>>> MultiGet(
+      absl::Span<const std::string_view> keys);
 
   // Buffers a write, visible to this transaction's reads at once and to
   // others after Commit(). InvalidArgument for a bad key or value (nothing is
@@ -590,6 +600,17 @@ class Database final {
   // absent, InvalidArgument for a bad key.
   absl::StatusOr<std::string> Get(std::string_view key);
   absl::StatusOr<ReadResult> GetWithTimestamp(std::string_view key);
+  // GetWithTimestamp() for a batch of keys, faster than one call per key:
+  // the engine prefetches the group's index slots, then its records, then
+  // its versions, before reading any of them, so a batch pays its cache
+  // misses in parallel rather than one after another (groups of 16 keys
+  // share one reclaim guard). Element i of the result is keys[i]'s: value
+  // and commit timestamp, NotFound, or InvalidArgument for a bad key (the
+  // other keys are read all the same). Each key is read as Get reads it,
+  // linearizably at some moment during the call; the batch is not one
+  // snapshot (Txn::MultiGet is). Keys may repeat. Never blocks.
+  std::vector<absl::StatusOr<ReadResult>> MultiGet(
+      absl::Span<const std::string_view> keys);
   // Put/Delete return once committed (see Txn::Commit for the errors;
   // single-key autocommit writes never conflict).
   absl::Status Put(std::string_view key, std::string_view value);

@@ -37,11 +37,15 @@ TEST(ParkedReadersTest, ParkAndReleaseCountThreads) {
 TEST(ParkedReadersTest, ParkedReaderPinsOverwrittenVersionsUntilReleased) {
   auto db = Database::Open(Options());
   ASSERT_TRUE(db.ok()) << db.status();
+  // Round 0 creates the keys, their first (small) versions inside their
+  // records, which are never retired on their own; round 1's versions are
+  // separate objects, alive at the stall.
   UpdateAll(**db, 0);
+  UpdateAll(**db, 1);
   ParkedReaders p;
   p.Park(1);
-  for (int round = 1; round <= 3; ++round) UpdateAll(**db, round);
-  // Every key's version from round 0 was alive at the stall and is retired
+  for (int round = 2; round <= 4; ++round) UpdateAll(**db, round);
+  // Every key's version from round 1 was alive at the stall and is retired
   // now: the parked reservation may still see it.
   const uint64_t pinned = (*db)->GetStats().reclaim_unreclaimed_objects;
   EXPECT_GE(pinned, static_cast<uint64_t>(kKeys));
@@ -49,7 +53,7 @@ TEST(ParkedReadersTest, ParkedReaderPinsOverwrittenVersionsUntilReleased) {
   // Bounded: keep writing (retiring drives reclamation) until it drains.
   uint64_t now = pinned;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  for (int round = 4; now >= pinned / 2 && absl::Now() < deadline; ++round) {
+  for (int round = 5; now >= pinned / 2 && absl::Now() < deadline; ++round) {
     UpdateAll(**db, round);
     now = (*db)->GetStats().reclaim_unreclaimed_objects;
   }

@@ -9,7 +9,11 @@ namespace mvkv::reclaim {
 namespace crystalline_internal {
 
 Core::Core(const CoreOptions& options)
-    : options_(options), slots_(new ThreadSlot[options.max_threads]), claims_(options.max_threads) {}
+    : options_(options), slots_(new ThreadSlot[options.max_threads]), claims_(options.max_threads) {
+  if (options.fast_attempts == 0) {
+    for (int i = 0; i < options.max_threads; ++i) slots_[i].active_mask = kNoBaseBit;
+  }
+}
 
 Core::~Core() = default;
 
@@ -62,17 +66,11 @@ void Core::Activate(ThreadSlot& s, int index) noexcept {
   s.cached_era[index] = 0;
 }
 
-void Core::ActivateBase(ThreadSlot& s) noexcept {
-  Reservation& b = s.res[kBaseIndex];
-  const std::uint64_t era = Era();
-  // (A1) seq_cst: activates the base reservation with `era` before the first
-  // load of Protect (P1); pairs with the retirer's fence (O1).
-  b.era.store(era, std::memory_order_seq_cst);
-  // A list found here was pushed by a retirer racing with the end of an
-  // earlier guard, or for objects unlinked before (A1): nothing we will load.
-  if (b.list.load(std::memory_order_acquire) != 0) DetachAndDrop(s, b);
-  s.base_era = era;
-  s.active_mask |= kBaseBit;
+std::uint64_t Core::EnterBaseCold(ThreadSlot& s) noexcept {
+  if ((s.active_mask & kNoBaseBit) != 0) return kNoEra;
+  // Nested guards share the base: an enclosing (or an earlier inner) guard
+  // of this outermost guard activated it. Only the owner writes its era.
+  return s.res[kBaseIndex].era.load(std::memory_order_relaxed);
 }
 
 std::uint64_t Core::Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept {
@@ -90,8 +88,8 @@ std::uint64_t Core::Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept 
 }
 
 void Core::Leave(ThreadSlot& s) noexcept {
-  std::uint32_t mask = s.active_mask;
-  s.active_mask = 0;
+  std::uint32_t mask = s.active_mask & ~kNoBaseBit;
+  s.active_mask &= kNoBaseBit;
   // Bound: at most kUserIndexes + 1 iterations (user indexes and the base).
   while (mask != 0) {
     const int i = __builtin_ctz(mask);
@@ -102,18 +100,12 @@ void Core::Leave(ThreadSlot& s) noexcept {
   }
 }
 
-void Core::InitNode(ThreadSlot& s, Node* n) noexcept {
-  // Every era_freq x (registered threads) allocations of this thread (a
-  // countdown: no division on the allocation path).
-  if (--s.alloc_countdown == 0) {
-    s.alloc_countdown =
-        static_cast<std::uint64_t>(options_.era_freq) * std::max(1, claims_.Registered());
-    HelpAll(s);  // Invariant 5: help first, then advance.
-    // (E2) seq_cst: orders the advance after the helping above.
-    era_.fetch_add(1, std::memory_order_seq_cst);
-  }
-  W(n, 0).store(Era(), std::memory_order_relaxed);
-  W(n, 1).store(0, std::memory_order_relaxed);
+void Core::AdvanceEra(ThreadSlot& s) noexcept {
+  s.alloc_countdown =
+      static_cast<std::uint64_t>(options_.era_freq) * std::max(1, claims_.Registered());
+  HelpAll(s);  // Invariant 5: help first, then advance.
+  // (E2) seq_cst: orders the advance after the helping above.
+  era_.fetch_add(1, std::memory_order_seq_cst);
 }
 
 void Core::AdoptOrphans(ThreadSlot& me) noexcept {

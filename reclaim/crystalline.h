@@ -113,14 +113,15 @@ class CrystallineDomain final {
   // first guard of a thread in a domain also registers it: one bounded pass).
   class Guard {
    public:
-    explicit Guard(CrystallineDomain& d = Default()) noexcept
+    [[gnu::always_inline]] explicit Guard(CrystallineDomain& d = Default()) noexcept
         : core_(d.core_),
           slot_(&core_->Slot(reclaim_internal::ThisThreadSlot(d.client_))) {
       ++slot_->depth;
     }
-    ~Guard() {
-      if (--slot_->depth != 0 || slot_->active_mask == 0) return;
-      if (slot_->active_mask == crystalline_internal::kBaseBit) {
+    [[gnu::always_inline]] ~Guard() {
+      if (--slot_->depth != 0) return;
+      const std::uint32_t mask = slot_->active_mask;
+      if (mask == crystalline_internal::kBaseBit) [[likely]] {
         // Common case (the era did not move): release the base reservation.
         slot_->active_mask = 0;
         crystalline_internal::Reservation& b = slot_->res[crystalline_internal::kBaseIndex];
@@ -130,7 +131,7 @@ class CrystallineDomain final {
         if (b.list.load(std::memory_order_acquire) != 0) core_->DetachAndDrop(*slot_, b);
         return;
       }
-      core_->Leave(*slot_);
+      if (mask != 0) core_->Leave(*slot_);
     }
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;
@@ -150,7 +151,8 @@ class CrystallineDomain final {
     // REQUIRES: the pointee, if any, derives from Node (first base) and was
     // initialized by this domain; nothing else may be stored in `src`.
     template <class T>
-    T* Protect(const std::atomic<T*>& src, int index, const Node* parent = nullptr) noexcept {
+    [[gnu::always_inline]] T* Protect(const std::atomic<T*>& src, int index,
+                                      const Node* parent = nullptr) noexcept {
       const std::uintptr_t v =
           ProtectWith([&src] { return crystalline_internal::PointerSource<T>::Load(&src); }, &src,
                       &crystalline_internal::PointerSource<T>::kOps, index, parent);
@@ -159,40 +161,49 @@ class CrystallineDomain final {
 
     // Same for a tagged word holding a `T*` plus up to 2 low mark bits.
     template <class T = Node>
-    std::uintptr_t Protect(const std::atomic<std::uintptr_t>& src, int index,
-                           const Node* parent = nullptr) noexcept {
+    [[gnu::always_inline]] std::uintptr_t Protect(const std::atomic<std::uintptr_t>& src,
+                                                  int index,
+                                                  const Node* parent = nullptr) noexcept {
       return ProtectWith([&src] { return crystalline_internal::WordSource<T>::Load(&src); }, &src,
                          &crystalline_internal::WordSource<T>::kOps, index, parent);
     }
 
    private:
-    // The inlined part is only the common case: the guard's base
-    // reservation is active and the era has not moved since it was taken.
+    // The inlined part is only the common case: this guard knows the base
+    // reservation is active (base_era_ != 0) and the era has not moved since
+    // it was taken. Guard-local state is read before the seq_cst load so the
+    // compiler can keep it in registers across it.
     template <class LoadFn>
-    std::uintptr_t ProtectWith(LoadFn load, const void* src,
-                               const crystalline_internal::SourceOps* ops, int index,
-                               const Node* parent) noexcept {
-      crystalline_internal::ThreadSlot& s = *slot_;
-      if ((s.active_mask & crystalline_internal::kBaseBit) == 0) {
-        // First Protect of the guard. fast_attempts == 0 (tests): never use
-        // the base, always the slow path.
-        if (core_->options().fast_attempts == 0) {
-          return core_->ProtectMoved(s, index, src, ops, parent);
-        }
-        core_->ActivateBase(s);
+    [[gnu::always_inline]] std::uintptr_t ProtectWith(LoadFn load, const void* src,
+                                                      const crystalline_internal::SourceOps* ops,
+                                                      int index, const Node* parent) noexcept {
+      crystalline_internal::Core* const core = core_;
+      std::uint64_t base = base_era_;
+      if (base == 0) [[unlikely]] {
+        // First Protect of this guard: activate the base (or adopt the one an
+        // enclosing or inner guard activated). kNoEra with fast_attempts == 0
+        // (tests): the base is never used, every Protect takes the slow path.
+        base = base_era_ = core->EnterBase(*slot_);
       }
+      // Eras start at 1: this lets the compiler drop the test above once
+      // the first Protect of a loop has run.
+      if (base == 0) __builtin_unreachable();
       // (P1) seq_cst load of the source, after the publication of the base
       // era (A1): Invariant 3; pairs with the retirer's seq_cst fence before
       // it scans reservations (O1 in crystalline_batch.cc).
       const std::uintptr_t v = load();
       // (P2) the era after the load: equal means `v` was born no later and
       // the base reservation covers it until the guard ends.
-      if (core_->Era() == s.base_era) return v;
-      return core_->ProtectMoved(s, index, src, ops, parent);
+      if (core->Era() == base) [[likely]] return v;
+      return core->ProtectMoved(*slot_, index, src, ops, parent);
     }
 
     crystalline_internal::Core* core_;
     crystalline_internal::ThreadSlot* slot_;
+    // The era of the slot's base reservation once this guard's first Protect
+    // saw it active (0 before). The base lasts until the outermost guard
+    // ends, so the copy stays valid for this guard's lifetime.
+    std::uint64_t base_era_ = 0;
   };
 
  private:

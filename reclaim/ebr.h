@@ -68,7 +68,7 @@ class EbrDomain final {
   // RAII critical section; nests (inner guards are a counter increment).
   class Guard {
    public:
-    explicit Guard(EbrDomain& d = Default()) noexcept
+    [[gnu::always_inline]] explicit Guard(EbrDomain& d = Default()) noexcept
         : slot_(&d.core_->Slot(reclaim_internal::ThisThreadSlot(d.client_))) {
       if (slot_->depth++ == 0) {
         // (G1) seq_cst: the announcement precedes every protected load (G2);
@@ -76,7 +76,7 @@ class EbrDomain final {
         slot_->announce.store((d.core_->Epoch() << 1) | 1, std::memory_order_seq_cst);
       }
     }
-    ~Guard() {
+    [[gnu::always_inline]] ~Guard() {
       // (G3) release: the guard's loads happen before a scan that sees 0.
       if (--slot_->depth == 0) slot_->announce.store(0, std::memory_order_release);
     }

@@ -28,9 +28,10 @@
 //     reservation. A reservation is active while its era is nonzero. The
 //     first Protect of a guard activates the base with the current era (one
 //     seq_cst store, as EBR's announcement; the guard's end is a release
-//     store of 0). While the era does not move, every Protect is one load
-//     and one compare with the base era, and the base covers all of them
-//     until the guard ends.
+//     store of 0). While the era does not move, every Protect is the load,
+//     one load of the global era and one compare with the base era, which
+//     the guard keeps a copy of (a register, once the guard's user is
+//     inlined); the base covers all of them until the guard ends.
 //     Once the era moves, Protect publishes the new era at its own index and
 //     retries until the era did not move across the pointer load.
 //   - Retired objects gather in a per-thread batch (one reference node keeps

@@ -100,6 +100,36 @@ TYPED_TEST(ReclaimTest, NestedGuardsKeepTheOuterReservation) {
   EXPECT_EQ(d.GetCounters().unreclaimed, 0u);
 }
 
+// Property: an inner guard's first Protect joins the reservation the outer
+// guard already holds instead of replacing it, so what the outer guard
+// loaded, retired and handed to that reservation before the inner guard
+// started, stays allocated until the outer guard ends.
+TYPED_TEST(ReclaimTest, InnerGuardDoesNotReplaceTheOuterReservation) {
+  auto& d = this->domain_;
+  std::atomic<Tracked*> root{d.template New<Tracked>(1)};
+  std::atomic<Tracked*> spare{d.template New<Tracked>(2)};
+  {
+    typename TypeParam::Domain::Guard outer(d);
+    Tracked* t = outer.Protect(root, 0);
+    std::thread([&] {
+      d.Retire(root.exchange(nullptr), &FreeTracked, sizeof(Tracked));
+      for (int i = 0; i < 5000; ++i) {  // offer batches past the retired object
+        d.Retire(d.template New<Tracked>(i), &FreeTracked, sizeof(Tracked));
+      }
+      d.Barrier();
+    }).join();
+    {
+      typename TypeParam::Domain::Guard inner(d);
+      EXPECT_EQ(inner.Protect(spare, 1)->value, 2u);
+    }
+    EXPECT_EQ(t->canary.load(), kAlive);
+    EXPECT_EQ(t->value, 1u);
+  }
+  delete spare.load();
+  d.Barrier();
+  EXPECT_EQ(d.GetCounters().unreclaimed, 0u);
+}
+
 // Property: under concurrent replacement and retirement (more threads than
 // cores), a reader never observes a freed object through a live guard
 // (canary + ASan), and every retired object is freed after Barrier.

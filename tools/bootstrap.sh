@@ -23,6 +23,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   # Benchmark peers: reclamation schemes, queues, a networked KV server.
   liburcu-dev libxenium-dev libcds-dev libboost-dev etcd-server
+  # Hash-map baselines for engine_bench's Lever mix.
+  libcuckoo-dev libtbb-dev
   # Plots for the load harness.
   gnuplot-nox
 )

@@ -12,7 +12,9 @@
 //
 // Each configuration gets --repeats throughput runs per scheme (no sampling,
 // no counting instrumentation), interleaved across schemes, for `mops` (best)
-// and `mops_median`; then one sampling run (--sample_seconds) that
+// and `mops_median`, and the same per CPU-second of the workers (`mops_cpu`,
+// `mops_cpu_median`: ops over the workers' thread CPU time, which leaves out
+// preemption by other processes); then one sampling run (--sample_seconds) that
 // reads the unreclaimed count every 5 ms for `unreclaimed_avg_per_thread`
 // (average over samples, divided by workers + stalled thread) and
 // `unreclaimed_peak` (largest sample).
@@ -21,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <latch>
 #include <memory>
@@ -47,6 +50,9 @@ ABSL_FLAG(std::string, stall, "0,1",
           "Comma-separated 0/1: 1 adds one thread that enters a guard, protects a pointer and "
           "parks for the whole run");
 ABSL_FLAG(double, seconds, 1.0, "Duration of each throughput run");
+ABSL_FLAG(int64_t, ops_per_thread, 0,
+          "If > 0: each worker stops after this many operations (rounded up to 64) instead of "
+          "after --seconds, so instruction counts (valgrind --tool=callgrind) are repeatable");
 ABSL_FLAG(int, repeats, 3,
           "Throughput runs per configuration and scheme, interleaved across schemes with the "
           "order rotated each round (the machines are shared); mops = best run, "
@@ -117,13 +123,21 @@ void Prefill(Target& t, const Config& c) {
   }
 }
 
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 void Worker(Target& t, const Config& c, std::uint64_t seed, std::latch& ready,
-            const std::atomic<bool>& stop, std::uint64_t& ops) {
+            const std::atomic<bool>& stop, std::uint64_t& ops, double& cpu_seconds) {
   t.ThreadEnter();
   std::uint64_t x = seed | 1, n = 0;
   const bool read = c.mix == "read";
+  const auto limit = static_cast<std::uint64_t>(absl::GetFlag(FLAGS_ops_per_thread));
   ready.count_down();
-  while (!stop.load(std::memory_order_relaxed)) {
+  const double cpu_start = ThreadCpuSeconds();
+  while (!stop.load(std::memory_order_relaxed) && (limit == 0 || n < limit)) {
     for (int i = 0; i < 64; ++i) {
       const std::uint64_t r = Next(x);
       const std::uint64_t k = (r >> 16) % c.keys;
@@ -139,6 +153,7 @@ void Worker(Target& t, const Config& c, std::uint64_t seed, std::latch& ready,
     n += 64;
   }
   ops = n;
+  cpu_seconds = ThreadCpuSeconds() - cpu_start;
   t.ThreadExit();
 }
 
@@ -168,6 +183,11 @@ struct Stall {
 struct RunResult {
   double mops = 0;
   double mops_median = 0;
+  // Operations per CPU-second of the workers (ops / their summed thread CPU
+  // time): on a shared machine this leaves out the time a worker was not
+  // running, which wall-clock throughput cannot.
+  double mops_cpu = 0;
+  double mops_cpu_median = 0;
   double unreclaimed_avg_per_thread = -1;
   std::int64_t unreclaimed_peak = -1;
   std::vector<std::int64_t> at;  // samples at the requested times
@@ -189,10 +209,11 @@ RunResult Run(const Config& c, double seconds, bool sample, const std::vector<do
   std::atomic<bool> stop{false};
   std::latch ready(c.threads + 1);
   std::vector<std::uint64_t> ops(c.threads);
+  std::vector<double> cpu(c.threads);
   std::vector<std::thread> workers;
   for (int i = 0; i < c.threads; ++i) {
     workers.emplace_back([&, i] {
-      Worker(*t, c, absl::GetFlag(FLAGS_seed) * 7919 + i, ready, stop, ops[i]);
+      Worker(*t, c, absl::GetFlag(FLAGS_seed) * 7919 + i, ready, stop, ops[i], cpu[i]);
     });
   }
   ready.arrive_and_wait();
@@ -201,7 +222,8 @@ RunResult Run(const Config& c, double seconds, bool sample, const std::vector<do
   double sum = 0;
   std::int64_t n = 0, peak = -1;
   std::size_t next_mark = 0;
-  while (Clock::now() < end) {
+  const bool counted = absl::GetFlag(FLAGS_ops_per_thread) > 0;
+  while (!counted && Clock::now() < end) {
     if (!sample) {
       std::this_thread::sleep_until(end);  // timing the run, not hiding a race
       break;
@@ -220,12 +242,15 @@ RunResult Run(const Config& c, double seconds, bool sample, const std::vector<do
     }
   }
   if (sample && n > 0 && t->Unreclaimed() >= 0) std::this_thread::sleep_until(end);
-  stop.store(true);
+  if (!counted) stop.store(true);  // counted workers stop by themselves
   for (auto& w : workers) w.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::uint64_t total = 0;
   for (auto o : ops) total += o;
   res.mops = static_cast<double>(total) / elapsed / 1e6;
+  double cpu_total = 0;
+  for (double x : cpu) cpu_total += x;
+  if (cpu_total > 0) res.mops_cpu = static_cast<double>(total) / cpu_total / 1e6;
   if (n > 0) {
     res.unreclaimed_avg_per_thread = sum / static_cast<double>(n) / (c.threads + c.stalled);
     res.unreclaimed_peak = peak;
@@ -241,6 +266,7 @@ std::string Row(const Config& c, const RunResult& r) {
   o << "{\"scheme\":\"" << c.scheme << "\",\"structure\":\"" << c.structure << "\",\"mix\":\""
     << c.mix << "\",\"threads\":" << c.threads << ",\"stalled\":" << (c.stalled ? 1 : 0)
     << ",\"mops\":" << r.mops << ",\"mops_median\":" << r.mops_median
+    << ",\"mops_cpu\":" << r.mops_cpu << ",\"mops_cpu_median\":" << r.mops_cpu_median
     << ",\"unreclaimed_avg_per_thread\":" << r.unreclaimed_avg_per_thread
     << ",\"unreclaimed_peak\":" << r.unreclaimed_peak << "}";
   return o.str();
@@ -294,12 +320,14 @@ void Sweep(std::vector<std::string>& rows) {
       for (int stalled : Ints(absl::GetFlag(FLAGS_stall))) {
         for (int threads : Ints(absl::GetFlag(FLAGS_threads))) {
           // Interleave the schemes, rotating the order each round.
-          std::vector<std::vector<double>> mops(schemes.size());
+          std::vector<std::vector<double>> mops(schemes.size()), cpu(schemes.size());
           for (int round = 0; round < repeats; ++round) {
             for (std::size_t j = 0; j < schemes.size(); ++j) {
               const std::size_t i = (j + round) % schemes.size();
               const Config c = MakeConfig(schemes[i], structure, mix, threads, stalled != 0);
-              mops[i].push_back(Run(c, seconds, false, {}).mops);
+              const RunResult run = Run(c, seconds, false, {});
+              mops[i].push_back(run.mops);
+              cpu[i].push_back(run.mops_cpu);
             }
           }
           for (std::size_t i = 0; i < schemes.size(); ++i) {
@@ -308,6 +336,9 @@ void Sweep(std::vector<std::string>& rows) {
             std::sort(mops[i].begin(), mops[i].end());
             r.mops = mops[i].back();
             r.mops_median = mops[i][mops[i].size() / 2];
+            std::sort(cpu[i].begin(), cpu[i].end());
+            r.mops_cpu = cpu[i].back();
+            r.mops_cpu_median = cpu[i][cpu[i].size() / 2];
             if (sample_seconds > 0) {
               const RunResult s = Run(c, sample_seconds, true, {});
               r.unreclaimed_avg_per_thread = s.unreclaimed_avg_per_thread;

@@ -230,6 +230,7 @@ const Version* Engine::ReadAt(ReclaimDomain::Guard& guard, const Record* r,
   // the previous step: they are the parents of the links read.
   for (const Version* v = guard.Protect(r->newest, slot, r); v != nullptr;) {
     if (v->commit_ts <= snapshot) return v;
+    if (v->in_record) break;  // the oldest (version.h, Invariant 4)
     slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
     v = guard.Protect(v->older, slot, v);
   }
@@ -244,10 +245,52 @@ const Version* Engine::ReadLatest(ReclaimDomain::Guard& guard,
     // version returned was the newest visible one at that moment, and the
     // writer never prunes the newest version at or below its horizon.
     if (v->commit_ts <= visible_ts()) return v;
+    if (v->in_record) break;  // the oldest (version.h, Invariant 4)
     slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
     v = guard.Protect(v->older, slot, v);
   }
   return nullptr;
+}
+
+void Engine::MultiRead(
+    absl::Span<const std::string_view> keys, uint64_t snapshot,
+    absl::FunctionRef<void(std::size_t, const Version*)> visit) const {
+  uint64_t hashes[kMultiReadGroup];
+  for (std::size_t first = 0; first < keys.size(); first += kMultiReadGroup) {
+    const std::size_t n = std::min(kMultiReadGroup, keys.size() - first);
+    const std::string_view* group = keys.data() + first;
+    // One short guard per group. The first three passes only prefetch; each
+    // pass's loads hit what the previous one fetched.
+    ReclaimDomain::Guard guard(ReclaimDomain::Default());
+    for (std::size_t i = 0; i < n; ++i) {
+      hashes[i] = HashIndex::Hash(group[i]);
+      hash_.PrefetchSlot(guard, hashes[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i) hash_.PrefetchRecord(guard, hashes[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      // Find protects the record while its `newest` is read; the version's
+      // address is only prefetched (the last pass protects it).
+      const Record* r = hash_.Find(guard, group[i], hashes[i]);
+      if (r == nullptr) continue;
+      // Relaxed: an address to prefetch, never dereferenced here.
+      const Version* v = r->newest.load(std::memory_order_relaxed);
+      if (v != nullptr && v != r->in_record_version()) {
+        const char* bytes = reinterpret_cast<const char*>(v);
+        __builtin_prefetch(bytes);
+        __builtin_prefetch(bytes + Version::kPayloadOffset);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      // Find again (a few instructions on cached lines): a record found in
+      // the previous pass is no longer protected (kRecordSlot was reused).
+      const Record* r = hash_.Find(guard, group[i], hashes[i]);
+      const Version* v = nullptr;
+      if (r != nullptr) {
+        v = snapshot == kLatest ? ReadLatest(guard, r) : ReadAt(guard, r, snapshot);
+      }
+      visit(first + i, v);
+    }
+  }
 }
 
 std::vector<KeyValue> Engine::ScanAt(std::string_view start,

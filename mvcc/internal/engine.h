@@ -187,6 +187,19 @@ class Engine final {
   Record* Find(ReclaimDomain::Guard& guard, std::string_view key) const {
     return hash_.Find(guard, key, HashIndex::Hash(key));
   }
+  // MultiRead's `snapshot` for "the newest visible version" (ReadLatest).
+  static constexpr uint64_t kLatest = ~uint64_t{0};
+  // Batched point reads: calls visit(i, v) for every i in key order, with v
+  // the version keys[i] has at `snapshot` (ReadAt; kLatest: ReadLatest) or
+  // null if it has none. Groups of kMultiReadGroup keys share one guard, and
+  // each group issues its slots', then its records', then its versions'
+  // prefetches before reading any key, so their cache misses overlap. `v`
+  // is protected only during its visit; visit must be short and not block.
+  // REQUIRES: every key is valid (ValidateKey).
+  static constexpr std::size_t kMultiReadGroup = 16;
+  void MultiRead(absl::Span<const std::string_view> keys, uint64_t snapshot,
+                 absl::FunctionRef<void(std::size_t, const Version*)> visit)
+      const;
   // Live pairs in [start, end) at `snapshot`, in key order, at most `limit`
   // (0 = all).
   std::vector<KeyValue> ScanAt(std::string_view start, std::string_view end,
@@ -267,8 +280,24 @@ class Engine final {
 
   // Writer: collects the snapshot view, then enforces the snapshot limits.
   void RefreshView();
-  // Releases over-age snapshots and, past the budget, the oldest ones.
+  // Releases over-age snapshots and, past the budget, the oldest one, and
+  // prunes what they alone needed incrementally (the release pass): a
+  // released snapshot leaves the view at once (its owner's next read fails),
+  // and each install batch prunes kReleasePassPerBatch more chains of one
+  // lap over the index, the maintenance tick its background slice. While a
+  // pass runs, the budget releases nothing more (RetainedBytes still counts
+  // what the pass will free). Bounded work per call.
   void EnforceLimits();
+  // The explicit Sweep: finishes any release pass and releases oldest
+  // snapshots until the budget holds, sweeping every chain after each.
+  // O(keys x releases).
+  void EnforceLimitsNow();
+  bool OverBudget() const;
+  // Revokes the oldest registered snapshot; false if there is none.
+  bool ReleaseOldest();
+  // After a release: refreshes the view and starts a lap.
+  void StartReleasePass();
+  void ContinueReleasePass(uint64_t n);
   // The two counters are read separately while TVars may be created or
   // dropped on other threads, so the difference is clamped: a torn read
   // must never look like a huge retention (it would release every snapshot).
@@ -306,8 +335,9 @@ class Engine final {
   void Prune(Record* r);
   void SweepAll();
   // The background pass: prunes the next `n` chains after the last one it
-  // visited, wrapping around.
-  void SweepSome(int n);
+  // visited, wrapping around (at most once per call). Returns the number
+  // pruned (< n only when the index holds fewer).
+  uint64_t SweepSome(int n);
   void RemoveRecord(Record* r);
   void RetireVersion(Version* v);
 
@@ -351,6 +381,8 @@ class Engine final {
   // Writer-only state (guarded by the writer role).
   uint64_t last_ts_ = 0;
   std::string sweep_cursor_;  // next key for the background pass
+  // Chains left in the current release pass (0: none running).
+  uint64_t release_pass_left_ = 0;
   SnapshotRegistry::View view_;
   bool view_fresh_ = false;
   std::vector<DurableCommit> batch_;

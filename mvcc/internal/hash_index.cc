@@ -109,6 +109,35 @@ Record* HashIndex::Find(ReclaimDomain::Guard& guard, std::string_view key,
   }
 }
 
+void HashIndex::PrefetchSlot(ReclaimDomain::Guard& guard,
+                             uint64_t hash) const {
+  const Table* t = guard.Protect(table_, kHashTableSlot);
+  __builtin_prefetch(&t->slots[hash & t->mask]);
+}
+
+void HashIndex::PrefetchRecord(ReclaimDomain::Guard& guard,
+                               uint64_t hash) const {
+  const Table* t = guard.Protect(table_, kHashTableSlot);
+  const uint64_t tag = Tag(hash);
+  // Bound: the capacity (Invariant 5).
+  for (std::size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+    const Slot& s = t->slots[i];
+    // Relaxed: the record pointer is only an address to prefetch.
+    const uint64_t seen = s.tag.load(std::memory_order_relaxed);
+    if (seen == 0) return;
+    if (seen != tag) continue;
+    const char* r = reinterpret_cast<const char*>(
+        s.record.load(std::memory_order_relaxed));
+    if (r == nullptr) continue;
+    // The header, the tower and most keys, and for small values the
+    // version inside the record (version.h, Invariant 4).
+    __builtin_prefetch(r);
+    __builtin_prefetch(r + 64);
+    __builtin_prefetch(r + 128);
+    return;
+  }
+}
+
 Record* HashIndex::FindForWriter(std::string_view key, uint64_t hash) const {
   Table* t = table_.load(std::memory_order_relaxed);
   const uint64_t tag = Tag(hash);

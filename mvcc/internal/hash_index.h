@@ -53,6 +53,16 @@ class HashIndex final {
   Record* Find(ReclaimDomain::Guard& guard, std::string_view key,
                uint64_t hash) const;
 
+  // Prefetch hints for batched reads (Engine::MultiRead); they return
+  // nothing and change nothing. REQUIRES: `guard` is live on this thread;
+  // both protect the table at kHashTableSlot (as Find does).
+  // Prefetches the slot where the probe for `hash` starts.
+  void PrefetchSlot(ReclaimDomain::Guard& guard, uint64_t hash) const;
+  // Prefetches the record named by the first slot of the probe whose tag is
+  // `hash`'s. That record may be another key's, removed, or even freed: the
+  // pointer is only a prefetch address, never dereferenced.
+  void PrefetchRecord(ReclaimDomain::Guard& guard, uint64_t hash) const;
+
   // Writer only (no guard needed: the writer frees nothing it still uses).
   Record* FindForWriter(std::string_view key, uint64_t hash) const;
   // REQUIRES: no record with the same key is present.

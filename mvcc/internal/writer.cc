@@ -14,6 +14,9 @@ namespace {
 
 // Chains the background pass prunes per maintenance tick.
 constexpr int kBackgroundSweepRecords = 4096;
+// Chains a release pass prunes per install batch (on top of the ticks'):
+// a few microseconds, so no commit waits behind an O(keys) sweep.
+constexpr uint64_t kReleasePassPerBatch = 64;
 
 uint64_t NewestTs(const Record* r) {
   const Version* v = r->newest.load(std::memory_order_relaxed);
@@ -111,28 +114,62 @@ void Engine::EnforceLimits() {
         any = true;
       }
     });
-    if (any) {
-      registry_.Collect(visible_ts_, &view_);
-      SweepAll();
-    }
+    if (any) StartReleasePass();
   }
-  const uint64_t budget = options_.max_retained_bytes;
+  // One release per pass: until the last release's pass has pruned every
+  // chain, RetainedBytes still counts what it freed, and releasing more
+  // on that count would release snapshots the budget does not require.
+  if (release_pass_left_ == 0 && OverBudget()) {
+    if (ReleaseOldest()) StartReleasePass();
+  }
+  if (release_pass_left_ > 0) ContinueReleasePass(kReleasePassPerBatch);
+}
+
+void Engine::EnforceLimitsNow() {
   // Bound: each round releases one snapshot, and there are finitely many.
-  while (budget != 0 && RetainedBytes() > budget) {
-    SnapshotRegistry::Slot* oldest = nullptr;
-    uint64_t oldest_ts = 0;
-    registry_.ForEach([&](SnapshotRegistry::Slot& slot, uint64_t ts) {
-      if (oldest == nullptr || ts < oldest_ts) {
-        oldest = &slot;
-        oldest_ts = ts;
-      }
-    });
-    if (oldest == nullptr) break;  // nothing to release: the rest is in flight
-    SnapshotRegistry::Revoke(*oldest);
-    aborts_too_old_.fetch_add(1, std::memory_order_relaxed);
-    registry_.Collect(visible_ts_, &view_);
+  while (true) {
     SweepAll();
+    release_pass_left_ = 0;
+    if (!OverBudget() || !ReleaseOldest()) return;
+    registry_.Collect(visible_ts_, &view_);
   }
+}
+
+bool Engine::OverBudget() const {
+  return options_.max_retained_bytes != 0 &&
+         RetainedBytes() > options_.max_retained_bytes;
+}
+
+bool Engine::ReleaseOldest() {
+  SnapshotRegistry::Slot* oldest = nullptr;
+  uint64_t oldest_ts = 0;
+  registry_.ForEach([&](SnapshotRegistry::Slot& slot, uint64_t ts) {
+    if (oldest == nullptr || ts < oldest_ts) {
+      oldest = &slot;
+      oldest_ts = ts;
+    }
+  });
+  if (oldest == nullptr) return false;  // nothing to release: the rest is in flight
+  SnapshotRegistry::Revoke(*oldest);
+  aborts_too_old_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Engine::StartReleasePass() {
+  // The released snapshots leave the view at once, so from here on every
+  // Prune (a commit's own chains, the pass, the background pass) drops what
+  // only they needed. The pass is one lap over the chains from wherever the
+  // background cursor is; a release during a pass starts a new lap there.
+  registry_.Collect(visible_ts_, &view_);
+  release_pass_left_ = chains_.load(std::memory_order_relaxed);
+}
+
+void Engine::ContinueReleasePass(uint64_t n) {
+  const uint64_t step = std::min(n, release_pass_left_);
+  const uint64_t visited = SweepSome(static_cast<int>(step));
+  // Fewer than asked: the call wrapped around and reached its own start,
+  // so it visited every chain; the lap is over.
+  release_pass_left_ = visited < step ? 0 : release_pass_left_ - visited;
 }
 
 void Engine::Install(PendingCommit& request) {
@@ -148,13 +185,15 @@ void Engine::Install(PendingCommit& request) {
     return;
   }
   if (request.kind == PendingCommit::Kind::kSweep) {
-    SweepAll();
+    EnforceLimitsNow();
     return;
   }
   if (request.kind == PendingCommit::Kind::kMaintenance) {
-    // The tick may land mid-batch: check the limits on a fresh view.
+    // The tick may land mid-batch: check the limits on a fresh view. Its
+    // slice of the background pass counts toward a release pass.
     RefreshView();
-    SweepSome(kBackgroundSweepRecords);
+    const uint64_t visited = SweepSome(kBackgroundSweepRecords);
+    release_pass_left_ -= std::min(visited, release_pass_left_);
     return;
   }
   if (!accepting_) {
@@ -193,8 +232,14 @@ void Engine::InstallKey(std::string_view key, std::string_view value,
   Record* r = hash_.FindForWriter(key, hash);
   if (r == nullptr) {
     if (tombstone) return;  // deleting a key nobody can see: nothing to do
-    r = NewRecord(key, hash, ordered_.RandomHeight());
-    InstallVersion(r, NewBytesVersion(value, false), ts);
+    const int height = ordered_.RandomHeight();
+    if (value.size() <= kMaxInRecordValueBytes) {
+      r = NewRecordWithValue(key, hash, height, value);
+      InstallVersion(r, r->in_record_version(), ts);
+    } else {
+      r = NewRecord(key, hash, height);
+      InstallVersion(r, NewBytesVersion(value, false), ts);
+    }
     hash_.Insert(r);
     ordered_.Insert(r);
     r->in_index = true;
@@ -283,19 +328,32 @@ void Engine::SweepAll() {
   }
 }
 
-void Engine::SweepSome(int n) {
+uint64_t Engine::SweepSome(int n) {
   Record* r = ordered_.SeekForWriter(sweep_cursor_);
-  for (int i = 0; i < n && r != nullptr; ++i) {
+  uint64_t visited = 0;
+  bool wrapped = false;
+  // Bound: n chains and one wrap-around to the first key.
+  while (visited < static_cast<uint64_t>(n)) {
+    if (r == nullptr) {
+      if (wrapped) break;
+      wrapped = true;
+      r = ordered_.SeekForWriter("");
+      continue;
+    }
     Record* next = OrderedIndex::NextForWriter(r);  // before Prune may retire r
     Prune(r);
+    ++visited;
     r = next;
   }
   sweep_cursor_ = r == nullptr ? std::string() : std::string(r->key());
+  return visited;
 }
 
 void Engine::RetireVersion(Version* v) {
   versions_.fetch_sub(1, std::memory_order_relaxed);
   version_bytes_.fetch_sub(v->footprint(), std::memory_order_relaxed);
+  // An in-record version is freed with its record (version.h, Invariant 4).
+  if (v->in_record) return;
   ReclaimDomain::Default().Retire(v, &DeleteVersion, v->footprint());
 }
 

@@ -76,6 +76,9 @@ inline constexpr int kHelpIndex = kUserIndexes + 1;  // a helper's hold on what 
 inline constexpr int kBaseIndex = kUserIndexes + 2;
 inline constexpr int kIndexes = kUserIndexes + 3;
 inline constexpr std::uint32_t kBaseBit = 1u << kBaseIndex;
+// Set in every slot's active_mask, permanently, when the base is never used
+// (fast_attempts == 0): it sends each guard's first Protect out of line.
+inline constexpr std::uint32_t kNoBaseBit = 1u << 31;
 
 inline constexpr std::uintptr_t kTokenBit = 1;
 inline constexpr std::uintptr_t kClaimedLink = 2;  // a list link taken by Drop
@@ -155,8 +158,8 @@ struct ThreadSlot {
   SlotCounters counters;
   // Owner-private from here on.
   alignas(kCacheLine) std::uint64_t cached_era[kUserIndexes] = {};
-  std::uint32_t active_mask = 0;  // indexes (user, base) active in the current guard
-  std::uint64_t base_era = 0;     // era of the base reservation while kBaseBit is set
+  // Indexes (user, base) active in the current guard, plus kNoBaseBit.
+  std::uint32_t active_mask = 0;
   int depth = 0;                  // nesting depth of guards
   std::uint64_t alloc_countdown = 1;  // allocations until the next era advance
   std::uint64_t next_round = 0;
@@ -196,7 +199,26 @@ class Core final : public reclaim_internal::RegistryClient {
                                                         const void* src, const SourceOps* ops,
                                                         const reclaim::Node* parent) noexcept;
   void Activate(ThreadSlot& s, int index) noexcept;
-  void ActivateBase(ThreadSlot& s) noexcept;
+  // The era of `s`'s base reservation, activating it with the current era
+  // if it is not active yet (a guard's first Protect). kNoEra if the base is
+  // never used (fast_attempts == 0): no era equals it, so every Protect
+  // takes the slow path. Inlined: the common case is one era load, one
+  // seq_cst store and one load of the list.
+  [[gnu::always_inline]] std::uint64_t EnterBase(ThreadSlot& s) noexcept {
+    // Any active index means the base is active (ProtectMoved runs only
+    // after it), unless kNoBaseBit says it is disabled; both out of line.
+    if (s.active_mask != 0) [[unlikely]] return EnterBaseCold(s);
+    Reservation& b = s.res[kBaseIndex];
+    const std::uint64_t era = Era();
+    // (A1) seq_cst: activates the base reservation with `era` before the
+    // first load of Protect (P1); pairs with the retirer's fence (O1).
+    b.era.store(era, std::memory_order_seq_cst);
+    // A list found here was pushed by a retirer racing with the end of an
+    // earlier guard, or for objects unlinked before (A1): nothing we load.
+    if (b.list.load(std::memory_order_acquire) != 0) [[unlikely]] DetachAndDrop(s, b);
+    s.active_mask = kBaseBit;
+    return era;
+  }
   std::uint64_t Renew(ThreadSlot& s, int index, std::uint64_t era) noexcept;
   void Leave(ThreadSlot& s) noexcept;
   // Detaches `r`'s list and drops it. REQUIRES: `r` belongs to `s`, and
@@ -210,7 +232,9 @@ class Core final : public reclaim_internal::RegistryClient {
                              const reclaim::Node* parent) noexcept;
 
   // Domain operations (crystalline.cc / crystalline_batch.cc).
+  // Inlined (below); every era_freq x threads calls, AdvanceEra.
   void InitNode(ThreadSlot& s, reclaim::Node* n) noexcept;
+  void AdvanceEra(ThreadSlot& s) noexcept;
   void Retire(ThreadSlot& s, reclaim::Node* n, reclaim::Deleter d, std::size_t bytes) noexcept;
   // Offers `s`'s batch `kind`. REQUIRES: it is not empty.
   void Offer(ThreadSlot& s, int kind) noexcept;
@@ -241,6 +265,8 @@ class Core final : public reclaim_internal::RegistryClient {
                    const SourceOps* ops) noexcept;
   void HandOffParent(ThreadSlot& s, const reclaim::Node* parent) noexcept;
   bool ResultOpen(Reservation& r, std::uint64_t round) noexcept;
+  // EnterBase when the base is already active (a nested guard) or disabled.
+  std::uint64_t EnterBaseCold(ThreadSlot& s) noexcept;
   int SlowPathBound() const noexcept { return 2 * options_.max_threads + 16; }
 
   const CoreOptions options_;
@@ -270,6 +296,14 @@ inline reclaim::Node* RefsOf(reclaim::Node* n) noexcept {
   const std::uintptr_t link = W(n, 1).load(std::memory_order_seq_cst);
   if (link == 0) return nullptr;
   return (link & kTokenBit) ? n : AsNode(link);
+}
+
+inline void Core::InitNode(ThreadSlot& s, reclaim::Node* n) noexcept {
+  // Every era_freq x (registered threads) allocations of this thread (a
+  // countdown: no division on the allocation path).
+  if (--s.alloc_countdown == 0) [[unlikely]] AdvanceEra(s);
+  W(n, 0).store(Era(), std::memory_order_relaxed);
+  W(n, 1).store(0, std::memory_order_relaxed);
 }
 
 }  // namespace mvkv::reclaim::crystalline_internal

@@ -6,8 +6,10 @@
 //
 // Thread safety: Insert, Remove and Contains may run concurrently from any
 // threads. Progress: lock-free. Each operation uses reservation indexes
-// 0..2 of its guard (rotating prev/curr/next) and passes the node that holds
-// each link as `parent` (needed by Crystalline-W's helped slow path).
+// 0..3 of its guard (rotating prev/curr/next and a spare) and passes the node
+// that holds each link as `parent` (needed by Crystalline-W's helped slow
+// path). Find is always inlined: it is the whole hot path of every operation,
+// and inlined into its caller the guard's state stays in registers.
 //
 // Invariants:
 //  1. Keys strictly increase along unmarked links from the head.
@@ -19,6 +21,7 @@
 #define MVKV_RECLAIM_STRUCTURES_HARRIS_MICHAEL_LIST_H_
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -120,19 +123,24 @@ class HarrisMichaelList {
 
   // Positions `pos` at the first node with key >= `key` (curr, possibly
   // null), unlinking marked nodes on the way. Returns curr->key == key.
-  bool Find(typename D::Guard& guard, Key key, Position& pos) {
+  [[gnu::always_inline]] bool Find(typename D::Guard& guard, Key key, Position& pos) {
   retry:
     std::atomic<LNode*>* prev = &head_;
     const Node* prev_node = nullptr;  // the node holding *prev (null: the head)
-    int i_curr = 0, i_next = 1, i_prev = 2;
-    LNode* curr = guard.Protect(*prev, i_curr, prev_node);
+    // Four reservation indexes in a ring of 2-bit fields, from the low
+    // bits: next, spare, prev, curr. Moving one node ahead is a rotation by
+    // one field: next becomes curr, spare becomes next, prev becomes spare
+    // (no longer needed) and curr becomes prev: one rotate instruction, where
+    // three index variables cost registers in the hot loop.
+    std::uint8_t ring = 1 | 2 << 2 | 3 << 4 | 0 << 6;
+    LNode* curr = guard.Protect(*prev, ring >> 6, prev_node);
     // Bound: none (lock-free): each retry means another thread progressed.
     while (true) {
       if (curr == nullptr) {
         pos = {prev, nullptr, nullptr};
         return false;
       }
-      LNode* next = guard.Protect(curr->next, i_next, curr);
+      LNode* next = guard.Protect(curr->next, ring & 3, curr);
       // Still linked from prev? Otherwise curr may be unlinked: restart.
       if (prev->load(std::memory_order_seq_cst) != curr) goto retry;
       if (IsMarked(next)) {
@@ -142,7 +150,8 @@ class HarrisMichaelList {
         }
         domain_.Retire(curr);
         curr = Unmarked(next);
-        std::swap(i_curr, i_next);  // curr now sits at next's index
+        // curr now sits at next's index: swap the two fields.
+        ring = static_cast<std::uint8_t>((ring & 0x3c) | (ring & 3) << 6 | ring >> 6);
         continue;
       }
       if (curr->key >= key) {
@@ -151,10 +160,7 @@ class HarrisMichaelList {
       }
       prev = &curr->next;
       prev_node = curr;
-      const int freed = i_prev;  // the old prev is no longer needed
-      i_prev = i_curr;
-      i_curr = i_next;
-      i_next = freed;
+      ring = std::rotr(ring, 2);
       curr = next;
     }
   }

@@ -8,6 +8,8 @@
 //    never see an error.
 //  * With a retained-bytes budget and many open snapshots the budget holds
 //    and the oldest transactions are the ones released.
+//  * A release prunes incrementally over later commits, its owner fails at
+//    once, and the budget waits for that pruning before releasing more.
 // Waiting for the asynchronous maintenance tick polls a condition with a
 // deadline (never a bare sleep).
 #include <atomic>
@@ -179,6 +181,61 @@ TEST(RetainedBytesBudgetTest, HoldsTheBudgetByReleasingTheOldestSnapshots) {
   EXPECT_EQ(static_cast<uint64_t>(released), stats.aborts_snapshot_too_old);
   std::printf("released %d of %d snapshots; retained %llu bytes\n", released,
               kSnapshots, static_cast<unsigned long long>(stats.retained_bytes));
+}
+
+// Property: a release prunes what only the released snapshot needed over
+// later commits (a bounded slice each), not inside the commit that released
+// it; the released snapshot's owner fails at once all the same; and while that
+// pass runs the budget releases nothing more, though the account stays over
+// budget until the pass is done (two snapshots; releasing the oldest is
+// enough). Deterministic: no maintenance tick, one committing thread.
+TEST(ReleasePassTest, ReleasesOneSnapshotAndPrunesItsVersionsOverLaterCommits) {
+  constexpr int kKeys = 4000;
+  Options options;
+  // About 6,000 versions of 100-byte values: above the versions one
+  // snapshot pins, below what two pin.
+  options.max_retained_bytes = 1 << 20;
+  options.maintenance_interval = absl::InfiniteDuration();
+  auto db = Open(options);
+  const std::string v0(100, 'a'), v1(100, 'b'), v2(100, 'c');
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(db->Put(Key(i), v0).ok());
+  auto oldest = db->Begin();  // pins every v0
+  ASSERT_EQ(*oldest->Get(Key(0)), v0);
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(db->Put(Key(i), v1).ok());
+  auto newer = db->Begin();  // pins every v1
+  ASSERT_EQ(*newer->Get(Key(0)), v1);
+  ASSERT_LT(db->GetStats().retained_bytes, options.max_retained_bytes);
+  // One transaction overwrites every key: now both snapshots pin a version
+  // of each, over budget. Limits are enforced when the next batch starts.
+  auto all = db->Begin();
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(all->Put(Key(i), v2).ok());
+  ASSERT_TRUE(all->Commit().ok());
+  ASSERT_GT(db->GetStats().retained_bytes, options.max_retained_bytes);
+  ASSERT_EQ(db->GetStats().aborts_snapshot_too_old, 0u);
+
+  ASSERT_TRUE(db->Put("other", "x").ok());  // releases the oldest snapshot
+  Stats stats = db->GetStats();
+  ASSERT_EQ(stats.aborts_snapshot_too_old, 1u);
+  // That commit pruned a slice, not every chain: most v0 are still linked,
+  // and the account (still over budget) says so.
+  EXPECT_GT(stats.retained_versions, static_cast<uint64_t>(kKeys) * 3 / 2);
+  EXPECT_GT(stats.retained_bytes, options.max_retained_bytes);
+  absl::StatusOr<std::string> r = oldest->Get(Key(kKeys - 1));
+  EXPECT_TRUE(IsSnapshotTooOld(r.status())) << r.status();
+  const uint64_t retained_at_release = stats.retained_versions;
+
+  // More than a lap's worth of commits (64 chains each) later:
+  for (int i = 0; i < kKeys / 64 + 2; ++i) ASSERT_TRUE(db->Put("other", "x").ok());
+  stats = db->GetStats();
+  EXPECT_EQ(stats.aborts_snapshot_too_old, 1u) << "released more than the budget needs";
+  EXPECT_LE(stats.retained_bytes, options.max_retained_bytes);
+  // Every v0 is gone; the newer snapshot still pins one v1 per key.
+  EXPECT_GE(stats.retained_versions, static_cast<uint64_t>(kKeys));
+  EXPECT_LE(stats.retained_versions, static_cast<uint64_t>(kKeys) + 2);
+  EXPECT_EQ(*newer->Get(Key(kKeys - 1)), v1);
+  std::printf("%llu versions retained after the release, %llu after the pass\n",
+              static_cast<unsigned long long>(retained_at_release),
+              static_cast<unsigned long long>(stats.retained_versions));
 }
 
 }  // namespace

@@ -114,7 +114,11 @@ TEST(AdminTest, ReclaimStallHoldsBackReclamationUntilReleased) {
   auto kv = server->NewClient();
   AdminClient admin(server->address(), "");
   constexpr int kKeys = 300;
+  // A key's first small value lives inside its record and is never retired
+  // on its own: overwrite once, so the versions alive at the stall are
+  // separate objects the overwrites below retire.
   for (int k = 0; k < kKeys; ++k) ASSERT_TRUE(kv->Put(absl::StrCat("k", k), "v0").ok());
+  for (int k = 0; k < kKeys; ++k) ASSERT_TRUE(kv->Put(absl::StrCat("k", k), "v0b").ok());
 
   v1::StallReclaimResponse stall;
   EXPECT_EQ(admin.Stall(0, &stall).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
