@@ -8,7 +8,8 @@ const char* MethodName(Method method) {
   static constexpr const char* kNames[kMethodCount] = {
       "Get",      "Put",       "Delete",    "Scan",    "CompareAndCommit",
       "Stats",    "Session",   "BeginTxn",  "KeepAlive", "TxnGet",
-      "TxnPut",   "TxnDelete", "TxnScan",   "CommitTxn", "RollbackTxn"};
+      "TxnPut",   "TxnDelete", "TxnScan",   "CommitTxn", "RollbackTxn",
+      "Watch"};
   return kNames[static_cast<int>(method)];
 }
 

@@ -44,8 +44,9 @@ enum class Method {
   kTxnScan,
   kCommitTxn,
   kRollbackTxn,
+  kWatch,
 };
-inline constexpr int kMethodCount = static_cast<int>(Method::kRollbackTxn) + 1;
+inline constexpr int kMethodCount = static_cast<int>(Method::kWatch) + 1;
 
 // The method's name in the service descriptor, e.g. "Get".
 const char* MethodName(Method method);

@@ -28,6 +28,7 @@
 #include "server/executor.h"
 #include "server/kv_handler.h"
 #include "server/metrics.h"
+#include "server/watch_reactor.h"
 
 namespace mvkv::server {
 
@@ -101,6 +102,11 @@ class KvService final : public v1::KV::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::RollbackTxnRequest* request,
       v1::RollbackResponse* response) override;
+  grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* Watch(
+      grpc::CallbackServerContext* context) override;
+
+  // The open Watch streams; Server::Shutdown ends them (EndAll).
+  WatchStreams& watch_streams() { return watch_streams_; }
 
  private:
   friend class Call;
@@ -132,6 +138,7 @@ class KvService final : public v1::KV::CallbackService {
   const bool log_requests_;
   // acq/rel: in_flight() == 0 happens after every finished call's work.
   std::atomic<int> in_flight_{0};
+  WatchStreams watch_streams_;
 };
 
 }  // namespace mvkv::server

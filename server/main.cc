@@ -51,6 +51,15 @@ ABSL_FLAG(int32_t, worker_threads, 8,
 ABSL_FLAG(uint64_t, commit_ring_size, 1024,
           "Commits in flight at once (rounded up to a power of two); a commit "
           "that finds them all taken gets RESOURCE_EXHAUSTED. 1 to 2^24.");
+ABSL_FLAG(uint64_t, watch_buffer_bytes, uint64_t{64} << 20,
+          "Bytes of the change buffer every watch reads (rpc Watch): how far "
+          "back a watch may start (older: OUT_OF_RANGE compacted) and how far "
+          "a watcher may fall behind before it is ended with "
+          "RESOURCE_EXHAUSTED. Fixed: server memory never depends on watcher "
+          "speed. 0 = watches off; otherwise >= 4096.");
+ABSL_FLAG(uint64_t, max_watches, 10000,
+          "Watches open at once (all streams); one more is "
+          "RESOURCE_EXHAUSTED. >= 1.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for Prometheus /metrics over HTTP, e.g. 127.0.0.1:9464. "
           "Empty = off.");
@@ -98,6 +107,8 @@ int main(int argc, char** argv) {
       static_cast<int>(absl::GetFlag(FLAGS_max_request_bytes));
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   options.commit_ring_size = absl::GetFlag(FLAGS_commit_ring_size);
+  options.watch_buffer_bytes = absl::GetFlag(FLAGS_watch_buffer_bytes);
+  options.max_watches = absl::GetFlag(FLAGS_max_watches);
   options.max_retained_bytes =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_retained_bytes));
   options.max_snapshot_age = absl::GetFlag(FLAGS_max_snapshot_age);
