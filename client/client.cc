@@ -5,17 +5,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/stubs.h"
 #include "client/wire.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/kv.grpc.pb.h"
 
 namespace mvkv::client {
-
-struct Client::Stubs {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::KV::Stub> kv;
-};
 
 // A unary call on a client's KV stub, with its token and deadline.
 struct Rpc {
