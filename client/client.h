@@ -273,8 +273,10 @@ struct WatchEvent {
 // connection drops: when the stream or the watch ends for a reason a
 // resume can fix (UNAVAILABLE: the server restarted or the connection
 // dropped; RESOURCE_EXHAUSTED: the watcher fell behind the server's
-// buffer), it reconnects and watches again from the last commit returned
-// + 1. What it cannot fix surfaces: OUT_OF_RANGE "compacted" (the commits
+// buffer), it reconnects and watches again from the last commit (or
+// progress) timestamp returned + 1. A restarted server's buffer starts
+// empty, so that works across a restart only for a watcher that was
+// current: set progress_interval to stay current while the range is idle. What it cannot fix surfaces: OUT_OF_RANGE "compacted" (the commits
 // after the last one returned are no longer buffered; restart_ts() names
 // the oldest start_ts still available: re-read the range, then watch from
 // that read's snapshot + 1), INVALID_ARGUMENT, UNAUTHENTICATED, CANCELLED
@@ -291,7 +293,8 @@ class Watcher final {
   absl::StatusOr<WatchEvent> Next();
   // Ends the watch: a blocked Next() returns CANCELLED. Idempotent.
   void Cancel();
-  // The start_ts a new watch would continue from (last commit + 1).
+  // The start_ts a new watch would continue from: the last commit (or
+  // progress) timestamp returned + 1.
   uint64_t next_ts() const { return next_ts_; }
   // After an OUT_OF_RANGE or RESOURCE_EXHAUSTED from Next: the server's
   // restart timestamp; 0 otherwise.

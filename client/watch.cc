@@ -129,6 +129,8 @@ absl::StatusOr<WatchEvent> Watcher::ReadOne(bool* resumable) {
     if (response.has_progress()) {
       event.type = WatchEvent::Type::kProgress;
       event.commit_ts = response.progress().ts();
+      // Nothing in range up to it is missing: a resume may start after it.
+      next_ts_ = std::max(next_ts_, event.commit_ts + 1);
       return event;
     }
     if (!response.has_commit()) continue;  // nothing else is for one watch
