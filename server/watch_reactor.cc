@@ -98,7 +98,6 @@ class WatchStream final : public std::enable_shared_from_this<WatchStream> {
   std::optional<WatchEvent> partial_;
   uint64_t partial_id_ = 0;
   std::size_t partial_pos_ = 0;
-  bool started_ = false;
   bool reading_ = false;
   bool writing_ = false;
   bool half_closed_ = false;
@@ -233,7 +232,6 @@ void WatchStream::Pump() {
     if (it != watches_.end()) Queue(id, it->second);
   }
   for (v1::WatchRequest& request : requests) Handle(request);
-  started_ = true;
   if (!reading_ && !half_closed_) {
     reading_ = true;
     reactor_->StartRead(reactor_->request());
