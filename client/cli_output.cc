@@ -75,6 +75,26 @@ void PrintScan(const ScanResult& scan, bool json) {
   if (scan.more) std::fprintf(stderr, "mvkv: (more keys past --limit)\n");
 }
 
+void PrintWatchEvent(const WatchEvent& event, bool json) {
+  const bool progress = event.type == WatchEvent::Type::kProgress;
+  if (json) {
+    if (progress) return PrintJson({{"progress_ts", event.commit_ts}});
+    nlohmann::ordered_json changes = nlohmann::ordered_json::array();
+    for (const WatchChange& c : event.changes) {
+      changes.push_back({{"key", BytesJson(c.key)},
+                         {"value", BytesJson(c.value)},
+                         {"deleted", c.deleted}});
+    }
+    return PrintJson({{"commit_ts", event.commit_ts}, {"changes", changes}});
+  }
+  if (progress) return PrintLine(absl::StrCat(event.commit_ts, "\tprogress"));
+  for (const WatchChange& c : event.changes) {
+    PrintLine(c.deleted ? absl::StrCat(event.commit_ts, "\tdel\t", c.key)
+                        : absl::StrCat(event.commit_ts, "\tput\t", c.key,
+                                       "\t", c.value));
+  }
+}
+
 void PrintStats(const Stats& stats, bool json) {
   if (json) return PrintJson(StatsJson(stats));
   for (const Stats::Entry& e : stats.entries) {

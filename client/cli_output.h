@@ -28,6 +28,11 @@ void PrintJson(const nlohmann::ordered_json& value);
 void PrintKeyValue(const KeyValue& kv, bool json);
 void PrintScan(const ScanResult& scan, bool json);
 void PrintStats(const Stats& stats, bool json);
+// One watch event: text, a line per change ("TS\tput\tKEY\tVALUE",
+// "TS\tdel\tKEY") or "TS\tprogress"; JSON, one object per line
+// ({"commit_ts", "changes": [{"key", "value", "deleted"}]} or
+// {"progress_ts"}).
+void PrintWatchEvent(const WatchEvent& event, bool json);
 
 // One line of a txn script: get KEY | put KEY VALUE | del KEY |
 // scan START [END [LIMIT]] | commit | rollback.

@@ -39,9 +39,11 @@
 #ifndef MVKV_CLIENT_CLIENT_H_
 #define MVKV_CLIENT_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -335,6 +337,97 @@ class TxnHandle final {
   const absl::Duration lease_;
 };
 
+// ---- Watches (rpc Watch). ----
+
+// What a watch follows. Build one with the factories.
+struct WatchTarget {
+  enum class Kind { kKey, kRange, kPrefix };
+  Kind kind = Kind::kPrefix;
+  std::string start;  // the key, the range's start, or the prefix
+  std::string end;    // kRange: exclusive end, empty = to the last key
+  static WatchTarget Key(std::string key);
+  static WatchTarget Range(std::string start, std::string end);
+  static WatchTarget Prefix(std::string prefix);
+};
+
+struct WatchOptions {
+  // 0 = from the next commit on; otherwise the first commit timestamp to
+  // return (the server keeps a bounded history: see Watcher::Next).
+  uint64_t start_ts = 0;
+  bool keys_only = false;  // events without values (cheaper)
+  // A progress event when the watch was silent this long; infinite = none.
+  absl::Duration progress_interval = absl::InfiniteDuration();
+  // Resumes in a row without an event before Next gives up with the last
+  // error.
+  int max_resumes = 10;
+};
+
+struct WatchChange {
+  std::string key;
+  std::string value;  // empty for a delete or a keys_only watch
+  bool deleted = false;
+};
+
+struct WatchEvent {
+  enum class Type { kCommit, kProgress };
+  Type type = Type::kCommit;
+  // kCommit: the commit's; kProgress: every commit <= it was returned.
+  uint64_t commit_ts = 0;
+  std::vector<WatchChange> changes;  // kCommit: all of the commit's, in range
+};
+
+// One watch with automatic resume. Next() returns every commit touching
+// the target, in commit order, each exactly once, however often the
+// connection drops: when the stream or the watch ends for a reason a
+// resume can fix (UNAVAILABLE: the server restarted or the connection
+// dropped; RESOURCE_EXHAUSTED: the watcher fell behind the server's
+// buffer), it reconnects and watches again from the last commit (or
+// progress) timestamp returned + 1. A restarted server's buffer starts
+// empty, so that works across a restart only for a watcher that was
+// current: set progress_interval to stay current while the range is idle. What it cannot fix surfaces: OUT_OF_RANGE "compacted" (the commits
+// after the last one returned are no longer buffered; restart_ts() names
+// the oldest start_ts still available: re-read the range, then watch from
+// that read's snapshot + 1), INVALID_ARGUMENT, UNAUTHENTICATED, CANCELLED
+// (Cancel()), and the last error after max_resumes failed resumes.
+//
+// Thread safety: Next() from one thread at a time; Cancel() from any.
+class Watcher final {
+ public:
+  ~Watcher();
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  // The next event, blocking until there is one (or an error).
+  absl::StatusOr<WatchEvent> Next();
+  // Ends the watch: a blocked Next() returns CANCELLED. Idempotent.
+  void Cancel();
+  // The start_ts a new watch would continue from: the last commit (or
+  // progress) timestamp returned + 1.
+  uint64_t next_ts() const { return next_ts_; }
+  // After an OUT_OF_RANGE or RESOURCE_EXHAUSTED from Next: the server's
+  // restart timestamp; 0 otherwise.
+  uint64_t restart_ts() const { return restart_ts_; }
+
+ private:
+  friend class Client;
+  struct Stream;
+  Watcher(Client* client, WatchTarget target, WatchOptions options);
+  // Opens a stream and creates the watch from next_ts_ (or start_ts).
+  absl::Status Connect();
+  // The next event on the current stream; an error ends it, *resumable
+  // says whether Next may reconnect.
+  absl::StatusOr<WatchEvent> ReadOne(bool* resumable);
+
+  Client* const client_;
+  const WatchTarget target_;
+  const WatchOptions options_;
+  std::mutex mu_;  // guards stream_'s replacement against Cancel
+  std::unique_ptr<Stream> stream_;
+  uint64_t next_ts_ = 0;
+  uint64_t restart_ts_ = 0;
+  std::atomic<bool> cancelled_{false};  // relaxed: only a flag for Next
+};
+
 class Client final {
  public:
   // Creates the channel (no I/O yet: errors show on the first call).
@@ -426,9 +519,16 @@ class Client final {
     return Transact(fn, TransactOptions());
   }
 
+  // Starts a watch (see Watcher). The first response is awaited, so a bad
+  // target or start_ts fails here: INVALID_ARGUMENT, OUT_OF_RANGE
+  // "compacted", RESOURCE_EXHAUSTED (too many watches), UNAUTHENTICATED.
+  absl::StatusOr<std::unique_ptr<Watcher>> Watch(
+      const WatchTarget& target, const WatchOptions& options = WatchOptions());
+
  private:
   friend struct Rpc;  // client.cc: the unary calls on the stubs
   friend struct ClusterRpc;  // cluster.cc: mvkv.v1.Cluster's calls
+  friend class Watcher;
   struct Stubs;
   Client(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
   std::shared_ptr<grpc::Channel> channel() const;

@@ -73,6 +73,8 @@ struct Flags {
   double timeout_seconds = 10;
   bool json = false;
   uint32_t limit = 0;
+  uint64_t from = 0;
+  uint64_t count = 0;
   std::string isolation = "snapshot";
   int retries = 1;
   BatchRun batch;
@@ -225,6 +227,32 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
         PrintScan(r, f.json);
         return kOk;
       });
+    };
+  });
+
+  auto* watch = app.add_subcommand(
+      "watch",
+      "print every commit to keys starting with PREFIX as it happens, in "
+      "commit order, resuming by itself after a dropped connection; exit 3 "
+      "with OUT_OF_RANGE \"compacted\" if --from is no longer buffered");
+  watch->add_option("PREFIX", key, "key prefix (default: every key)");
+  watch->add_option("--from", f.from,
+                    "first commit timestamp to print (default: the next)");
+  watch->add_option("--count", f.count,
+                    "exit 0 after this many commits (default: never)");
+  watch->callback([&] {
+    run = [&](Client& c) {
+      WatchOptions options;
+      options.start_ts = f.from;
+      auto watcher = c.Watch(WatchTarget::Prefix(key), options);
+      if (!watcher.ok()) return StatusExit(watcher.status());
+      for (uint64_t n = 0; f.count == 0 || n < f.count; ++n) {
+        auto event = (*watcher)->Next();
+        if (!event.ok()) return StatusExit(event.status());
+        PrintWatchEvent(*event, f.json);
+        std::fflush(stdout);
+      }
+      return static_cast<int>(kOk);
     };
   });
 

@@ -392,5 +392,68 @@ TEST(ReplicaTest, RestoreShowsAtOnce) {
   EXPECT_EQ(node->db->GetStats().live_keys, 100u);
 }
 
+// Every event of `watch` until it has nothing more (commit ts and keys).
+std::vector<std::pair<uint64_t, std::vector<std::string>>> Drain(
+    Watch& watch) {
+  std::vector<std::pair<uint64_t, std::vector<std::string>>> out;
+  while (true) {
+    absl::StatusOr<WatchEvent> e = watch.Next(absl::InfinitePast());
+    if (!e.ok()) {
+      EXPECT_TRUE(absl::IsDeadlineExceeded(e.status())) << e.status();
+      return out;
+    }
+    std::vector<std::string> keys;
+    for (const WatchChange& c : e->changes) {
+      keys.push_back(absl::StrCat(c.key, c.deleted ? "-" : "=", c.value));
+    }
+    out.emplace_back(e->commit_ts, std::move(keys));
+  }
+}
+
+// Property: a watch on a follower sees exactly what the same watch on the
+// leader sees: the replicated commits, grouped per commit, at the leader's
+// timestamps, in order, once each.
+TEST(ReplicaTest, AWatchOnAFollowerGetsTheReplicatedCommits) {
+  auto leader = NewNode(true);
+  auto follower = NewNode(false);
+  auto on_leader = leader->db->Watch(WatchRange::Prefix("")).value();
+  auto on_follower = follower->db->Watch(WatchRange::Prefix("")).value();
+  auto t_on_leader = leader->db->Watch(WatchRange::Prefix("t")).value();
+  auto t_on_follower = follower->db->Watch(WatchRange::Prefix("t")).value();
+  WriteHistory(*leader->db, 6);
+  for (const OwnedBatch& batch : leader->durability.batches()) {
+    ASSERT_TRUE(ApplyBatch(*follower->replica, batch).ok());
+  }
+  const auto want = Drain(*on_leader);
+  EXPECT_FALSE(want.empty());
+  EXPECT_EQ(Drain(*on_follower), want);
+  const auto want_t = Drain(*t_on_leader);
+  EXPECT_FALSE(want_t.empty());
+  EXPECT_LT(want_t.size(), want.size());
+  EXPECT_EQ(Drain(*t_on_follower), want_t);
+}
+
+// Property: a restore replaces the state under open watches, so they end
+// as fallen behind (ResourceExhausted), and resuming them is "compacted"
+// with the snapshot's timestamp + 1, which works.
+TEST(ReplicaTest, ARestoreEndsOpenWatchesAndResumingIsCompacted) {
+  auto node = NewNode(false);
+  auto watch = node->db->Watch(WatchRange::Prefix("")).value();
+  ASSERT_TRUE(RestoreFrom(*node->replica, 9, {{"a", "1", 3}, {"b", "2", 9}})
+                  .ok());
+  absl::StatusOr<WatchEvent> e = watch->Next(absl::InfinitePast());
+  ASSERT_EQ(e.status().code(), absl::StatusCode::kResourceExhausted)
+      << e.status();
+  const std::optional<uint64_t> restart = WatchRestartTs(e.status());
+  ASSERT_TRUE(restart.has_value());
+  // The watch started at 1 and saw nothing before the restore.
+  EXPECT_EQ(*restart, 1u);
+  auto resumed = node->db->Watch(WatchRange::Prefix(""), *restart);
+  EXPECT_EQ(resumed.status().code(), absl::StatusCode::kOutOfRange)
+      << resumed.status();
+  EXPECT_EQ(WatchRestartTs(resumed.status()), uint64_t{10});
+  EXPECT_TRUE(node->db->Watch(WatchRange::Prefix(""), 10).ok());
+}
+
 }  // namespace
 }  // namespace mvkv

@@ -9,7 +9,7 @@ const char* MethodName(Method method) {
       "Get",      "Put",       "Delete",    "Scan",    "CompareAndCommit",
       "Stats",    "Session",   "BeginTxn",  "KeepAlive", "TxnGet",
       "TxnPut",   "TxnDelete", "TxnScan",   "CommitTxn", "RollbackTxn",
-      "Batch",    "Pipeline"};
+      "Batch",    "Pipeline", "Watch"};
   return kNames[static_cast<int>(method)];
 }
 

@@ -46,8 +46,9 @@ enum class Method {
   kRollbackTxn,
   kBatch,
   kPipeline,
+  kWatch,
 };
-inline constexpr int kMethodCount = static_cast<int>(Method::kPipeline) + 1;
+inline constexpr int kMethodCount = static_cast<int>(Method::kWatch) + 1;
 
 // The method's name in the service descriptor, e.g. "Get".
 const char* MethodName(Method method);

@@ -440,6 +440,11 @@ v1::StatsResponse KvHandler::Stats() {
   r.set_open_handles(c.open_handles);
   r.set_expired_leases(c.expired_leases);
   r.set_expired_max_age(c.expired_max_age);
+  r.set_watches(s.watches);
+  r.set_watch_buffered_bytes(s.watch_buffered_bytes);
+  r.set_watch_oldest_ts(s.watch_oldest_ts);
+  r.set_watch_events(s.watch_events);
+  r.set_watch_slow_cancellations(s.watch_slow_cancellations);
   return r;
 }
 

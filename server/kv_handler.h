@@ -159,6 +159,12 @@ class KvHandler final {
   // `peer`. Destroying it rolls back its open transaction.
   std::unique_ptr<Session> NewSession(std::string peer = "");
 
+  // A watch for a WatchCreateRequest (the stream's `watch_id`, already
+  // checked unique): Database::Watch's errors as they are, plus
+  // InvalidArgument for a request with no target. See rpc Watch.
+  absl::StatusOr<std::unique_ptr<mvkv::Watch>> OpenWatch(
+      const v1::WatchCreateRequest& request, uint64_t watch_id);
+
   // Rolls back every open transaction and refuses new ones (shutdown).
   void CloseTxns() { txns_.CloseAll(); }
   // One pass of the transaction reaper at `now` (expired leases, over-age

@@ -443,4 +443,9 @@ grpc::ServerUnaryReactor* KvService::RollbackTxn(
                   [this, request] { return handler_->RollbackTxn(*request); });
 }
 
+grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>*
+KvService::Watch(grpc::CallbackServerContext* context) {
+  return NewWatchReactor(this, context);
+}
+
 }  // namespace mvkv::server

@@ -32,6 +32,7 @@
 #include "server/kv_handler.h"
 #include "server/metrics.h"
 #include "server/pipeline_options.h"
+#include "server/watch_reactor.h"
 
 namespace mvkv::server {
 
@@ -113,6 +114,11 @@ class KvService final : public v1::KV::CallbackService {
                                   v1::BatchResponse* response) override;
   grpc::ServerBidiReactor<v1::PipelineRequest, v1::PipelineResponse>*
   Pipeline(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* Watch(
+      grpc::CallbackServerContext* context) override;
+
+  // The open Watch streams; Server::Shutdown ends them (EndAll).
+  WatchStreams& watch_streams() { return watch_streams_; }
 
  private:
   friend class Call;
@@ -146,6 +152,7 @@ class KvService final : public v1::KV::CallbackService {
   PipelinedGauges pipelined_;
   // acq/rel: in_flight() == 0 happens after every finished call's work.
   std::atomic<int> in_flight_{0};
+  WatchStreams watch_streams_;
 };
 
 }  // namespace mvkv::server

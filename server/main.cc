@@ -67,6 +67,15 @@ ABSL_FLAG(int64_t, pipeline_window_bytes, 16 << 20,
 ABSL_FLAG(absl::Duration, pipeline_stall_timeout, absl::Seconds(10),
           "A Pipeline stream whose results wait this long for the client to "
           "read them is cancelled (CANCELLED). inf = never.");
+ABSL_FLAG(uint64_t, watch_buffer_bytes, uint64_t{64} << 20,
+          "Bytes of the change buffer every watch reads (rpc Watch): how far "
+          "back a watch may start (older: OUT_OF_RANGE compacted) and how far "
+          "a watcher may fall behind before it is ended with "
+          "RESOURCE_EXHAUSTED. Fixed: server memory never depends on watcher "
+          "speed. 0 = watches off; otherwise >= 4096.");
+ABSL_FLAG(uint64_t, max_watches, 10000,
+          "Watches open at once (all streams); one more is "
+          "RESOURCE_EXHAUSTED. >= 1.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for Prometheus /metrics over HTTP, e.g. 127.0.0.1:9464. "
           "Empty = off.");
@@ -119,6 +128,8 @@ int main(int argc, char** argv) {
   options.pipeline.window_bytes = static_cast<std::size_t>(
       std::max<int64_t>(0, absl::GetFlag(FLAGS_pipeline_window_bytes)));
   options.pipeline.stall_timeout = absl::GetFlag(FLAGS_pipeline_stall_timeout);
+  options.watch_buffer_bytes = absl::GetFlag(FLAGS_watch_buffer_bytes);
+  options.max_watches = absl::GetFlag(FLAGS_max_watches);
   options.max_retained_bytes =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_max_retained_bytes));
   options.max_snapshot_age = absl::GetFlag(FLAGS_max_snapshot_age);

@@ -102,6 +102,15 @@ class StatsCollectable final : public prometheus::Collectable {
         s.expired_leases(), T::Counter);
     add("expired_max_age_total", "Transactions rolled back past max age",
         s.expired_max_age(), T::Counter);
+    add("watches", "Open watches", s.watches(), T::Gauge);
+    add("watch_buffered_bytes", "Change-buffer bytes holding commits",
+        s.watch_buffered_bytes(), T::Gauge);
+    add("watch_oldest_ts", "Oldest start_ts a watch may use",
+        s.watch_oldest_ts(), T::Gauge);
+    add("watch_events_total", "Watch commit events delivered",
+        s.watch_events(), T::Counter);
+    add("watch_slow_cancellations_total", "Watches ended for falling behind",
+        s.watch_slow_cancellations(), T::Counter);
     return out;
   }
 

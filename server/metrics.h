@@ -5,7 +5,8 @@
 //   mvkv_<engine stat>                     gauges/counters read from
 //                                          KvHandler::Stats() at scrape time
 //                                          (live_keys, versions, commits,
-//                                          reclaim backlog, retention, ...)
+//                                          reclaim backlog, retention,
+//                                          watches, ...)
 // Destroying a Metrics stops the endpoint within milliseconds (see
 // StopExposer in metrics.cc: civetweb alone took up to 2 s).
 // Record() costs no lock and no lookup: each Method's histogram and OK

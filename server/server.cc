@@ -89,6 +89,8 @@ absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
   db_options.max_snapshot_age = options.max_snapshot_age;
   // The engine validates its options (ring size, limits) at Open.
   db_options.commit_ring_size = options.commit_ring_size;
+  db_options.watch_buffer_bytes = options.watch_buffer_bytes;
+  db_options.max_watches = options.max_watches;
   auto holder = std::make_unique<DatabaseHolder>();
   if (options.data_dir.empty()) {
     auto db = Database::Open(db_options);
@@ -212,6 +214,10 @@ constexpr absl::Duration kAnnounceDrain = absl::Milliseconds(200);
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(shutdown_once_, [&] {
     server_->GetHealthCheckService()->SetServingStatus(false);
+    // Watches never end by themselves: end their streams now, so the wait
+    // below is for calls that do.
+    service_->watch_streams().EndAll(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE, "server shutting down"));
     const absl::Time deadline = absl::Now() + grace;
     // gRPC's Shutdown stops accepting calls, then waits for the calls in
     // flight and also for every client connection to go away, which an

@@ -71,6 +71,12 @@ struct ServerOptions {
   // full fails with RESOURCE_EXHAUSTED. In [1, 2^24].
   std::size_t commit_ring_size = 1024;
   std::size_t max_queued_requests = 4096;
+  // Watches (rpc Watch): the change buffer's bytes, which bound how far
+  // back a watch may start and how far a watcher may fall behind before it
+  // is ended with RESOURCE_EXHAUSTED (mvkv::Options::watch_buffer_bytes; 0
+  // = watches off, else >= 4096), and the watches open at once.
+  std::size_t watch_buffer_bytes = std::size_t{64} << 20;
+  std::size_t max_watches = 10000;
   // TLS: PEM files of the server certificate chain and its private key. Both
   // empty = plaintext.
   std::string tls_cert_file;

@@ -26,6 +26,11 @@ InProcessServer::InProcessServer(const InProcessOptions& options) {
 }
 
 InProcessServer::~InProcessServer() {
+  // Watch streams never end by themselves (Server::Shutdown does the same).
+  if (service_ != nullptr) {
+    service_->watch_streams().EndAll(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  }
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::seconds(5));

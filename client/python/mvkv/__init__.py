@@ -14,7 +14,7 @@ mvkv.data the types. client/python/README.md shows how to build and use it.
 from mvkv.client import Client
 from mvkv.data import (CompareAndCommitResult, Compare, DeleteResult,
                        Isolation, KeyValue, Op, OpResult, ScanResult, Stats,
-                       parse_isolation)
+                       WatchChange, WatchEvent, parse_isolation)
 from mvkv.errors import (Aborted, AlreadyExists, Cancelled, DataLoss,
                          DeadlineExceeded, FailedPrecondition, Internal,
                          InvalidArgument, MvkvError, NotFound, OutOfRange,

@@ -24,14 +24,15 @@ server that is shutting down raise Unavailable, a passed deadline
 DeadlineExceeded.
 
 Server-streamed calls go through Client._stream, a generator that cancels
-the call when it is closed early; Watch, once the server has it, will be one
-more such generator beside scan_chunks.
+the call when it is closed early: scan_chunks and watch.
 
 Thread safety: a Client is thread-safe (calls may run concurrently on its
 one channel). A Txn or TxnHandle is used by one thread at a time.
 """
 
 import dataclasses
+import threading
+import time
 
 import grpc
 
@@ -229,6 +230,81 @@ class Client:
 
         return retry.retry(policy, attempt)
 
+    # ---- Watches. ----
+
+    def watch(self, prefix=b"", *, key=None, start=None, end=b"",
+              start_ts=0, keys_only=False, progress_interval_ms=0,
+              max_resumes=10):
+        """A generator of data.WatchEvent: every commit to the keys with
+        `prefix` (or exactly `key`, or in [start, end)), in commit order,
+        each exactly once, from the next commit on (or from commit
+        `start_ts`); progress events every progress_interval_ms if set.
+
+        Resumes by itself, from the last commit (or progress) returned + 1,
+        when the stream drops (Unavailable) or the watcher fell behind
+        (ResourceExhausted), up to max_resumes times in a row. Raises what a
+        resume cannot fix: OutOfRange "compacted" (those commits are gone:
+        re-read, then watch from the read's snapshot + 1), InvalidArgument,
+        Unauthenticated, ... Closing the generator cancels the stream.
+        """
+        create = kv_pb2.WatchCreateRequest(
+            watch_id=1, keys_only=keys_only,
+            progress_interval_ms=progress_interval_ms)
+        if key is not None:
+            create.key = _wire.to_bytes(key)
+        elif start is not None:
+            create.range.start = _wire.to_bytes(start, "start")
+            create.range.end = _wire.to_bytes(end, "end")
+        else:
+            create.prefix = _wire.to_bytes(prefix, "prefix")
+        next_ts, failures = start_ts, 0
+        while True:
+            create.start_ts = next_ts
+            stop = threading.Event()
+
+            def requests(first=kv_pb2.WatchRequest(create=create)):
+                yield first
+                stop.wait()  # half-closing would end the stream when idle
+
+            error, commit = None, None
+            try:
+                for r in self._stream(self._kv.Watch, requests(),
+                                      lambda m: m, timeout=None):
+                    kind = r.WhichOneof("event")
+                    if kind == "created":
+                        next_ts = r.created.start_ts
+                    elif kind == "progress":
+                        next_ts = max(next_ts, r.progress.ts + 1)
+                        failures = 0
+                        yield data.WatchEvent(r.progress.ts, progress=True)
+                    elif kind == "commit":
+                        if commit is None:
+                            commit = data.WatchEvent(r.commit.commit_ts)
+                        commit.changes.extend(
+                            data.WatchChange(c.key, c.value, c.deleted)
+                            for c in r.commit.changes)
+                        if not r.commit.more:
+                            next_ts, failures = commit.commit_ts + 1, 0
+                            event, commit = commit, None
+                            yield event
+                    elif kind == "ended":
+                        error = errors.from_status(r.ended.code,
+                                                   r.ended.message)
+                        break
+                else:
+                    error = errors.Unavailable("watch stream ended")
+            except errors.Unavailable as e:
+                error = e
+            finally:
+                stop.set()
+            if not isinstance(error, (errors.Unavailable,
+                                      errors.ResourceExhausted)):
+                raise error
+            failures += 1
+            if failures > max_resumes:
+                raise error
+            time.sleep(min(0.01 * 2 ** failures, 1.0))
+
     # ---- The wire. ----
 
     def _unary(self, method, request):
@@ -238,10 +314,13 @@ class Client:
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e) from None
 
-    def _stream(self, method, request, convert):
+    def _stream(self, method, request, convert, timeout=...):
         """A generator of convert(message) for each message the
-        server-streamed `method` sends."""
-        call = method(request, timeout=self.timeout, metadata=self._metadata)
+        server-streamed `method` sends (`timeout`: the whole call's, None =
+        none; default the client's)."""
+        call = method(request,
+                      timeout=self.timeout if timeout is ... else timeout,
+                      metadata=self._metadata)
         try:
             for message in call:
                 yield convert(message)

@@ -69,6 +69,24 @@ class ScanResult:
 
 
 @dataclasses.dataclass
+class WatchChange:
+    key: bytes
+    value: bytes = b""  # empty for a delete or a keys_only watch
+    deleted: bool = False
+
+
+@dataclasses.dataclass
+class WatchEvent:
+    """One commit to a watched range (all its changes there, in key order),
+    or, with progress set, word that every commit <= commit_ts was
+    returned."""
+
+    commit_ts: int
+    changes: List[WatchChange] = dataclasses.field(default_factory=list)
+    progress: bool = False
+
+
+@dataclasses.dataclass
 class DeleteResult:
     existed: bool = False
     commit_ts: int = 0  # 0 when nothing existed

@@ -1,0 +1,462 @@
+#include "server/watch_reactor.h"
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "mvcc/db.h"
+#include "server/call.h"
+#include "server/kv_service.h"
+
+namespace mvkv::server {
+namespace {
+
+// A commit's changes go out in responses of about this many bytes at most
+// (one change at least), so no response outgrows a client's default 4 MiB
+// receive limit however large the commit.
+constexpr std::size_t kResponseBytes = 1 << 20;
+
+}  // namespace
+
+class WatchReactor;
+
+// One stream's state. Invariants:
+//   1. Only Pump() (one thread at a time, see Kick) touches the fields
+//      below "pump only", calls the reactor's Start*/Finish, and calls
+//      Next/NotifyWhenReady or destroys a Watch.
+//   2. At most one read and one write are outstanding (reading_, writing_).
+//   3. A watch is in ready_ (queued) or has a NotifyWhenReady callback
+//      armed, never both, until it ends; its callback only reports its id
+//      (inbox) and hands a Kick to the executor.
+//   4. After finished_, reactor_ is never touched again (gRPC may delete
+//      it); late callbacks and kicks find finished_ and return.
+class WatchStream final : public std::enable_shared_from_this<WatchStream> {
+ public:
+  WatchStream(KvService* service, WatchReactor* reactor)
+      : service_(service), reactor_(reactor) {}
+  ~WatchStream() { watches_.clear(); }
+
+  // The first Pump: registers for shutdown and starts the first read.
+  void Start();
+  // From gRPC's reactions (the request has been moved in already).
+  void OnRead(std::optional<v1::WatchRequest> request);
+  void OnWritten(bool ok);
+  // Ends the stream with `status` (shutdown).
+  void End(const grpc::Status& status);
+
+  // Runs Pump() until no kick is left; whoever raises kicks_ from 0 pumps,
+  // everyone else only asks the pumping thread for one more round.
+  void Kick();
+
+ private:
+  struct Slot {
+    std::unique_ptr<mvkv::Watch> watch;
+    bool queued = false;   // in ready_ (invariant 3)
+    uint64_t next_ts = 0;  // the start_ts to resume from
+  };
+
+  void Pump();
+  void Handle(v1::WatchRequest& request);
+  void Create(const v1::WatchCreateRequest& request);
+  void Queue(uint64_t id, Slot& slot);
+  // The next response to write, if any.
+  bool NextResponse(v1::WatchResponse* out);
+  void FillCommit(v1::WatchResponse* out);
+  void Arm(uint64_t id, Slot& slot);
+  void Ended(uint64_t id, const absl::Status& status, uint64_t restart_ts);
+  void Finish(const grpc::Status& status);
+
+  KvService* const service_;
+  WatchReactor* const reactor_;  // invariant 4
+
+  // Kicks not yet served by the pumping thread. acq_rel: a kicker's
+  // writes (to the inbox, under inbox_mu_ anyway) happen before the round
+  // of Pump() its kick causes.
+  std::atomic<int> kicks_{0};
+
+  std::mutex inbox_mu_;
+  std::deque<v1::WatchRequest> requests_;  // guarded by inbox_mu_
+  std::vector<uint64_t> woken_;            // guarded by inbox_mu_
+  bool read_completed_ = false;            // guarded by inbox_mu_
+  bool read_closed_ = false;               // guarded by inbox_mu_
+  bool write_completed_ = false;           // guarded by inbox_mu_
+  bool write_failed_ = false;              // guarded by inbox_mu_
+  std::optional<grpc::Status> end_;        // guarded by inbox_mu_
+
+  // Pump only (invariant 1).
+  std::map<uint64_t, Slot> watches_;
+  std::deque<uint64_t> ready_;
+  std::deque<v1::WatchResponse> control_;  // created/ended, before events
+  v1::WatchResponse out_;                  // the write outstanding
+  // A commit being sent in several responses (kResponseBytes).
+  std::optional<WatchEvent> partial_;
+  uint64_t partial_id_ = 0;
+  std::size_t partial_pos_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool half_closed_ = false;
+  bool finished_ = false;
+};
+
+class WatchReactor final
+    : public grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse> {
+ public:
+  WatchReactor(KvService* service, grpc::CallbackServerContext* context)
+      : call_(service, context, Method::kWatch), context_(context) {
+    if (!call_.admitted()) {
+      Finish(call_.Finish(call_.admission()));
+      return;
+    }
+    stream_ = std::make_shared<WatchStream>(service, this);
+    stream_->Start();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      stream_->OnRead(std::move(request_));
+    } else {
+      stream_->OnRead(std::nullopt);
+    }
+  }
+  void OnWriteDone(bool ok) override { stream_->OnWritten(ok); }
+  void OnDone() override { delete this; }
+
+  // For WatchStream's Pump (invariant 1).
+  Call& call() { return call_; }
+  bool cancelled() const { return context_->IsCancelled(); }
+  v1::WatchRequest* request() { return &request_; }
+
+ private:
+  Call call_;
+  grpc::CallbackServerContext* const context_;
+  std::shared_ptr<WatchStream> stream_;
+  v1::WatchRequest request_;  // the read outstanding
+};
+
+namespace {
+
+v1::WatchResponse EndedResponse(uint64_t id, const absl::Status& status,
+                                uint64_t restart_ts) {
+  v1::WatchResponse r;
+  r.set_watch_id(id);
+  v1::WatchEnded* ended = r.mutable_ended();
+  ended->set_code(static_cast<int>(status.code()));
+  ended->set_message(std::string(status.message()));
+  ended->set_restart_ts(restart_ts);
+  return r;
+}
+
+}  // namespace
+
+void WatchStream::Start() {
+  grpc::Status refused;
+  if (!service_->watch_streams().Add(this, weak_from_this(), &refused)) {
+    End(refused);
+    return;
+  }
+  Kick();
+}
+
+void WatchStream::OnRead(std::optional<v1::WatchRequest> request) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    read_completed_ = true;
+    if (request.has_value()) {
+      requests_.push_back(*std::move(request));
+    } else {
+      read_closed_ = true;
+    }
+  }
+  Kick();
+}
+
+void WatchStream::OnWritten(bool ok) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    write_completed_ = true;
+    if (!ok) write_failed_ = true;
+  }
+  Kick();
+}
+
+void WatchStream::End(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (!end_.has_value()) end_ = status;
+  }
+  Kick();
+}
+
+void WatchStream::Kick() {
+  if (kicks_.fetch_add(1, std::memory_order_acq_rel) != 0) return;
+  int served = 1;
+  while (true) {
+    Pump();
+    const int left =
+        kicks_.fetch_sub(served, std::memory_order_acq_rel) - served;
+    if (left == 0) return;
+    served = left;
+  }
+}
+
+void WatchStream::Pump() {
+  if (finished_) return;
+  std::deque<v1::WatchRequest> requests;
+  std::vector<uint64_t> woken;
+  bool write_failed = false;
+  std::optional<grpc::Status> end;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    requests.swap(requests_);
+    woken.swap(woken_);
+    if (read_completed_) reading_ = false;
+    if (read_closed_) half_closed_ = true;
+    if (write_completed_) writing_ = false;
+    read_completed_ = write_completed_ = false;
+    write_failed = write_failed_;
+    end = end_;
+  }
+  if (end.has_value()) return Finish(*end);
+  if (write_failed || (half_closed_ && reactor_->cancelled())) {
+    return Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                               "client went away"));
+  }
+  for (uint64_t id : woken) {
+    auto it = watches_.find(id);
+    if (it != watches_.end()) Queue(id, it->second);
+  }
+  for (v1::WatchRequest& request : requests) Handle(request);
+  if (!reading_ && !half_closed_) {
+    reading_ = true;
+    reactor_->StartRead(reactor_->request());
+  }
+  if (!writing_ && NextResponse(&out_)) {
+    writing_ = true;
+    reactor_->StartWrite(&out_);
+  }
+  if (half_closed_ && !writing_ && watches_.empty() && control_.empty()) {
+    Finish(grpc::Status::OK);
+  }
+}
+
+void WatchStream::Handle(v1::WatchRequest& request) {
+  switch (request.request_case()) {
+    case v1::WatchRequest::kCreate:
+      return Create(request.create());
+    case v1::WatchRequest::kCancel: {
+      const uint64_t id = request.cancel().watch_id();
+      auto it = watches_.find(id);
+      if (it == watches_.end()) {
+        return Ended(id, absl::NotFoundError(absl::StrCat(
+                             "cancel: no watch ", id, " on this stream")),
+                     0);
+      }
+      watches_.erase(it);  // drops an armed callback (invariant 3)
+      if (partial_.has_value() && partial_id_ == id) partial_.reset();
+      return Ended(id, absl::CancelledError(absl::StrCat(
+                           "watch ", id, " cancelled by the client")),
+                   0);
+    }
+    case v1::WatchRequest::kProgress: {
+      const uint64_t id = request.progress().watch_id();
+      if (id == 0) {
+        for (auto& [unused, slot] : watches_) slot.watch->RequestProgress();
+        return;
+      }
+      auto it = watches_.find(id);
+      if (it == watches_.end()) {
+        return Ended(id, absl::NotFoundError(absl::StrCat(
+                             "progress: no watch ", id, " on this stream")),
+                     0);
+      }
+      // An armed callback runs once the progress event is there.
+      it->second.watch->RequestProgress();
+      return;
+    }
+    default:
+      return Ended(0,
+                   absl::InvalidArgumentError(
+                       "WatchRequest with nothing set (create, cancel or "
+                       "progress)"),
+                   0);
+  }
+}
+
+void WatchStream::Create(const v1::WatchCreateRequest& request) {
+  uint64_t id = request.watch_id();
+  if (id == 0) {
+    id = 1;
+    while (watches_.count(id) != 0) ++id;
+  } else if (watches_.count(id) != 0) {
+    return Ended(id, absl::InvalidArgumentError(absl::StrCat(
+                         "watch id ", id, " is already open on this stream")),
+                 0);
+  }
+  auto watch = service_->handler()->OpenWatch(request, id);
+  if (!watch.ok()) {
+    return Ended(id, watch.status(),
+                 WatchRestartTs(watch.status()).value_or(0));
+  }
+  Slot& slot = watches_[id];
+  slot.watch = *std::move(watch);
+  slot.next_ts = slot.watch->start_ts();
+  v1::WatchResponse created;
+  created.set_watch_id(id);
+  created.mutable_created()->set_start_ts(slot.next_ts);
+  control_.push_back(std::move(created));
+  Queue(id, slot);
+}
+
+void WatchStream::Queue(uint64_t id, Slot& slot) {
+  if (slot.queued) return;
+  slot.queued = true;
+  ready_.push_back(id);
+}
+
+bool WatchStream::NextResponse(v1::WatchResponse* out) {
+  out->Clear();
+  if (!control_.empty()) {
+    *out = std::move(control_.front());
+    control_.pop_front();
+    return true;
+  }
+  if (partial_.has_value()) {
+    FillCommit(out);
+    return true;
+  }
+  while (!ready_.empty()) {
+    const uint64_t id = ready_.front();
+    ready_.pop_front();
+    auto it = watches_.find(id);
+    if (it == watches_.end()) continue;  // cancelled while queued
+    Slot& slot = it->second;
+    slot.queued = false;
+    absl::StatusOr<WatchEvent> event =
+        slot.watch->Next(absl::InfinitePast());
+    if (absl::IsDeadlineExceeded(event.status())) {
+      Arm(id, slot);
+      continue;
+    }
+    if (!event.ok()) {
+      // Terminal: fell behind, compacted, closed (Cancel is ours only
+      // through a cancel request, answered in Handle).
+      const uint64_t restart =
+          WatchRestartTs(event.status()).value_or(slot.next_ts);
+      *out = EndedResponse(id, event.status(), restart);
+      watches_.erase(it);
+      return true;
+    }
+    Queue(id, slot);  // round robin: its next event after the others'
+    if (event->type == WatchEvent::Type::kProgress) {
+      out->set_watch_id(id);
+      out->mutable_progress()->set_ts(event->commit_ts);
+      return true;
+    }
+    slot.next_ts = event->commit_ts + 1;
+    partial_ = *std::move(event);
+    partial_id_ = id;
+    partial_pos_ = 0;
+    FillCommit(out);
+    return true;
+  }
+  return false;
+}
+
+void WatchStream::FillCommit(v1::WatchResponse* out) {
+  out->set_watch_id(partial_id_);
+  v1::WatchCommit* commit = out->mutable_commit();
+  commit->set_commit_ts(partial_->commit_ts);
+  std::size_t bytes = 0;
+  std::vector<WatchChange>& changes = partial_->changes;
+  while (partial_pos_ < changes.size() &&
+         (bytes == 0 || bytes + changes[partial_pos_].key.size() +
+                                changes[partial_pos_].value.size() <=
+                            kResponseBytes)) {
+    WatchChange& change = changes[partial_pos_++];
+    bytes += change.key.size() + change.value.size() + 1;
+    v1::WatchChange* c = commit->add_changes();
+    c->set_key(std::move(change.key));
+    c->set_value(std::move(change.value));
+    c->set_deleted(change.deleted);
+  }
+  const bool more = partial_pos_ < changes.size();
+  commit->set_more(more);
+  if (!more) partial_.reset();
+}
+
+void WatchStream::Arm(uint64_t id, Slot& slot) {
+  std::weak_ptr<WatchStream> weak = weak_from_this();
+  Executor* executor = service_->executor();
+  // On the engine's notifier thread (or inline, if the database closed):
+  // report the id and hand the pumping to a worker (invariant 3).
+  absl::Status armed = slot.watch->NotifyWhenReady([weak, id, executor] {
+    std::shared_ptr<WatchStream> self = weak.lock();
+    if (self == nullptr) return;
+    {
+      std::lock_guard<std::mutex> lock(self->inbox_mu_);
+      self->woken_.push_back(id);
+    }
+    if (!executor->Submit([self] { self->Kick(); })) self->Kick();
+  });
+  if (!armed.ok()) Queue(id, slot);  // never armed twice (invariant 3)
+}
+
+void WatchStream::Ended(uint64_t id, const absl::Status& status,
+                        uint64_t restart_ts) {
+  control_.push_back(EndedResponse(id, status, restart_ts));
+}
+
+void WatchStream::Finish(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  watches_.clear();  // drops armed callbacks: no more wakes
+  ready_.clear();
+  control_.clear();
+  partial_.reset();
+  service_->watch_streams().Remove(this);
+  reactor_->Finish(reactor_->call().Finish(status));  // invariant 4
+}
+
+// ---- WatchStreams. ----
+
+void WatchStreams::EndAll(const grpc::Status& status) {
+  std::vector<std::shared_ptr<WatchStream>> open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    close_status_ = status;
+    for (auto& [unused, weak] : open_) {
+      if (auto stream = weak.lock()) open.push_back(std::move(stream));
+    }
+  }
+  for (auto& stream : open) stream->End(status);
+}
+
+bool WatchStreams::Add(WatchStream* stream, std::weak_ptr<WatchStream> weak,
+                       grpc::Status* status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) {
+    *status = close_status_;
+    return false;
+  }
+  open_.emplace(stream, std::move(weak));
+  return true;
+}
+
+void WatchStreams::Remove(WatchStream* stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_.erase(stream);
+}
+
+grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* NewWatchReactor(
+    KvService* service, grpc::CallbackServerContext* context) {
+  return new WatchReactor(service, context);
+}
+
+}  // namespace mvkv::server

@@ -1,0 +1,62 @@
+// The Watch RPC's server side (rpc Watch in proto/kv.proto): one stream,
+// many watches (mvkv::Watch, each a cursor into the engine's change
+// buffer), and the only place that decides when a watch's next event is
+// pulled.
+//
+// Flow control is the memory bound: at most one response is being written
+// per stream, and a watch's next event is pulled from the engine only when
+// the previous write completed. A client that stops reading stalls its
+// stream's writes, so the server holds one response and the watches'
+// cursors, nothing more, however far behind the client falls; the engine
+// ends a watch whose cursor the buffer overtook (ResourceExhausted) and the
+// client reads that once it reads again.
+//
+// Threads: nothing here blocks. Every step of a stream (answer requests,
+// pull one event, start one read or write, finish) runs in Pump(), which
+// one thread at a time runs (see WatchStream::Kick): gRPC's threads after a
+// read or write completes, a worker of the Executor after an engine watch
+// became ready (the engine's notifier thread only hands off to it; with the
+// executor's queue full it pumps itself, which never blocks either), or
+// the shutdown thread.
+#ifndef MVKV_SERVER_WATCH_REACTOR_H_
+#define MVKV_SERVER_WATCH_REACTOR_H_
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "grpcpp/grpcpp.h"
+#include "proto/kv.grpc.pb.h"
+
+namespace mvkv::server {
+
+class KvService;
+class WatchStream;
+
+// The open Watch streams of a service, so that Shutdown can end them (a
+// watch never ends by itself). Thread-safe.
+class WatchStreams final {
+ public:
+  // Ends every open stream with `status` and every later one at its start.
+  void EndAll(const grpc::Status& status);
+
+  // For WatchStream: false (the stream must end with `*status`) after
+  // EndAll.
+  bool Add(WatchStream* stream, std::weak_ptr<WatchStream> weak,
+           grpc::Status* status);
+  void Remove(WatchStream* stream);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<WatchStream*, std::weak_ptr<WatchStream>> open_;
+  bool closed_ = false;  // guarded by mu_
+  grpc::Status close_status_;  // guarded by mu_
+};
+
+// A new Watch stream's reactor (it deletes itself when gRPC is done).
+grpc::ServerBidiReactor<v1::WatchRequest, v1::WatchResponse>* NewWatchReactor(
+    KvService* service, grpc::CallbackServerContext* context);
+
+}  // namespace mvkv::server
+
+#endif  // MVKV_SERVER_WATCH_REACTOR_H_
