@@ -16,6 +16,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "replication/node.h"
 #include "server/admin_service.h"
 #include "server/executor.h"
 #include "server/kv_service.h"
@@ -25,13 +26,16 @@
 
 namespace mvkv::server {
 
-// Owns the Database (and, with a data dir, its durability layer).
-// Destroys the Database before the durability layer under it.
+// Owns the Database (and, with a data dir, its durability layer), or the
+// Raft node that owns it. Destroys the Database before the durability layer
+// under it.
 class DatabaseHolder {
  public:
   ~DatabaseHolder() { db.reset(); }
+  Database* get() const { return node != nullptr ? &node->db() : db.get(); }
   std::unique_ptr<Database> db;
   storage::OpenedDatabase persistent;  // owns db's durability when set
+  std::unique_ptr<replication::Node> node;  // a cluster member's
 };
 
 namespace {
@@ -90,6 +94,16 @@ absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
   // The engine validates its options (ring size, limits) at Open.
   db_options.commit_ring_size = options.commit_ring_size;
   auto holder = std::make_unique<DatabaseHolder>();
+  if (options.cluster.node_id != 0) {
+    auto node_options =
+        ToNodeOptions(options.cluster, options.listen, options.data_dir,
+                      options.create_data_dir);
+    if (!node_options.ok()) return node_options.status();
+    auto node = replication::Node::Open(*node_options, db_options);
+    if (!node.ok()) return node.status();
+    holder->node = *std::move(node);
+    return holder;
+  }
   if (options.data_dir.empty()) {
     auto db = Database::Open(db_options);
     if (!db.ok()) return db.status();
@@ -137,7 +151,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (!db.ok()) return db.status();
   server->db_ = *std::move(db);
   server->handler_ =
-      std::make_unique<KvHandler>(server->db_->db.get(), options.handler);
+      std::make_unique<KvHandler>(server->db_->get(), options.handler);
   server->executor_ = std::make_unique<Executor>(options.worker_threads,
                                                  options.max_queued_requests);
   if (!options.metrics_listen.empty()) {
@@ -148,7 +162,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   server->service_ = std::make_unique<KvService>(
       server->handler_.get(), server->executor_.get(), server->metrics_.get(),
-      options.auth_token, options.log_requests);
+      options.auth_token, options.log_requests, server->db_->node.get());
   server->admin_ = std::make_unique<AdminService>(
       options.allow_fault_injection,
       [kv = server->service_.get()](grpc::CallbackServerContext* context) {
@@ -196,6 +210,8 @@ Server::~Server() {
   handler_.reset();
   db_.reset();
 }
+
+replication::Node* Server::node() const { return db_->node.get(); }
 
 int Server::metrics_port() const {
   return metrics_ == nullptr ? 0 : metrics_->port();
