@@ -96,6 +96,10 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(100),
 ABSL_FLAG(uint32_t, snapshot_threshold, 1024,
           "Cluster mode: take a snapshot (and compact the log) every this "
           "many log entries.");
+ABSL_FLAG(uint64_t, max_log_bytes, uint64_t{64} << 20,
+          "Cluster mode: also snapshot once this many bytes of log entries "
+          "were applied since the last one (bounds the log a stalled "
+          "follower makes the leader keep; it catches up by snapshot).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
@@ -153,6 +157,7 @@ int main(int argc, char** argv) {
   options.cluster.election_timeout = absl::GetFlag(FLAGS_election_timeout);
   options.cluster.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.cluster.snapshot_threshold = absl::GetFlag(FLAGS_snapshot_threshold);
+  options.cluster.max_log_bytes = absl::GetFlag(FLAGS_max_log_bytes);
   if (options.cluster.node_id == 0 &&
       (!options.cluster.raft_listen.empty() || !options.cluster.peers.empty() ||
        options.cluster.join)) {

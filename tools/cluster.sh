@@ -51,7 +51,9 @@ stop() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "cluster.sh: stopped (logs in $log_dir)"
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap stop EXIT
 
 for i in 1 2 3; do
   flags=(--node_id="$i" --listen="127.0.0.1:$((base_port + i - 1))"
