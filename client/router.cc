@@ -45,26 +45,29 @@ Endpoint* Router::Current() {
 }
 
 bool Router::Reachable(Endpoint* endpoint, absl::Time deadline) {
-  const auto wait = absl::ToChronoTime(
-      std::min(deadline, absl::Now() + absl::Seconds(1)));
-  grpc_connectivity_state state =
-      endpoint->channel->GetState(/*try_to_connect=*/true);
-  // Bound: `wait`; each turn waits for a change of state.
-  while (state != GRPC_CHANNEL_READY) {
-    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE ||
-        state == GRPC_CHANNEL_SHUTDOWN ||
-        !endpoint->channel->WaitForStateChange(state, wait)) {
-      return false;
-    }
-    state = endpoint->channel->GetState(/*try_to_connect=*/true);
+  if (endpoint->channel->GetState(/*try_to_connect=*/true) ==
+      GRPC_CHANNEL_READY) {
+    return true;
   }
-  return true;
+  // A fresh channel may pass through a transient failure on its way to
+  // READY: wait a little through it (a dead server on a LAN refuses
+  // within this).
+  return endpoint->channel->WaitForConnected(absl::ToChronoTime(
+      std::min(deadline, absl::Now() + absl::Milliseconds(250))));
 }
 
 bool Router::After(Endpoint* endpoint, const absl::Status& status,
                    const std::optional<std::string>& leader, bool sent,
                    bool idempotent, int attempt, int max_attempts,
                    absl::Time deadline) {
+  if (absl::IsDeadlineExceeded(status) && sent) {
+    // A server that accepts connections but does not answer (stopped,
+    // overloaded): the call's time is spent; the next call goes elsewhere.
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::size_t at = IndexOf(endpoint->address);
+    if (current_ == at) current_ = (at + 1) % endpoints_.size();
+    return false;
+  }
   if (!absl::IsUnavailable(status)) return false;
   bool retry = idempotent || !sent;
   bool back_off = true;

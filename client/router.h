@@ -17,6 +17,9 @@
 //     server is shutting down): the next server becomes current; the call is
 //     sent again only if it is a read (idempotent); a write or commit
 //     returns the error, since it may or may not have committed;
+//   * DEADLINE_EXCEEDED (a server that accepts connections but does not
+//     answer, e.g. stopped with SIGSTOP: the call's whole timeout is spent
+//     on it) is returned, and the next server becomes current;
 //   * any other status is returned.
 //
 // Bounded: at most ClientOptions::max_attempts attempts, within one
@@ -63,8 +66,7 @@ class Router final {
   Endpoint* Current();
 
   // Whether `endpoint`'s channel is (or becomes, by `deadline`, waiting at
-  // most 1 s) connected: false = a call would not be sent (also at once
-  // when the channel is in transient failure: its last connect failed).
+  // most 250 ms) connected: false = a call would not be sent.
   static bool Reachable(Endpoint* endpoint, absl::Time deadline);
 
   // What to do after attempt number `attempt` (1-based) on `endpoint`

@@ -11,7 +11,14 @@
 //   * stale reads on each follower converge to the leader's state and report
 //     a read timestamp at or past the commit they see;
 //   * after the load, full stale scans of all replicas are identical
-//     (keys, values and commit timestamps).
+//     (keys, values and commit timestamps);
+//   * an interactive transaction open on a leader that loses its
+//     leadership (SIGSTOP until another node leads, then SIGCONT) fails at
+//     its commit with UNAVAILABLE "not the leader", and none of its writes
+//     is applied on any node.
+#include <signal.h>
+
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -168,6 +175,54 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
       EXPECT_EQ(scans[n].kvs[i].key, scans[0].kvs[i].key);
       EXPECT_EQ(scans[n].kvs[i].value, scans[0].kvs[i].value);
       EXPECT_EQ(scans[n].kvs[i].commit_ts, scans[0].kvs[i].commit_ts);
+    }
+  }
+}
+
+TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
+  auto on_leader = cluster_.NodeClient(leader_);
+  auto txn = on_leader->Begin();
+  ASSERT_TRUE(txn.ok()) << txn.status();
+  ASSERT_TRUE((*txn)->Put("lost/a", "1").ok());
+  ASSERT_TRUE((*txn)->Put("lost/b", "1").ok());
+
+  ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGSTOP), 0);
+  const int next = cluster_.WaitForLeader(absl::Seconds(30), leader_);
+  if (next < 0) {
+    for (int n = 0; n < cluster_.size(); ++n) {
+      const std::string log = cluster_.process(n)->Log();
+      std::fprintf(stderr, "node %d log tail:\n%s\n", n + 1,
+                   log.substr(log.size() > 3000 ? log.size() - 3000 : 0).c_str());
+    }
+  }
+  ASSERT_GE(next, 0) << "no new leader while the old one is stopped";
+  // Not a client of every node: the stopped one accepts connections (its
+  // kernel does) but answers nothing until the call's deadline.
+  auto client = cluster_.NodeClient(next);
+  ASSERT_TRUE(client->Put("after", "1").ok());
+  ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGCONT), 0);
+  // Bound: the deadline. The old leader learns of the new term.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (on_leader->Get("after").ok() ||
+         absl::IsNotFound(on_leader->Get("after").status())) {
+    ASSERT_LT(absl::Now(), deadline) << "the old leader still serves";
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+
+  auto commit = (*txn)->Commit();
+  ASSERT_FALSE(commit.ok()) << "a deposed leader committed at "
+                            << *commit;
+  EXPECT_TRUE(absl::IsUnavailable(commit.status())) << commit.status();
+  EXPECT_NE(commit.status().message().find("not the leader"),
+            std::string::npos)
+      << commit.status();
+  for (const char* key : {"lost/a", "lost/b"}) {
+    EXPECT_TRUE(absl::IsNotFound(client->Get(key).status())) << key;
+    for (int n = 0; n < cluster_.size(); ++n) {
+      EXPECT_TRUE(absl::IsNotFound(
+          cluster_.NodeClient(n)->Get(key, client::Consistency::kStale)
+              .status()))
+          << key << " on node " << n + 1;
     }
   }
 }
