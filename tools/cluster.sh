@@ -36,6 +36,7 @@ if [[ -z "${MVKV_SERVER_BIN:-}" ]]; then
   bazel build --config=opt //server:mvkv_server //client:mvkv
   MVKV_SERVER_BIN="$(bazel info --config=opt bazel-bin 2>/dev/null)/server/mvkv_server"
 fi
+[[ -n "$data_dir" ]] && mkdir -p "$data_dir"
 log_dir="${LOG_DIR:-$(mktemp -d /tmp/mvkv-cluster.XXXXXX)}"
 mkdir -p "$log_dir"
 

@@ -112,6 +112,16 @@ int CountLost(client::Client& c, const std::map<std::string, uint64_t>& acked) {
   return lost;
 }
 
+// A transfer between two distinct accounts.
+struct Transfer {
+  int from, to, amount;
+  static Transfer Pick(std::mt19937_64& rng) {
+    const int from = static_cast<int>(rng() % kAccounts);
+    const int to = static_cast<int>((from + 1 + rng() % (kAccounts - 1)) % kAccounts);
+    return {from, to, static_cast<int>(1 + rng() % 10)};
+  }
+};
+
 client::ClientOptions LoadOptions() {
   client::ClientOptions o;
   o.timeout = absl::Seconds(5);
@@ -138,8 +148,8 @@ void OneShot(ProcessCluster* cluster, AckLog* log, std::atomic<bool>* stop,
   std::mt19937_64 rng(seed);
   uint64_t last = 0;
   for (int n = 0; !stop->load(); ++n) {
-    const int a = rng() % kAccounts, b = (a + 1 + rng() % (kAccounts - 1)) % kAccounts;
-    const int amount = 1 + rng() % 10;
+    const Transfer t = Transfer::Pick(rng);
+    const int a = t.from, b = t.to, amount = t.amount;
     auto va = c->Get(Account(a));
     auto vb = c->Get(Account(b));
     if (!va.ok() || !vb.ok()) continue;
@@ -166,8 +176,8 @@ void Session(ProcessCluster* cluster, AckLog* log, std::atomic<bool>* stop,
   std::mt19937_64 rng(seed);
   uint64_t last = 0;
   for (int n = 0; !stop->load(); ++n) {
-    const int a = rng() % kAccounts, b = (a + 1 + rng() % (kAccounts - 1)) % kAccounts;
-    const int amount = 1 + rng() % 10;
+    const Transfer t = Transfer::Pick(rng);
+    const int a = t.from, b = t.to, amount = t.amount;
     auto txn = c->Begin();
     if (!txn.ok()) continue;
     auto va = (*txn)->Get(Account(a));
