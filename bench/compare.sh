@@ -74,17 +74,33 @@ for t in $targets; do
   csvs+=("$csv")
 done
 
-# One markdown table from the JSON rows (plain text tools only).
+# One markdown table from the JSON rows (Debian's python3, its json module).
 table="$out/table.md"
-{
-  echo "| target | workload | threads | ops/s | p50 us | p99 us | p99.9 us | max us | heap start MiB | heap peak MiB | heap end MiB | retained versions peak | unreclaimed objects peak | aborts | errors | stall | stall window s | stalled threads | ops/s in stall | ops/s outside | p99 us in stall | max us in stall |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-  grep -o '{[^}]*}' "$json" | while read -r row; do
-    f() { echo "$row" | sed -n "s/.*\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\}[,}].*/\1/p"; }
-    mib() { awk -v b="$(f "$1")" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-    echo "| $(f target) | $(f workload) | $(f threads) | $(f ops_per_s) | $(f p50_us) | $(f p99_us) | $(f p999_us) | $(f max_us) | $(mib heap_start_bytes) | $(mib heap_peak_bytes) | $(mib heap_end_bytes) | $(f retained_versions_peak) | $(f unreclaimed_objects_peak) | $(f aborts) | $(f errors) | $(f stall) | $(f stall_windows) | $(f stall_threads) | $(f stall_ops_per_s) | $(f outside_stall_ops_per_s) | $(f stall_p99_us) | $(f stall_max_us) |"
-  done
-} > "$table"
+/usr/bin/python3 - "$json" > "$table" <<'PY'
+import json, sys
+cols = [("target", "target"), ("workload", "workload"), ("threads", "threads"),
+        ("ops/s", "ops_per_s"), ("p50 us", "p50_us"), ("p99 us", "p99_us"),
+        ("p99.9 us", "p999_us"), ("max us", "max_us"),
+        ("heap start MiB", "heap_start_bytes"), ("heap peak MiB", "heap_peak_bytes"),
+        ("heap end MiB", "heap_end_bytes"),
+        ("retained versions peak", "retained_versions_peak"),
+        ("unreclaimed objects peak", "unreclaimed_objects_peak"),
+        ("aborts", "aborts"), ("errors", "errors"), ("stall", "stall"),
+        ("stall window s", "stall_windows"), ("stalled threads", "stall_threads"),
+        ("ops/s in stall", "stall_ops_per_s"), ("ops/s outside", "outside_stall_ops_per_s"),
+        ("p99 us in stall", "stall_p99_us"), ("max us in stall", "stall_max_us")]
+def cell(row, key):
+    v = row.get(key, "")
+    if key.endswith("_bytes"):
+        return "%.1f" % (v / 1048576)
+    if isinstance(v, float):
+        return "%.1f" % v if key.endswith("per_s") else "%.3f" % v
+    return str(v).replace("|", "\\|")
+print("| " + " | ".join(c for c, _ in cols) + " |")
+print("|" + "---|" * len(cols))
+for row in json.load(open(sys.argv[1])):
+    print("| " + " | ".join(cell(row, k) for _, k in cols) + " |")
+PY
 cat "$table"
 
 # One plot: heap (or server RSS), throughput and p99 over time, one line per

@@ -348,6 +348,10 @@ Client::Client(const ClientOptions& options, std::unique_ptr<Stubs> stubs)
 
 Client::~Client() = default;
 
+std::shared_ptr<grpc::Channel> Client::channel() const {
+  return stubs_->router->Current()->channel;
+}
+
 void Client::PrepareContext(grpc::ClientContext* context,
                             absl::Duration timeout) const {
   context->set_deadline(std::chrono::system_clock::now() +

@@ -127,6 +127,47 @@ struct Stats {
   std::string Text(std::string_view name) const;
 };
 
+// One member of a replicated group, as the server that answered sees it
+// (mvkv.v1.Cluster; proto/cluster.proto explains each field).
+struct ClusterMember {
+  uint64_t id = 0;
+  std::string raft_address;
+  std::string client_address;  // empty until the server knows it
+  std::string membership;      // "voter", "standby" or "spare"
+  std::string role;            // "leader", "follower", "candidate", ...
+  // Known only when the answering server leads (progress_known).
+  uint64_t match_index = 0;
+  uint64_t lag = 0;
+};
+
+// A replicated server's report of itself and its group.
+struct ClusterStatus {
+  std::string cluster_id;
+  uint64_t node_id = 0;  // the server that answered, and its Raft role
+  std::string role;
+  bool ready = false;  // it leads and accepts writes
+  uint64_t term = 0;
+  uint64_t leader_id = 0;  // 0: no leader known
+  std::string leader_client_address;
+  std::string leader_raft_address;
+  absl::Time last_leader_change = absl::InfinitePast();  // never: InfinitePast
+  uint64_t leader_changes = 0;
+  uint64_t last_log_index = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  uint64_t snapshot_index = 0;
+  uint64_t applied_ts = 0;
+  uint64_t log_entries = 0;
+  uint64_t log_bytes = 0;
+  uint64_t applier_queue = 0;
+  uint64_t snapshots_taken = 0;
+  uint64_t snapshots_installed = 0;
+  uint64_t snapshot_failures = 0;
+  std::string failure;  // empty while the server replicates
+  bool progress_known = false;  // members' match_index and lag are set
+  std::vector<ClusterMember> members;
+};
+
 // One condition of a CompareAndCommit. Build with the factories.
 struct Compare {
   enum class Target { kValue, kVersion, kExists };
@@ -280,6 +321,21 @@ class Client final {
   // SERVING; UNAVAILABLE with the state otherwise.
   absl::Status Health();
 
+  // mvkv.v1.Cluster: the group of a replicated server (UNIMPLEMENTED from a
+  // server without replication). Status is the connected server's view.
+  absl::StatusOr<ClusterStatus> GetClusterStatus();
+  // Membership and leadership changes run on the leader: when the connected
+  // server refuses one as a follower naming the leader (UNAVAILABLE with
+  // `mvkv-leader` metadata), it is sent there, following at most
+  // kMaxLeaderHops such redirects. Codes: proto/cluster.proto.
+  static constexpr int kMaxLeaderHops = 3;
+  absl::Status AddMember(uint64_t id, const std::string& raft_address,
+                         const std::string& client_address);
+  absl::Status RemoveMember(uint64_t id);
+  // Hands leadership to voter `id` (0: any); returns the new leader (its id
+  // and client address).
+  absl::StatusOr<ClusterMember> TransferLeadership(uint64_t id = 0);
+
   // Opens an interactive transaction (a Session stream plus Begin).
   absl::StatusOr<std::unique_ptr<Txn>> Begin(
       Isolation isolation = Isolation::kSnapshot);
@@ -309,8 +365,11 @@ class Client final {
 
  private:
   friend struct Rpc;  // client.cc: the unary calls on the stubs
+  friend struct ClusterRpc;  // cluster.cc: mvkv.v1.Cluster's calls
   struct Stubs;
   Client(const ClientOptions& options, std::unique_ptr<Stubs> stubs);
+  // The current server's channel (mvkv.v1.Cluster's calls, cluster.cc).
+  std::shared_ptr<grpc::Channel> channel() const;
   // Gives `context` the token and a deadline `timeout` from now.
   void PrepareContext(grpc::ClientContext* context,
                       absl::Duration timeout) const;

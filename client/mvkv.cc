@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli_output.h"
 #include "client/client.h"
+#include "client/cluster_output.h"
 
 namespace mvkv::client {
 namespace {
@@ -28,14 +30,24 @@ Output: values are printed raw, one per line; scan prints KEY<TAB>VALUE lines.
 With --json every command prints one JSON value on one line; keys and values
 are bytes, one JSON character per byte (bytes >= 0x80 as \u0080..\u00ff).
 
+Cluster (a replicated mvkv_server, mvkv.v1.Cluster): `cluster status` is the
+view of the server asked (--server), from any node; add, remove and transfer
+run on the leader: a follower's refusal naming the leader is followed there.
+`cluster add` needs a node started to join (empty bootstrap) and returns once
+it caught up and votes (a big snapshot may need more than --timeout: on
+DEADLINE_EXCEEDED the change goes on; see `cluster status`); the last voter
+cannot be removed.
+
 Exit codes:
   0  success
-  1  key not found (get, del; a get inside txn prints "(not found)" instead)
+  1  not found: key (get, del; a get inside txn prints "(not found)" instead),
+     or node id (cluster remove, cluster transfer)
   2  usage error
   3  server error (message on stderr), including UNAUTHENTICATED and
      INVALID_ARGUMENT
   4  aborted: transaction conflict (retry may succeed)
-  5  unavailable: cannot connect, server shutting down, deadline exceeded)FOOTER";
+  5  unavailable: cannot connect, server shutting down, deadline exceeded,
+     no cluster leader known, a node added that did not catch up)FOOTER";
 
 enum Exit {
   kOk = 0,
@@ -114,6 +126,15 @@ int RunTxn(Client& c, const Flags& f, const std::string& file) {
 Consistency ToConsistency(const Flags& f) {
   return f.consistency == "stale" ? Consistency::kStale
                                   : Consistency::kLinearizable;
+}
+
+void PrintJsonOr(bool json, const nlohmann::ordered_json& value,
+                 const std::string& line) {
+  if (json) {
+    PrintJson(value);
+  } else {
+    PrintLine(line);
+  }
 }
 
 // The commands: each adds its subcommand and arguments to `app` and sets
@@ -220,6 +241,76 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
       });
 }
 
+// `mvkv cluster status | add ID RAFT CLIENT | remove ID | transfer [ID]`.
+void AddClusterCommands(CLI::App& app, Flags& f, Run& run) {
+  static uint64_t id = 0;
+  static std::string raft_address, client_address;
+  static const CLI::Range kNodeId(uint64_t{1},
+                                  std::numeric_limits<uint64_t>::max());
+  auto* cluster = app.add_subcommand(
+      "cluster", "a replicated group: status | add | remove | transfer");
+  cluster->require_subcommand(1);
+
+  cluster
+      ->add_subcommand("status",
+                       "every node's id, role and addresses, the leader, log "
+                       "and snapshot counters")
+      ->callback([&] {
+        run = [&](Client& c) {
+          return Report(c.GetClusterStatus(), [&](const ClusterStatus& s) {
+            PrintClusterStatus(s, f.json);
+            return kOk;
+          });
+        };
+      });
+
+  auto* add = cluster->add_subcommand(
+      "add", "add a fresh node (started to join) as a voter, once caught up");
+  add->add_option("ID", id, "its node id (>= 1)")
+      ->required()
+      ->check(kNodeId);
+  add->add_option("RAFT_ADDR", raft_address, "its Raft address a.b.c.d:port")
+      ->required();
+  add->add_option("CLIENT_ADDR", client_address,
+                  "its client address host:port")
+      ->required();
+  add->callback([&] {
+    run = [&](Client& c) {
+      absl::Status s = c.AddMember(id, raft_address, client_address);
+      if (!s.ok()) return StatusExit(s);
+      PrintJsonOr(f.json, {{"added", id}}, absl::StrCat("added node ", id));
+      return int{kOk};
+    };
+  });
+
+  auto* remove = cluster->add_subcommand("remove", "remove node ID");
+  remove->add_option("ID", id, "the node id")->required()->check(kNodeId);
+  remove->callback([&] {
+    run = [&](Client& c) {
+      absl::Status s = c.RemoveMember(id);
+      if (!s.ok()) return StatusExit(s);
+      PrintJsonOr(f.json, {{"removed", id}}, absl::StrCat("removed node ", id));
+      return int{kOk};
+    };
+  });
+
+  auto* transfer = cluster->add_subcommand(
+      "transfer", "hand leadership to voter ID (default: any voter)");
+  transfer->add_option("ID", id, "the node id (0 or none: any)");
+  transfer->callback([&] {
+    run = [&](Client& c) {
+      return Report(c.TransferLeadership(id), [&](const ClusterMember& l) {
+        PrintJsonOr(f.json,
+                    {{"leader_id", l.id},
+                     {"leader_client_address", l.client_address}},
+                    absl::StrCat("leader is now node ", l.id, " at ",
+                                 l.client_address));
+        return kOk;
+      });
+    };
+  });
+}
+
 int Main(int argc, char** argv) {
   Flags f;
   Run run;
@@ -256,6 +347,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   AddCommands(app, f, run);
+  AddClusterCommands(app, f, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

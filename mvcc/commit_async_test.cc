@@ -382,6 +382,7 @@ INSTANTIATE_TEST_SUITE_P(
     Layouts, CommitAsyncLayoutTest,
     ::testing::Values(Layout{"FusedInMemory", false, false},
                       Layout{"FusedDurable", true, false},
+                      Layout{"StagedInMemory", false, true},
                       Layout{"StagedDurable", true, true}),
     [](const auto& info) { return std::string(info.param.name); });
 

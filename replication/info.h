@@ -51,7 +51,11 @@ struct ClusterInfo {
   uint64_t leader_id = 0;  // 0 when no leader is known
   std::string leader_raft_address;
   std::string leader_client_address;
+  // When this node last saw the leader change (an election or a transfer;
+  // also to "no leader known"), and how often it saw a new leader (elections
+  // and transfers) since it started.
   absl::Time last_leader_change = absl::InfinitePast();
+  uint64_t leader_changes = 0;
   // Raft log indexes: last appended here, known committed, applied here,
   // and the last one covered by the latest snapshot.
   uint64_t last_log_index = 0;

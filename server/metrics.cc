@@ -175,9 +175,11 @@ struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry =
       std::make_shared<prometheus::Registry>();
   std::shared_ptr<StatsCollectable> stats;
+  // AddCollectable's: the exposer holds only weak pointers.
+  std::vector<std::shared_ptr<prometheus::Collectable>> added;
   prometheus::Family<prometheus::Counter>* calls = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
-  std::mutex mu;  // guards the two maps (metric handles are stable)
+  std::mutex mu;  // guards the two maps (metric handles are stable), added
   std::map<std::pair<std::string, int>, prometheus::Counter*> counters;
   std::map<std::string, prometheus::Histogram*> histograms;
 };
@@ -212,6 +214,13 @@ Metrics::~Metrics() {
   if (bound > 0) {
     StopExposer(std::move(impl_->exposer), impl_->connect_host, bound);
   }
+}
+
+void Metrics::AddCollectable(
+    std::shared_ptr<prometheus::Collectable> collectable) {
+  impl_->exposer->RegisterCollectable(collectable);
+  std::lock_guard l(impl_->mu);
+  impl_->added.push_back(std::move(collectable));
 }
 
 int Metrics::port() const {

@@ -8,7 +8,8 @@
 //                                          reclaim backlog, retention, ...)
 // Destroying a Metrics stops the endpoint within milliseconds (see
 // StopExposer in metrics.cc: civetweb alone took up to 2 s).
-// Thread safety: Record() is thread-safe (prometheus-cpp metrics are atomic).
+// Thread safety: Record() and AddCollectable() are thread-safe
+// (prometheus-cpp metrics are atomic).
 #ifndef MVKV_SERVER_METRICS_H_
 #define MVKV_SERVER_METRICS_H_
 
@@ -18,6 +19,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/kv_handler.h"
+
+namespace prometheus {
+class Collectable;
+}  // namespace prometheus
 
 namespace mvkv::server {
 
@@ -31,6 +36,10 @@ class Metrics final {
 
   // Counts one finished call of `method` with gRPC code `code`.
   void Record(const char* method, int code, absl::Duration latency);
+
+  // Serves `collectable`'s families too, read at every scrape (e.g. a
+  // replication node's, server/cluster_metrics.h).
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
 
   // The bound port.
   int port() const;

@@ -7,20 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 
 namespace mvkv::ycsb {
 
 namespace {
 double Us(uint64_t ns) { return ns / 1000.0; }
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out.push_back(c);
-  }
-  return out;
-}
 std::string StallText(const RunResult& r) {
   std::vector<std::string> parts;
   for (const Stall& s : r.stalls) parts.push_back(s.text);
@@ -110,52 +102,70 @@ void PrintSummary(std::FILE* out, const RunResult& r) {
   for (const std::string& note : r.notes) std::fprintf(out, "# note: %s\n", note.c_str());
 }
 
-std::string JsonRow(const RunResult& r) {
+namespace {
+// One run as a JSON object (the --json row; bench/ycsb/README.md lists the
+// fields).
+nlohmann::ordered_json JsonRow(const RunResult& r) {
   const Histogram& h = r.overall;
   uint64_t errors = 0;
   for (uint64_t e : r.errors) errors += e;
-  return absl::StrFormat(
-      "{\"target\": \"%s\", \"workload\": \"%s\", \"threads\": %d, "
-      "\"ops\": %d, \"ops_per_s\": %.1f, \"rate\": %.1f, \"p50_us\": %.3f, "
-      "\"p95_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, "
-      "\"max_us\": %.3f, \"heap_start_bytes\": %d, \"heap_peak_bytes\": %d, "
-      "\"heap_end_bytes\": %d, \"retained_versions_peak\": %d, "
-      "\"unreclaimed_objects_peak\": %d, \"aborts\": %d, \"errors\": %d, "
-      "\"run_seconds\": %.3f, \"stall\": \"%s\", \"stall_windows\": \"%s\", "
-      "\"stall_threads\": \"%s\", \"stall_seconds\": %.3f, "
-      "\"stall_ops_per_s\": %.1f, \"outside_stall_ops_per_s\": %.1f, "
-      "\"stall_p99_us\": %.3f, \"stall_max_us\": %.3f}",
-      JsonEscape(r.target), JsonEscape(r.workload), r.threads, r.ops,
-      r.run_seconds > 0 ? r.ops / r.run_seconds : 0, r.rate,
-      Us(h.Percentile(50)), Us(h.Percentile(95)), Us(h.Percentile(99)),
-      Us(h.Percentile(99.9)), Us(h.max()), r.heap_start, r.heap_peak,
-      r.heap_end, r.retained_versions_peak, r.unreclaimed_objects_peak,
-      r.aborts, errors, r.run_seconds, JsonEscape(StallText(r)),
-      JsonEscape(Windows(r)), JsonEscape(StallThreads(r)), r.stall_seconds,
-      StallOpsPerS(r), OutsideOpsPerS(r), Us(r.during_stall.Percentile(99)),
-      Us(r.during_stall.max()));
+  return {
+      {"target", r.target},
+      {"workload", r.workload},
+      {"threads", r.threads},
+      {"ops", r.ops},
+      {"ops_per_s", r.run_seconds > 0 ? r.ops / r.run_seconds : 0},
+      {"rate", r.rate},
+      {"p50_us", Us(h.Percentile(50))},
+      {"p95_us", Us(h.Percentile(95))},
+      {"p99_us", Us(h.Percentile(99))},
+      {"p999_us", Us(h.Percentile(99.9))},
+      {"max_us", Us(h.max())},
+      {"heap_start_bytes", r.heap_start},
+      {"heap_peak_bytes", r.heap_peak},
+      {"heap_end_bytes", r.heap_end},
+      {"retained_versions_peak", r.retained_versions_peak},
+      {"unreclaimed_objects_peak", r.unreclaimed_objects_peak},
+      {"aborts", r.aborts},
+      {"errors", errors},
+      {"run_seconds", r.run_seconds},
+      {"stall", StallText(r)},
+      {"stall_windows", Windows(r)},
+      {"stall_threads", StallThreads(r)},
+      {"stall_seconds", r.stall_seconds},
+      {"stall_ops_per_s", StallOpsPerS(r)},
+      {"outside_stall_ops_per_s", OutsideOpsPerS(r)},
+      {"stall_p99_us", Us(r.during_stall.Percentile(99))},
+      {"stall_max_us", Us(r.during_stall.max())},
+  };
 }
+}  // namespace
 
 absl::Status AppendJson(const std::string& path, const RunResult& r) {
-  std::string old;
+  nlohmann::ordered_json runs = nlohmann::ordered_json::array();
   {
     std::ifstream in(path);
-    std::stringstream ss;
-    if (in) ss << in.rdbuf();
-    old = ss.str();
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (text.str().find_first_not_of(" \t\r\n") != std::string::npos) {
+      runs = nlohmann::ordered_json::parse(text.str(), nullptr,
+                                           /*allow_exceptions=*/false);
+      if (!runs.is_array()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--json=", path,
+            " holds something other than a JSON array of runs; not "
+            "overwriting it"));
+      }
+    }
   }
-  while (!old.empty() && (old.back() == '\n' || old.back() == ' ')) old.pop_back();
-  std::string text;
-  if (old.size() >= 2 && old.front() == '[' && old.back() == ']') {
-    old.pop_back();
-    while (!old.empty() && (old.back() == '\n' || old.back() == ' ')) old.pop_back();
-    text = old == "[" ? "[\n  " + JsonRow(r) + "\n]\n"
-                      : old + ",\n  " + JsonRow(r) + "\n]\n";
-  } else {
-    text = "[\n  " + JsonRow(r) + "\n]\n";
-  }
+  runs.push_back(JsonRow(r));
+  // One run per line, so the file also reads (and diffs) line by line.
   std::ofstream out(path, std::ios::trunc);
-  out << text;
+  out << "[\n";
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    out << "  " << runs[i].dump() << (i + 1 < runs.size() ? ",\n" : "\n");
+  }
+  out << "]\n";
   if (!out) return absl::InternalError("cannot write " + path);
   return absl::OkStatus();
 }

@@ -19,10 +19,9 @@ namespace mvkv::ycsb {
 // tail latency while stalls held versus outside.
 void PrintSummary(std::FILE* out, const RunResult& r);
 
-// One JSON object (no trailing newline).
-std::string JsonRow(const RunResult& r);
-// Appends JsonRow to the JSON array in `path` (created when missing or
-// empty), so several runs can share one file.
+// Appends the run as one JSON object to the JSON array in `path` (created
+// when missing or empty; one run per line), so several runs can share one
+// file. InvalidArgument, and `path` untouched, when it holds anything else.
 absl::Status AppendJson(const std::string& path, const RunResult& r);
 
 // Header: target,workload,t_s,ops,ops_per_s,heap_bytes,rss_bytes,

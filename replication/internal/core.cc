@@ -309,6 +309,7 @@ void Core::RefreshInfo() {
   if (leader_address != nullptr) info.leader_raft_address = leader_address;
   info.leader_client_address = ClientAddressOf(leader);
   info.last_leader_change = last_leader_change_;
+  info.leader_changes = leader_changes_;
   info.last_log_index = raft_last_index(&raft_);
   info.commit_index = raft_.commit_index;
   info.applied_index = raft_last_applied(&raft_);

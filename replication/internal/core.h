@@ -207,6 +207,7 @@ class Core final {
   bool election_barrier_ = false;  // one in flight
   uint64_t known_leader_ = 0;
   absl::Time last_leader_change_ = absl::InfinitePast();
+  uint64_t leader_changes_ = 0;  // to a known leader (not to "none")
 
   ApplyRequest* inflight_ = nullptr;  // the proposal in Raft (invariant 2)
   uint64_t applied_ts_ = 0;           // invariant 3

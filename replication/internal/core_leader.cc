@@ -54,6 +54,7 @@ void Core::CheckRole() {
   if (leader != known_leader_) {
     known_leader_ = leader;
     last_leader_change_ = absl::Now();
+    if (leader != 0) ++leader_changes_;
     // The engine's refusal names the new leader.
     if (leader_state_ == LeaderState::kFollower) {
       applier_->Push(ApplierItem{.kind = ApplierItem::Kind::kRefuse,

@@ -225,6 +225,7 @@ void Core::OnTransferred(struct raft_transfer* req) {
     // We stepped down inside this libraft callback: say so before the
     // caller looks (Info().ready).
     self->CheckLostLeadership();
+    self->RefreshInfo();  // Info() names the new leader when done runs
   }
   if (leader == target && target != 0) {
     std::move(t->done)(absl::OkStatus());

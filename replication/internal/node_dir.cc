@@ -1,6 +1,5 @@
 #include "replication/internal/node_dir.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -8,12 +7,12 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "storage/files.h"
 
 namespace mvkv::replication_internal {
 namespace {
@@ -21,20 +20,6 @@ namespace {
 constexpr char kIdentityFile[] = "mvkv-node";
 constexpr char kRaftSubdir[] = "raft";
 constexpr char kMagicLine[] = "mvkv-node 1";
-
-absl::Status Errno(int err, const std::string& what) {
-  std::string message = absl::StrCat(what, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::PermissionDeniedError(message);
-    default:
-      return absl::UnavailableError(message);
-  }
-}
 
 struct Identity {
   std::string cluster_id;
@@ -48,7 +33,7 @@ std::string Render(const Identity& id) {
 
 absl::StatusOr<Identity> ReadIdentity(const std::string& file) {
   std::ifstream in(file);
-  if (!in) return Errno(errno, absl::StrCat("cannot read ", file));
+  if (!in) return storage::FromErrno(errno, absl::StrCat("cannot read ", file));
   std::string magic, key1, key2;
   Identity id;
   std::getline(in, magic);
@@ -61,42 +46,10 @@ absl::StatusOr<Identity> ReadIdentity(const std::string& file) {
   return id;
 }
 
-// Writes the identity atomically: a temporary file, fsync, rename, fsync of
-// the directory.
+// Writes the identity atomically (a crash leaves no identity or the whole
+// one).
 absl::Status WriteIdentity(const std::string& dir, const Identity& id) {
-  const std::string tmp = absl::StrCat(dir, "/", kIdentityFile, ".tmp");
-  const std::string final_path = absl::StrCat(dir, "/", kIdentityFile);
-  const std::string text = Render(id);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return Errno(errno, absl::StrCat("cannot create ", tmp));
-  const bool written =
-      ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-      ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!written) return Errno(err, absl::StrCat("cannot write ", tmp));
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    return Errno(errno, absl::StrCat("cannot rename ", tmp));
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return absl::OkStatus();
-}
-
-// Names in `dir` other than . and .. (errors as Status).
-absl::StatusOr<std::vector<std::string>> List(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return Errno(errno, absl::StrCat("cannot list ", dir));
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
-  return names;
+  return storage::ReplaceFileDurably(dir, kIdentityFile, Render(id));
 }
 
 }  // namespace
@@ -110,7 +63,7 @@ absl::StatusOr<std::unique_ptr<NodeDir>> NodeDir::Open(
     std::string templ = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
                                      "/mvkv-node-XXXXXX");
     if (::mkdtemp(templ.data()) == nullptr) {
-      return Errno(errno, "cannot create a temporary node directory");
+      return storage::FromErrno(errno, "cannot create a temporary node directory");
     }
     dir->path_ = templ;
     dir->temporary_ = true;
@@ -120,7 +73,7 @@ absl::StatusOr<std::unique_ptr<NodeDir>> NodeDir::Open(
     struct stat st;
     if (::stat(dir->path_.c_str(), &st) != 0) {
       if (errno != ENOENT) {
-        return Errno(errno, absl::StrCat("data directory ", dir->path_));
+        return storage::FromErrno(errno, absl::StrCat("data directory ", dir->path_));
       }
       if (!options.create_if_missing) {
         return absl::NotFoundError(absl::StrCat(
@@ -128,7 +81,7 @@ absl::StatusOr<std::unique_ptr<NodeDir>> NodeDir::Open(
             " does not exist (create_if_missing is off)"));
       }
       if (::mkdir(dir->path_.c_str(), 0755) != 0) {
-        return Errno(errno, absl::StrCat("cannot create data directory ",
+        return storage::FromErrno(errno, absl::StrCat("cannot create data directory ",
                                          dir->path_, " (its parent must exist)"));
       }
       dir->created_dir_ = true;
@@ -139,7 +92,7 @@ absl::StatusOr<std::unique_ptr<NodeDir>> NodeDir::Open(
   }
   const std::string identity_path = absl::StrCat(dir->path_, "/", kIdentityFile);
   dir->raft_dir_ = absl::StrCat(dir->path_, "/", kRaftSubdir);
-  absl::StatusOr<std::vector<std::string>> names = List(dir->path_);
+  absl::StatusOr<std::vector<std::string>> names = storage::ListDir(dir->path_);
   if (!names.ok()) return names.status();
   bool has_identity = false;
   for (const std::string& n : *names) has_identity |= n == kIdentityFile;
@@ -166,7 +119,7 @@ absl::StatusOr<std::unique_ptr<NodeDir>> NodeDir::Open(
   }
   dir->lock_fd_ = ::open(identity_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (dir->lock_fd_ < 0) {
-    const absl::Status s = Errno(errno, absl::StrCat("cannot open ", identity_path));
+    const absl::Status s = storage::FromErrno(errno, absl::StrCat("cannot open ", identity_path));
     dir->Abandon();
     return s;
   }
@@ -179,11 +132,11 @@ absl::StatusOr<std::unique_ptr<NodeDir>> NodeDir::Open(
   }
   if (::mkdir(dir->raft_dir_.c_str(), 0755) != 0 && errno != EEXIST) {
     const absl::Status s =
-        Errno(errno, absl::StrCat("cannot create ", dir->raft_dir_));
+        storage::FromErrno(errno, absl::StrCat("cannot create ", dir->raft_dir_));
     dir->Abandon();
     return s;
   }
-  absl::StatusOr<std::vector<std::string>> raft_files = List(dir->raft_dir_);
+  absl::StatusOr<std::vector<std::string>> raft_files = storage::ListDir(dir->raft_dir_);
   if (!raft_files.ok()) {
     dir->Abandon();
     return raft_files.status();

@@ -1,6 +1,5 @@
 #include "storage/internal/data_dir.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -13,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "storage/files.h"
 #include "storage/internal/status.h"
 
 namespace mvkv::storage_internal {
@@ -20,28 +20,6 @@ namespace {
 
 std::string PathIn(const std::string& dir, std::string_view name) {
   return absl::StrCat(dir, "/", absl::string_view(name.data(), name.size()));
-}
-
-// The entries of `dir` other than "." and "..".
-absl::StatusOr<std::vector<std::string>> Names(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) {
-    return FromErrno(errno, absl::StrCat("cannot list data directory ", dir));
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
-  return names;
-}
-
-absl::Status SyncFd(int fd, const std::string& what) {
-  if (::fsync(fd) != 0) {
-    return FromErrno(errno, absl::StrCat("cannot sync ", what));
-  }
-  return absl::OkStatus();
 }
 
 // The pid recorded in an open lock file, or "" if unreadable.
@@ -60,7 +38,7 @@ std::string HolderPid(int fd) {
 }  // namespace
 
 absl::StatusOr<DirListing> ListDataDir(const std::string& dir) {
-  absl::StatusOr<std::vector<std::string>> names = Names(dir);
+  absl::StatusOr<std::vector<std::string>> names = storage::ListDir(dir);
   if (!names.ok()) return names.status();
   DirListing listing;
   bool current = false, creating = false, other = false;
@@ -117,15 +95,6 @@ void DirLock::RecordOwner() {
 
 DirLock::~DirLock() { ::close(fd_); }  // releases the flock
 
-absl::Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return FromErrno(errno, absl::StrCat("cannot open directory ", dir));
-  }
-  absl::Status s = SyncFd(fd, absl::StrCat("directory ", dir));
-  ::close(fd);
-  return s;
-}
 
 absl::Status MarkCreationStarted(const std::string& dir) {
   const std::string path = PathIn(dir, kCreatingFile);
@@ -140,14 +109,14 @@ absl::Status MarkCreationStarted(const std::string& dir) {
       static_cast<ssize_t>(kText.size())) {
     s = FromErrno(errno, absl::StrCat("cannot write ", path));
   }
-  if (s.ok()) s = SyncFd(fd, path);
+  if (s.ok()) s = storage::SyncFd(fd, path);
   ::close(fd);
   if (!s.ok()) return s;
   return SyncDir(dir);
 }
 
 absl::Status ClearIncompleteCreation(const std::string& dir) {
-  absl::StatusOr<std::vector<std::string>> names = Names(dir);
+  absl::StatusOr<std::vector<std::string>> names = storage::ListDir(dir);
   if (!names.ok()) return names.status();
   for (const std::string& name : *names) {
     if (name == kLockFile || name == kCreatingFile) continue;

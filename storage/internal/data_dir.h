@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/files.h"
 
 namespace mvkv::storage_internal {
 
@@ -72,9 +73,8 @@ class DirLock final {
   const int fd_;
 };
 
-// fsync(2)s the directory `dir` itself (its entries: files created, renamed
-// or removed in it).
-absl::Status SyncDir(const std::string& dir);
+// (SyncDir: storage/files.h.)
+using ::mvkv::storage::SyncDir;
 
 // Creates dir/MVKV_CREATING and makes it durable (the file and `dir`).
 // REQUIRES: the DirLock of `dir` is held; `dir` is kEmpty.

@@ -43,27 +43,4 @@ absl::Status FromRocksDb(const rocksdb::Status& status,
                       absl::StrCat(View(context), ": rocksdb: ", View(text)));
 }
 
-absl::Status FromErrno(int err, const std::string& context) {
-  absl::StatusCode code = absl::StatusCode::kUnavailable;
-  switch (err) {
-    case ENOENT:
-      code = absl::StatusCode::kNotFound;
-      break;
-    case EACCES:
-    case EPERM:
-      code = absl::StatusCode::kPermissionDenied;
-      break;
-    case ENOTDIR:
-      code = absl::StatusCode::kFailedPrecondition;
-      break;
-    case ENOSPC:
-      code = absl::StatusCode::kResourceExhausted;
-      break;
-    default:
-      break;
-  }
-  return absl::Status(code,
-                      absl::StrCat(View(context), ": ", std::strerror(err)));
-}
-
 }  // namespace mvkv::storage_internal

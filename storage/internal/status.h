@@ -1,4 +1,4 @@
-// Conversions from RocksDB and errno errors to absl::Status, for storage/.
+// Conversions from RocksDB errors to absl::Status, for storage/.
 //
 // Thread safety: pure functions.
 #ifndef MVKV_STORAGE_INTERNAL_STATUS_H_
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "storage/files.h"
 #include "rocksdb/status.h"
 
 namespace mvkv::storage_internal {
@@ -22,10 +23,8 @@ namespace mvkv::storage_internal {
 absl::Status FromRocksDb(const rocksdb::Status& status,
                          const std::string& context);
 
-// Maps an errno value (ENOENT -> NotFound, EACCES/EPERM -> PermissionDenied,
-// ENOTDIR -> FailedPrecondition, ENOSPC -> ResourceExhausted, else
-// Unavailable), with strerror after `context`.
-absl::Status FromErrno(int err, const std::string& context);
+// errno values: storage/files.h (one mapping for storage/ and replication/).
+using ::mvkv::storage::FromErrno;
 
 }  // namespace mvkv::storage_internal
 

@@ -47,8 +47,8 @@ namespace {
 constexpr int kKills = 10;
 constexpr int kAccounts = 5;
 constexpr int kInitial = 100;
-// 2 x the 1 s election timeout + a 3 s margin (see the file comment).
-constexpr absl::Duration kElectionBound = absl::Seconds(5);
+// 2 x the 1 s election timeout + a 4 s margin (see the file comment).
+constexpr absl::Duration kElectionBound = absl::Seconds(6);
 
 std::string Account(int i) { return absl::StrCat("acct/", i); }
 

@@ -145,5 +145,19 @@ TEST_F(CliTest, UsageServerAndConnectionErrorsHaveTheirExitCodes) {
   EXPECT_EQ(r.exit_code, 5);
 }
 
+// A server without replication does not serve mvkv.v1.Cluster: the CLI
+// says so (exit 3), and `--help` lists the cluster commands.
+TEST_F(CliTest, ClusterCommandsOnASingleServerSayItIsNotReplicated) {
+  auto r = Mvkv({"cluster", "status"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("UNIMPLEMENTED"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a replication node"), std::string::npos) << r.err;
+  EXPECT_EQ(Mvkv({"cluster", "remove", "2"}).exit_code, 3);
+  EXPECT_EQ(Mvkv({"cluster"}).exit_code, 2);
+  EXPECT_EQ(Mvkv({"cluster", "add", "1", "127.0.0.1:9"}).exit_code, 2);
+  r = Mvkv({"--help"});
+  EXPECT_NE(r.out.find("cluster"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mvkv
