@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/client_internal.h"
+#include "client/router.h"
 #include "client/wire.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/health.grpc.pb.h"
@@ -13,23 +15,6 @@
 
 namespace mvkv::client {
 
-// A unary call on a client's KV stub, with its token and deadline.
-struct Rpc {
-  template <class Request, class Response>
-  static absl::StatusOr<Response> Call(
-      Client& client,
-      grpc::Status (v1::KV::Stub::*method)(grpc::ClientContext*,
-                                           const Request&, Response*),
-      const Request& request) {
-    grpc::ClientContext context;
-    client.PrepareContext(&context, client.options_.timeout);
-    Response response;
-    absl::Status s = wire::FromGrpc(
-        ((*client.stubs_->kv).*method)(&context, request, &response));
-    if (!s.ok()) return s;
-    return response;
-  }
-};
 
 namespace {
 
@@ -224,7 +209,7 @@ Request ForHandle(uint64_t id, Request request = Request()) {
 absl::StatusOr<KeyValue> TxnHandle::Get(const std::string& key) {
   auto request = ForHandle<v1::TxnGetRequest>(id_);
   request.set_key(key);
-  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnGet, request);
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnGet, request, false, endpoint_);
   if (!r.ok()) return r.status();
   return FromProto(std::move(*r->mutable_kv()));
 }
@@ -233,13 +218,13 @@ absl::Status TxnHandle::Put(const std::string& key, const std::string& value) {
   auto request = ForHandle<v1::TxnPutRequest>(id_);
   request.set_key(key);
   request.set_value(value);
-  return Rpc::Call(*client_, &v1::KV::Stub::TxnPut, request).status();
+  return Rpc::Call(*client_, &v1::KV::Stub::TxnPut, request, false, endpoint_).status();
 }
 
 absl::Status TxnHandle::Delete(const std::string& key) {
   auto request = ForHandle<v1::TxnDeleteRequest>(id_);
   request.set_key(key);
-  return Rpc::Call(*client_, &v1::KV::Stub::TxnDelete, request).status();
+  return Rpc::Call(*client_, &v1::KV::Stub::TxnDelete, request, false, endpoint_).status();
 }
 
 absl::StatusOr<ScanResult> TxnHandle::Scan(const std::string& start,
@@ -249,7 +234,7 @@ absl::StatusOr<ScanResult> TxnHandle::Scan(const std::string& start,
   request.set_start(start);
   request.set_end(end);
   request.set_limit(limit);
-  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnScan, request);
+  auto r = Rpc::Call(*client_, &v1::KV::Stub::TxnScan, request, false, endpoint_);
   if (!r.ok()) return r.status();
   ScanResult out;
   wire::AppendScan(*r, &out);
@@ -258,20 +243,20 @@ absl::StatusOr<ScanResult> TxnHandle::Scan(const std::string& start,
 
 absl::Status TxnHandle::KeepAlive() {
   return Rpc::Call(*client_, &v1::KV::Stub::KeepAlive,
-                   ForHandle<v1::KeepAliveRequest>(id_))
+                   ForHandle<v1::KeepAliveRequest>(id_), false, endpoint_)
       .status();
 }
 
 absl::StatusOr<uint64_t> TxnHandle::Commit() {
   auto r = Rpc::Call(*client_, &v1::KV::Stub::CommitTxn,
-                     ForHandle<v1::CommitTxnRequest>(id_));
+                     ForHandle<v1::CommitTxnRequest>(id_), false, endpoint_);
   if (!r.ok()) return r.status();
   return r->commit_ts();
 }
 
 absl::Status TxnHandle::Rollback() {
   return Rpc::Call(*client_, &v1::KV::Stub::RollbackTxn,
-                   ForHandle<v1::RollbackTxnRequest>(id_))
+                   ForHandle<v1::RollbackTxnRequest>(id_), false, endpoint_)
       .status();
 }
 
@@ -279,13 +264,15 @@ absl::Status TxnHandle::Rollback() {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
     const ClientOptions& options) {
-  if (options.server.empty()) {
-    return absl::InvalidArgumentError("no server address");
-  }
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       grpc::InsecureChannelCredentials();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);  // stats and big values may be large
+  // Reconnect to a restarted server (a cluster node) within a second, not
+  // gRPC's default of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   if (!options.tls_ca_file.empty()) {
     std::ifstream in(options.tls_ca_file, std::ios::binary);
     if (!in) {
@@ -301,21 +288,23 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
       args.SetSslTargetNameOverride(options.tls_server_name);
     }
   }
-  auto channel = grpc::CreateCustomChannel(options.server, credentials, args);
-  return std::unique_ptr<Client>(new Client(options, std::move(channel)));
+  if (options.max_attempts < 1) {
+    return absl::InvalidArgumentError("max_attempts must be >= 1");
+  }
+  auto router = Router::Create(options.server, credentials, args);
+  if (!router.ok()) return router.status();
+  auto stubs = std::make_unique<Stubs>();
+  stubs->router = *std::move(router);
+  return std::unique_ptr<Client>(new Client(options, std::move(stubs)));
 }
 
-Client::Client(const ClientOptions& options,
-               std::shared_ptr<grpc::Channel> channel)
-    : options_(options), stubs_(std::make_unique<Stubs>()) {
-  stubs_->kv = v1::KV::NewStub(channel);
-  stubs_->channel = std::move(channel);
-}
+Client::Client(const ClientOptions& options, std::unique_ptr<Stubs> stubs)
+    : options_(options), stubs_(std::move(stubs)) {}
 
 Client::~Client() = default;
 
 std::shared_ptr<grpc::Channel> Client::channel() const {
-  return stubs_->channel;
+  return stubs_->router->Current()->channel;
 }
 
 void Client::PrepareContext(grpc::ClientContext* context,
@@ -331,10 +320,18 @@ void Client::PrepareContext(grpc::ClientContext* context,
 }
 
 absl::StatusOr<KeyValue> Client::Get(const std::string& key) {
+  return Get(key, Consistency::kLinearizable);
+}
+
+absl::StatusOr<KeyValue> Client::Get(const std::string& key,
+                                     Consistency consistency,
+                                     uint64_t* read_ts) {
   v1::GetRequest request;
   request.set_key(key);
-  auto r = Rpc::Call(*this, &v1::KV::Stub::Get, request);
+  if (consistency == Consistency::kStale) request.set_consistency(v1::STALE);
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Get, request, /*idempotent=*/true);
   if (!r.ok()) return r.status();
+  if (read_ts != nullptr) *read_ts = r->snapshot_ts();
   return FromProto(std::move(*r->mutable_kv()));
 }
 
@@ -358,20 +355,42 @@ absl::StatusOr<DeleteResult> Client::Delete(const std::string& key) {
 
 absl::StatusOr<ScanResult> Client::Scan(const std::string& start,
                                         const std::string& end,
-                                        uint32_t limit) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.timeout);
+                                        uint32_t limit,
+                                        Consistency consistency) {
   v1::ScanRequest request;
+  if (consistency == Consistency::kStale) request.set_consistency(v1::STALE);
   request.set_start(start);
   request.set_end(end);
   request.set_limit(limit);
-  auto reader = stubs_->kv->Scan(&context, request);
-  ScanResult out;
-  v1::ScanResponse chunk;
-  while (reader->Read(&chunk)) wire::AppendScan(chunk, &out);
-  absl::Status s = FromGrpc(reader->Finish());
-  if (!s.ok()) return s;
-  return out;
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  // Retried (client/router.h, as a read) until its first chunk arrives.
+  for (int attempt = 1;; ++attempt) {
+    Endpoint* endpoint = stubs_->router->Current();
+    grpc::ClientContext context;
+    PrepareContext(&context, deadline - absl::Now());
+    const bool sent = Router::Reachable(endpoint, deadline);
+    absl::Status s = absl::UnavailableError(
+        absl::StrCat("cannot connect to ", endpoint->address));
+    ScanResult out;
+    bool got_chunk = false;
+    if (sent) {
+      auto reader = endpoint->kv->Scan(&context, request);
+      v1::ScanResponse chunk;
+      while (reader->Read(&chunk)) {
+        wire::AppendScan(chunk, &out);
+        got_chunk = true;
+      }
+      s = FromGrpc(reader->Finish());
+      if (s.ok()) return out;
+    }
+    if (got_chunk ||
+        !stubs_->router->After(endpoint, s,
+                               sent ? LeaderOf(context) : std::nullopt, sent,
+                               /*idempotent=*/true, attempt,
+                               options_.max_attempts, deadline)) {
+      return s;
+    }
+  }
 }
 
 absl::StatusOr<CompareAndCommitResult> Client::CompareAndCommit(
@@ -384,13 +403,15 @@ absl::StatusOr<CompareAndCommitResult> Client::CompareAndCommit(
 }
 
 absl::StatusOr<Stats> Client::GetStats() {
-  auto r = Rpc::Call(*this, &v1::KV::Stub::Stats, v1::StatsRequest());
+  auto r = Rpc::Call(*this, &v1::KV::Stub::Stats, v1::StatsRequest(),
+                     /*idempotent=*/true);
   if (!r.ok()) return r.status();
   return wire::FromProto(*r);
 }
 
 absl::Status Client::Health() {
-  auto stub = grpc::health::v1::Health::NewStub(stubs_->channel);
+  auto stub =
+      grpc::health::v1::Health::NewStub(stubs_->router->Current()->channel);
   grpc::ClientContext context;
   PrepareContext(&context, options_.timeout);
   grpc::health::v1::HealthCheckRequest request;
@@ -407,27 +428,59 @@ absl::Status Client::Health() {
 }
 
 absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(Isolation isolation) {
-  auto stream = std::make_unique<Txn::Stream>();
-  PrepareContext(&stream->context, options_.txn_timeout);
-  stream->rw = stubs_->kv->Session(&stream->context);
-  std::unique_ptr<Txn> txn(new Txn(std::move(stream)));
   v1::SessionRequest request;
   request.mutable_begin()->set_isolation(wire::ToProto(isolation));
-  auto r = CallOn(txn->stream_, request);
-  if (!r.ok()) return r.status();
-  txn->id_ = r->begin().txn_id();
-  txn->snapshot_ts_ = r->begin().snapshot_ts();
-  return txn;
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  // The Begin is routed like a unary call (client/router.h): a node that
+  // does not lead ends the stream with mvkv-leader.
+  for (int attempt = 1;; ++attempt) {
+    Endpoint* endpoint = stubs_->router->Current();
+    const bool sent = Router::Reachable(endpoint, deadline);
+    absl::Status s = absl::UnavailableError(
+        absl::StrCat("cannot connect to ", endpoint->address));
+    std::optional<std::string> leader;
+    if (sent) {
+      auto stream = std::make_unique<Txn::Stream>();
+      PrepareContext(&stream->context, options_.txn_timeout);
+      stream->rw = endpoint->kv->Session(&stream->context);
+      auto r = stream->Call(request);
+      if (r.ok()) {
+        std::unique_ptr<Txn> txn(new Txn(std::move(stream)));
+        txn->id_ = r->begin().txn_id();
+        txn->snapshot_ts_ = r->begin().snapshot_ts();
+        return txn;
+      }
+      s = r.status();
+      // A broken stream was finished: its trailers say why. Otherwise the
+      // Begin itself failed in-band (~Txn half-closes the stream).
+      if (stream->broken) {
+        leader = LeaderOf(stream->context);
+      } else {
+        Txn dropped(std::move(stream));
+        return s;
+      }
+    }
+    if (!stubs_->router->After(endpoint, s, leader, sent,
+                               /*idempotent=*/false, attempt,
+                               options_.max_attempts, deadline)) {
+      return s;
+    }
+  }
 }
 
 absl::StatusOr<std::unique_ptr<TxnHandle>> Client::BeginHandle(
     Isolation isolation) {
   v1::BeginTxnRequest request;
   request.set_isolation(wire::ToProto(isolation));
-  auto r = Rpc::Call(*this, &v1::KV::Stub::BeginTxn, request);
+  // A Begin refused is safe to send again; one that may have opened a
+  // handle leaves it to its lease.
+  Endpoint* endpoint = nullptr;
+  auto r = Rpc::Call(*this, &v1::KV::Stub::BeginTxn, request,
+                     /*idempotent=*/false, /*pinned=*/nullptr, &endpoint);
   if (!r.ok()) return r.status();
-  return std::unique_ptr<TxnHandle>(new TxnHandle(
-      this, r->txn_id(), r->snapshot_ts(), absl::Milliseconds(r->lease_ms())));
+  return std::unique_ptr<TxnHandle>(
+      new TxnHandle(this, endpoint, r->txn_id(), r->snapshot_ts(),
+                    absl::Milliseconds(r->lease_ms())));
 }
 
 absl::Status Client::Transact(const std::function<absl::Status(Txn&)>& fn,

@@ -29,7 +29,8 @@
 //
 // Every unary call carries a deadline (ClientOptions::timeout); connection
 // problems and a server that is shutting down are UNAVAILABLE, a passed
-// deadline DEADLINE_EXCEEDED.
+// deadline DEADLINE_EXCEEDED. A TxnHandle's calls go to the server that
+// opened it; a Txn lives on one Session stream.
 //
 // Thread safety: Client is thread-safe (calls may run concurrently; they
 // share one channel). A Txn or TxnHandle is used by one thread at a time; a
@@ -63,9 +64,15 @@ class ClientContext;
 namespace mvkv::client {
 
 class Client;
+struct Endpoint;  // client/router.h
 
 struct ClientOptions {
-  // HOST:PORT of mvkv_server.
+  // HOST:PORT of mvkv_server, or of several (the members of a cluster),
+  // comma separated. Calls go to one of them and follow a cluster's leader
+  // by themselves (client/router.h: a refusal naming the leader in
+  // `mvkv-leader` is sent there; an unreachable server is skipped; a read
+  // is sent again after a broken connection, a write or commit is not since
+  // it may have committed).
   std::string server = "127.0.0.1:7070";
   // Bearer token sent as "authorization: Bearer <token>"; empty = none.
   std::string token;
@@ -77,7 +84,16 @@ struct ClientOptions {
   // Deadline of each unary call and of each Txn as a whole.
   absl::Duration timeout = absl::Seconds(10);
   absl::Duration txn_timeout = absl::Seconds(60);
+  // Attempts per call (>= 1) across redirects and unreachable servers,
+  // within `timeout` for the call as a whole; back-off 25 ms doubling to
+  // 500 ms between attempts that did not follow a leader's address.
+  int max_attempts = 16;
 };
+
+// How a read outside a transaction is served (proto/kv.proto, Consistency):
+// linearizable by a cluster's leader, or stale by any server at its applied
+// state.
+enum class Consistency { kLinearizable, kStale };
 
 // The isolation levels of the engine (mvcc/db.h explains each).
 enum class Isolation { kSnapshot, kSerializable, kReadCommitted };
@@ -327,11 +343,16 @@ class TxnHandle final {
 
  private:
   friend class Client;
-  TxnHandle(Client* client, uint64_t id, uint64_t snapshot_ts,
-            absl::Duration lease)
-      : client_(client), id_(id), snapshot_ts_(snapshot_ts), lease_(lease) {}
+  TxnHandle(Client* client, Endpoint* endpoint, uint64_t id,
+            uint64_t snapshot_ts, absl::Duration lease)
+      : client_(client),
+        endpoint_(endpoint),
+        id_(id),
+        snapshot_ts_(snapshot_ts),
+        lease_(lease) {}
 
   Client* const client_;
+  Endpoint* const endpoint_;  // the server holding the handle
   const uint64_t id_;
   const uint64_t snapshot_ts_;
   const absl::Duration lease_;
@@ -430,21 +451,28 @@ class Watcher final {
 
 class Client final {
  public:
-  // Creates the channel (no I/O yet: errors show on the first call).
-  // InvalidArgument for an unreadable tls_ca_file or an empty server.
+  // Creates the channels (no I/O yet: errors show on the first call).
+  // InvalidArgument for an unreadable tls_ca_file, an empty server list or
+  // max_attempts < 1.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(
       const ClientOptions& options);
   ~Client();
 
   // Autocommit calls. NOT_FOUND for a missing key (Get).
   absl::StatusOr<KeyValue> Get(const std::string& key);
+  // Get with a consistency; for kStale, *read_ts (if not null) is set to
+  // the applied commit timestamp the server read at.
+  absl::StatusOr<KeyValue> Get(const std::string& key, Consistency consistency,
+                               uint64_t* read_ts = nullptr);
   // Returns the commit timestamp.
   absl::StatusOr<uint64_t> Put(const std::string& key,
                                const std::string& value);
   absl::StatusOr<DeleteResult> Delete(const std::string& key);
   // Collects the whole streamed scan (limit 0 = no limit).
   absl::StatusOr<ScanResult> Scan(const std::string& start,
-                                  const std::string& end, uint32_t limit = 0);
+                                  const std::string& end, uint32_t limit = 0,
+                                  Consistency consistency =
+                                      Consistency::kLinearizable);
   absl::StatusOr<CompareAndCommitResult> CompareAndCommit(
       const std::vector<Compare>& compares, const std::vector<Op>& success,
       const std::vector<Op>& failure = {});
@@ -526,11 +554,12 @@ class Client final {
       const WatchTarget& target, const WatchOptions& options = WatchOptions());
 
  private:
-  friend struct Rpc;  // client.cc: the unary calls on the stubs
+  friend struct Rpc;  // client_internal.h: the routed unary calls
   friend struct ClusterRpc;  // cluster.cc: mvkv.v1.Cluster's calls
   friend class Watcher;
   struct Stubs;
-  Client(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
+  Client(const ClientOptions& options, std::unique_ptr<Stubs> stubs);
+  // The current server's channel (mvkv.v1.Cluster's calls, cluster.cc).
   std::shared_ptr<grpc::Channel> channel() const;
   // Gives `context` the token and a deadline `timeout` from now (none for
   // InfiniteDuration()).

@@ -60,12 +60,12 @@ std::vector<Op::Kind> KindsOf(const std::vector<Op>& ops) {
 
 absl::StatusOr<std::vector<OpOutcome>> Client::Batch(
     const std::vector<Op>& ops) {
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.timeout);
-  v1::BatchResponse response;
-  const absl::Status s =
-      FromGrpc(stubs_->kv->Batch(&context, BatchRequestOf(ops), &response));
-  return OutcomesOf(s, response, KindsOf(ops));
+  // Routed like a unary write: a follower's refusal (nothing run) is sent
+  // on to the leader; a broken call is not re-sent.
+  absl::StatusOr<v1::BatchResponse> response =
+      Rpc::Call(*this, &v1::KV::Stub::Batch, BatchRequestOf(ops));
+  if (!response.ok()) return response.status();
+  return OutcomesOf(absl::OkStatus(), *response, KindsOf(ops));
 }
 
 void Client::BatchAsync(
@@ -81,7 +81,7 @@ void Client::BatchAsync(
   PrepareContext(&call->context, options_.timeout);
   call->request = BatchRequestOf(ops);
   call->done = Done{std::move(done), KindsOf(ops)};
-  stubs_->kv->async()->Batch(
+  stubs_->kv().async()->Batch(
       &call->context, &call->request, &call->response,
       [call](grpc::Status s) {
         std::unique_ptr<Call> owned(call);
@@ -99,7 +99,7 @@ void Client::GetAsync(
   PrepareContext(&call->context, options_.timeout);
   call->request.set_key(key);
   call->done = std::move(done);
-  stubs_->kv->async()->Get(
+  stubs_->kv().async()->Get(
       &call->context, &call->request, &call->response, [call](grpc::Status s) {
         std::unique_ptr<Call> owned(call);
         if (!s.ok()) return std::move(owned->done)(FromGrpc(s));
@@ -118,7 +118,7 @@ void Client::PutAsync(
   call->request.set_key(key);
   call->request.set_value(value);
   call->done = std::move(done);
-  stubs_->kv->async()->Put(
+  stubs_->kv().async()->Put(
       &call->context, &call->request, &call->response, [call](grpc::Status s) {
         std::unique_ptr<Call> owned(call);
         if (!s.ok()) return std::move(owned->done)(FromGrpc(s));

@@ -76,6 +76,7 @@ struct Flags {
   uint64_t from = 0;
   uint64_t count = 0;
   std::string isolation = "snapshot";
+  std::string consistency = "linearizable";
   int retries = 1;
   BatchRun batch;
 };
@@ -135,6 +136,11 @@ int RunTxn(Client& c, const Flags& f, const std::string& file) {
   return StatusExit(last);
 }
 
+Consistency ToConsistency(const Flags& f) {
+  return f.consistency == "stale" ? Consistency::kStale
+                                  : Consistency::kLinearizable;
+}
+
 void PrintJsonOr(bool json, const nlohmann::ordered_json& value,
                  const std::string& line) {
   if (json) {
@@ -178,7 +184,7 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
   get->add_option("KEY", key, "the key")->required();
   get->callback([&] {
     run = [&](Client& c) {
-      return Report(c.Get(key), [&](const KeyValue& kv) {
+      return Report(c.Get(key, ToConsistency(f)), [&](const KeyValue& kv) {
         PrintKeyValue(kv, f.json);
         return kOk;
       });
@@ -223,7 +229,7 @@ void AddCommands(CLI::App& app, Flags& f, Run& run) {
   scan->add_option("END", end, "end, exclusive (default: to the last key)");
   scan->callback([&] {
     run = [&](Client& c) {
-      return Report(c.Scan(start, end, f.limit), [&](const ScanResult& r) {
+      return Report(c.Scan(start, end, f.limit, ToConsistency(f)), [&](const ScanResult& r) {
         PrintScan(r, f.json);
         return kOk;
       });
@@ -381,7 +387,9 @@ int Main(int argc, char** argv) {
   app.footer(kFooter);
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the command too
-  app.add_option("--server", f.client.server, "server address HOST:PORT")
+  app.add_option("--server", f.client.server,
+                 "server address HOST:PORT, or a cluster's, comma separated "
+                 "(calls follow the leader; see client/router.h)")
       ->envname("MVKV_SERVER")
       ->capture_default_str();
   app.add_option("--token", f.client.token, "bearer token")
@@ -395,6 +403,11 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_option("--limit", f.limit, "scan: at most N pairs (0 = all)");
+  app.add_option("--consistency", f.consistency,
+                 "get, scan: linearizable (a cluster's leader) or stale (any "
+                 "node, at its applied state)")
+      ->check(CLI::IsMember({"linearizable", "stale"}))
+      ->capture_default_str();
   app.add_option("--isolation", f.isolation, "txn: isolation level")
       ->check(CLI::IsMember({"snapshot", "serializable", "read_committed"}))
       ->capture_default_str();

@@ -241,7 +241,7 @@ std::unique_ptr<Pipeline> Client::OpenPipeline(
   auto reactor = std::make_unique<Pipeline::Reactor>(options);
   // The stream has no deadline: it lives as long as the Pipeline.
   PrepareContext(reactor->context(), absl::InfiniteDuration());
-  reactor->Begin(*stubs_->kv);
+  reactor->Begin(stubs_->kv());
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(reactor)));
 }
 

@@ -60,7 +60,7 @@ absl::Status Watcher::Connect() {
     stream->context.AddMetadata(
         "authorization", absl::StrCat("Bearer ", client_->options_.token));
   }
-  stream->rw = client_->stubs_->kv->Watch(&stream->context);
+  stream->rw = client_->stubs_->kv().Watch(&stream->context);
   v1::WatchRequest request;
   v1::WatchCreateRequest* create = request.mutable_create();
   create->set_watch_id(kWatchId);

@@ -82,6 +82,13 @@ struct ClusterInfo {
 // membership change sent to one), if it names one.
 std::optional<std::string> LeaderHint(const absl::Status& status);
 
+// Whether `status` is this layer's "not the leader" refusal (a commit, read
+// or begin refused on a node that does not lead, or on a leader still
+// applying its log): nothing was done, and the call may be sent again to
+// the leader (LeaderHint, when known). An Unavailable that is not one (a
+// commit whose leader was lost while it replicated) may have committed.
+bool IsNotLeader(const absl::Status& status);
+
 }  // namespace mvkv::replication
 
 #endif  // MVKV_REPLICATION_INFO_H_

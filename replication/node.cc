@@ -10,6 +10,7 @@
 #include "mvcc/replica.h"
 #include "replication/internal/applier.h"
 #include "replication/internal/core.h"
+#include "replication/internal/not_leader.h"
 #include "replication/internal/node_dir.h"
 #include "replication/internal/raft_durability.h"
 
@@ -18,6 +19,7 @@ namespace mvkv::replication {
 using replication_internal::Applier;
 using replication_internal::Core;
 using replication_internal::NodeDir;
+using replication_internal::NotLeaderError;
 using replication_internal::RaftDurability;
 
 Node::Node() = default;
@@ -61,9 +63,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options,
   node->db_ = std::move(*db);
   absl::StatusOr<std::unique_ptr<Replica>> replica = Replica::Attach(
       *node->db_,
-      absl::UnavailableError(absl::StrCat(
-          "node ", options.node_id,
-          " is not the leader and no leader is known yet (starting)")));
+      // A refusal (IsNotLeader) until this node learns of a leader.
+      NotLeaderError(options.node_id, /*leader_id=*/0, ""));
   if (!replica.ok()) {
     node->dir_->Abandon();
     return replica.status();

@@ -1,5 +1,7 @@
 #include "server/call.h"
 
+#include "replication/info.h"
+#include "server/cluster_mode.h"
 #include "server/kv_service.h"
 
 namespace mvkv::server {
@@ -31,6 +33,18 @@ Call::~Call() {
 grpc::Status Call::Finish(grpc::Status status) {
   service_->Record(method_, status, absl::Now() - start_);
   return status;
+}
+
+}  // namespace mvkv::server
+
+namespace mvkv::server {
+
+grpc::Status Call::Finish(const absl::Status& status) {
+  if (replication::IsNotLeader(status)) {
+    context_->AddTrailingMetadata(
+        kLeaderMetadata, replication::LeaderHint(status).value_or(""));
+  }
+  return Finish(ToGrpc(status));
 }
 
 }  // namespace mvkv::server

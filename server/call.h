@@ -20,6 +20,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
@@ -71,6 +72,10 @@ class Call final {
   // Records the call's outcome (see the file comment) and returns `status`,
   // which the reactor then finishes with. REQUIRES: called at most once.
   grpc::Status Finish(grpc::Status status);
+  // Finish(ToGrpc(status)); a cluster node's "not the leader" refusal
+  // (replication::IsNotLeader) also gets the trailing metadata
+  // kLeaderMetadata (server/cluster_mode.h) naming the leader.
+  grpc::Status Finish(const absl::Status& status);
 
   KvService& service() const { return *service_; }
   Method method() const { return method_; }

@@ -144,8 +144,13 @@ absl::Status KvHandler::ValidateCompare(const v1::Compare& c) const {
 
 absl::StatusOr<v1::GetResponse> KvHandler::Get(const v1::GetRequest& request) {
   if (absl::Status s = ValidateKey(request.key()); !s.ok()) return s;
+  if (!v1::Consistency_IsValid(request.consistency())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown consistency ", request.consistency()));
+  }
   v1::GetResponse response;
-  if (request.snapshot_ts() == 0) {
+  // A STALE read reports the state it read at: read through a snapshot.
+  if (request.snapshot_ts() == 0 && request.consistency() != v1::STALE) {
     auto read = db_->GetWithTimestamp(request.key());
     if (!read.ok()) return read.status();
     response.mutable_kv()->set_key(request.key());
@@ -154,7 +159,8 @@ absl::StatusOr<v1::GetResponse> KvHandler::Get(const v1::GetRequest& request) {
     return response;
   }
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSnapshot);
-  if (txn->snapshot_ts() != request.snapshot_ts()) {
+  if (request.snapshot_ts() != 0 &&
+      txn->snapshot_ts() != request.snapshot_ts()) {
     return absl::OutOfRangeError(absl::StrCat(
         "snapshot_ts ", request.snapshot_ts(),
         " cannot be served: outside a transaction only the latest state (",
@@ -220,6 +226,10 @@ absl::StatusOr<std::unique_ptr<ScanStream>> KvHandler::OpenScan(
     const v1::ScanRequest& request) {
   if (absl::Status s = ValidateRange(request.start(), request.end()); !s.ok()) {
     return s;
+  }
+  if (!v1::Consistency_IsValid(request.consistency())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown consistency ", request.consistency()));
   }
   std::unique_ptr<mvkv::Txn> txn = db_->Begin(IsolationLevel::kSnapshot);
   if (request.snapshot_ts() != 0 &&

@@ -8,15 +8,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/alarm.h"
+#include "replication/node.h"
 #include "server/log.h"
 
 namespace mvkv::server {
 namespace {
 
-grpc::Status Busy() {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      "server busy: too many requests queued, retry later");
+absl::Status BusyError() {
+  return absl::ResourceExhaustedError(
+      "server busy: too many requests queued, retry later");
 }
+grpc::Status Busy() { return ToGrpc(BusyError()); }
 
 // Constant-time comparison, so a wrong token leaks nothing through timing.
 bool SameSecret(const std::string& a, const std::string& b) {
@@ -38,7 +40,7 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
   Call& call() { return call_; }
   void Reply(absl::StatusOr<Response> result) {
     if (result.ok()) *response_ = *std::move(result);
-    FinishWith(ToGrpc(result.status()));
+    Finish(call_.Finish(result.status()));
   }
   void FinishWith(grpc::Status status) {
     Finish(call_.Finish(std::move(status)));
@@ -61,12 +63,21 @@ class ScanReactor final : public grpc::ServerWriteReactor<v1::ScanResponse> {
       Done(call_.admission());
       return;
     }
-    Submit([this, request] {
+    auto open = [this, request] {
       auto stream = call_.service().handler()->OpenScan(*request);
-      if (!stream.ok()) return Done(ToGrpc(stream.status()));
+      if (!stream.ok()) return Done(stream.status());
       stream_ = *std::move(stream);
       WriteNext();
-    });
+    };
+    if (request->consistency() == v1::STALE) {
+      Submit(std::move(open));
+      return;
+    }
+    call_.service().AfterLeadership(
+        [this, open = std::move(open)](absl::Status s) mutable {
+          if (!s.ok()) return Done(s);
+          Submit(std::move(open));
+        });
   }
 
   void OnWriteDone(bool ok) override {
@@ -92,6 +103,7 @@ class ScanReactor final : public grpc::ServerWriteReactor<v1::ScanResponse> {
     StartWrite(&chunk_);
   }
   void Done(const grpc::Status& status) { Finish(call_.Finish(status)); }
+  void Done(const absl::Status& status) { Finish(call_.Finish(status)); }
 
   Call call_;
   std::unique_ptr<ScanStream> stream_;
@@ -124,16 +136,16 @@ class SessionReactor final
       Done(grpc::Status::OK);
       return;
     }
-    // A commit replies from the engine's completion thread, anything else
-    // from the worker; either way the worker never waits for a commit.
-    if (!call_.service().executor()->Submit([this] {
-          session_->HandleAsync(request_, [this](v1::SessionResponse r) {
-            response_ = std::move(r);
-            StartWrite(&response_);  // nothing touches `this` after this
-          });
-        })) {
-      Done(Busy());
+    if (request_.has_begin() && call_.service().clustered()) {
+      // A cluster node serves a Begin after confirming its leadership; a
+      // refusal ends the stream, so that its status carries mvkv-leader.
+      call_.service().AfterLeadership([this](absl::Status s) {
+        if (!s.ok()) return Finish(call_.Finish(s));
+        Handle();
+      });
+      return;
     }
+    Handle();
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {
@@ -148,6 +160,18 @@ class SessionReactor final
   }
 
  private:
+  void Handle() {
+    // A commit replies from the engine's completion thread, anything else
+    // from the worker; either way the worker never waits for a commit.
+    if (!call_.service().executor()->Submit([this] {
+          session_->HandleAsync(request_, [this](v1::SessionResponse r) {
+            response_ = std::move(r);
+            StartWrite(&response_);  // nothing touches `this` after this
+          });
+        })) {
+      Done(Busy());
+    }
+  }
   void Done(const grpc::Status& status) { Finish(call_.Finish(status)); }
 
   Call call_;
@@ -174,7 +198,11 @@ class CompareAndCommitReactor final : public grpc::ServerUnaryReactor {
                !s.ok()) {
       Done(ToGrpc(s));
     } else {
-      Attempt();
+      // Its compares read: on a cluster, only a confirmed leader runs it.
+      call_.service().AfterLeadership([this](absl::Status s) {
+        if (!s.ok()) return Finish(call_.Finish(s));
+        Attempt();
+      });
     }
   }
   void OnDone() override { delete this; }
@@ -201,7 +229,7 @@ class CompareAndCommitReactor final : public grpc::ServerUnaryReactor {
     ++attempts_;
     if (result.ok()) *response_ = *std::move(result);
     if (result.ok() || !common::IsRetryable(result.status())) {
-      Done(ToGrpc(result.status()));
+      Finish(call_.Finish(result.status()));
       return;
     }
     if (attempts_ >= policy.max_attempts) {
@@ -237,14 +265,30 @@ grpc::Status ToGrpc(const absl::Status& status) {
 
 KvService::KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
                      std::string auth_token, bool log_requests,
-                     const PipelineOptions& pipeline)
+                     const PipelineOptions& pipeline,
+                     replication::Node* node)
     : handler_(handler),
       executor_(executor),
       metrics_(metrics),
       expected_authorization_(
           auth_token.empty() ? "" : absl::StrCat("Bearer ", auth_token)),
       log_requests_(log_requests),
-      pipeline_(pipeline) {}
+      pipeline_(pipeline),
+      node_(node) {}
+
+void KvService::AfterLeadership(
+    absl::AnyInvocable<void(absl::Status) &&> then) {
+  if (node_ == nullptr) return std::move(then)(absl::OkStatus());
+  // The callback runs on the node's loop thread: hand `then` to a worker.
+  // (Executor tasks are copyable std::functions: share the invocable.)
+  auto shared = std::make_shared<absl::AnyInvocable<void(absl::Status) &&>>(
+      std::move(then));
+  node_->ConfirmLeadership([this, shared](absl::Status s) {
+    if (!executor_->Submit([shared, s] { std::move(*shared)(s); })) {
+      std::move(*shared)(BusyError());
+    }
+  });
+}
 
 grpc::Status KvService::CheckAuth(grpc::CallbackServerContext* context) const {
   if (expected_authorization_.empty()) return grpc::Status::OK;
@@ -315,8 +359,18 @@ grpc::ServerUnaryReactor* KvService::UnaryNow(
 grpc::ServerUnaryReactor* KvService::Get(grpc::CallbackServerContext* context,
                                          const v1::GetRequest* request,
                                          v1::GetResponse* response) {
-  return UnaryNow(Method::kGet, context, response, Where::kInline,
-                  [this, request] { return handler_->Get(*request); });
+  if (request->consistency() == v1::STALE || node_ == nullptr) {
+    return UnaryNow(Method::kGet, context, response, Where::kInline,
+                    [this, request] { return handler_->Get(*request); });
+  }
+  return Unary(Method::kGet, context, response, Where::kInline,
+               [this, request](Reply<v1::GetResponse> reply) {
+                 AfterLeadership([this, request, reply = std::move(reply)](
+                                     absl::Status s) mutable {
+                   if (!s.ok()) return std::move(reply)(s);
+                   std::move(reply)(handler_->Get(*request));
+                 });
+               });
 }
 
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
@@ -333,9 +387,15 @@ grpc::ServerUnaryReactor* KvService::Delete(
     grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
     v1::DeleteResponse* response) {
   // Inline: a wait-free read, then the hand-off.
+  // On a cluster, after confirming leadership: deleting a missing key reads
+  // and commits nothing, so only the leader may answer it.
   return Unary(Method::kDelete, context, response, Where::kInline,
                [this, request](Reply<v1::DeleteResponse> reply) {
-                 handler_->DeleteAsync(*request, std::move(reply));
+                 AfterLeadership([this, request, reply = std::move(reply)](
+                                     absl::Status s) mutable {
+                   if (!s.ok()) return std::move(reply)(s);
+                   handler_->DeleteAsync(*request, std::move(reply));
+                 });
                });
 }
 
@@ -375,10 +435,16 @@ KvService::Session(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* KvService::BeginTxn(
     grpc::CallbackServerContext* context, const v1::BeginTxnRequest* request,
     v1::BeginTxnResponse* response) {
-  return UnaryNow(Method::kBeginTxn, context, response, Where::kExecutor,
-                  [this, request, peer = context->peer()] {
-                    return handler_->BeginTxn(*request, peer);
-                  });
+  return Unary(Method::kBeginTxn, context, response, Where::kExecutor,
+               [this, request, peer = context->peer()](
+                   Reply<v1::BeginTxnResponse> reply) {
+                 AfterLeadership([this, request, peer, reply = std::move(
+                                                           reply)](
+                                     absl::Status s) mutable {
+                   if (!s.ok()) return std::move(reply)(s);
+                   std::move(reply)(handler_->BeginTxn(*request, peer));
+                 });
+               });
 }
 
 grpc::ServerUnaryReactor* KvService::KeepAlive(
@@ -429,10 +495,17 @@ grpc::ServerUnaryReactor* KvService::CommitTxn(
 grpc::ServerUnaryReactor* KvService::Batch(grpc::CallbackServerContext* context,
                                            const v1::BatchRequest* request,
                                            v1::BatchResponse* response) {
-  // Inline: reads never block, writes are handed to the engine.
+  // Inline: reads never block, writes are handed to the engine. On a
+  // cluster, after confirming leadership, as a Get: the batch's reads are
+  // linearizable and a follower refuses the whole batch with mvkv-leader
+  // (its engine would refuse only the writes, and answer the reads stale).
   return Unary(Method::kBatch, context, response, Where::kInline,
                [this, request](Reply<v1::BatchResponse> reply) {
-                 handler_->BatchAsync(*request, std::move(reply));
+                 AfterLeadership([this, request, reply = std::move(reply)](
+                                     absl::Status s) mutable {
+                   if (!s.ok()) return std::move(reply)(s);
+                   handler_->BatchAsync(*request, std::move(reply));
+                 });
                });
 }
 

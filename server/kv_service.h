@@ -24,6 +24,7 @@
 #include <atomic>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
@@ -34,6 +35,10 @@
 #include "server/pipeline_options.h"
 #include "server/watch_reactor.h"
 
+namespace mvkv::replication {
+class Node;
+}  // namespace mvkv::replication
+
 namespace mvkv::server {
 
 // absl::Status -> grpc::Status, code for code.
@@ -42,10 +47,13 @@ grpc::Status ToGrpc(const absl::Status& status);
 class KvService final : public v1::KV::CallbackService {
  public:
   // None owned; all must outlive the service. `metrics` may be null.
-  // `auth_token` empty = no authentication.
+  // `auth_token` empty = no authentication. `node`: the Raft node of a
+  // cluster member (server/cluster_mode.h says what only its leader
+  // serves), null for a single server.
   KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
             std::string auth_token, bool log_requests,
-            const PipelineOptions& pipeline = PipelineOptions());
+            const PipelineOptions& pipeline = PipelineOptions(),
+            replication::Node* node = nullptr);
 
   Executor* executor() const { return executor_; }
   KvHandler* handler() const { return handler_; }
@@ -62,6 +70,14 @@ class KvService final : public v1::KV::CallbackService {
   // UNAUTHENTICATED when a token is required and the call's `authorization`
   // metadata is not "Bearer <token>".
   grpc::Status CheckAuth(grpc::CallbackServerContext* context) const;
+
+  // Runs `then(OK)` at once on a single server. On a cluster node, first
+  // confirms its leadership (replication::Node::ConfirmLeadership: a read
+  // started after it is linearizable), then runs `then` on the executor
+  // with OK or the refusal (not the leader; RESOURCE_EXHAUSTED when the
+  // executor's queue is full).
+  void AfterLeadership(absl::AnyInvocable<void(absl::Status) &&> then);
+  bool clustered() const { return node_ != nullptr; }
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetRequest* request,
@@ -150,6 +166,7 @@ class KvService final : public v1::KV::CallbackService {
   const bool log_requests_;
   const PipelineOptions pipeline_;
   PipelinedGauges pipelined_;
+  replication::Node* const node_;
   // acq/rel: in_flight() == 0 happens after every finished call's work.
   std::atomic<int> in_flight_{0};
   WatchStreams watch_streams_;

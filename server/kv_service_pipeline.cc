@@ -82,6 +82,16 @@ class PipelineReactor final
       Finish(call_.Finish(call_.admission()));
       return;
     }
+    if (service->clustered()) {
+      // Its reads are not confirmed per batch as unary reads are (see
+      // Batch), so a replication node does not offer it yet.
+      finished_ = true;
+      Finish(call_.Finish(grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          "Pipeline is not served by a replication node (--node_id) yet: "
+          "use Batch, whose reads are linearizable on the leader")));
+      return;
+    }
     gauges_.streams.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     read_outstanding_ = true;

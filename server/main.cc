@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "flags/usage.h"
@@ -90,6 +91,40 @@ ABSL_FLAG(bool, allow_fault_injection, false,
           "faults, e.g. StallReclaim parks server threads inside a reclaim "
           "guard (bench/ycsb --stall=server-reclaim). Off: those calls get "
           "PERMISSION_DENIED. They need the --auth_token like KV calls.");
+ABSL_FLAG(uint64_t, node_id, 0,
+          "Cluster mode: this node's id (>= 1) in a Raft group of "
+          "mvkv_servers. 0 = a single server. Needs --raft_listen and "
+          "--peers or --join; --data_dir then holds the Raft log and "
+          "snapshots (empty = in memory) and --durability does not apply.");
+ABSL_FLAG(std::string, raft_listen, "",
+          "Cluster mode: IPv4 a.b.c.d:port to serve Raft on (peers dial it).");
+ABSL_FLAG(std::string, peers, "",
+          "Cluster mode: the initial group, "
+          "ID=RAFT_ADDR/CLIENT_ADDR,... e.g. "
+          "1=10.0.0.1:7170/10.0.0.1:7070,2=10.0.0.2:7170/10.0.0.2:7070,"
+          "3=10.0.0.3:7170/10.0.0.3:7070 (the same on every node; it must "
+          "list --node_id at --raft_listen). Used on a first start only.");
+ABSL_FLAG(bool, join, false,
+          "Cluster mode: start with no group and wait to be added by the "
+          "leader (mvkv cluster add). Exclusive with --peers.");
+ABSL_FLAG(std::string, advertise, "",
+          "Cluster mode: the client address given to clients for this node "
+          "(mvkv-leader). Default: its --peers entry, else --listen.");
+ABSL_FLAG(std::string, cluster_id, "mvkv",
+          "Cluster mode: the group's name, recorded in --data_dir (a "
+          "directory of another cluster is refused).");
+ABSL_FLAG(absl::Duration, election_timeout, absl::Seconds(1),
+          "Cluster mode: a follower that hears no leader for 1-2x this "
+          "starts an election.");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(100),
+          "Cluster mode: the leader's heartbeat period.");
+ABSL_FLAG(uint32_t, snapshot_threshold, 1024,
+          "Cluster mode: take a snapshot (and compact the log) every this "
+          "many log entries.");
+ABSL_FLAG(uint64_t, max_log_bytes, uint64_t{64} << 20,
+          "Cluster mode: also snapshot once this many bytes of log entries "
+          "were applied since the last one (bounds the log a stalled "
+          "follower makes the leader keep; it catches up by snapshot).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
@@ -98,7 +133,12 @@ int main(int argc, char** argv) {
       "the mvkv key-value engine over gRPC (mvkv.v1.KV, "
       "grpc.health.v1, reflection).\n"
       "Usage: mvkv_server [--listen=HOST:PORT] [--data_dir=DIR] ...\n"
-      "Logs are JSON lines on stderr. SIGINT/SIGTERM: graceful stop, exit 0.");
+      "Cluster: mvkv_server --node_id=N --raft_listen=IP:PORT "
+      "--peers=ID=RAFT/CLIENT,... (or --join) [--data_dir=DIR --create].\n"
+      "Logs are JSON lines on stderr. SIGINT/SIGTERM: graceful stop, exit 0.\n"
+      "Exit codes: 0 stopped by a signal; 2 bad flags or a data directory "
+      "that is not this server's (another cluster or node): nothing "
+      "written; 1 any other failure to start (address in use, I/O).");
   absl::ParseCommandLine(argc, argv);
 
   // Block the shutdown signals before any thread starts, then take them
@@ -109,6 +149,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  using mvkv::server::Log;
   mvkv::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
@@ -139,18 +180,37 @@ int main(int argc, char** argv) {
   options.auth_token = absl::GetFlag(FLAGS_auth_token);
   options.log_requests = absl::GetFlag(FLAGS_log_requests);
   options.allow_fault_injection = absl::GetFlag(FLAGS_allow_fault_injection);
+  options.cluster.node_id = absl::GetFlag(FLAGS_node_id);
+  options.cluster.raft_listen = absl::GetFlag(FLAGS_raft_listen);
+  options.cluster.peers = absl::GetFlag(FLAGS_peers);
+  options.cluster.join = absl::GetFlag(FLAGS_join);
+  options.cluster.advertise = absl::GetFlag(FLAGS_advertise);
+  options.cluster.cluster_id = absl::GetFlag(FLAGS_cluster_id);
+  options.cluster.election_timeout = absl::GetFlag(FLAGS_election_timeout);
+  options.cluster.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.cluster.snapshot_threshold = absl::GetFlag(FLAGS_snapshot_threshold);
+  options.cluster.max_log_bytes = absl::GetFlag(FLAGS_max_log_bytes);
+  if (options.cluster.node_id == 0 &&
+      (!options.cluster.raft_listen.empty() || !options.cluster.peers.empty() ||
+       options.cluster.join)) {
+    Log("error", "cannot start",
+        {{"error", "--raft_listen, --peers and --join need --node_id"}});
+    return 2;
+  }
 
-  using mvkv::server::Log;
   auto server = mvkv::server::Server::Start(options);
   if (!server.ok()) {
     Log("error", "cannot start", {{"error", server.status().ToString()}});
-    return 1;
+    const bool refused = absl::IsInvalidArgument(server.status()) ||
+                         absl::IsFailedPrecondition(server.status());
+    return refused ? 2 : 1;
   }
   Log("info", "serving",
       {{"listen", options.listen},
        {"port", absl::StrCat((*server)->port())},
        {"metrics_port", absl::StrCat((*server)->metrics_port())},
        {"storage", options.data_dir.empty() ? "memory" : options.data_dir},
+       {"node_id", absl::StrCat(options.cluster.node_id)},
        {"tls", options.tls_cert_file.empty() ? "off" : "on"},
        {"auth", options.auth_token.empty() ? "off" : "bearer"}});
   if (options.allow_fault_injection) {

@@ -15,7 +15,10 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "replication/node.h"
 #include "server/admin_service.h"
+#include "server/cluster_metrics.h"
+#include "server/cluster_service.h"
 #include "server/executor.h"
 #include "server/kv_service.h"
 #include "server/log.h"
@@ -25,13 +28,16 @@
 
 namespace mvkv::server {
 
-// Owns the Database (and, with a data dir, its durability layer).
-// Destroys the Database before the durability layer under it.
+// Owns the Database (and, with a data dir, its durability layer), or the
+// Raft node that owns it. Destroys the Database before the durability layer
+// under it.
 class DatabaseHolder {
  public:
   ~DatabaseHolder() { db.reset(); }
+  Database* get() const { return node != nullptr ? &node->db() : db.get(); }
   std::unique_ptr<Database> db;
   storage::OpenedDatabase persistent;  // owns db's durability when set
+  std::unique_ptr<replication::Node> node;  // a cluster member's
 };
 
 namespace {
@@ -92,6 +98,16 @@ absl::StatusOr<std::unique_ptr<DatabaseHolder>> OpenDatabase(
   db_options.watch_buffer_bytes = options.watch_buffer_bytes;
   db_options.max_watches = options.max_watches;
   auto holder = std::make_unique<DatabaseHolder>();
+  if (options.cluster.node_id != 0) {
+    auto node_options =
+        ToNodeOptions(options.cluster, options.listen, options.data_dir,
+                      options.create_data_dir);
+    if (!node_options.ok()) return node_options.status();
+    auto node = replication::Node::Open(*node_options, db_options);
+    if (!node.ok()) return node.status();
+    holder->node = *std::move(node);
+    return holder;
+  }
   if (options.data_dir.empty()) {
     auto db = Database::Open(db_options);
     if (!db.ok()) return db.status();
@@ -147,7 +163,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   HandlerOptions handler_options = options.handler;
   handler_options.max_batch_response_bytes = options.max_request_bytes;
   server->handler_ =
-      std::make_unique<KvHandler>(server->db_->db.get(), handler_options);
+      std::make_unique<KvHandler>(server->db_->get(), handler_options);
   server->executor_ = std::make_unique<Executor>(options.worker_threads,
                                                  options.max_queued_requests);
   if (!options.metrics_listen.empty()) {
@@ -158,18 +174,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   server->service_ = std::make_unique<KvService>(
       server->handler_.get(), server->executor_.get(), server->metrics_.get(),
-      options.auth_token, options.log_requests, options.pipeline);
+      options.auth_token, options.log_requests, options.pipeline,
+      server->db_->node.get());
   server->admin_ = std::make_unique<AdminService>(
       options.allow_fault_injection,
       [kv = server->service_.get()](grpc::CallbackServerContext* context) {
         return kv->CheckAuth(context);
       });
 
+  if (replication::Node* node = server->db_->node.get()) {
+    // mvkv.v1.Cluster (status, membership) and the mvkv_raft_* metrics.
+    // Its calls are not in the per-method RPC metrics (those are the KV
+    // service's Method rows); they are logged and counted in flight.
+    server->cluster_ = std::make_unique<ClusterService>(
+        node,
+        [kv = server->service_.get()](grpc::CallbackServerContext* context) {
+          return kv->CheckAuth(context);
+        });
+    if (server->metrics_ != nullptr) {
+      server->metrics_->AddCollectable(
+          ClusterCollectable([node] { return node->Info(); }));
+    }
+  }
+
   grpc::ServerBuilder builder;
   ConfigureTransport({.max_request_bytes = options.max_request_bytes},
                      &builder);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->admin_.get());
+  if (server->cluster_ != nullptr) {
+    builder.RegisterService(server->cluster_.get());
+  }
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -193,6 +228,7 @@ Server::~Server() {
     Wait();
   }
   admin_.reset();  // releases threads a fault left parked
+  cluster_.reset();  // before metrics_: its collectable reads the node
   // No call is in flight any more: drain the workers, end every open
   // transaction (their snapshots), then the Database drains its pipeline.
   if (executor_ != nullptr) executor_->Shutdown();
@@ -202,6 +238,8 @@ Server::~Server() {
   handler_.reset();
   db_.reset();
 }
+
+replication::Node* Server::node() const { return db_->node.get(); }
 
 int Server::metrics_port() const {
   return metrics_ == nullptr ? 0 : metrics_->port();
@@ -231,7 +269,11 @@ void Server::Shutdown(absl::Duration grace) {
     // Health watchers (load balancers) get a moment to read NOT_SERVING
     // before their streams are cancelled with the idle connections.
     const absl::Time announced = absl::Now() + std::min(grace, kAnnounceDrain);
-    while ((service_->in_flight() > 0 || absl::Now() < announced) &&
+    const auto busy = [&] {
+      return service_->in_flight() > 0 ||
+             (cluster_ != nullptr && cluster_->in_flight() > 0);
+    };
+    while ((busy() || absl::Now() < announced) &&
            absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
     }

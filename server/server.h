@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/cluster_mode.h"
 #include "server/kv_handler.h"
 #include "server/pipeline_options.h"
 
@@ -31,9 +32,14 @@ namespace grpc {
 class Server;
 }  // namespace grpc
 
+namespace mvkv::replication {
+class Node;
+}  // namespace mvkv::replication
+
 namespace mvkv::server {
 
 class AdminService;
+class ClusterService;
 class Executor;
 class KvService;
 class Metrics;
@@ -95,14 +101,21 @@ struct ServerOptions {
   // mvkv.v1.Admin's faults (server/admin_service.h) for load tests; off =
   // they answer PERMISSION_DENIED. Never on a production server.
   bool allow_fault_injection = false;
+  // Cluster mode (server/cluster_mode.h): cluster.node_id != 0 makes this
+  // server a member of a Raft group; data_dir then holds its Raft state
+  // (create_data_dir creates it) and durability does not apply (the quorum
+  // is the durability).
+  ClusterOptions cluster;
 };
 
 class Server final {
  public:
   // Opens the database and starts serving.
   // InvalidArgument for a malformed `listen`, bad durability or unreadable
-  // TLS files; Unavailable when an address cannot be bound; errors of
-  // opening the data directory as they are.
+  // TLS files, or bad cluster options (ToNodeOptions; nothing written);
+  // Unavailable when an address cannot be bound; errors of opening the data
+  // directory as they are (a cluster node's directory of another cluster or
+  // node: FailedPrecondition, nothing written).
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options);
 
@@ -114,6 +127,10 @@ class Server final {
   // The bound ports (useful with port 0); metrics_port() is 0 when off.
   int port() const { return port_; }
   int metrics_port() const;
+
+  // The Raft node of a cluster member (for mvkv.v1.Cluster); null for a
+  // single server. Valid until the Server is destroyed.
+  replication::Node* node() const;
 
   // Marks the server NOT_SERVING, stops accepting calls and waits up to
   // `grace` for calls in flight (and at least 200 ms, bounded by `grace`,
@@ -133,6 +150,7 @@ class Server final {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<KvService> service_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<ClusterService> cluster_;  // cluster mode only
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::once_flag shutdown_once_;

@@ -148,11 +148,6 @@ absl::Status Core::NotLeader() const {
   raft_id leader = 0;
   const char* address = nullptr;
   if (running_) raft_leader(const_cast<raft*>(&raft_), &leader, &address);
-  if (leader == options_.node_id) {
-    return absl::UnavailableError(absl::StrCat(
-        "node ", leader,
-        " was just elected and is still applying the log; retry shortly"));
-  }
   return NotLeaderError(options_.node_id, leader, ClientAddressOf(leader));
 }
 

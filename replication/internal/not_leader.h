@@ -10,7 +10,8 @@
 
 namespace mvkv::replication_internal {
 
-// leader_id 0: no leader known. leader_client_address may be empty.
+// leader_id 0: no leader known; leader_id == self: elected, still applying
+// the log. leader_client_address may be empty.
 absl::Status NotLeaderError(uint64_t self, uint64_t leader_id,
                             const std::string& leader_client_address);
 

@@ -1,0 +1,268 @@
+// Three real mvkv_server processes in one Raft group on 127.0.0.1.
+//
+// Properties checked:
+//   * a leader is elected and serves; writes through a client that knows
+//     every node are read back (value and commit timestamp) linearizably;
+//   * every follower refuses writes, deletes, CompareAndCommit, handle and
+//     session begins and linearizable reads with UNAVAILABLE and trailing
+//     metadata mvkv-leader = the leader's client address, and the refused
+//     write is not applied anywhere;
+//   * a client whose first address is a follower follows mvkv-leader;
+//   * stale reads on each follower converge to the leader's state and report
+//     a read timestamp at or past the commit they see;
+//   * after the load, full stale scans of all replicas are identical
+//     (keys, values and commit timestamps);
+//   * an interactive transaction open on a leader that loses its
+//     leadership (SIGSTOP until another node leads, then SIGCONT) fails at
+//     its commit with UNAVAILABLE "not the leader", and none of its writes
+//     is applied on any node.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/cluster.grpc.pb.h"
+#include "proto/kv.grpc.pb.h"
+#include "tests/cluster/process_cluster.h"
+
+namespace mvkv::testing {
+namespace {
+
+constexpr int kKeys = 200;
+
+std::string Key(int i) { return absl::StrCat("k/", 1000 + i); }
+
+// The mvkv-leader trailer of a finished call ("<absent>" if none).
+std::string LeaderTrailer(const grpc::ClientContext& context) {
+  const auto& t = context.GetServerTrailingMetadata();
+  auto it = t.find("mvkv-leader");
+  return it == t.end() ? "<absent>" : std::string(it->second.data(),
+                                                  it->second.size());
+}
+
+class ClusterE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster_.StartAll().ok());
+    leader_ = cluster_.WaitForLeader(absl::Seconds(30));
+    ASSERT_GE(leader_, 0) << "no leader elected";
+  }
+
+  ProcessCluster cluster_{3, /*persistent=*/false};
+  int leader_ = -1;
+};
+
+TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
+  auto client = cluster_.ClusterClient();
+  std::vector<uint64_t> acked(kKeys);
+  for (int i = 0; i < kKeys; ++i) {
+    auto ts = client->Put(Key(i), absl::StrCat("v", i));
+    ASSERT_TRUE(ts.ok()) << ts.status();
+    acked[i] = *ts;
+    if (i > 0) {
+      EXPECT_GT(acked[i], acked[i - 1]);
+    }
+  }
+  for (int i = 0; i < kKeys; ++i) {
+    auto kv = client->Get(Key(i));
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    EXPECT_EQ(kv->value, absl::StrCat("v", i));
+    EXPECT_EQ(kv->commit_ts, acked[i]);
+  }
+
+  const std::string leader_address = cluster_.address(leader_);
+  for (int f = 0; f < cluster_.size(); ++f) {
+    if (f == leader_) continue;
+    SCOPED_TRACE(absl::StrCat("follower ", f + 1));
+    auto channel = grpc::CreateChannel(cluster_.address(f),
+                                       grpc::InsecureChannelCredentials());
+    auto stub = v1::KV::NewStub(channel);
+    auto expect_redirect = [&](const grpc::Status& s,
+                               const grpc::ClientContext& c) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE)
+          << s.error_message();
+      EXPECT_EQ(LeaderTrailer(c), leader_address) << s.error_message();
+    };
+    {
+      grpc::ClientContext c;
+      v1::PutRequest r;
+      r.set_key("refused/put");
+      v1::PutResponse out;
+      expect_redirect(stub->Put(&c, r, &out), c);
+    }
+    {
+      grpc::ClientContext c;
+      v1::DeleteRequest r;
+      r.set_key(Key(0));
+      v1::DeleteResponse out;
+      expect_redirect(stub->Delete(&c, r, &out), c);
+    }
+    {
+      grpc::ClientContext c;
+      v1::GetRequest r;
+      r.set_key(Key(0));
+      v1::GetResponse out;
+      expect_redirect(stub->Get(&c, r, &out), c);
+    }
+    {
+      grpc::ClientContext c;
+      v1::BeginTxnRequest r;
+      v1::BeginTxnResponse out;
+      expect_redirect(stub->BeginTxn(&c, r, &out), c);
+    }
+    {
+      // A Batch (a read and a write) is refused whole: no stale read.
+      grpc::ClientContext c;
+      v1::BatchRequest r;
+      r.add_ops()->mutable_get()->set_key(Key(0));
+      r.add_ops()->mutable_put()->set_key("refused/batch");
+      v1::BatchResponse out;
+      expect_redirect(stub->Batch(&c, r, &out), c);
+      EXPECT_EQ(out.results_size(), 0);
+    }
+    {
+      // Pipeline is not served by a replication node (its reads would not
+      // be confirmed): refused at once, on the leader too.
+      for (int n : {f, leader_}) {
+        grpc::ClientContext c;
+        auto node_stub = v1::KV::NewStub(grpc::CreateChannel(
+            cluster_.address(n), grpc::InsecureChannelCredentials()));
+        auto stream = node_stub->Pipeline(&c);
+        v1::PipelineResponse out;
+        EXPECT_FALSE(stream->Read(&out));
+        EXPECT_EQ(stream->Finish().error_code(),
+                  grpc::StatusCode::FAILED_PRECONDITION);
+      }
+    }
+    {
+      // mvkv.v1.Cluster is registered: any node names every member and
+      // the leader's client address.
+      grpc::ClientContext c;
+      v1::ClusterStatusRequest r;
+      v1::ClusterStatusResponse out;
+      const grpc::Status s =
+          v1::Cluster::NewStub(channel)->Status(&c, r, &out);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      EXPECT_EQ(out.members_size(), cluster_.size());
+      EXPECT_EQ(out.leader_client_address(), leader_address);
+    }
+    {
+      grpc::ClientContext c;
+      v1::CompareAndCommitRequest r;
+      r.add_success()->mutable_put()->set_key("refused/cas");
+      v1::CompareAndCommitResponse out;
+      expect_redirect(stub->CompareAndCommit(&c, r, &out), c);
+    }
+    {
+      grpc::ClientContext c;
+      auto stream = stub->Session(&c);
+      v1::SessionRequest begin;
+      begin.mutable_begin();
+      v1::SessionResponse out;
+      stream->Write(begin);
+      EXPECT_FALSE(stream->Read(&out)) << "a follower began a transaction";
+      expect_redirect(stream->Finish(), c);
+    }
+    // A client whose first address is this follower follows the leader.
+    client::ClientOptions o;
+    o.server = absl::StrCat(cluster_.address(f), ",",
+                            cluster_.address((f + 1) % 3));
+    auto follower_first = *client::Client::Connect(o);
+    auto ts = follower_first->Put("followed", absl::StrCat(f));
+    ASSERT_TRUE(ts.ok()) << ts.status();
+    auto txn = follower_first->Begin();
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    ASSERT_TRUE((*txn)->Put("followed/txn", absl::StrCat(f)).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  EXPECT_TRUE(absl::IsNotFound(client->Get("refused/put").status()));
+  EXPECT_TRUE(absl::IsNotFound(client->Get("refused/cas").status()));
+
+  // Stale reads converge on every node; then full scans agree.
+  auto last = client->Get("followed/txn");
+  ASSERT_TRUE(last.ok()) << last.status();
+  std::vector<client::ScanResult> scans(cluster_.size());
+  for (int n = 0; n < cluster_.size(); ++n) {
+    auto node = cluster_.NodeClient(n);
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    uint64_t read_ts = 0;
+    // Bound: the deadline.
+    while (true) {
+      auto kv = node->Get("followed/txn", client::Consistency::kStale,
+                          &read_ts);
+      if (kv.ok() && kv->commit_ts == last->commit_ts) break;
+      ASSERT_LT(absl::Now(), deadline) << "node " << n + 1 << " never caught up";
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_GE(read_ts, last->commit_ts);
+    auto scan = node->Scan("", "", 0, client::Consistency::kStale);
+    ASSERT_TRUE(scan.ok()) << scan.status();
+    EXPECT_GE(scan->snapshot_ts, last->commit_ts);
+    scans[n] = *std::move(scan);
+  }
+  ASSERT_EQ(scans[0].kvs.size(), kKeys + 2);
+  for (int n = 1; n < cluster_.size(); ++n) {
+    ASSERT_EQ(scans[n].kvs.size(), scans[0].kvs.size()) << "node " << n + 1;
+    for (std::size_t i = 0; i < scans[0].kvs.size(); ++i) {
+      EXPECT_EQ(scans[n].kvs[i].key, scans[0].kvs[i].key);
+      EXPECT_EQ(scans[n].kvs[i].value, scans[0].kvs[i].value);
+      EXPECT_EQ(scans[n].kvs[i].commit_ts, scans[0].kvs[i].commit_ts);
+    }
+  }
+}
+
+TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
+  auto on_leader = cluster_.NodeClient(leader_);
+  auto txn = on_leader->Begin();
+  ASSERT_TRUE(txn.ok()) << txn.status();
+  ASSERT_TRUE((*txn)->Put("lost/a", "1").ok());
+  ASSERT_TRUE((*txn)->Put("lost/b", "1").ok());
+
+  ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGSTOP), 0);
+  const int next = cluster_.WaitForLeader(absl::Seconds(30), leader_);
+  if (next < 0) {
+    for (int n = 0; n < cluster_.size(); ++n) {
+      const std::string log = cluster_.process(n)->Log();
+      std::fprintf(stderr, "node %d log tail:\n%s\n", n + 1,
+                   log.substr(log.size() > 3000 ? log.size() - 3000 : 0).c_str());
+    }
+  }
+  ASSERT_GE(next, 0) << "no new leader while the old one is stopped";
+  // Not a client of every node: the stopped one accepts connections (its
+  // kernel does) but answers nothing until the call's deadline.
+  auto client = cluster_.NodeClient(next);
+  ASSERT_TRUE(client->Put("after", "1").ok());
+  ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGCONT), 0);
+  // Bound: the deadline. The old leader learns of the new term.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (on_leader->Get("after").ok() ||
+         absl::IsNotFound(on_leader->Get("after").status())) {
+    ASSERT_LT(absl::Now(), deadline) << "the old leader still serves";
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+
+  auto commit = (*txn)->Commit();
+  ASSERT_FALSE(commit.ok()) << "a deposed leader committed at "
+                            << *commit;
+  EXPECT_TRUE(absl::IsUnavailable(commit.status())) << commit.status();
+  EXPECT_NE(commit.status().message().find("not the leader"),
+            std::string::npos)
+      << commit.status();
+  for (const char* key : {"lost/a", "lost/b"}) {
+    EXPECT_TRUE(absl::IsNotFound(client->Get(key).status())) << key;
+    for (int n = 0; n < cluster_.size(); ++n) {
+      EXPECT_TRUE(absl::IsNotFound(
+          cluster_.NodeClient(n)->Get(key, client::Consistency::kStale)
+              .status()))
+          << key << " on node " << n + 1;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mvkv::testing
