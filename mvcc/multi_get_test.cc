@@ -55,7 +55,9 @@ TEST(MultiGetTest, EveryElementIsWhatGetReturns) {
     for (int round = 0; round < rounds; ++round) {
       ASSERT_TRUE(db->Put(Key(i), Value(i, round, kSizes[rng() % 6])).ok());
     }
-    if (rng() % 5 == 0) ASSERT_TRUE(db->Delete(Key(i)).ok());
+    if (rng() % 5 == 0) {
+      ASSERT_TRUE(db->Delete(Key(i)).ok());
+    }
   }
   for (std::size_t n : {0, 1, 15, 16, 17, 33, 300}) {
     std::vector<std::string> keys;
@@ -236,7 +238,9 @@ TEST(MultiGetTest, ConcurrentReadersSeeOnlyValuesWrittenForTheirKey) {
         ASSERT_TRUE(db->Put(Key(i), Value(i, round, kSizes[rng() % 6])).ok());
       }
     }
-    if (round % 50 == 0) ASSERT_TRUE(db->Sweep().ok());
+    if (round % 50 == 0) {
+      ASSERT_TRUE(db->Sweep().ok());
+    }
   }
   done.store(true, std::memory_order_release);
   for (std::thread& t : readers) t.join();

@@ -5,7 +5,7 @@
 // --sample_ms: heap in use (glibc mallinfo2), RSS, versions, retained
 // versions/bytes (account 2) and reclaim backlog (account 1).
 //
-//   bazel run --config=opt //bench:retention_bench -- \
+//   bazel run --config=opt //bench:retention_bench --
 //       --seconds=10 --csv=/tmp/retention.csv --plot=/tmp/retention.png
 //
 // Summary: heap peak with the stall / without, throughput with / without.

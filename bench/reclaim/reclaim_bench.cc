@@ -4,9 +4,9 @@
 // bench/reclaim/urcu_domain.h), xenium EBR and hazard pointers (xenium's own
 // list/hash map), libcds HP (libcds's MichaelList/MichaelHashSet).
 //
-//   bazel run --config=opt //bench:reclaim_bench -- \
-//     --schemes=crystalline,ebr,urcu,xenium_ebr,xenium_hp,cds_hp \
-//     --structure=hashmap,list --mix=read,write --threads=1,2,4,8 \
+//   bazel run --config=opt //bench:reclaim_bench --
+//     --schemes=crystalline,ebr,urcu,xenium_ebr,xenium_hp,cds_hp
+//     --structure=hashmap,list --mix=read,write --threads=1,2,4,8
 //     --stall=0,1 --seconds=1 --json=/tmp/reclaim.json
 //   bazel run --config=opt //bench:reclaim_bench -- --stall_timeline=2,10 ...
 //

@@ -230,7 +230,9 @@ std::vector<double> Column(const Csv& c, const std::string& name) {
   EXPECT_GE(col, 0) << name;
   for (const auto& row : c.rows) {
     double v = -1;
-    if (col >= 0 && !row[col].empty()) EXPECT_TRUE(absl::SimpleAtod(row[col], &v)) << row[col];
+    if (col >= 0 && !row[col].empty()) {
+      EXPECT_TRUE(absl::SimpleAtod(row[col], &v)) << row[col];
+    }
     out.push_back(v);
   }
   return out;
