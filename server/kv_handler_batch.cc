@@ -19,8 +19,9 @@ using handler_internal::AwaitReply;
 
 namespace {
 
-// Reads per group handed to ReadLatest: enough to overlap cache misses once
-// the engine prefetches, small enough to stop near the response cap.
+// Reads per group handed to Database::MultiGet: enough to overlap cache
+// misses (it prefetches slots, records and versions of a group before reading
+// any), small enough to stop near the response cap.
 constexpr std::size_t kReadGroup = 32;
 
 absl::Status CapReached() {
@@ -41,17 +42,6 @@ void SetOutcome(absl::StatusOr<Response> outcome, v1::AutocommitResult* result,
                 Field field) {
   if (!outcome.ok()) return SetError(outcome.status(), result);
   *(result->*field)() = *std::move(outcome);
-}
-
-// The latest committed version of each key, in order. The one call that
-// Database::MultiGet (prefetching a group of keys, issue 18) will replace;
-// until then, a loop over GetWithTimestamp.
-std::vector<absl::StatusOr<ReadResult>> ReadLatest(
-    Database& db, const std::vector<std::string_view>& keys) {
-  std::vector<absl::StatusOr<ReadResult>> out;
-  out.reserve(keys.size());
-  for (std::string_view key : keys) out.push_back(db.GetWithTimestamp(key));
-  return out;
 }
 
 }  // namespace
@@ -120,7 +110,7 @@ void KvHandler::ReadMany(const std::vector<const v1::AutocommitOp*>& gets,
         latest.push_back(i);
       }
     }
-    std::vector<absl::StatusOr<ReadResult>> reads = ReadLatest(*db_, keys);
+    std::vector<absl::StatusOr<ReadResult>> reads = db_->MultiGet(keys);
     for (std::size_t j = 0; j < latest.size(); ++j) {
       v1::AutocommitResult* result = results[latest[j]];
       if (!reads[j].ok()) {
