@@ -228,7 +228,7 @@ Server::~Server() {
     Wait();
   }
   admin_.reset();  // releases threads a fault left parked
-  cluster_.reset();  // before metrics_: its collectable reads the node
+  cluster_.reset();  // (metrics_ goes before db_: its collectable reads the node)
   // No call is in flight any more: drain the workers, end every open
   // transaction (their snapshots), then the Database drains its pipeline.
   if (executor_ != nullptr) executor_->Shutdown();
