@@ -1,4 +1,5 @@
-"""Client: the connection to one mvkv_server and every call of mvkv.v1.KV.
+"""Client: the connection to mvkv_server (one, or the nodes of a cluster)
+and every call of mvkv.v1.KV.
 
 The Python twin of the C++ client (client/client.h): the same calls, types
 and words. proto/kv.proto is the wire contract behind it; every status code
@@ -23,6 +24,15 @@ scan, `txn_timeout` for a Txn's stream as a whole. Connection problems and a
 server that is shutting down raise Unavailable, a passed deadline
 DeadlineExceeded.
 
+Given several servers (a cluster's nodes: "h1:p1,h2:p2,h3:p3"), the client
+follows the leader as the C++ client does (mvkv._router): a node that does
+not lead refuses with the leader's address, and the call goes there; a
+server that cannot be reached is skipped; a broken call is sent again only
+if it is a read. Unary calls follow these rules, at most `max_attempts`
+attempts within one `timeout`. A Txn, TxnHandle, scan or watch stays on the
+server it opened on. consistency="stale" lets get and scan read any node at
+its applied state.
+
 Server-streamed calls go through Client._stream, a generator that cancels
 the call when it is closed early: scan_chunks and watch.
 
@@ -31,17 +41,37 @@ one channel). A Txn or TxnHandle is used by one thread at a time.
 """
 
 import dataclasses
+import itertools
 import threading
 import time
 
 import grpc
 
-from mvkv import _wire, data, errors, retry
+from mvkv import _router, _wire, data, errors, retry
 from mvkv._proto import health_pb2, health_pb2_grpc, kv_pb2, kv_pb2_grpc
 from mvkv.txn import Txn, TxnHandle
 
 _KV_SERVICE = kv_pb2.DESCRIPTOR.services_by_name["KV"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
+_CONSISTENCY = {"linearizable": kv_pb2.LINEARIZABLE, "stale": kv_pb2.STALE}
+
+
+def _consistency(consistency):
+    """The wire's Consistency for "linearizable" or "stale"."""
+    try:
+        return _CONSISTENCY[consistency]
+    except (KeyError, TypeError):
+        raise errors.InvalidArgument(
+            f"consistency must be 'linearizable' or 'stale', got "
+            f"{consistency!r}") from None
+
+
+class _Stubs:
+    """The stubs of one server's channel (an _router.Endpoint's)."""
+
+    def __init__(self, channel):
+        self.kv = kv_pb2_grpc.KVStub(channel)
+        self.health = health_pb2_grpc.HealthStub(channel)
 
 
 def _credentials(tls):
@@ -61,7 +91,9 @@ def _credentials(tls):
 
 
 class Client:
-    """A connection to mvkv_server at `address` ("HOST:PORT").
+    """A connection to mvkv_server at `server`: "HOST:PORT", or the nodes of
+    a cluster, "HOST:PORT,HOST:PORT,..." (the client follows the leader; see
+    the module comment).
 
     token: sent as "authorization: Bearer <token>" on every call; None = none
       (a server started with --auth_token answers Unauthenticated without).
@@ -69,37 +101,48 @@ class Client:
       server's certificate; True for the system's trusted roots; or a
       grpc.ChannelCredentials, used as it is. tls_server_name overrides the
       name checked against the certificate (default: the host of address).
-    timeout: seconds, the deadline of every unary call and of a whole scan.
+    timeout: seconds, the deadline of every unary call (all its attempts
+      together) and of a whole scan.
+    max_attempts: attempts of a unary call in all, >= 1 (see the module
+      comment for when a call is sent again).
     txn_timeout: seconds, the deadline of each Txn's stream as a whole.
 
     Creating a Client does no I/O: a wrong address shows on the first call
-    (Unavailable). InvalidArgument for an empty address or an unreadable CA
-    file. close() (or `with Client(...) as client:`) closes the channel.
+    (Unavailable). InvalidArgument for an empty address, max_attempts < 1
+    or an unreadable CA file. close() (or `with Client(...) as client:`) closes the channel.
     """
 
-    def __init__(self, address, token=None, tls=None, *, tls_server_name=None,
-                 timeout=10.0, txn_timeout=60.0):
-        if not address:
-            raise errors.InvalidArgument("no server address")
+    def __init__(self, server, token=None, tls=None, *, tls_server_name=None,
+                 timeout=10.0, txn_timeout=60.0, max_attempts=5):
+        if max_attempts < 1:
+            raise errors.InvalidArgument(
+                f"max_attempts must be at least 1, got {max_attempts}")
         # Stats and big values may exceed gRPC's default 4 MiB.
         options = [("grpc.max_receive_message_length", -1)]
         if tls_server_name:
             options.append(("grpc.ssl_target_name_override", tls_server_name))
         credentials = _credentials(tls)
-        if credentials is None:
-            self._channel = grpc.insecure_channel(address, options=options)
-        else:
-            self._channel = grpc.secure_channel(address, credentials,
-                                                options=options)
-        self._kv = kv_pb2_grpc.KVStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+        def make_channel(address):
+            if credentials is None:
+                return grpc.insecure_channel(address, options=options)
+            return grpc.secure_channel(address, credentials, options=options)
+
+        self._router = _router.Router(server, make_channel, _Stubs)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        self.address = address
+        self.address = server
         self.timeout = timeout
         self.txn_timeout = txn_timeout
+        self.max_attempts = max_attempts
+
+    @property
+    def current_server(self):
+        """The address calls go to now (changes as the client follows the
+        leader)."""
+        return self._router.current().address
 
     def close(self):
-        self._channel.close()
+        self._router.close()
 
     def __enter__(self):
         return self
@@ -110,49 +153,67 @@ class Client:
 
     # ---- Autocommit calls. ----
 
-    def get(self, key, *, snapshot_ts=0):
+    def get(self, key, *, snapshot_ts=0, consistency="linearizable"):
         """The newest version of `key` as a KeyValue; NotFound if missing.
         snapshot_ts: 0 = the latest state (linearizable); otherwise served
-        only if it is the latest visible timestamp (OutOfRange if not)."""
-        r = self._unary(self._kv.Get, kv_pb2.GetRequest(
-            key=_wire.to_bytes(key), snapshot_ts=snapshot_ts))
-        return _wire.kv_from_proto(r.kv)
+        only if it is the latest visible timestamp (OutOfRange if not).
+        consistency: "linearizable" (in a cluster, served by the leader) or
+        "stale" (the current server answers at its applied state, which
+        get_stale returns)."""
+        return self.get_stale(key, snapshot_ts=snapshot_ts,
+                              consistency=consistency)[0]
+
+    def get_stale(self, key, *, snapshot_ts=0, consistency="stale"):
+        """As get, but (KeyValue, snapshot_ts): the snapshot the read used
+        (for a stale read, the applied commit timestamp of the node that
+        answered; see GetResponse in proto/kv.proto)."""
+        r = self._unary("Get", kv_pb2.GetRequest(
+            key=_wire.to_bytes(key), snapshot_ts=snapshot_ts,
+            consistency=_consistency(consistency)), idempotent=True)
+        return _wire.kv_from_proto(r.kv), r.snapshot_ts
 
     def put(self, key, value):
         """Writes `key` in its own transaction; returns the commit timestamp
         once the write is visible and durable."""
-        return self._unary(self._kv.Put, kv_pb2.PutRequest(
+        return self._unary("Put", kv_pb2.PutRequest(
             key=_wire.to_bytes(key),
             value=_wire.to_bytes(value, "value"))).commit_ts
 
     def delete(self, key):
         """Deletes `key` in its own transaction; a DeleteResult (existed is
         False, commit_ts 0, for a missing key)."""
-        r = self._unary(self._kv.Delete,
+        r = self._unary("Delete",
                         kv_pb2.DeleteRequest(key=_wire.to_bytes(key)))
         return data.DeleteResult(r.existed, r.commit_ts)
 
     def scan(self, start=b"", end=b"", limit=0, *, snapshot_ts=0,
-             chunk_size=0):
+             chunk_size=0, consistency="linearizable"):
         """A generator of the KeyValues with start <= key < end (empty = no
         bound) in key order, at most `limit` (0 = no limit), all read at one
         snapshot; the server streams them in chunks (scan_chunks), read as
         the generator is consumed. Closing the generator early cancels the
-        stream. Errors are raised as the generator reaches them."""
+        stream. Errors are raised as the generator reaches them.
+        consistency: as get's (a stale scan's chunks carry the node's
+        applied timestamp as snapshot_ts). The stream stays on the server
+        it opened on; a refusal before the first chunk is followed as a
+        unary read's."""
         chunks = self.scan_chunks(start, end, limit, snapshot_ts=snapshot_ts,
-                                  chunk_size=chunk_size)
+                                  chunk_size=chunk_size,
+                                  consistency=consistency)
         return (kv for chunk in chunks for kv in chunk.kvs)
 
     def scan_chunks(self, start=b"", end=b"", limit=0, *, snapshot_ts=0,
-                    chunk_size=0):
+                    chunk_size=0, consistency="linearizable"):
         """As scan, but a generator of the streamed chunks, each a
         ScanResult (chunk_size pairs at most, 0 = the server's default;
         snapshot_ts is the scan's; the last chunk says `more` when the limit
         cut the range short). An empty range yields one empty chunk."""
         request = _wire.scan_request(start, end, limit,
                                      snapshot_ts=snapshot_ts,
-                                     chunk_size=chunk_size)
-        return self._stream(self._kv.Scan, request, _wire.scan_from_proto)
+                                     chunk_size=chunk_size,
+                                     consistency=_consistency(consistency))
+        return self._stream("Scan", request, _wire.scan_from_proto,
+                            follow=True)
 
     def compare_and_commit(self, compares=(), success=(), failure=()):
         """Evaluates every Compare, then runs the Ops of `success` if all
@@ -160,7 +221,7 @@ class Client:
         server retries its conflicts). A CompareAndCommitResult with one
         OpResult per op of the branch that ran. InvalidArgument for a bad
         key, value, range or compare; nothing is written then."""
-        r = self._unary(self._kv.CompareAndCommit,
+        r = self._unary("CompareAndCommit",
                         _wire.compare_and_commit_request(compares, success,
                                                          failure))
         return _wire.compare_and_commit_result(
@@ -169,14 +230,16 @@ class Client:
     def stats(self):
         """The server's statistics, a Stats mapping by field name."""
         return _wire.stats_from_proto(
-            self._unary(self._kv.Stats, kv_pb2.StatsRequest()))
+            self._unary("Stats", kv_pb2.StatsRequest(), idempotent=True))
 
     def health(self):
         """Returns if the server answers the standard health check for
         mvkv.v1.KV with SERVING; raises Unavailable with the state
-        otherwise."""
-        r = self._unary(self._health.Check,
-                        health_pb2.HealthCheckRequest(service=_KV_SERVICE))
+        otherwise. (Asks the current server; with several, one that cannot
+        be reached is skipped.)"""
+        r = self._unary("Check",
+                        health_pb2.HealthCheckRequest(service=_KV_SERVICE),
+                        idempotent=True, stub="health")
         if r.status != _SERVING:
             state = health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
             raise errors.Unavailable(f"server is {state}")
@@ -189,18 +252,20 @@ class Client:
         Isolation or its name ("snapshot", "serializable",
         "read_committed"). ResourceExhausted past the server's
         --max_open_txns; InvalidArgument for a bad isolation level."""
-        return Txn(self._kv, self._metadata, self.txn_timeout,
-                   _wire.isolation(isolation))
+        return Txn(self._router.current().stubs.kv, self._metadata,
+                   self.txn_timeout, _wire.isolation(isolation))
 
     # `with client.transaction(isolation=...) as txn:` reads best.
     transaction = begin
 
     def begin_handle(self, isolation=data.Isolation.SNAPSHOT):
         """Opens a transaction handle (BeginTxn): a TxnHandle, also usable
-        with `with`. Errors as begin."""
-        r = self._unary(self._kv.BeginTxn, kv_pb2.BeginTxnRequest(
+        with `with`; it and its calls stay on the current server (one
+        attempt each). Errors as begin."""
+        endpoint = self._router.current()
+        r = self._unary_on(endpoint, "BeginTxn", kv_pb2.BeginTxnRequest(
             isolation=_wire.isolation(isolation)))
-        return TxnHandle(self, r)
+        return TxnHandle(self, r, endpoint)
 
     def transact(self, fn, *, isolation=data.Isolation.SNAPSHOT,
                  retries=None):
@@ -268,7 +333,7 @@ class Client:
 
             error, commit = None, None
             try:
-                for r in self._stream(self._kv.Watch, requests(),
+                for r in self._stream("Watch", requests(),
                                       lambda m: m, timeout=None):
                     kind = r.WhichOneof("event")
                     if kind == "created":
@@ -307,25 +372,71 @@ class Client:
 
     # ---- The wire. ----
 
-    def _unary(self, method, request):
+    def _unary(self, name, request, *, idempotent=False, stub="kv"):
+        """Calls unary method `name` of the current server's `stub`,
+        following the routing rules (mvkv._router) for at most max_attempts
+        attempts within self.timeout. `idempotent`: a read, which may be
+        sent again after the connection broke during the call."""
+        deadline = time.monotonic() + self.timeout
+        for attempt in itertools.count(1):
+            endpoint = self._router.current()
+            remaining = deadline - time.monotonic()
+            # With one server the call is sent as it is (nowhere else to
+            # go; a SIGSTOPped server must show as DeadlineExceeded).
+            sent = self._router.single() or endpoint.reachable(remaining)
+            try:
+                if not sent:
+                    raise errors.Unavailable(
+                        f"cannot reach mvkv_server at {endpoint.address}")
+                method = getattr(getattr(endpoint.stubs, stub), name)
+                return method(request, timeout=max(remaining, 0.0),
+                              metadata=self._metadata)
+            except (grpc.RpcError, errors.Unavailable) as e:
+                error = e if isinstance(e, errors.MvkvError) \
+                    else errors.from_rpc_error(e)
+                code = grpc.StatusCode.UNAVAILABLE if not sent else e.code()
+                pause = self._router.after(
+                    endpoint, code, _router.leader_of(e), sent, idempotent,
+                    attempt, self.max_attempts)
+                if pause is None or \
+                        time.monotonic() + pause >= deadline:
+                    raise error from None
+            time.sleep(pause)
+
+    def _unary_on(self, endpoint, name, request):
+        """One attempt of `name` on `endpoint`'s KV stub (a TxnHandle's
+        calls stay on the server that holds the transaction)."""
         try:
-            return method(request, timeout=self.timeout,
-                          metadata=self._metadata)
+            return getattr(endpoint.stubs.kv, name)(
+                request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e) from None
 
-    def _stream(self, method, request, convert, timeout=...):
+    def _stream(self, name, request, convert, timeout=..., follow=False):
         """A generator of convert(message) for each message the
-        server-streamed `method` sends (`timeout`: the whole call's, None =
-        none; default the client's)."""
-        call = method(request,
-                      timeout=self.timeout if timeout is ... else timeout,
-                      metadata=self._metadata)
-        try:
-            for message in call:
-                yield convert(message)
-        except grpc.RpcError as e:
-            raise errors.from_rpc_error(e) from None
-        finally:
-            call.cancel()  # a no-op once the stream has ended
-
+        server-streamed KV method `name` sends (`timeout`: the whole
+        call's, None = none; default the client's), on the current server.
+        follow: a read that, refused before its first message, may be
+        reopened where the routing rules say (bounded as a unary call)."""
+        timeout = self.timeout if timeout is ... else timeout
+        for attempt in itertools.count(1):
+            endpoint = self._router.current()
+            call = getattr(endpoint.stubs.kv, name)(
+                request, timeout=timeout, metadata=self._metadata)
+            received = False
+            try:
+                for message in call:
+                    received = True
+                    yield convert(message)
+                return
+            except grpc.RpcError as e:
+                pause = None
+                if follow and not received:
+                    pause = self._router.after(
+                        endpoint, e.code(), _router.leader_of(e), True, True,
+                        attempt, self.max_attempts)
+                if pause is None:
+                    raise errors.from_rpc_error(e) from None
+            finally:
+                call.cancel()  # a no-op once the stream has ended
+            time.sleep(pause)

@@ -184,9 +184,11 @@ class TxnHandle(_Scoped):
     Attributes: id (the txn_id), snapshot_ts, lease (seconds).
     """
 
-    def __init__(self, client, response):
-        """Internal: use Client.begin_handle."""
+    def __init__(self, client, response, endpoint=None):
+        """Internal: use Client.begin_handle. endpoint: the server holding
+        the txn (default: the client's current one)."""
         self._client = client
+        self._endpoint = endpoint or client._router.current()
         self.id = response.txn_id
         self.snapshot_ts = response.snapshot_ts
         self.lease = response.lease_ms / 1000.0
@@ -229,4 +231,4 @@ class TxnHandle(_Scoped):
         self._unary("RollbackTxn", kv_pb2.RollbackTxnRequest(txn_id=self.id))
 
     def _unary(self, method, request):
-        return self._client._unary(getattr(self._client._kv, method), request)
+        return self._client._unary_on(self._endpoint, method, request)
