@@ -77,15 +77,17 @@ def exit_code(returncode):
 
 
 class ServerProcess:
-    """server/mvkv_server --listen=127.0.0.1:0 plus `args`, logging to a file
+    """server/mvkv_server --listen=`listen` (default 127.0.0.1:0: a free
+    port) plus `args`, logging to a file
     in TEST_TMPDIR. The constructor returns once the log's "serving" line
     names the port and the health check (made as a client with
     `client_options`) says SERVING, within `timeout` seconds."""
 
-    def __init__(self, *args, timeout=60.0, **client_options):
+    def __init__(self, *args, timeout=60.0, listen="127.0.0.1:0",
+                 **client_options):
         self.log_path = os.path.join(temp_dir("server-log"), "server.log")
         self._client_options = client_options
-        argv = [runfile("server/mvkv_server"), "--listen=127.0.0.1:0", *args]
+        argv = [runfile("server/mvkv_server"), f"--listen={listen}", *args]
         with open(self.log_path, "wb") as log:
             self.process = spawn(argv, subprocess.DEVNULL, stderr=log)
         try:
