@@ -10,6 +10,9 @@ routing rules of mvkv._router:
   * a stale read on a follower is served there, at its applied timestamp;
   * a write whose connection broke during the call is not sent elsewhere
     (it may have committed), while a read broken the same way is.
+
+No randomness (no seed); every wait is bounded (harness.wait_for, the
+client's timeout), and every process is killed at the end of each test.
 """
 
 import os
