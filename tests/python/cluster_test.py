@@ -95,6 +95,12 @@ class ClusterTest(harness.unittest.TestCase):
                              self.cluster.addresses[self.leader])
             kv = c.get("k")
             self.assertEqual((kv.value, kv.commit_ts), (b"v1", ts))
+        with self.cluster.client(first=self.follower) as c:
+            # A scan refused before its first chunk is reopened on the leader.
+            self.assertEqual([(x.key, x.value) for x in c.scan(b"k", b"l")],
+                             [(b"k", b"v1")])
+            self.assertEqual(c.current_server,
+                             self.cluster.addresses[self.leader])
 
     def test_after_the_leader_is_killed_one_put_finds_the_new_leader(self):
         with self.cluster.client(first=self.leader) as c:

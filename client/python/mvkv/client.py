@@ -416,13 +416,17 @@ class Client:
         """A generator of convert(message) for each message the
         server-streamed KV method `name` sends (`timeout`: the whole
         call's, None = none; default the client's), on the current server.
-        follow: a read that, refused before its first message, may be
-        reopened where the routing rules say (bounded as a unary call)."""
+        follow: a read that, failed before its first message, may be
+        reopened where the routing rules say (bounded as a unary call: all
+        attempts within the one timeout)."""
         timeout = self.timeout if timeout is ... else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         for attempt in itertools.count(1):
             endpoint = self._router.current()
+            remaining = None if deadline is None else \
+                max(deadline - time.monotonic(), 0.0)
             call = getattr(endpoint.stubs.kv, name)(
-                request, timeout=timeout, metadata=self._metadata)
+                request, timeout=remaining, metadata=self._metadata)
             received = False
             try:
                 for message in call:
@@ -435,7 +439,8 @@ class Client:
                     pause = self._router.after(
                         endpoint, e.code(), _router.leader_of(e), True, True,
                         attempt, self.max_attempts)
-                if pause is None:
+                if pause is None or (deadline is not None and
+                                     time.monotonic() + pause >= deadline):
                     raise errors.from_rpc_error(e) from None
             finally:
                 call.cancel()  # a no-op once the stream has ended
