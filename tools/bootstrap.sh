@@ -19,6 +19,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev clang libclang-rt-14-dev openssl
   # The Python client (client/python) and its tests, on /usr/bin/python3.
   python3-grpcio python3-protobuf
+  # ss (tests/python/cluster_test: bytes a stopped server has not read).
+  iproute2
   # Header-only libraries: JSON documents, the CLI's flag parser.
   nlohmann-json3-dev libcli11-dev
   # Benchmark peers: reclamation schemes, queues, a networked KV server.
