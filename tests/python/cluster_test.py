@@ -34,7 +34,18 @@ def free_port():
 class Cluster:
     """Three nodes; node i's client address is addresses[i]."""
 
-    def __init__(self, size=3):
+    def __init__(self, size=3, tries=3):
+        # A free port may be taken by another process before the node binds
+        # it: start again on fresh ports, at most `tries` times.
+        for attempt in range(1, tries + 1):
+            try:
+                self._start(size)
+                return
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == tries:
+                    raise
+
+    def _start(self, size):
         client_ports = [free_port() for _ in range(size)]
         raft_ports = [free_port() for _ in range(size)]
         self.addresses = [f"127.0.0.1:{p}" for p in client_ports]
