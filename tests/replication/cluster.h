@@ -16,11 +16,10 @@
 #include "absl/time/time.h"
 #include "mvcc/db.h"
 #include "replication/node.h"
+#include "tests/testing/ports.h"  // FreePort
 
 namespace mvkv::testing_support {
 
-// A port on 127.0.0.1 that was free a moment ago.
-int FreePort();
 // A fresh directory under TEST_TMPDIR (not created).
 std::string TempPath(const std::string& name);
 
