@@ -62,6 +62,12 @@ absl::Status Await(const std::function<void(replication::StatusCallback)>& call,
   return shared->status;
 }
 
+absl::Status TransferLeadership(replication::Node* n, uint64_t id) {
+  return Await([&](replication::StatusCallback cb) {
+    n->TransferLeadership(id, std::move(cb));
+  });
+}
+
 State FullState(Database& db) {
   State out;
   auto kvs = db.Scan("", "");

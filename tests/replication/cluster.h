@@ -27,6 +27,8 @@ std::string TempPath(const std::string& name);
 // if it never came.
 absl::Status Await(const std::function<void(replication::StatusCallback)>& call,
                    absl::Duration timeout = absl::Seconds(60));
+// Await of n->TransferLeadership(id).
+absl::Status TransferLeadership(replication::Node* n, uint64_t id);
 
 // Every live key with its value and commit timestamp.
 using State = std::vector<std::tuple<std::string, std::string, uint64_t>>;
