@@ -59,6 +59,29 @@ RunResult ThreeStages(int64_t n, Q& q1, Q& q2, Q& q3) {
   return {SecondsSince(start), sum == 2 * SumOfValues(n) + 3 * n};
 }
 
+// The sequencer: kSequencerProducers threads push 0..n/kSequencerProducers-1
+// each, released together; this thread pops and sums them all.
+template <auto push, auto pop, typename Q>
+RunResult Sequencer(int64_t n, Q& q) {
+  const int64_t per_producer = n / kSequencerProducers;
+  const int64_t total = per_producer * kSequencerProducers;
+  int64_t sum = 0;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kSequencerProducers; ++p) {
+    producers.emplace_back([&] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      for (int64_t i = 0; i < per_producer; ++i) push(q, i);
+    });
+  }
+  const Clock::time_point start = Clock::now();
+  go.store(true, std::memory_order_release);
+  for (int64_t i = 0; i < total; ++i) sum += pop(q);
+  const double seconds = SecondsSince(start);
+  for (std::thread& t : producers) t.join();
+  return {seconds, sum == kSequencerProducers * SumOfValues(per_producer)};
+}
+
 void QueuePush(Queue& q, int64_t v) { q.Put(v); }
 int64_t QueuePop(Queue& q) { return q.Take(); }
 
@@ -76,24 +99,8 @@ RunResult MutexPipeline(int64_t n) {
 }
 
 RunResult MutexSequencer(int64_t n) {
-  const int64_t per_producer = n / kSequencerProducers;
-  const int64_t total = per_producer * kSequencerProducers;
   Queue q(kCapacity);
-  int64_t sum = 0;
-  std::atomic<bool> go{false};
-  std::vector<std::thread> producers;
-  for (int p = 0; p < kSequencerProducers; ++p) {
-    producers.emplace_back([&] {
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      for (int64_t i = 0; i < per_producer; ++i) q.Put(i);
-    });
-  }
-  const Clock::time_point start = Clock::now();
-  go.store(true, std::memory_order_release);
-  for (int64_t i = 0; i < total; ++i) sum += q.Take();
-  const double seconds = SecondsSince(start);
-  for (std::thread& t : producers) t.join();
-  return {seconds, sum == kSequencerProducers * SumOfValues(per_producer)};
+  return Sequencer<QueuePush, QueuePop>(n, q);
 }
 
 RunResult MutexMulticast(int64_t n) {
@@ -176,35 +183,24 @@ RunResult SpscPipeline(int64_t n) {
   return ThreeStages<SpscPush, SpscPop>(n, *q1, *q2, *q3);
 }
 
-RunResult MpmcSequencer(int64_t n) {
-  const int64_t per_producer = n / kSequencerProducers;
-  const int64_t total = per_producer * kSequencerProducers;
-  // bounded_push never allocates: the node pool is reserved up front.
-  boost::lockfree::queue<int64_t> q(kCapacity);
-  int64_t sum = 0;
-  std::atomic<bool> go{false};
-  std::vector<std::thread> producers;
-  for (int p = 0; p < kSequencerProducers; ++p) {
-    producers.emplace_back([&] {
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      for (int64_t i = 0; i < per_producer; ++i) {
-        ProducerBackoff wait;
-        while (!q.bounded_push(i)) wait.Pause();
-      }
-    });
-  }
-  const Clock::time_point start = Clock::now();
-  go.store(true, std::memory_order_release);
+using Mpmc = boost::lockfree::queue<int64_t>;
+
+void MpmcPush(Mpmc& q, int64_t v) {
+  ProducerBackoff wait;
+  while (!q.bounded_push(v)) wait.Pause();
+}
+
+int64_t MpmcPop(Mpmc& q) {
   SpinYield wait;
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t v;
-    while (!q.pop(v)) wait.Pause();
-    wait.Reset();
-    sum += v;
-  }
-  const double seconds = SecondsSince(start);
-  for (std::thread& t : producers) t.join();
-  return {seconds, sum == kSequencerProducers * SumOfValues(per_producer)};
+  int64_t v;
+  while (!q.pop(v)) wait.Pause();
+  return v;
+}
+
+RunResult MpmcSequencer(int64_t n) {
+  // bounded_push never allocates: the node pool is reserved up front.
+  Mpmc q(kCapacity);
+  return Sequencer<MpmcPush, MpmcPop>(n, q);
 }
 
 // Latency harness shared by the queue baselines: `push` and `pop` move one
