@@ -19,11 +19,13 @@
 #include "reclaim/internal/crystalline_core.h"
 #include "reclaim/internal/node_access.h"
 #include "reclaim/internal/thread_registry.h"
+#include "reclaim/internal/typed_nodes.h"
 #include "reclaim/node.h"
 
 namespace mvkv::reclaim {
 
-class CrystallineDomain final {
+class CrystallineDomain final
+    : public reclaim_internal::TypedNodes<CrystallineDomain> {
  public:
   struct Options {
     // Threads that can hold a slot at the same time. Registering one more
@@ -63,13 +65,8 @@ class CrystallineDomain final {
     core_->InitNode(MySlot(), n);
   }
 
-  // `new T(args...)` followed by InitNode. T must derive from Node (first base).
-  template <class T, class... Args>
-  T* New(Args&&... args) {
-    T* p = new T(std::forward<Args>(args)...);
-    InitNode(p);
-    return p;
-  }
+  // New<T>(args...): `new T(args...)` followed by InitNode (TypedNodes).
+  using TypedNodes::New;
 
   // Hands `n` to the domain: `d(n)` runs once no guard can still use it.
   // `bytes` is added to Counters::retired_bytes. Wait-free: O(1), plus every
@@ -80,11 +77,8 @@ class CrystallineDomain final {
   void Retire(Node* n, Deleter d, std::size_t bytes) noexcept {
     core_->Retire(MySlot(), n, d, bytes);
   }
-  // Retire with `delete p` as deleter and sizeof(T) bytes.
-  template <class T>
-  void Retire(T* p) noexcept {
-    Retire(p, &reclaim_internal::DeleteAs<T>, sizeof(T));
-  }
+  // Retire(T* p): with `delete p` as deleter and sizeof(T) bytes (TypedNodes).
+  using TypedNodes::Retire;
 
   // Offers this thread's partial batch now. Wait-free (one offer). A batch
   // smaller than the number of reservations that can see it stays pending.

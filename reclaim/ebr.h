@@ -22,11 +22,12 @@
 #include "reclaim/internal/ebr_core.h"
 #include "reclaim/internal/node_access.h"
 #include "reclaim/internal/thread_registry.h"
+#include "reclaim/internal/typed_nodes.h"
 #include "reclaim/node.h"
 
 namespace mvkv::reclaim {
 
-class EbrDomain final {
+class EbrDomain final : public reclaim_internal::TypedNodes<EbrDomain> {
  public:
   struct Options {
     int max_threads = 128;  // as CrystallineDomain::Options::max_threads
@@ -43,20 +44,12 @@ class EbrDomain final {
   EbrDomain& operator=(const EbrDomain&) = delete;
 
   void InitNode(Node*) noexcept {}  // EBR keeps no birth era
-  template <class T, class... Args>
-  T* New(Args&&... args) {
-    T* p = new T(std::forward<Args>(args)...);
-    InitNode(p);
-    return p;
-  }
+  using TypedNodes::New;
   // REQUIRES: as CrystallineDomain::Retire.
   void Retire(Node* n, Deleter d, std::size_t bytes) noexcept {
     core_->Retire(MySlot(), n, d, bytes);
   }
-  template <class T>
-  void Retire(T* p) noexcept {
-    Retire(p, &reclaim_internal::DeleteAs<T>, sizeof(T));
-  }
+  using TypedNodes::Retire;  // Retire(T*)
   // Tries once to advance the epoch, then frees this thread's expired objects.
   void Flush() noexcept;
   // Up to three advance-and-free rounds over this thread's and exited

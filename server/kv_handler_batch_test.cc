@@ -17,6 +17,9 @@ namespace mvkv::server {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::DeleteOp;
+using testing_support::GetOp;
+using testing_support::PutOp;
 
 class KvHandlerBatchTest : public ::testing::Test {
  protected:
@@ -37,17 +40,6 @@ class KvHandlerBatchTest : public ::testing::Test {
     db_.reset();
   }
 
-  static v1::AutocommitOp Get(uint64_t id, const std::string& key) {
-    return testing_support::GetOp(id, key);
-  }
-  static v1::AutocommitOp Put(uint64_t id, const std::string& key,
-                              const std::string& value) {
-    return testing_support::PutOp(id, key, value);
-  }
-  static v1::AutocommitOp Del(uint64_t id, const std::string& key) {
-    return testing_support::DeleteOp(id, key);
-  }
-
   testing_support::GatedDurability durable_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<KvHandler> handler_;
@@ -57,13 +49,13 @@ TEST_F(KvHandlerBatchTest, AnswersEveryOpAtItsIndexWithItsUnaryCode) {
   ASSERT_TRUE(db_->Put("x", "1").ok());
   ASSERT_TRUE(db_->Put("z", "9").ok());
   v1::BatchRequest request;
-  *request.add_ops() = Get(10, "x");
-  *request.add_ops() = Get(11, "missing");
-  *request.add_ops() = Put(12, "y", "2");
-  *request.add_ops() = Del(13, "z");
-  *request.add_ops() = Del(14, "never");
+  *request.add_ops() = GetOp(10, "x");
+  *request.add_ops() = GetOp(11, "missing");
+  *request.add_ops() = PutOp(12, "y", "2");
+  *request.add_ops() = DeleteOp(13, "z");
+  *request.add_ops() = DeleteOp(14, "never");
   request.add_ops()->set_id(15);  // no operation set
-  *request.add_ops() = Get(16, std::string(17, 'k'));  // key too long
+  *request.add_ops() = GetOp(16, std::string(17, 'k'));  // key too long
   auto r = handler_->Batch(request);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->results_size(), request.ops_size());
@@ -91,7 +83,7 @@ TEST_F(KvHandlerBatchTest, AnswersEveryOpAtItsIndexWithItsUnaryCode) {
 TEST_F(KvHandlerBatchTest, OverMaxBatchOpsIsRefusedAndRunsNothing) {
   v1::BatchRequest request;
   for (int i = 0; i < 9; ++i) {
-    *request.add_ops() = Put(i, "k" + std::to_string(i), "v");
+    *request.add_ops() = PutOp(i, "k" + std::to_string(i), "v");
   }
   auto r = handler_->Batch(request);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
@@ -103,10 +95,10 @@ TEST_F(KvHandlerBatchTest, ReadsStopAtTheResponseCap) {
   const std::string value(32, 'v');  // two of them fill the 64-byte cap
   for (const char* k : {"a", "b", "c"}) ASSERT_TRUE(db_->Put(k, value).ok());
   v1::BatchRequest request;
-  *request.add_ops() = Get(1, "a");
-  *request.add_ops() = Get(2, "b");
-  *request.add_ops() = Get(3, "c");
-  *request.add_ops() = Put(4, "d", "written anyway");
+  *request.add_ops() = GetOp(1, "a");
+  *request.add_ops() = GetOp(2, "b");
+  *request.add_ops() = GetOp(3, "c");
+  *request.add_ops() = PutOp(4, "d", "written anyway");
   auto r = handler_->Batch(request);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->results(0).get().kv().value(), value);
@@ -122,8 +114,8 @@ TEST_F(KvHandlerBatchTest, ReadsStopAtTheResponseCap) {
 TEST_F(KvHandlerBatchTest, RepliesOnlyOnceItsWritesAreDurable) {
   durable_.SetOpen(false);
   v1::BatchRequest request;
-  *request.add_ops() = Put(1, "p", "1");
-  *request.add_ops() = Get(2, "p");
+  *request.add_ops() = PutOp(1, "p", "1");
+  *request.add_ops() = GetOp(2, "p");
   // std::mutex, not absl::Notification: TSan sees pthread locks, not the
   // (uninstrumented) system absl's futex waits.
   std::mutex mu;

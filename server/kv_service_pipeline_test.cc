@@ -15,15 +15,15 @@
 #include "mvcc/db.h"
 #include "mvcc/testing/gated_durability.h"
 #include "proto/kv.grpc.pb.h"
-#include "server/executor.h"
-#include "server/kv_handler.h"
-#include "server/kv_service.h"
 #include "server/testing/autocommit_ops.h"
+#include "server/testing/in_process_server.h"
 
 namespace mvkv::server {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::GetOp;
+using testing_support::PutOp;
 using Stream =
     grpc::ClientReaderWriter<v1::PipelineRequest, v1::PipelineResponse>;
 
@@ -32,25 +32,13 @@ constexpr int kInvalid = static_cast<int>(absl::StatusCode::kInvalidArgument);
 class PipelineServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Options options;
-    options.durability = &durable_;
-    db_ = Database::Open(options).value();
-    HandlerOptions h;
-    h.max_batch_ops = 4;
-    h.txns.reaper_thread = false;
-    handler_ = std::make_unique<KvHandler>(db_.get(), h);
-    executor_ = std::make_unique<Executor>(/*threads=*/1, /*max_queue=*/64);
-    service_ = std::make_unique<KvService>(handler_.get(), executor_.get(),
-                                           nullptr, "", false);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ = v1::KV::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    testing::InProcessOptions options;
+    options.db.durability = &durable_;
+    options.handler.max_batch_ops = 4;
+    options.handler.txns.reaper_thread = false;
+    server_ = std::make_unique<testing::InProcessServer>(options);
+    ASSERT_TRUE(server_->ok());
+    stub_ = v1::KV::NewStub(server_->channel());
     context_.set_deadline(std::chrono::system_clock::now() +
                           std::chrono::seconds(60));
     stream_ = stub_->Pipeline(&context_);
@@ -61,21 +49,9 @@ class PipelineServiceTest : public ::testing::Test {
       stream_->WritesDone();
       EXPECT_TRUE(stream_->Finish().ok());
     }
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(5));
-    executor_->Shutdown();
-    service_.reset();
-    handler_.reset();
-    db_.reset();
+    server_.reset();
   }
 
-  static v1::AutocommitOp Get(uint64_t id, const std::string& key) {
-    return testing_support::GetOp(id, key);
-  }
-  static v1::AutocommitOp Put(uint64_t id, const std::string& key,
-                              const std::string& value) {
-    return testing_support::PutOp(id, key, value);
-  }
   void Send(std::vector<v1::AutocommitOp> ops) {
     v1::PipelineRequest request;
     for (v1::AutocommitOp& op : ops) *request.add_ops() = std::move(op);
@@ -93,20 +69,16 @@ class PipelineServiceTest : public ::testing::Test {
   }
 
   testing_support::GatedDurability durable_;
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<KvHandler> handler_;
-  std::unique_ptr<Executor> executor_;
-  std::unique_ptr<KvService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::InProcessServer> server_;
   std::unique_ptr<v1::KV::Stub> stub_;
   grpc::ClientContext context_;
   std::unique_ptr<Stream> stream_;
 };
 
 TEST_F(PipelineServiceTest, AReadOvertakesAWriteHeldInFlight) {
-  ASSERT_TRUE(db_->Put("other", "o").ok());
+  ASSERT_TRUE(server_->db().Put("other", "o").ok());
   durable_.SetOpen(false);
-  Send({Put(1, "k", "v"), Get(2, "other")});
+  Send({PutOp(1, "k", "v"), GetOp(2, "other")});
   durable_.WaitForHeldBatch();
   std::vector<v1::AutocommitResult> first = Receive(1);
   ASSERT_EQ(first.size(), 1u);
@@ -123,11 +95,11 @@ TEST_F(PipelineServiceTest, AReadOvertakesAWriteHeldInFlight) {
 }
 
 TEST_F(PipelineServiceTest, ADuplicateOfAnIdInFlightIsRefusedAlone) {
-  ASSERT_TRUE(db_->Put("g", "1").ok());
+  ASSERT_TRUE(server_->db().Put("g", "1").ok());
   durable_.SetOpen(false);
-  Send({Put(7, "k", "v")});
+  Send({PutOp(7, "k", "v")});
   durable_.WaitForHeldBatch();
-  Send({Get(7, "g"), Get(8, "g")});
+  Send({GetOp(7, "g"), GetOp(8, "g")});
   std::map<uint64_t, v1::AutocommitResult> got;
   for (auto& r : Receive(2)) got[r.id()] = r;
   EXPECT_EQ(got[7].code(), kInvalid);
@@ -139,7 +111,7 @@ TEST_F(PipelineServiceTest, ADuplicateOfAnIdInFlightIsRefusedAlone) {
   EXPECT_EQ(put[0].id(), 7u);
   EXPECT_EQ(put[0].code(), 0) << put[0].message();
   // Its result has arrived: the id may be used again.
-  Send({Get(7, "k")});
+  Send({GetOp(7, "k")});
   std::vector<v1::AutocommitResult> again = Receive(1);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].code(), 0) << again[0].message();
@@ -150,7 +122,7 @@ TEST_F(PipelineServiceTest, WritesOfOneStreamCommitInTheOrderTheyArrive) {
   constexpr int kWrites = 40;
   for (int i = 0; i < kWrites; i += 4) {
     std::vector<v1::AutocommitOp> ops;
-    for (int j = i; j < i + 4; ++j) ops.push_back(Put(j, "seq", absl::StrCat(j)));
+    for (int j = i; j < i + 4; ++j) ops.push_back(PutOp(j, "seq", absl::StrCat(j)));
     Send(std::move(ops));
   }
   std::map<uint64_t, uint64_t> ts;  // id -> commit_ts
@@ -160,26 +132,26 @@ TEST_F(PipelineServiceTest, WritesOfOneStreamCommitInTheOrderTheyArrive) {
   }
   ASSERT_EQ(ts.size(), static_cast<std::size_t>(kWrites));
   for (int i = 1; i < kWrites; ++i) EXPECT_LT(ts[i - 1], ts[i]) << i;
-  EXPECT_EQ(db_->Get("seq").value(), absl::StrCat(kWrites - 1));
+  EXPECT_EQ(server_->db().Get("seq").value(), absl::StrCat(kWrites - 1));
 }
 
 TEST_F(PipelineServiceTest, BadOpsAndOversizedMessagesLeaveTheStreamOpen) {
   v1::AutocommitOp unknown;
   unknown.set_id(1);
-  Send({unknown, Get(2, "")});  // no op set; an empty key
+  Send({unknown, GetOp(2, "")});  // no op set; an empty key
   for (const auto& r : Receive(2)) {
     EXPECT_EQ(r.code(), kInvalid) << r.id();
   }
   // Five ops: one over max_batch_ops = 4; none of them runs.
   std::vector<v1::AutocommitOp> five;
-  for (int i = 10; i < 15; ++i) five.push_back(Put(i, absl::StrCat("o", i), "v"));
+  for (int i = 10; i < 15; ++i) five.push_back(PutOp(i, absl::StrCat("o", i), "v"));
   Send(five);
   for (const auto& r : Receive(5)) {
     EXPECT_EQ(r.code(), kInvalid) << r.id();
     EXPECT_THAT(r.message(), HasSubstr("at most 4"));
   }
-  EXPECT_EQ(db_->GetStats().commits, 0u);
-  Send({Put(20, "after", "x"), Get(21, "absent")});
+  EXPECT_EQ(server_->db().GetStats().commits, 0u);
+  Send({PutOp(20, "after", "x"), GetOp(21, "absent")});
   std::map<uint64_t, v1::AutocommitResult> got;
   for (auto& r : Receive(2)) got[r.id()] = r;
   EXPECT_EQ(got[20].code(), 0);

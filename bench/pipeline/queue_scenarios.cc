@@ -22,60 +22,85 @@ double SecondsSince(Clock::time_point start) {
 
 using Queue = MutexQueue<int64_t>;
 
-// ---------------------------------------------------------------------------
-// Mutex queues.
-
-RunResult MutexUnicast(int64_t n) {
-  Queue q(kCapacity);
+// Unicast over one queue: this thread pushes 0..n-1, a consumer sums them.
+// push(q, v) and pop(q) are the queue's operations (template arguments, so
+// the calls are direct).
+template <auto push, auto pop, typename Q>
+RunResult Unicast(int64_t n, Q& q) {
   int64_t sum = 0;
   std::thread consumer([&] {
-    for (int64_t i = 0; i < n; ++i) sum += q.Take();
+    for (int64_t i = 0; i < n; ++i) sum += pop(q);
   });
   const Clock::time_point start = Clock::now();
-  for (int64_t i = 0; i < n; ++i) q.Put(i);
+  for (int64_t i = 0; i < n; ++i) push(q, i);
   consumer.join();
   return {SecondsSince(start), sum == SumOfValues(n)};
 }
 
-RunResult MutexPipeline(int64_t n) {
-  Queue q1(kCapacity), q2(kCapacity), q3(kCapacity);
+// The three-stage pipeline q1 -> (x2) -> q2 -> (+3) -> q3 -> sum, one thread
+// a stage; push(q, v) and pop(q) are the queues' operations.
+template <auto push, auto pop, typename Q>
+RunResult ThreeStages(int64_t n, Q& q1, Q& q2, Q& q3) {
   int64_t sum = 0;
   std::thread a([&] {
-    for (int64_t i = 0; i < n; ++i) q2.Put(q1.Take() * 2);
+    for (int64_t i = 0; i < n; ++i) push(q2, pop(q1) * 2);
   });
   std::thread b([&] {
-    for (int64_t i = 0; i < n; ++i) q3.Put(q2.Take() + 3);
+    for (int64_t i = 0; i < n; ++i) push(q3, pop(q2) + 3);
   });
   std::thread c([&] {
-    for (int64_t i = 0; i < n; ++i) sum += q3.Take();
+    for (int64_t i = 0; i < n; ++i) sum += pop(q3);
   });
   const Clock::time_point start = Clock::now();
-  for (int64_t i = 0; i < n; ++i) q1.Put(i);
+  for (int64_t i = 0; i < n; ++i) push(q1, i);
   a.join();
   b.join();
   c.join();
   return {SecondsSince(start), sum == 2 * SumOfValues(n) + 3 * n};
 }
 
-RunResult MutexSequencer(int64_t n) {
+// The sequencer: kSequencerProducers threads push 0..n/kSequencerProducers-1
+// each, released together; this thread pops and sums them all.
+template <auto push, auto pop, typename Q>
+RunResult Sequencer(int64_t n, Q& q) {
   const int64_t per_producer = n / kSequencerProducers;
   const int64_t total = per_producer * kSequencerProducers;
-  Queue q(kCapacity);
   int64_t sum = 0;
   std::atomic<bool> go{false};
   std::vector<std::thread> producers;
   for (int p = 0; p < kSequencerProducers; ++p) {
     producers.emplace_back([&] {
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      for (int64_t i = 0; i < per_producer; ++i) q.Put(i);
+      for (int64_t i = 0; i < per_producer; ++i) push(q, i);
     });
   }
   const Clock::time_point start = Clock::now();
   go.store(true, std::memory_order_release);
-  for (int64_t i = 0; i < total; ++i) sum += q.Take();
+  for (int64_t i = 0; i < total; ++i) sum += pop(q);
   const double seconds = SecondsSince(start);
   for (std::thread& t : producers) t.join();
   return {seconds, sum == kSequencerProducers * SumOfValues(per_producer)};
+}
+
+void QueuePush(Queue& q, int64_t v) { q.Put(v); }
+int64_t QueuePop(Queue& q) { return q.Take(); }
+
+// ---------------------------------------------------------------------------
+// Mutex queues.
+
+RunResult MutexUnicast(int64_t n) {
+  Queue q(kCapacity);
+  return Unicast<QueuePush, QueuePop>(n, q);
+}
+
+RunResult MutexPipeline(int64_t n) {
+  Queue q1(kCapacity), q2(kCapacity), q3(kCapacity);
+  return ThreeStages<QueuePush, QueuePop>(n, q1, q2, q3);
+}
+
+RunResult MutexSequencer(int64_t n) {
+  Queue q(kCapacity);
+  return Sequencer<QueuePush, QueuePop>(n, q);
 }
 
 RunResult MutexMulticast(int64_t n) {
@@ -148,67 +173,34 @@ int64_t SpscPop(Spsc& q) {
 
 RunResult SpscUnicast(int64_t n) {
   auto q = std::make_unique<Spsc>();
-  int64_t sum = 0;
-  std::thread consumer([&] {
-    for (int64_t i = 0; i < n; ++i) sum += SpscPop(*q);
-  });
-  const Clock::time_point start = Clock::now();
-  for (int64_t i = 0; i < n; ++i) SpscPush(*q, i);
-  consumer.join();
-  return {SecondsSince(start), sum == SumOfValues(n)};
+  return Unicast<SpscPush, SpscPop>(n, *q);
 }
 
 RunResult SpscPipeline(int64_t n) {
   auto q1 = std::make_unique<Spsc>();
   auto q2 = std::make_unique<Spsc>();
   auto q3 = std::make_unique<Spsc>();
-  int64_t sum = 0;
-  std::thread a([&] {
-    for (int64_t i = 0; i < n; ++i) SpscPush(*q2, SpscPop(*q1) * 2);
-  });
-  std::thread b([&] {
-    for (int64_t i = 0; i < n; ++i) SpscPush(*q3, SpscPop(*q2) + 3);
-  });
-  std::thread c([&] {
-    for (int64_t i = 0; i < n; ++i) sum += SpscPop(*q3);
-  });
-  const Clock::time_point start = Clock::now();
-  for (int64_t i = 0; i < n; ++i) SpscPush(*q1, i);
-  a.join();
-  b.join();
-  c.join();
-  return {SecondsSince(start), sum == 2 * SumOfValues(n) + 3 * n};
+  return ThreeStages<SpscPush, SpscPop>(n, *q1, *q2, *q3);
+}
+
+using Mpmc = boost::lockfree::queue<int64_t>;
+
+void MpmcPush(Mpmc& q, int64_t v) {
+  ProducerBackoff wait;
+  while (!q.bounded_push(v)) wait.Pause();
+}
+
+int64_t MpmcPop(Mpmc& q) {
+  SpinYield wait;
+  int64_t v;
+  while (!q.pop(v)) wait.Pause();
+  return v;
 }
 
 RunResult MpmcSequencer(int64_t n) {
-  const int64_t per_producer = n / kSequencerProducers;
-  const int64_t total = per_producer * kSequencerProducers;
   // bounded_push never allocates: the node pool is reserved up front.
-  boost::lockfree::queue<int64_t> q(kCapacity);
-  int64_t sum = 0;
-  std::atomic<bool> go{false};
-  std::vector<std::thread> producers;
-  for (int p = 0; p < kSequencerProducers; ++p) {
-    producers.emplace_back([&] {
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      for (int64_t i = 0; i < per_producer; ++i) {
-        ProducerBackoff wait;
-        while (!q.bounded_push(i)) wait.Pause();
-      }
-    });
-  }
-  const Clock::time_point start = Clock::now();
-  go.store(true, std::memory_order_release);
-  SpinYield wait;
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t v;
-    while (!q.pop(v)) wait.Pause();
-    wait.Reset();
-    sum += v;
-  }
-  const double seconds = SecondsSince(start);
-  for (std::thread& t : producers) t.join();
-  return {seconds, sum == kSequencerProducers * SumOfValues(per_producer)};
+  Mpmc q(kCapacity);
+  return Sequencer<MpmcPush, MpmcPop>(n, q);
 }
 
 // Latency harness shared by the queue baselines: `push` and `pop` move one

@@ -80,6 +80,7 @@ template <class Set, class K, bool kCount, bool kIsMap>
 class PeerTarget : public Target {
  public:
   PeerTarget() : gen_(kCount ? LiveCells::NextGeneration() : 0) {}
+  bool Contains(std::uint64_t k) override { return set_->contains(K(k)); }
   bool Insert(std::uint64_t k) override {
     const bool ok = Emplace(k);
     if (ok) K(0).Note(-1);  // the key now lives in the set
@@ -101,15 +102,11 @@ class PeerTarget : public Target {
   const std::uint32_t gen_;
 };
 
-template <class Reclaimer, bool kCount>
-class XeniumList final : public PeerTarget<xenium::harris_michael_list_based_set<
-                                               Key<kCount>, xenium::policy::reclaimer<Reclaimer>>,
-                                           Key<kCount>, kCount, false> {
+// A xenium list (kIsMap false) or hash map.
+template <class Set, bool kCount, bool kIsMap>
+class XeniumTarget final : public PeerTarget<Set, Key<kCount>, kCount, kIsMap> {
  public:
-  XeniumList() { this->set_ = std::make_unique<typename XeniumList::SetType>(); }
-  using SetType =
-      xenium::harris_michael_list_based_set<Key<kCount>, xenium::policy::reclaimer<Reclaimer>>;
-  bool Contains(std::uint64_t k) override { return this->set_->contains(Key<kCount>(k)); }
+  XeniumTarget() { this->set_ = std::make_unique<Set>(); }
   bool StallWhile(void (*park)(void*), void* arg) override {
     // Hold an iterator (a guard_ptr) on the first element while parked.
     auto it = this->set_->begin();
@@ -118,31 +115,27 @@ class XeniumList final : public PeerTarget<xenium::harris_michael_list_based_set
   }
 
  private:
-  bool Emplace(std::uint64_t k) override { return this->set_->emplace(k); }
-};
-
-template <class Reclaimer, bool kCount>
-using XeniumMapType =
-    xenium::harris_michael_hash_map<Key<kCount>, std::uint64_t,
-                                    xenium::policy::reclaimer<Reclaimer>,
-                                    xenium::policy::buckets<kBuckets>,
-                                    xenium::policy::hash<std::hash<Key<kCount>>>>;
-
-template <class Reclaimer, bool kCount>
-class XeniumMap final
-    : public PeerTarget<XeniumMapType<Reclaimer, kCount>, Key<kCount>, kCount, true> {
- public:
-  XeniumMap() { this->set_ = std::make_unique<XeniumMapType<Reclaimer, kCount>>(); }
-  bool Contains(std::uint64_t k) override { return this->set_->contains(Key<kCount>(k)); }
-  bool StallWhile(void (*park)(void*), void* arg) override {
-    auto it = this->set_->begin();
-    park(arg);
-    return true;
+  bool Emplace(std::uint64_t k) override {
+    if constexpr (kIsMap) {
+      return this->set_->emplace(k, 0);
+    } else {
+      return this->set_->emplace(k);
+    }
   }
-
- private:
-  bool Emplace(std::uint64_t k) override { return this->set_->emplace(k, 0); }
 };
+
+template <class Reclaimer, bool kCount>
+using XeniumList = XeniumTarget<
+    xenium::harris_michael_list_based_set<Key<kCount>, xenium::policy::reclaimer<Reclaimer>>,
+    kCount, false>;
+
+template <class Reclaimer, bool kCount>
+using XeniumMap =
+    XeniumTarget<xenium::harris_michael_hash_map<Key<kCount>, std::uint64_t,
+                                                 xenium::policy::reclaimer<Reclaimer>,
+                                                 xenium::policy::buckets<kBuckets>,
+                                                 xenium::policy::hash<std::hash<Key<kCount>>>>,
+                 kCount, true>;
 
 template <bool kCount>
 struct CdsTypes {
@@ -167,7 +160,6 @@ class CdsTarget final : public PeerTarget<Set, Key<kCount>, kCount, kIsMap> {
       this->set_ = std::make_unique<Set>();
     }
   }
-  bool Contains(std::uint64_t k) override { return this->set_->contains(Key<kCount>(k)); }
   void ThreadEnter() override { cds::threading::Manager::attachThread(); }
   void ThreadExit() override { cds::threading::Manager::detachThread(); }
   bool StallWhile(void (*park)(void*), void* arg) override {

@@ -30,11 +30,14 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -143,60 +146,74 @@ void Autocommit(ProcessCluster* cluster, AckLog* log, std::atomic<bool>* stop) {
   }
 }
 
-void OneShot(ProcessCluster* cluster, AckLog* log, std::atomic<bool>* stop,
-             uint64_t seed) {
+// Runs `attempt(client, transfer, marker)` for transfer n = 0, 1, ... until
+// `stop`, each writing the marker <prefix><n>. The attempt returns nullopt
+// when the transfer surely did not commit (a failed read, a lost compare, an
+// abort), a commit timestamp when it was acknowledged, and any other error
+// for an unknown outcome.
+template <typename Attempt>
+void TransferLoop(ProcessCluster* cluster, AckLog* log, std::atomic<bool>* stop,
+                  uint64_t seed, const char* prefix, Attempt attempt) {
   auto c = cluster->ClusterClient(LoadOptions());
   std::mt19937_64 rng(seed);
   uint64_t last = 0;
   for (int n = 0; !stop->load(); ++n) {
-    const Transfer t = Transfer::Pick(rng);
-    const int a = t.from, b = t.to, amount = t.amount;
-    auto va = c->Get(Account(a));
-    auto vb = c->Get(Account(b));
-    if (!va.ok() || !vb.ok()) continue;
-    const std::string marker = absl::StrCat("c/", n);
-    auto r = c->CompareAndCommit(
-        {client::Compare::Value(Account(a), client::Compare::Result::kEqual,
-                                va->value),
-         client::Compare::Value(Account(b), client::Compare::Result::kEqual,
-                                vb->value)},
-        {client::Op::Put(Account(a), absl::StrCat(Number(va->value) - amount)),
-         client::Op::Put(Account(b), absl::StrCat(Number(vb->value) + amount)),
-         client::Op::Put(marker, "1")});
-    if (r.ok() && r->succeeded) {
-      log->Ack(marker, r->commit_ts, &last);
-    } else if (!r.ok()) {
+    const std::string marker = absl::StrCat(prefix, n);
+    std::optional<absl::StatusOr<uint64_t>> ts =
+        attempt(*c, Transfer::Pick(rng), marker);
+    if (!ts.has_value()) continue;
+    if (ts->ok()) {
+      log->Ack(marker, **ts, &last);
+    } else {
       log->unknown.fetch_add(1);
     }
   }
 }
 
+std::optional<absl::StatusOr<uint64_t>> OneShotTransfer(
+    client::Client& c, const Transfer& t, const std::string& marker) {
+  auto va = c.Get(Account(t.from));
+  auto vb = c.Get(Account(t.to));
+  if (!va.ok() || !vb.ok()) return std::nullopt;
+  auto r = c.CompareAndCommit(
+      {client::Compare::Value(Account(t.from), client::Compare::Result::kEqual,
+                              va->value),
+       client::Compare::Value(Account(t.to), client::Compare::Result::kEqual,
+                              vb->value)},
+      {client::Op::Put(Account(t.from),
+                       absl::StrCat(Number(va->value) - t.amount)),
+       client::Op::Put(Account(t.to), absl::StrCat(Number(vb->value) + t.amount)),
+       client::Op::Put(marker, "1")});
+  if (!r.ok()) return r.status();
+  if (!r->succeeded) return std::nullopt;
+  return r->commit_ts;
+}
+
+std::optional<absl::StatusOr<uint64_t>> SessionTransfer(
+    client::Client& c, const Transfer& t, const std::string& marker) {
+  auto txn = c.Begin();
+  if (!txn.ok()) return std::nullopt;
+  auto va = (*txn)->Get(Account(t.from));
+  auto vb = (*txn)->Get(Account(t.to));
+  if (!va.ok() || !vb.ok()) return std::nullopt;
+  if (!(*txn)->Put(Account(t.from), absl::StrCat(Number(va->value) - t.amount)).ok() ||
+      !(*txn)->Put(Account(t.to), absl::StrCat(Number(vb->value) + t.amount)).ok() ||
+      !(*txn)->Put(marker, "1").ok()) {
+    return std::nullopt;
+  }
+  absl::StatusOr<uint64_t> ts = (*txn)->Commit();
+  if (absl::IsAborted(ts.status())) return std::nullopt;
+  return ts;
+}
+
+void OneShot(ProcessCluster* cluster, AckLog* log, std::atomic<bool>* stop,
+             uint64_t seed) {
+  TransferLoop(cluster, log, stop, seed, "c/", OneShotTransfer);
+}
+
 void Session(ProcessCluster* cluster, AckLog* log, std::atomic<bool>* stop,
              uint64_t seed) {
-  auto c = cluster->ClusterClient(LoadOptions());
-  std::mt19937_64 rng(seed);
-  uint64_t last = 0;
-  for (int n = 0; !stop->load(); ++n) {
-    const Transfer t = Transfer::Pick(rng);
-    const int a = t.from, b = t.to, amount = t.amount;
-    auto txn = c->Begin();
-    if (!txn.ok()) continue;
-    auto va = (*txn)->Get(Account(a));
-    auto vb = (*txn)->Get(Account(b));
-    if (!va.ok() || !vb.ok()) continue;
-    const std::string marker = absl::StrCat("s/", n);
-    if (!(*txn)->Put(Account(a), absl::StrCat(Number(va->value) - amount)).ok() ||
-        !(*txn)->Put(Account(b), absl::StrCat(Number(vb->value) + amount)).ok() ||
-        !(*txn)->Put(marker, "1").ok()) {
-      continue;
-    }
-    auto ts = (*txn)->Commit();
-    if (ts.ok()) {
-      log->Ack(marker, *ts, &last);
-    } else if (!absl::IsAborted(ts.status())) {
-      log->unknown.fetch_add(1);
-    }
-  }
+  TransferLoop(cluster, log, stop, seed, "s/", SessionTransfer);
 }
 
 // Waits (bounded) until `log` has `more` acks past `from`.

@@ -14,11 +14,11 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "tests/server/server_process.h"
+#include "tests/testing/ports.h"
 
 namespace mvkv::testing {
 
-// A port that was free on 127.0.0.1 a moment ago.
-int FreePort();
+using testing_support::FreePort;
 
 class ProcessCluster final {
  public:

@@ -1,8 +1,5 @@
 #include "tests/replication/cluster.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -35,22 +32,6 @@ extern "C" const char* __tsan_default_suppressions() {
 
 namespace mvkv::testing_support {
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 std::string TempPath(const std::string& name) {
   static std::atomic<int> counter{0};
   const char* base = std::getenv("TEST_TMPDIR");
@@ -79,6 +60,12 @@ absl::Status Await(const std::function<void(replication::StatusCallback)>& call,
     return absl::DeadlineExceededError("the callback never came");
   }
   return shared->status;
+}
+
+absl::Status TransferLeadership(replication::Node* n, uint64_t id) {
+  return Await([&](replication::StatusCallback cb) {
+    n->TransferLeadership(id, std::move(cb));
+  });
 }
 
 State FullState(Database& db) {

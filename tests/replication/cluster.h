@@ -16,11 +16,10 @@
 #include "absl/time/time.h"
 #include "mvcc/db.h"
 #include "replication/node.h"
+#include "tests/testing/ports.h"  // FreePort
 
 namespace mvkv::testing_support {
 
-// A port on 127.0.0.1 that was free a moment ago.
-int FreePort();
 // A fresh directory under TEST_TMPDIR (not created).
 std::string TempPath(const std::string& name);
 
@@ -28,6 +27,8 @@ std::string TempPath(const std::string& name);
 // if it never came.
 absl::Status Await(const std::function<void(replication::StatusCallback)>& call,
                    absl::Duration timeout = absl::Seconds(60));
+// Await of n->TransferLeadership(id).
+absl::Status TransferLeadership(replication::Node* n, uint64_t id);
 
 // Every live key with its value and commit timestamp.
 using State = std::vector<std::tuple<std::string, std::string, uint64_t>>;

@@ -167,9 +167,8 @@ TEST_F(ClusterTest, LeadershipTransferKeepsTimestampsGoingForward) {
   ASSERT_TRUE(old_leader.Put("before", "1").ok());
   const uint64_t before = old_leader.GetWithTimestamp("before")->commit_ts;
   const uint64_t target = Followers().front();
-  absl::Status s = Await([&](replication::StatusCallback cb) {
-    cluster_->node(leader_)->TransferLeadership(target, std::move(cb));
-  });
+  absl::Status s =
+      testing_support::TransferLeadership(cluster_->node(leader_), target);
   ASSERT_TRUE(s.ok()) << s;
   ASSERT_EQ(cluster_->WaitForLeader(), target);
   absl::Status refused = old_leader.Put("late", "x");

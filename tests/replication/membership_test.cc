@@ -19,17 +19,13 @@ using testing_support::Await;
 using testing_support::Cluster;
 using testing_support::ClusterOptions;
 using testing_support::FullState;
+using testing_support::TransferLeadership;
 
 absl::Status Add(replication::Node* n, const replication::Member& m) {
   return Await([&](replication::StatusCallback cb) { n->AddMember(m, std::move(cb)); });
 }
 absl::Status Remove(replication::Node* n, uint64_t id) {
   return Await([&](replication::StatusCallback cb) { n->RemoveMember(id, std::move(cb)); });
-}
-absl::Status Transfer(replication::Node* n, uint64_t id) {
-  return Await([&](replication::StatusCallback cb) {
-    n->TransferLeadership(id, std::move(cb));
-  });
 }
 
 int Voters(const replication::ClusterInfo& info) {
@@ -138,9 +134,9 @@ TEST(MembershipTest, BadChangesAreRefusedAndChangeNothing) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(replication::LeaderHint(s), cluster.options(leader).client_address);
   EXPECT_EQ(Remove(l, 99).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Transfer(l, leader).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Transfer(l, 99).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Transfer(cluster.node(follower), leader).code(),
+  EXPECT_EQ(TransferLeadership(l, leader).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TransferLeadership(l, 99).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(TransferLeadership(cluster.node(follower), leader).code(),
             absl::StatusCode::kUnavailable);
   const replication::ClusterInfo info = l->Info();
   EXPECT_EQ(info.members.size(), 3u);
@@ -157,7 +153,7 @@ TEST(MembershipTest, TheLastVoterCannotBeRemoved) {
   absl::Status s = Remove(cluster.node(leader), leader);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_THAT(s.message(), HasSubstr("last voter"));
-  EXPECT_EQ(Transfer(cluster.node(leader), 0).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(TransferLeadership(cluster.node(leader), 0).code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(cluster.node(leader)->db().Put("still", "serving").ok());
 }
 

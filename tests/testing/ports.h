@@ -1,0 +1,12 @@
+// Free TCP ports on 127.0.0.1 for tests that start servers.
+#ifndef MVKV_TESTS_TESTING_PORTS_H_
+#define MVKV_TESTS_TESTING_PORTS_H_
+
+namespace mvkv::testing_support {
+
+// A port on 127.0.0.1 that was free a moment ago (0 if none could be had).
+int FreePort();
+
+}  // namespace mvkv::testing_support
+
+#endif  // MVKV_TESTS_TESTING_PORTS_H_
