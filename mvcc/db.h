@@ -134,11 +134,11 @@ struct Options {
   // Commit pipeline layout. false (default): one thread runs install,
   // persist and complete for each ring batch in order (one hand-off per
   // commit; the batch is persisted once, so commits still group; without
-  // durability a blocking commit that finds the ring idle is installed and
-  // completed on its own thread, taking the writer role). true: each
-  // stage has its own thread, so the next batch installs while this one
-  // persists, at the price of two more hand-offs per commit: worth it only
-  // with cores to spare.
+  // durability a commit, blocking or async, that finds the ring idle is
+  // installed and completed on its own thread, taking the writer role).
+  // true: each stage has its own thread, so the next batch installs while
+  // this one persists, at the price of two more hand-offs per commit: worth
+  // it only with cores to spare.
   bool staged_pipeline = false;
 
   // Limits on what stalled or forgotten transactions may hold. Past either,
@@ -255,13 +255,17 @@ class Txn;
 //     for room), shutdown or stopped commits (Unavailable);
 //   * otherwise on the pipeline's completion thread, in commit-timestamp
 //     order, after the commit is durable and visible: a Get or Begin started
-//     inside the callback sees it.
-// On the completion thread the callback delays every commit behind it: it
-// must be short and must not block. It may read the database, begin and use
-// transactions, and call the async commit forms (a full pipeline then fails
-// inline, it never waits), but it must not call a blocking commit
-// (Txn::Commit, Put, Delete, Transact, Sweep): that waits for the thread it
-// runs on and never returns. A callback still pending when the Database is
+//     inside the callback sees it. In memory, with the default layout, a
+//     commit that finds the pipeline idle is committed and called back on
+//     the caller's thread before the async call returns, with the same
+//     guarantees (commit order, after it is visible): so a caller must not
+//     hold, across the async call, a lock its callback takes.
+// On the completion thread (or inline after a commit) the callback delays
+// every commit behind it: it must be short and must not block. It may read
+// the database, begin and use transactions, and call the async commit forms
+// (a full pipeline then fails inline, it never waits), but it must not call
+// a blocking commit (Txn::Commit, Put, Delete, Transact, Sweep): that waits
+// for the writer role it runs under and never returns. A callback still pending when the Database is
 // destroyed runs during the destructor's drain (with its commit's real
 // outcome, or Unavailable if the pipeline stopped before reaching it).
 using CommitCallback = absl::AnyInvocable<void(absl::Status) &&>;

@@ -12,6 +12,14 @@
 #include "mvcc/internal/watch_hub.h"
 
 namespace mvkv::mvcc_internal {
+namespace {
+
+// True while this thread holds writer_mu_ (the fused stage for a batch, or
+// an inline commit). An async commit made from a callback running under the
+// role must not take it again (std::mutex is not recursive): it publishes.
+thread_local bool holds_writer_role = false;
+
+}  // namespace
 
 // A pipeline stage: adapts the Disruptor's handler interface to the engine.
 struct Engine::Stage {
@@ -38,6 +46,7 @@ struct Engine::Stage {
       // Waits at most for one inline commit (TryCommitInline).
       engine->writer_mu_.lock();
       holds_writer = true;
+      holds_writer_role = true;
     }
     switch (kind) {
       case Kind::kInstall:
@@ -69,6 +78,7 @@ struct Engine::Stage {
     }
     if (end_of_batch && holds_writer) {
       holds_writer = false;
+      holds_writer_role = false;
       engine->writer_mu_.unlock();
     }
   }
@@ -375,7 +385,9 @@ bool Engine::TryCommitInline(PendingCommit& request) {
   // Only with nothing claimed and not yet processed: an inline commit never
   // overtakes one published before it, and the idle pipeline thread is not
   // woken at all.
-  if (pipeline_->sequencer().IsHalted() || !RingIdle()) return false;
+  if (holds_writer_role || pipeline_->sequencer().IsHalted() || !RingIdle()) {
+    return false;
+  }
   // Another committer holding the role finishes within a microsecond or
   // so: retry briefly rather than hand this commit to the pipeline thread.
   // Bound: kInlineAttempts tries.
@@ -388,12 +400,20 @@ bool Engine::TryCommitInline(PendingCommit& request) {
   }
   if (!taken) return false;
   std::lock_guard<std::mutex> writer(writer_mu_, std::adopt_lock);
+  holds_writer_role = true;
   // The whole fused stage for a batch of one: install (with the snapshot
   // view collected for this batch), then complete. visible_ts is stored
   // under the writer role, so it still only grows.
   Install(request);
   AdvanceVisible(request);
   EndInstallBatch();
+  // An async commit's callback runs here, still under the role: every
+  // earlier commit's callback ran before the role was released (the fused
+  // stage completes its batch under it), and no later commit installs
+  // until this one returns, so callbacks stay in commit order, each after
+  // visible_ts covers its commit. The request may be gone after this.
+  if (request.on_complete != nullptr) NotifyCommitter(request);
+  holds_writer_role = false;
   return true;
 }
 
@@ -410,6 +430,10 @@ absl::Status Engine::Commit(PendingCommit& request) {
 }
 
 void Engine::CommitAsync(PendingCommit& request) {
+  if (caller_runs_ && request.kind == PendingCommit::Kind::kWrite &&
+      TryCommitInline(request)) {
+    return;  // completed and called back on this thread
+  }
   absl::Status s = Publish(request, /*wait_for_room=*/false);
   // After a successful publish the request belongs to the pipeline.
   if (s.ok()) return;

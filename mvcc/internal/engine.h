@@ -9,7 +9,8 @@
 // is called from any thread; it publishes a commit into the pipeline and
 // waits until it is complete, or, in the fused in-memory layout with the
 // ring idle, installs and completes it itself. CommitAsync() publishes a
-// heap-owned commit and returns; completing it calls its `on_complete`.
+// heap-owned commit and returns, or commits it inline the same way; completing
+// it calls its `on_complete`.
 //
 // The steps of a commit (the words the code uses; see the glossary in
 // docs/ARCHITECTURE.md):
@@ -307,7 +308,8 @@ class Engine final {
     return all > heads ? all - heads : 0;
   }
 
-  // In the fused in-memory layout: runs a blocking commit on the caller's
+  // In the fused in-memory layout: runs a commit (blocking, or async: then
+  // its on_complete too, under the role) on the caller's
   // thread when the pipeline is idle and the writer role is free, or frees
   // up within a few tries (no hand-off, no wake-up). False: not taken,
   // publish it instead.
