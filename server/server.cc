@@ -176,21 +176,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       server->handler_.get(), server->executor_.get(), server->metrics_.get(),
       options.auth_token, options.log_requests, options.pipeline,
       server->db_->node.get());
+  // The one token check, for the Admin and Cluster services as for KV.
+  const auto check_auth = [kv = server->service_.get()](
+                              grpc::CallbackServerContext* context) {
+    return kv->CheckAuth(context);
+  };
   server->admin_ = std::make_unique<AdminService>(
-      options.allow_fault_injection,
-      [kv = server->service_.get()](grpc::CallbackServerContext* context) {
-        return kv->CheckAuth(context);
-      });
+      options.allow_fault_injection, check_auth);
 
   if (replication::Node* node = server->db_->node.get()) {
     // mvkv.v1.Cluster (status, membership) and the mvkv_raft_* metrics.
     // Its calls are not in the per-method RPC metrics (those are the KV
     // service's Method rows); they are logged and counted in flight.
-    server->cluster_ = std::make_unique<ClusterService>(
-        node,
-        [kv = server->service_.get()](grpc::CallbackServerContext* context) {
-          return kv->CheckAuth(context);
-        });
+    server->cluster_ = std::make_unique<ClusterService>(node, check_auth);
     if (server->metrics_ != nullptr) {
       server->metrics_->AddCollectable(
           ClusterCollectable([node] { return node->Info(); }));
