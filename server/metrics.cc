@@ -111,6 +111,8 @@ class StatsCollectable final : public prometheus::Collectable {
         s.watch_events(), T::Counter);
     add("watch_slow_cancellations_total", "Watches ended for falling behind",
         s.watch_slow_cancellations(), T::Counter);
+    add("process_heap_bytes", "Heap in use by the process (glibc mallinfo2)",
+        s.process_heap_bytes(), T::Gauge);
     return out;
   }
 
