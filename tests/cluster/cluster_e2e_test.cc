@@ -12,6 +12,8 @@
 //     a read timestamp at or past the commit they see;
 //   * after the load, full stale scans of all replicas are identical
 //     (keys, values and commit timestamps);
+//   * a follower's Cluster.Status call is counted in its per-method RPC
+//     metrics (mvkv_rpc_total{method="Cluster.Status",code="OK"} is 1);
 //   * an interactive transaction open on a leader that loses its
 //     leadership (SIGSTOP until another node leads, then SIGCONT) fails at
 //     its commit with UNAVAILABLE "not the leader", and none of its writes
@@ -22,7 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -36,6 +41,25 @@ namespace {
 constexpr int kKeys = 200;
 
 std::string Key(int i) { return absl::StrCat("k/", 1000 + i); }
+
+// The value of the mvkv_rpc_total sample for (method, code) in a scrape of
+// `metrics_port`; -1 if absent.
+double RpcTotal(int metrics_port, const std::string& method,
+                const std::string& code) {
+  const std::string body = HttpGet(metrics_port, "/metrics");
+  const std::string m = absl::StrCat("method=\"", method, "\"");
+  const std::string c = absl::StrCat("code=\"", code, "\"");
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (!absl::StartsWith(line, "mvkv_rpc_total{") ||
+        !absl::StrContains(line, m) || !absl::StrContains(line, c)) {
+      continue;
+    }
+    double value = -1;
+    return absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value) ? value
+                                                                      : -1;
+  }
+  return -1;
+}
 
 // The mvkv-leader trailer of a finished call ("<absent>" if none).
 std::string LeaderTrailer(const grpc::ClientContext& context) {
@@ -53,7 +77,8 @@ class ClusterE2eTest : public ::testing::Test {
     ASSERT_GE(leader_, 0) << "no leader elected";
   }
 
-  ProcessCluster cluster_{3, /*persistent=*/false};
+  ProcessCluster cluster_{3, /*persistent=*/false,
+                          {"--metrics_listen=127.0.0.1:0"}};
   int leader_ = -1;
 };
 
@@ -150,6 +175,9 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
       ASSERT_TRUE(s.ok()) << s.error_message();
       EXPECT_EQ(out.members_size(), cluster_.size());
       EXPECT_EQ(out.leader_client_address(), leader_address);
+      EXPECT_EQ(RpcTotal(cluster_.process(f)->metrics_port(),
+                         "Cluster.Status", "OK"),
+                1);
     }
     {
       grpc::ClientContext c;
