@@ -20,6 +20,7 @@
 //     is applied on any node.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -151,18 +152,18 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
       EXPECT_EQ(out.results_size(), 0);
     }
     {
-      // Pipeline is not served by a replication node (its reads would not
-      // be confirmed): refused at once, on the leader too.
-      for (int n : {f, leader_}) {
-        grpc::ClientContext c;
-        auto node_stub = v1::KV::NewStub(grpc::CreateChannel(
-            cluster_.address(n), grpc::InsecureChannelCredentials()));
-        auto stream = node_stub->Pipeline(&c);
-        v1::PipelineResponse out;
-        EXPECT_FALSE(stream->Read(&out));
-        EXPECT_EQ(stream->Finish().error_code(),
-                  grpc::StatusCode::FAILED_PRECONDITION);
-      }
+      // A Pipeline stream is refused whole, before anything is read: its
+      // put is applied nowhere.
+      grpc::ClientContext c;
+      auto stream = stub->Pipeline(&c);
+      v1::PipelineRequest r;
+      v1::AutocommitOp* op = r.add_ops();
+      op->set_id(1);
+      op->mutable_put()->set_key("refused/pipeline");
+      stream->Write(r);
+      v1::PipelineResponse out;
+      EXPECT_FALSE(stream->Read(&out)) << "a follower answered an op";
+      expect_redirect(stream->Finish(), c);
     }
     {
       // mvkv.v1.Cluster is registered: any node names every member and
@@ -210,6 +211,7 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
   }
   EXPECT_TRUE(absl::IsNotFound(client->Get("refused/put").status()));
   EXPECT_TRUE(absl::IsNotFound(client->Get("refused/cas").status()));
+  EXPECT_TRUE(absl::IsNotFound(client->Get("refused/pipeline").status()));
 
   // Stale reads converge on every node; then full scans agree.
   auto last = client->Get("followed/txn");
@@ -244,12 +246,108 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
   }
 }
 
+// Property: a Pipeline on the leader answers each operation once, under its
+// id, with that operation's result; its acked puts are replicated (every
+// replica's stale read reaches them at their acked timestamps); a get or
+// delete started after a put's result sees that put (linearizable reads),
+// STALE gets are served too.
+TEST_F(ClusterE2eTest, PipelineOnTheLeaderReplicatesAndReadsItsWrites) {
+  constexpr int kOps = 300;
+  auto node = cluster_.NodeClient(leader_);
+  auto pipeline = node->OpenPipeline();
+  std::vector<absl::StatusOr<uint64_t>> put_ts(kOps, absl::UnknownError(""));
+  for (int i = 0; i < kOps; ++i) {
+    pipeline->Start(client::Op::Put(absl::StrCat("p/", i), absl::StrCat(i)),
+                    [&put_ts, i](client::OpOutcome o) {
+                      put_ts[i] = o.status.ok()
+                                      ? absl::StatusOr<uint64_t>(
+                                            o.result.commit_ts)
+                                      : o.status;
+                    });
+  }
+  pipeline->Wait();
+  for (int i = 0; i < kOps; ++i) {
+    ASSERT_TRUE(put_ts[i].ok()) << i << ": " << put_ts[i].status();
+  }
+  std::vector<client::OpOutcome> got(kOps);
+  for (int i = 0; i < kOps; ++i) {
+    // Deletes of the first tenth, gets of the rest, interleaved.
+    const std::string key = absl::StrCat("p/", i);
+    pipeline->Start(i < kOps / 10 ? client::Op::Delete(key)
+                                  : client::Op::Get(key),
+                    [&got, i](client::OpOutcome o) { got[i] = std::move(o); });
+  }
+  pipeline->Wait();
+  for (int i = 0; i < kOps; ++i) {
+    ASSERT_TRUE(got[i].status.ok()) << i << ": " << got[i].status;
+    if (i < kOps / 10) {
+      EXPECT_TRUE(got[i].result.existed) << i;
+      EXPECT_GT(got[i].result.commit_ts, *put_ts[kOps - 1]) << i;
+    } else {
+      EXPECT_EQ(got[i].result.kv.value, absl::StrCat(i)) << i;
+      EXPECT_EQ(got[i].result.kv.commit_ts, *put_ts[i]) << i;
+    }
+  }
+  EXPECT_TRUE(pipeline->status().ok()) << pipeline->status();
+  pipeline.reset();
+
+  // A STALE get through the wire (the client library's are linearizable).
+  {
+    grpc::ClientContext c;
+    auto stub = v1::KV::NewStub(grpc::CreateChannel(
+        cluster_.address(leader_), grpc::InsecureChannelCredentials()));
+    auto stream = stub->Pipeline(&c);
+    v1::PipelineRequest r;
+    v1::AutocommitOp* op = r.add_ops();
+    op->set_id(7);
+    op->mutable_get()->set_key(absl::StrCat("p/", kOps - 1));
+    op->mutable_get()->set_consistency(v1::STALE);
+    ASSERT_TRUE(stream->Write(r));
+    v1::PipelineResponse out;
+    ASSERT_TRUE(stream->Read(&out));
+    ASSERT_EQ(out.results_size(), 1);
+    EXPECT_EQ(out.results(0).id(), 7u);
+    EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+    EXPECT_EQ(out.results(0).get().kv().commit_ts(), *put_ts[kOps - 1]);
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+
+  // Replicated: every node reaches the last put at its timestamp, and the
+  // deletes.
+  for (int n = 0; n < cluster_.size(); ++n) {
+    auto replica = cluster_.NodeClient(n);
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    // Bound: the deadline.
+    while (true) {
+      auto last = replica->Get(absl::StrCat("p/", kOps - 1),
+                               client::Consistency::kStale);
+      auto first =
+          replica->Get("p/0", client::Consistency::kStale);
+      if (last.ok() && last->commit_ts == *put_ts[kOps - 1] &&
+          absl::IsNotFound(first.status())) {
+        break;
+      }
+      ASSERT_LT(absl::Now(), deadline) << "node " << n + 1 << " lags";
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+}
+
 TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
   auto on_leader = cluster_.NodeClient(leader_);
   auto txn = on_leader->Begin();
   ASSERT_TRUE(txn.ok()) << txn.status();
   ASSERT_TRUE((*txn)->Put("lost/a", "1").ok());
   ASSERT_TRUE((*txn)->Put("lost/b", "1").ok());
+  // A Pipeline stream open on the leader, too.
+  auto pipeline = on_leader->OpenPipeline();
+  std::atomic<int> opened{-1};
+  pipeline->Start(client::Op::Put("before", "1"), [&](client::OpOutcome o) {
+    opened = static_cast<int>(o.status.code());
+  });
+  pipeline->Wait();
+  ASSERT_EQ(opened.load(), 0);
 
   ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGSTOP), 0);
   const int next = cluster_.WaitForLeader(absl::Seconds(30), leader_);
@@ -266,6 +364,22 @@ TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
   auto client = cluster_.NodeClient(next);
   ASSERT_TRUE(client->Put("after", "1").ok());
   ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGCONT), 0);
+  // At once, on the deposed leader's stream: its get never answers with
+  // the old state (NOT_FOUND); its refusal names the new leader.
+  {
+    client::OpOutcome read;
+    pipeline->Start(client::Op::Get("after"),
+                    [&](client::OpOutcome o) { read = std::move(o); });
+    pipeline->Wait();
+    if (read.status.ok()) {
+      EXPECT_EQ(read.result.kv.value, "1");
+    } else {
+      EXPECT_TRUE(absl::IsUnavailable(read.status)) << read.status;
+      EXPECT_NE(read.status.message().find("not the leader"),
+                std::string::npos)
+          << read.status;
+    }
+  }
   // Bound: the deadline. The old leader learns of the new term.
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (on_leader->Get("after").ok() ||
