@@ -506,13 +506,15 @@ class Client final {
   absl::Status Health();
 
   // mvkv.v1.Cluster: the group of a replicated server (UNIMPLEMENTED from a
-  // server without replication). Status is the connected server's view.
+  // server without replication). Status is the view of the first server
+  // of options.server that can be reached.
   absl::StatusOr<ClusterStatus> GetClusterStatus();
-  // Membership and leadership changes run on the leader: when the connected
-  // server refuses one as a follower naming the leader (UNAVAILABLE with
-  // `mvkv-leader` metadata), it is sent there, following at most
-  // kMaxLeaderHops such redirects. Codes: proto/cluster.proto.
-  static constexpr int kMaxLeaderHops = 3;
+  // Membership and leadership changes run on the leader: when a server
+  // refuses one as a follower naming the leader (UNAVAILABLE with
+  // `mvkv-leader` metadata), it is sent there; a server that cannot be
+  // reached is skipped (client/router.h's rules, at most max_attempts
+  // attempts within the timeout). A change that reached a server and failed
+  // otherwise is not sent again. Codes: proto/cluster.proto.
   absl::Status AddMember(uint64_t id, const std::string& raft_address,
                          const std::string& client_address);
   absl::Status RemoveMember(uint64_t id);

@@ -1,9 +1,13 @@
 // The client library's mvkv.v1.Cluster calls (client/client.h), with their
 // redirect to the leader.
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/client_internal.h"
+#include "client/router.h"
 #include "client/wire.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/cluster.grpc.pb.h"
@@ -11,9 +15,6 @@
 namespace mvkv::client {
 
 namespace {
-
-// The trailing metadata a follower names the leader's client address in.
-constexpr char kLeaderKey[] = "mvkv-leader";
 
 ClusterMember FromProto(const v1::ClusterMember& m) {
   return ClusterMember{.id = m.id(),
@@ -58,12 +59,6 @@ ClusterStatus FromProto(const v1::ClusterStatusResponse& r) {
   return s;
 }
 
-std::string LeaderOf(const grpc::ClientContext& context) {
-  const auto& md = context.GetServerTrailingMetadata();
-  auto it = md.find(kLeaderKey);
-  return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
-}
-
 // A server without replication does not serve mvkv.v1.Cluster: say so.
 absl::Status Explain(const grpc::Status& status, const std::string& server) {
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
@@ -76,8 +71,11 @@ absl::Status Explain(const grpc::Status& status, const std::string& server) {
 
 }  // namespace
 
-// A unary mvkv.v1.Cluster call; `follow`: on a redirect to the leader, call
-// there (at most Client::kMaxLeaderHops times).
+// A unary mvkv.v1.Cluster call through the client's router (the rules of
+// client/router.h): a server that cannot be reached is skipped for the
+// next one; with `follow`, a refusal naming the leader is sent there (a
+// refusal did nothing). A change that reached a server and failed
+// otherwise is not sent again. Bounded by max_attempts and the timeout.
 struct ClusterRpc {
   template <class Request, class Response>
   static absl::StatusOr<Response> Call(
@@ -85,26 +83,29 @@ struct ClusterRpc {
       grpc::Status (v1::Cluster::Stub::*method)(grpc::ClientContext*,
                                                 const Request&, Response*),
       const Request& request, bool follow) {
-    Client* target = &client;
-    std::unique_ptr<Client> redirected;
-    for (int hop = 0;; ++hop) {
+    const absl::Time deadline = absl::Now() + client.options_.timeout;
+    for (int attempt = 1;; ++attempt) {
+      Endpoint* endpoint = client.stubs_->router->Current();
       grpc::ClientContext context;
-      target->PrepareContext(&context, target->options_.timeout);
-      auto stub = v1::Cluster::NewStub(target->channel());
+      client.PrepareContext(&context, deadline - absl::Now());
+      const bool sent = Router::Reachable(endpoint, deadline);
       Response response;
-      const grpc::Status s = (stub.get()->*method)(&context, request, &response);
-      if (s.ok()) return response;
-      const std::string leader = LeaderOf(context);
-      if (!follow || s.error_code() != grpc::StatusCode::UNAVAILABLE ||
-          leader.empty() || hop == Client::kMaxLeaderHops) {
-        return Explain(s, target->options_.server);
+      grpc::Status s(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("cannot connect to ", endpoint->address));
+      if (sent) {
+        auto stub = v1::Cluster::NewStub(endpoint->channel);
+        s = (stub.get()->*method)(&context, request, &response);
+        if (s.ok()) return response;
       }
-      ClientOptions options = client.options_;
-      options.server = leader;
-      auto next = Client::Connect(options);
-      if (!next.ok()) return Explain(s, target->options_.server);
-      redirected = *std::move(next);
-      target = redirected.get();
+      const std::optional<std::string> leader =
+          sent && follow ? LeaderOf(context) : std::nullopt;
+      if ((sent && !follow) ||
+          !client.stubs_->router->After(endpoint, wire::FromGrpc(s), leader,
+                                        sent, /*idempotent=*/false, attempt,
+                                        client.options_.max_attempts,
+                                        deadline)) {
+        return Explain(s, endpoint->address);
+      }
     }
   }
 };

@@ -41,8 +41,9 @@ With --json every command prints one JSON value on one line; keys and values
 are bytes, one JSON character per byte (bytes >= 0x80 as \u0080..\u00ff).
 
 Cluster (a replicated mvkv_server, mvkv.v1.Cluster): `cluster status` is the
-view of the server asked (--server), from any node; add, remove and transfer
-run on the leader: a follower's refusal naming the leader is followed there.
+view of the server asked (the first of --server that answers), from any node;
+add, remove and transfer run on the leader: a follower's refusal naming the
+leader is followed there, and a server that cannot be reached is skipped.
 `cluster add` needs a node started to join (empty bootstrap) and returns once
 it caught up and votes (a big snapshot may need more than --timeout: on
 DEADLINE_EXCEEDED the change goes on; see `cluster status`); the last voter

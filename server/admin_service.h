@@ -17,20 +17,18 @@
 #ifndef MVKV_SERVER_ADMIN_SERVICE_H_
 #define MVKV_SERVER_ADMIN_SERVICE_H_
 
-#include <functional>
 #include <memory>
 #include <mutex>
 
 #include "grpcpp/grpcpp.h"
 #include "mvcc/parked_readers.h"
 #include "proto/admin.grpc.pb.h"
+#include "server/auth_check.h"
 
 namespace mvkv::server {
 
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  // OK or UNAUTHENTICATED for a call (KvService::CheckAuth).
-  using AuthCheck = std::function<grpc::Status(grpc::CallbackServerContext*)>;
   static constexpr int kMaxStalledThreads = 64;
 
   AdminService(bool allow_fault_injection, AuthCheck check_auth);

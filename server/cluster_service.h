@@ -31,6 +31,7 @@
 #include "proto/cluster.grpc.pb.h"
 #include "replication/info.h"
 #include "replication/node.h"
+#include "server/auth_check.h"
 
 namespace mvkv::server {
 
@@ -44,8 +45,6 @@ v1::ClusterStatusResponse ClusterStatusProto(
 
 class ClusterService final : public v1::Cluster::CallbackService {
  public:
-  // OK or UNAUTHENTICATED for a call (KvService::CheckAuth).
-  using AuthCheck = std::function<grpc::Status(grpc::CallbackServerContext*)>;
   // Records one finished call: method name, gRPC code, latency
   // (Metrics::Record). May be empty.
   using Recorder = std::function<void(const char*, int, absl::Duration)>;

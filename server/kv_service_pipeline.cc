@@ -30,6 +30,18 @@
 //      comes after every callback that may touch it. After its unlock an
 //      event touches the reactor only through an action that one of those
 //      keeps alive.
+//   5. On a replication node (KvService::clustered()) the stream starts
+//      reading only once the node confirmed its leadership
+//      (KvService::AfterLeadership; a refusal finishes it with mvkv-leader),
+//      and a group holding a linearizable read or a delete runs only after
+//      another confirmation: the reader role waits for it (processing_ stays
+//      set, so invariants 1 and 4 hold across the wait) and goes on from its
+//      callback, so the stream's writes still reach the engine in arrival
+//      order. Writes need no confirmation: the engine refuses them on a
+//      follower and replicates them on the leader. Once a confirmation
+//      failed, the rest of the message is answered with that refusal and
+//      nothing of it runs (its callback may run on the node's loop thread,
+//      which must not wait for the engine).
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -82,20 +94,13 @@ class PipelineReactor final
       Finish(call_.Finish(call_.admission()));
       return;
     }
-    if (service->clustered()) {
-      // Its reads are not confirmed per batch as unary reads are (see
-      // Batch), so a replication node does not offer it yet.
-      finished_ = true;
-      Finish(call_.Finish(grpc::Status(
-          grpc::StatusCode::FAILED_PRECONDITION,
-          "Pipeline is not served by a replication node (--node_id) yet: "
-          "use Batch, whose reads are linearizable on the leader")));
-      return;
-    }
     gauges_.streams.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
-    read_outstanding_ = true;
-    StartRead(&request_);
+    if (service->clustered()) {  // invariant 5
+      service->AfterLeadership([this](absl::Status s) { Begin(s); });
+    } else {
+      Begin(absl::OkStatus());
+    }
   }
 
   void OnReadDone(bool ok) override {
@@ -167,6 +172,39 @@ class PipelineReactor final
 
   KvHandler& handler() { return *call_.service().handler(); }
 
+  // Starts reading the stream, or (`leadership` not OK: a replication node
+  // that does not lead) finishes it with that status before any read.
+  void Begin(const absl::Status& leadership) {
+    {
+      absl::MutexLock l(&mu_);
+      if (leadership.ok()) {
+        read_outstanding_ = true;
+      } else {
+        finished_ = true;
+      }
+    }
+    if (leadership.ok()) {
+      StartRead(&request_);
+    } else {
+      Finish(call_.Finish(leadership));
+    }
+  }
+
+  // Whether a group must wait for a leadership confirmation (invariant 5):
+  // it reads linearizably, or deletes (a delete of a missing key commits
+  // nothing, so only a confirmed leader may answer NOT_FOUND, as for the
+  // unary Delete).
+  bool NeedsLeadership(const std::vector<Taken>& taken) {
+    if (!call_.service().clustered()) return false;
+    for (const Taken& t : taken) {
+      if (t.kind == Taken::kRead && t.op->get().consistency() != v1::STALE) {
+        return true;
+      }
+      if (t.kind == Taken::kAsync && t.op->has_delete_()) return true;
+    }
+    return false;
+  }
+
   void Adjust(int64_t ops, int64_t bytes) {  // REQUIRES: mu_ held
     ops_ += ops;
     bytes_ += bytes;
@@ -187,6 +225,7 @@ class PipelineReactor final
   void Process(int next) {
     if (next == 0) {
       refusal_ = handler().ValidateBatchSize(request_.ops_size());
+      leadership_ = absl::OkStatus();
     }
     std::vector<Taken> taken;
     while (true) {
@@ -210,7 +249,18 @@ class PipelineReactor final
         }
       }
       if (taken.empty()) return Run(a);
-      RunTaken(taken);
+      if (leadership_.ok() && NeedsLeadership(taken)) {
+        // The reader role goes on from the callback (invariant 5).
+        auto group = std::make_shared<std::vector<Taken>>(std::move(taken));
+        call_.service().AfterLeadership(
+            [this, group, next](absl::Status leadership) {
+              leadership_ = std::move(leadership);
+              RunTaken(*group, leadership_);
+              Process(next);
+            });
+        return;
+      }
+      RunTaken(taken, leadership_);
     }
   }
 
@@ -238,7 +288,10 @@ class PipelineReactor final
 
   // Runs a group: reads and refusals inline (their results queued at the
   // end), the rest handed to the handler (results queued by OnResult).
-  void RunTaken(const std::vector<Taken>& taken) {
+  // `leadership` not OK (the group's confirmation failed): every operation
+  // is answered with it and none runs.
+  void RunTaken(const std::vector<Taken>& taken,
+                const absl::Status& leadership) {
     std::vector<std::unique_ptr<v1::AutocommitResult>> results(taken.size());
     std::vector<const v1::AutocommitOp*> gets;
     std::vector<v1::AutocommitResult*> get_results;
@@ -247,12 +300,19 @@ class PipelineReactor final
       if (t.kind == Taken::kAsync) {
         auto* slot = new v1::AutocommitResult;
         const int64_t bytes = RequestBytes(*t.op);
+        if (!leadership.ok()) {
+          Answer(*t.op, leadership, slot);
+          OnResult(slot, bytes);
+          continue;
+        }
         handler().RunAsync(*t.op, slot,
                            [this, slot, bytes] { OnResult(slot, bytes); });
         continue;
       }
       results[i] = std::make_unique<v1::AutocommitResult>();
-      if (t.kind == Taken::kRead) {
+      if (t.kind == Taken::kRead && !leadership.ok()) {
+        Answer(*t.op, leadership, results[i].get());
+      } else if (t.kind == Taken::kRead) {
         gets.push_back(t.op);
         get_results.push_back(results[i].get());
       } else {
@@ -272,6 +332,13 @@ class PipelineReactor final
       StartWriteLocked(&a);
     }
     Run(a);
+  }
+
+  static void Answer(const v1::AutocommitOp& op, const absl::Status& status,
+                     v1::AutocommitResult* result) {
+    result->set_id(op.id());
+    result->set_code(static_cast<int>(status.code()));
+    result->set_message(std::string(status.message()));
   }
 
   void Refuse(const v1::AutocommitOp& op, v1::AutocommitResult* result) {
@@ -449,6 +516,7 @@ class PipelineReactor final
 
   v1::PipelineRequest request_;  // the reader role's (invariant 1)
   absl::Status refusal_;         // of request_ as a whole (reader role)
+  absl::Status leadership_;      // request_'s failed confirmation (invariant 5)
   int resume_at_ = 0;            // the reader role's, while paused_
   v1::PipelineResponse out_;     // the writer's (invariant 2)
   std::unique_ptr<grpc::Alarm> alarm_;  // set and cancelled as actions

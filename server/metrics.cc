@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -181,6 +184,19 @@ void StopExposer(std::unique_ptr<prometheus::Exposer> exposer,
 
 constexpr int kCodes = 17;  // OK .. UNAUTHENTICATED
 
+namespace {
+const char* SlotName(int slot) {
+  return slot < kCodes ? kCodeNames[slot] : "UNKNOWN";
+}
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  using Buckets = prometheus::Histogram::BucketBoundaries;
+  static const Buckets* const kBuckets =
+      new Buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return *kBuckets;
+}
+}  // namespace
+
 struct Metrics::Impl {
   std::string connect_host;  // where StopExposer knocks
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -199,6 +215,12 @@ struct Metrics::Impl {
   // label "UNKNOWN" (see CodeSlot). mu also guards `added`.
   std::mutex mu;
   std::atomic<prometheus::Counter*> counters[kMethodCount][kCodes + 1] = {};
+  // RecordByName's, made on a name's first call. Guarded by mu.
+  struct Named {
+    prometheus::Histogram* histogram = nullptr;
+    prometheus::Counter* counters[kCodes + 1] = {};
+  };
+  std::map<std::string, Named, std::less<>> named;
 
   prometheus::Counter* Counter(Method method, int slot) {
     std::atomic<prometheus::Counter*>& c =
@@ -210,7 +232,7 @@ struct Metrics::Impl {
     prometheus::Counter* made = c.load(std::memory_order_relaxed);
     if (made == nullptr) {
       made = &calls->Add({{"method", MethodName(method)},
-                          {"code", slot < kCodes ? kCodeNames[slot] : "UNKNOWN"}});
+                          {"code", SlotName(slot)}});
       c.store(made, std::memory_order_release);
     }
     return made;
@@ -241,10 +263,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
                        .Register(*impl->registry);
   for (int m = 0; m < kMethodCount; ++m) {
     impl->histograms[m] = &impl->latency->Add(
-        {{"method", MethodName(static_cast<Method>(m))}},
-        prometheus::Histogram::BucketBoundaries{
-            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-            0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+        {{"method", MethodName(static_cast<Method>(m))}}, LatencyBuckets());
     impl->Counter(static_cast<Method>(m), 0);  // OK, the common case
   }
   impl->stats = std::make_shared<StatsCollectable>(handler);
@@ -277,6 +296,22 @@ void Metrics::Record(Method method, int code, absl::Duration latency) {
   impl_->Counter(method, CodeSlot(code))->Increment();
   impl_->histograms[static_cast<int>(method)]->Observe(
       absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::RecordByName(const std::string& method, int code,
+                           absl::Duration latency) {
+  const int slot = CodeSlot(code);
+  std::lock_guard l(impl_->mu);
+  Impl::Named& n = impl_->named[method];
+  if (n.histogram == nullptr) {
+    n.histogram = &impl_->latency->Add({{"method", method}}, LatencyBuckets());
+  }
+  if (n.counters[slot] == nullptr) {
+    n.counters[slot] =
+        &impl_->calls->Add({{"method", method}, {"code", SlotName(slot)}});
+  }
+  n.counters[slot]->Increment();
+  n.histogram->Observe(absl::ToDoubleSeconds(latency));
 }
 
 }  // namespace mvkv::server

@@ -2,6 +2,8 @@
 // Exposer) at http://<--metrics_listen>/metrics:
 //   mvkv_rpc_total{method,code}            calls finished, by gRPC code
 //   mvkv_rpc_duration_seconds{method}      latency histogram
+//                                          (method: a KV method, "Get", or
+//                                          a Cluster one, "Cluster.Status")
 //   mvkv_<engine stat>                     gauges/counters read from
 //                                          KvHandler::Stats() at scrape time
 //                                          (live_keys, versions, commits,
@@ -11,7 +13,8 @@
 // StopExposer in metrics.cc: civetweb alone took up to 2 s).
 // Record() costs no lock and no lookup: each Method's histogram and OK
 // counter are made at Start, a (method, code) counter the first time that
-// code is seen, into a fixed table.
+// code is seen, into a fixed table. RecordByName (the Cluster service's
+// calls: administration, rare) takes a mutex and a map lookup.
 // Thread safety: Record() and AddCollectable() are thread-safe
 // (prometheus-cpp metrics are atomic).
 #ifndef MVKV_SERVER_METRICS_H_
@@ -41,6 +44,10 @@ class Metrics final {
 
   // Counts one finished call of `method` with gRPC code `code`.
   void Record(Method method, int code, absl::Duration latency);
+  // The same for a method outside Method's rows, labelled `method` (e.g.
+  // "Cluster.Status"; ClusterService::Recorder).
+  void RecordByName(const std::string& method, int code,
+                    absl::Duration latency);
 
   // Serves `collectable`'s families too, read at every scrape (e.g. a
   // replication node's, server/cluster_metrics.h).

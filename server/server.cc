@@ -186,9 +186,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 
   if (replication::Node* node = server->db_->node.get()) {
     // mvkv.v1.Cluster (status, membership) and the mvkv_raft_* metrics.
-    // Its calls are not in the per-method RPC metrics (those are the KV
-    // service's Method rows); they are logged and counted in flight.
-    server->cluster_ = std::make_unique<ClusterService>(node, check_auth);
+    // Its calls are in the mvkv_rpc_* families as "Cluster.<Method>".
+    ClusterService::Recorder record;
+    if (Metrics* metrics = server->metrics_.get()) {
+      record = [metrics](const char* method, int code, absl::Duration took) {
+        metrics->RecordByName(method, code, took);
+      };
+    }
+    server->cluster_ =
+        std::make_unique<ClusterService>(node, check_auth, std::move(record));
     if (server->metrics_ != nullptr) {
       server->metrics_->AddCollectable(
           ClusterCollectable([node] { return node->Info(); }));

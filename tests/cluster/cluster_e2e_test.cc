@@ -12,17 +12,23 @@
 //     a read timestamp at or past the commit they see;
 //   * after the load, full stale scans of all replicas are identical
 //     (keys, values and commit timestamps);
+//   * a follower's Cluster.Status call is counted in its per-method RPC
+//     metrics (mvkv_rpc_total{method="Cluster.Status",code="OK"} is 1);
 //   * an interactive transaction open on a leader that loses its
 //     leadership (SIGSTOP until another node leads, then SIGCONT) fails at
 //     its commit with UNAVAILABLE "not the leader", and none of its writes
 //     is applied on any node.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -36,6 +42,25 @@ namespace {
 constexpr int kKeys = 200;
 
 std::string Key(int i) { return absl::StrCat("k/", 1000 + i); }
+
+// The value of the mvkv_rpc_total sample for (method, code) in a scrape of
+// `metrics_port`; -1 if absent.
+double RpcTotal(int metrics_port, const std::string& method,
+                const std::string& code) {
+  const std::string body = HttpGet(metrics_port, "/metrics");
+  const std::string m = absl::StrCat("method=\"", method, "\"");
+  const std::string c = absl::StrCat("code=\"", code, "\"");
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (!absl::StartsWith(line, "mvkv_rpc_total{") ||
+        !absl::StrContains(line, m) || !absl::StrContains(line, c)) {
+      continue;
+    }
+    double value = -1;
+    return absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value) ? value
+                                                                      : -1;
+  }
+  return -1;
+}
 
 // The mvkv-leader trailer of a finished call ("<absent>" if none).
 std::string LeaderTrailer(const grpc::ClientContext& context) {
@@ -53,7 +78,8 @@ class ClusterE2eTest : public ::testing::Test {
     ASSERT_GE(leader_, 0) << "no leader elected";
   }
 
-  ProcessCluster cluster_{3, /*persistent=*/false};
+  ProcessCluster cluster_{3, /*persistent=*/false,
+                          {"--metrics_listen=127.0.0.1:0"}};
   int leader_ = -1;
 };
 
@@ -126,18 +152,18 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
       EXPECT_EQ(out.results_size(), 0);
     }
     {
-      // Pipeline is not served by a replication node (its reads would not
-      // be confirmed): refused at once, on the leader too.
-      for (int n : {f, leader_}) {
-        grpc::ClientContext c;
-        auto node_stub = v1::KV::NewStub(grpc::CreateChannel(
-            cluster_.address(n), grpc::InsecureChannelCredentials()));
-        auto stream = node_stub->Pipeline(&c);
-        v1::PipelineResponse out;
-        EXPECT_FALSE(stream->Read(&out));
-        EXPECT_EQ(stream->Finish().error_code(),
-                  grpc::StatusCode::FAILED_PRECONDITION);
-      }
+      // A Pipeline stream is refused whole, before anything is read: its
+      // put is applied nowhere.
+      grpc::ClientContext c;
+      auto stream = stub->Pipeline(&c);
+      v1::PipelineRequest r;
+      v1::AutocommitOp* op = r.add_ops();
+      op->set_id(1);
+      op->mutable_put()->set_key("refused/pipeline");
+      stream->Write(r);
+      v1::PipelineResponse out;
+      EXPECT_FALSE(stream->Read(&out)) << "a follower answered an op";
+      expect_redirect(stream->Finish(), c);
     }
     {
       // mvkv.v1.Cluster is registered: any node names every member and
@@ -150,6 +176,9 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
       ASSERT_TRUE(s.ok()) << s.error_message();
       EXPECT_EQ(out.members_size(), cluster_.size());
       EXPECT_EQ(out.leader_client_address(), leader_address);
+      EXPECT_EQ(RpcTotal(cluster_.process(f)->metrics_port(),
+                         "Cluster.Status", "OK"),
+                1);
     }
     {
       grpc::ClientContext c;
@@ -182,6 +211,7 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
   }
   EXPECT_TRUE(absl::IsNotFound(client->Get("refused/put").status()));
   EXPECT_TRUE(absl::IsNotFound(client->Get("refused/cas").status()));
+  EXPECT_TRUE(absl::IsNotFound(client->Get("refused/pipeline").status()));
 
   // Stale reads converge on every node; then full scans agree.
   auto last = client->Get("followed/txn");
@@ -216,12 +246,108 @@ TEST_F(ClusterE2eTest, FollowersRedirectAndReplicasConverge) {
   }
 }
 
+// Property: a Pipeline on the leader answers each operation once, under its
+// id, with that operation's result; its acked puts are replicated (every
+// replica's stale read reaches them at their acked timestamps); a get or
+// delete started after a put's result sees that put (linearizable reads),
+// STALE gets are served too.
+TEST_F(ClusterE2eTest, PipelineOnTheLeaderReplicatesAndReadsItsWrites) {
+  constexpr int kOps = 300;
+  auto node = cluster_.NodeClient(leader_);
+  auto pipeline = node->OpenPipeline();
+  std::vector<absl::StatusOr<uint64_t>> put_ts(kOps, absl::UnknownError(""));
+  for (int i = 0; i < kOps; ++i) {
+    pipeline->Start(client::Op::Put(absl::StrCat("p/", i), absl::StrCat(i)),
+                    [&put_ts, i](client::OpOutcome o) {
+                      put_ts[i] = o.status.ok()
+                                      ? absl::StatusOr<uint64_t>(
+                                            o.result.commit_ts)
+                                      : o.status;
+                    });
+  }
+  pipeline->Wait();
+  for (int i = 0; i < kOps; ++i) {
+    ASSERT_TRUE(put_ts[i].ok()) << i << ": " << put_ts[i].status();
+  }
+  std::vector<client::OpOutcome> got(kOps);
+  for (int i = 0; i < kOps; ++i) {
+    // Deletes of the first tenth, gets of the rest, interleaved.
+    const std::string key = absl::StrCat("p/", i);
+    pipeline->Start(i < kOps / 10 ? client::Op::Delete(key)
+                                  : client::Op::Get(key),
+                    [&got, i](client::OpOutcome o) { got[i] = std::move(o); });
+  }
+  pipeline->Wait();
+  for (int i = 0; i < kOps; ++i) {
+    ASSERT_TRUE(got[i].status.ok()) << i << ": " << got[i].status;
+    if (i < kOps / 10) {
+      EXPECT_TRUE(got[i].result.existed) << i;
+      EXPECT_GT(got[i].result.commit_ts, *put_ts[kOps - 1]) << i;
+    } else {
+      EXPECT_EQ(got[i].result.kv.value, absl::StrCat(i)) << i;
+      EXPECT_EQ(got[i].result.kv.commit_ts, *put_ts[i]) << i;
+    }
+  }
+  EXPECT_TRUE(pipeline->status().ok()) << pipeline->status();
+  pipeline.reset();
+
+  // A STALE get through the wire (the client library's are linearizable).
+  {
+    grpc::ClientContext c;
+    auto stub = v1::KV::NewStub(grpc::CreateChannel(
+        cluster_.address(leader_), grpc::InsecureChannelCredentials()));
+    auto stream = stub->Pipeline(&c);
+    v1::PipelineRequest r;
+    v1::AutocommitOp* op = r.add_ops();
+    op->set_id(7);
+    op->mutable_get()->set_key(absl::StrCat("p/", kOps - 1));
+    op->mutable_get()->set_consistency(v1::STALE);
+    ASSERT_TRUE(stream->Write(r));
+    v1::PipelineResponse out;
+    ASSERT_TRUE(stream->Read(&out));
+    ASSERT_EQ(out.results_size(), 1);
+    EXPECT_EQ(out.results(0).id(), 7u);
+    EXPECT_EQ(out.results(0).code(), 0) << out.results(0).message();
+    EXPECT_EQ(out.results(0).get().kv().commit_ts(), *put_ts[kOps - 1]);
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+
+  // Replicated: every node reaches the last put at its timestamp, and the
+  // deletes.
+  for (int n = 0; n < cluster_.size(); ++n) {
+    auto replica = cluster_.NodeClient(n);
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    // Bound: the deadline.
+    while (true) {
+      auto last = replica->Get(absl::StrCat("p/", kOps - 1),
+                               client::Consistency::kStale);
+      auto first =
+          replica->Get("p/0", client::Consistency::kStale);
+      if (last.ok() && last->commit_ts == *put_ts[kOps - 1] &&
+          absl::IsNotFound(first.status())) {
+        break;
+      }
+      ASSERT_LT(absl::Now(), deadline) << "node " << n + 1 << " lags";
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+}
+
 TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
   auto on_leader = cluster_.NodeClient(leader_);
   auto txn = on_leader->Begin();
   ASSERT_TRUE(txn.ok()) << txn.status();
   ASSERT_TRUE((*txn)->Put("lost/a", "1").ok());
   ASSERT_TRUE((*txn)->Put("lost/b", "1").ok());
+  // A Pipeline stream open on the leader, too.
+  auto pipeline = on_leader->OpenPipeline();
+  std::atomic<int> opened{-1};
+  pipeline->Start(client::Op::Put("before", "1"), [&](client::OpOutcome o) {
+    opened = static_cast<int>(o.status.code());
+  });
+  pipeline->Wait();
+  ASSERT_EQ(opened.load(), 0);
 
   ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGSTOP), 0);
   const int next = cluster_.WaitForLeader(absl::Seconds(30), leader_);
@@ -238,6 +364,22 @@ TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
   auto client = cluster_.NodeClient(next);
   ASSERT_TRUE(client->Put("after", "1").ok());
   ASSERT_EQ(kill(cluster_.process(leader_)->pid(), SIGCONT), 0);
+  // At once, on the deposed leader's stream: its get never answers with
+  // the old state (NOT_FOUND); its refusal names the new leader.
+  {
+    client::OpOutcome read;
+    pipeline->Start(client::Op::Get("after"),
+                    [&](client::OpOutcome o) { read = std::move(o); });
+    pipeline->Wait();
+    if (read.status.ok()) {
+      EXPECT_EQ(read.result.kv.value, "1");
+    } else {
+      EXPECT_TRUE(absl::IsUnavailable(read.status)) << read.status;
+      EXPECT_NE(read.status.message().find("not the leader"),
+                std::string::npos)
+          << read.status;
+    }
+  }
   // Bound: the deadline. The old leader learns of the new term.
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (on_leader->Get("after").ok() ||

@@ -22,11 +22,20 @@ ProcessCluster::ProcessCluster(int nodes, bool persistent,
   }
 }
 
+int ProcessCluster::AddJoiningNode() {
+  Node& node = nodes_.emplace_back();
+  node.client_port = FreePort();
+  node.raft_port = FreePort();
+  node.join = true;
+  return size() - 1;
+}
+
 std::vector<std::string> ProcessCluster::Flags(int i) const {
   std::vector<std::string> flags = {
       absl::StrCat("--node_id=", i + 1),
-      absl::StrCat("--raft_listen=127.0.0.1:", nodes_[i].raft_port),
-      absl::StrCat("--peers=", peers_)};
+      absl::StrCat("--raft_listen=", raft_address(i)),
+      nodes_[i].join ? std::string("--join")
+                     : absl::StrCat("--peers=", peers_)};
   if (!nodes_[i].data_dir.empty()) {
     flags.push_back(absl::StrCat("--data_dir=", nodes_[i].data_dir, "/raft"));
     flags.push_back("--create");
@@ -64,6 +73,10 @@ int ProcessCluster::Stop(int i, int signal) {
 
 std::string ProcessCluster::address(int i) const {
   return absl::StrCat("127.0.0.1:", nodes_[i].client_port);
+}
+
+std::string ProcessCluster::raft_address(int i) const {
+  return absl::StrCat("127.0.0.1:", nodes_[i].raft_port);
 }
 
 std::string ProcessCluster::addresses() const {

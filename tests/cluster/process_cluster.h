@@ -28,6 +28,10 @@ class ProcessCluster final {
                  std::vector<std::string> extra = {});
 
   int size() const { return static_cast<int>(nodes_.size()); }
+  // Allocates node size() + 1's ports, started with --join instead of
+  // --peers (a fresh node waiting to be added: `mvkv cluster add`), in
+  // memory; returns its index. Not in the initial group's --peers.
+  int AddJoiningNode();
   // Starts every node not running (each answers health checks; no leader
   // is awaited).
   absl::Status StartAll();
@@ -38,6 +42,7 @@ class ProcessCluster final {
   ServerProcess* process(int i) { return nodes_[i].process.get(); }
 
   std::string address(int i) const;
+  std::string raft_address(int i) const;
   std::string addresses() const;  // every node's, comma separated
   const std::string& data_dir(int i) const { return nodes_[i].data_dir; }
   // The flags node i is started with.
@@ -57,6 +62,7 @@ class ProcessCluster final {
     int client_port = 0;
     int raft_port = 0;
     std::string data_dir;
+    bool join = false;
     std::unique_ptr<ServerProcess> process;
   };
   std::vector<Node> nodes_;

@@ -1,9 +1,5 @@
 // End to end: every mvkv.v1.KV RPC against a real mvkv_server process, and
 // every bad-input case of proto/kv.proto (right status, nothing changed).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -23,6 +19,7 @@ using client::Client;
 using client::Compare;
 using client::Op;
 using ::testing::HasSubstr;
+using testing::HttpGet;
 using testing::ServerProcess;
 
 class KvE2eTest : public ::testing::Test {
@@ -368,29 +365,6 @@ TEST_F(KvE2eTest, StatsReportsBothMemoryAccounts) {
   EXPECT_GT(s.Number("live_keys"), 0u);
   EXPECT_GT(s.Number("visible_ts"), 0u);
   EXPECT_EQ(s.Number("oldest_snapshot_txn_id"), txn->id());
-}
-
-// GET /metrics over a plain socket: Prometheus text with RPC counters and
-// the engine gauges.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, n);
-  close(fd);
-  return response;
 }
 
 TEST_F(KvE2eTest, MetricsEndpointServesPrometheusText) {

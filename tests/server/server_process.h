@@ -75,6 +75,11 @@ struct ProcessResult {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::string& stdin_text = "");
 
+// The response (status line, headers and body) of GET `path` from
+// 127.0.0.1:`port` over HTTP/1.0 ("" if it cannot connect): a scrape of
+// the server's --metrics_listen endpoint.
+std::string HttpGet(int port, const std::string& path);
+
 // Spawns `argv` with stdout to `out_path`; returns the pid (-1 on error).
 pid_t SpawnProcess(const std::vector<std::string>& argv,
                    const std::string& out_path);
