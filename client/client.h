@@ -42,6 +42,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -381,6 +382,10 @@ struct WatchOptions {
   // Resumes in a row without an event before Next gives up with the last
   // error.
   int max_resumes = 10;
+  // Commits the server may pack into one response when several are ready
+  // (fewer messages for a busy watch; the server caps it at 1024); 1 = one
+  // per response. Next() still returns one commit at a time.
+  uint32_t max_commits_per_response = 1024;
 };
 
 struct WatchChange {
@@ -435,15 +440,21 @@ class Watcher final {
   Watcher(Client* client, WatchTarget target, WatchOptions options);
   // Opens a stream and creates the watch from next_ts_ (or start_ts).
   absl::Status Connect();
-  // The next event on the current stream; an error ends it, *resumable
-  // says whether Next may reconnect.
-  absl::StatusOr<WatchEvent> ReadOne(bool* resumable);
+  // Reads one response of the current stream into pending_ (one or more
+  // events); an error ends the stream, *resumable says whether Next may
+  // reconnect.
+  absl::Status ReadOne(bool* resumable);
+  // Returns pending_'s first event and moves next_ts_ past it.
+  WatchEvent TakePending();
 
   Client* const client_;
   const WatchTarget target_;
   const WatchOptions options_;
   std::mutex mu_;  // guards stream_'s replacement against Cancel
   std::unique_ptr<Stream> stream_;
+  // Received, not yet returned by Next (the rest of a batch); Next returns
+  // them before it reads or resumes, so next_ts_ is the resume point.
+  std::deque<WatchEvent> pending_;
   uint64_t next_ts_ = 0;
   uint64_t restart_ts_ = 0;
   std::atomic<bool> cancelled_{false};  // relaxed: only a flag for Next

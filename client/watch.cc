@@ -1,5 +1,6 @@
 // Client::Watch and Watcher: one watch per stream, resumed from the last
 // commit returned + 1 after a drop or a fall-behind (see client.h).
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,14 @@ constexpr uint64_t kWatchId = 1;  // one watch per stream
 absl::Status Ended(const v1::WatchEnded& ended) {
   return absl::Status(static_cast<absl::StatusCode>(ended.code()),
                       ended.message());
+}
+
+// Appends one response's part of a commit to *event.
+void AddCommit(const v1::WatchCommit& commit, WatchEvent* event) {
+  event->commit_ts = commit.commit_ts();
+  for (const v1::WatchChange& c : commit.changes()) {
+    event->changes.push_back({c.key(), c.value(), c.deleted()});
+  }
 }
 
 }  // namespace
@@ -78,6 +87,7 @@ absl::Status Watcher::Connect() {
   }
   create->set_start_ts(next_ts_);
   create->set_keys_only(options_.keys_only);
+  create->set_max_commits_per_response(options_.max_commits_per_response);
   if (options_.progress_interval != absl::InfiniteDuration()) {
     create->set_progress_interval_ms(static_cast<uint32_t>(
         std::max<int64_t>(1, absl::ToInt64Milliseconds(
@@ -106,7 +116,7 @@ absl::Status Watcher::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<WatchEvent> Watcher::ReadOne(bool* resumable) {
+absl::Status Watcher::ReadOne(bool* resumable) {
   *resumable = false;
   WatchEvent event;
   v1::WatchResponse response;
@@ -129,21 +139,33 @@ absl::StatusOr<WatchEvent> Watcher::ReadOne(bool* resumable) {
     if (response.has_progress()) {
       event.type = WatchEvent::Type::kProgress;
       event.commit_ts = response.progress().ts();
-      // Nothing in range up to it is missing: a resume may start after it.
-      next_ts_ = std::max(next_ts_, event.commit_ts + 1);
-      return event;
+      pending_.push_back(std::move(event));
+      return absl::OkStatus();
+    }
+    if (response.has_commits()) {  // whole commits, in order
+      for (const v1::WatchCommit& commit : response.commits().commits()) {
+        AddCommit(commit, &event);
+        pending_.push_back(std::move(event));
+        event = WatchEvent();
+      }
+      if (pending_.empty()) continue;  // an empty batch: nothing to return
+      return absl::OkStatus();
     }
     if (!response.has_commit()) continue;  // nothing else is for one watch
-    const v1::WatchCommit& commit = response.commit();
-    event.commit_ts = commit.commit_ts();
-    for (const v1::WatchChange& c : commit.changes()) {
-      event.changes.push_back({c.key(), c.value(), c.deleted()});
-    }
-    if (!commit.more()) {
-      next_ts_ = event.commit_ts + 1;
-      return event;
+    AddCommit(response.commit(), &event);
+    if (!response.commit().more()) {
+      pending_.push_back(std::move(event));
+      return absl::OkStatus();
     }
   }
+}
+
+WatchEvent Watcher::TakePending() {
+  WatchEvent event = std::move(pending_.front());
+  pending_.pop_front();
+  // Everything in range up to it was returned: a resume starts after it.
+  next_ts_ = std::max(next_ts_, event.commit_ts + 1);
+  return event;
 }
 
 absl::StatusOr<WatchEvent> Watcher::Next() {
@@ -152,6 +174,7 @@ absl::StatusOr<WatchEvent> Watcher::Next() {
     if (cancelled_.load(std::memory_order_relaxed)) {
       return absl::CancelledError("watch cancelled");
     }
+    if (!pending_.empty()) return TakePending();
     if (stream_ == nullptr) {
       if (attempt > 0) {
         absl::SleepFor(std::min(absl::Milliseconds(10) * (1 << attempt),
@@ -164,9 +187,8 @@ absl::StatusOr<WatchEvent> Watcher::Next() {
       }
     }
     bool resumable = false;
-    absl::StatusOr<WatchEvent> event = ReadOne(&resumable);
-    if (event.ok()) return event;
-    last = event.status();
+    last = ReadOne(&resumable);
+    if (last.ok()) return TakePending();
     {
       std::lock_guard<std::mutex> lock(mu_);
       stream_.reset();

@@ -72,8 +72,10 @@ ABSL_FLAG(uint64_t, watch_buffer_bytes, uint64_t{64} << 20,
           "Bytes of the change buffer every watch reads (rpc Watch): how far "
           "back a watch may start (older: OUT_OF_RANGE compacted) and how far "
           "a watcher may fall behind before it is ended with "
-          "RESOURCE_EXHAUSTED. Fixed: server memory never depends on watcher "
-          "speed. 0 = watches off; otherwise >= 4096.");
+          "RESOURCE_EXHAUSTED (resuming it is then usually OUT_OF_RANGE "
+          "compacted). Fixed: server memory never depends on watcher speed. "
+          "In memory only: a restarted server's buffer starts empty. "
+          "0 = watches off; otherwise >= 4096.");
 ABSL_FLAG(uint64_t, max_watches, 10000,
           "Watches open at once (all streams); one more is "
           "RESOURCE_EXHAUSTED. >= 1.");

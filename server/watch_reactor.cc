@@ -1,5 +1,6 @@
 #include "server/watch_reactor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -21,6 +22,26 @@ namespace {
 // (one change at least), so no response outgrows a client's default 4 MiB
 // receive limit however large the commit.
 constexpr std::size_t kResponseBytes = 1 << 20;
+// The most commits one `commits` response carries (a create's
+// max_commits_per_response is capped at it).
+constexpr uint32_t kMaxCommitsPerResponse = 1024;
+
+// A commit's bytes as FillCommit counts them: one within kResponseBytes
+// goes out in one response.
+std::size_t CommitBytes(const WatchEvent& event) {
+  std::size_t bytes = 0;
+  for (const WatchChange& c : event.changes) {
+    bytes += c.key.size() + c.value.size() + 1;
+  }
+  return bytes;
+}
+
+void MoveChange(WatchChange& change, v1::WatchCommit* commit) {
+  v1::WatchChange* c = commit->add_changes();
+  c->set_key(std::move(change.key));
+  c->set_value(std::move(change.value));
+  c->set_deleted(change.deleted);
+}
 
 }  // namespace
 
@@ -36,6 +57,8 @@ class WatchReactor;
 //      (inbox) and hands a Kick to the executor.
 //   4. After finished_, reactor_ is never touched again (gRPC may delete
 //      it); late callbacks and kicks find finished_ and return.
+//   5. A watch's pulled-but-unsent result (held) goes out before anything
+//      else is pulled from it, so batching never reorders a watch.
 class WatchStream final : public std::enable_shared_from_this<WatchStream> {
  public:
   WatchStream(KvService* service, WatchReactor* reactor)
@@ -59,6 +82,9 @@ class WatchStream final : public std::enable_shared_from_this<WatchStream> {
     std::unique_ptr<mvkv::Watch> watch;
     bool queued = false;   // in ready_ (invariant 3)
     uint64_t next_ts = 0;  // the start_ts to resume from
+    uint32_t max_commits = 1;  // per response (1 = `commit` only)
+    // Pulled while packing a batch but not in it (invariant 5).
+    std::optional<absl::StatusOr<WatchEvent>> held;
   };
 
   void Pump();
@@ -67,6 +93,13 @@ class WatchStream final : public std::enable_shared_from_this<WatchStream> {
   void Queue(uint64_t id, Slot& slot);
   // The next response to write, if any.
   bool NextResponse(v1::WatchResponse* out);
+  // The slot's held result, else its watch's next (never waiting).
+  absl::StatusOr<WatchEvent> Pull(Slot& slot);
+  // `first` and the commits after it that are ready now, within the
+  // slot's max_commits and kResponseBytes.
+  std::vector<WatchEvent> TakeReady(Slot& slot, WatchEvent first);
+  void FillCommits(uint64_t id, std::vector<WatchEvent>& batch,
+                   v1::WatchResponse* out);
   void FillCommit(v1::WatchResponse* out);
   void Arm(uint64_t id, Slot& slot);
   void Ended(uint64_t id, const absl::Status& status, uint64_t restart_ts);
@@ -306,6 +339,8 @@ void WatchStream::Create(const v1::WatchCreateRequest& request) {
   Slot& slot = watches_[id];
   slot.watch = *std::move(watch);
   slot.next_ts = slot.watch->start_ts();
+  slot.max_commits = std::clamp<uint32_t>(request.max_commits_per_response(),
+                                          1, kMaxCommitsPerResponse);
   v1::WatchResponse created;
   created.set_watch_id(id);
   created.mutable_created()->set_start_ts(slot.next_ts);
@@ -337,8 +372,7 @@ bool WatchStream::NextResponse(v1::WatchResponse* out) {
     if (it == watches_.end()) continue;  // cancelled while queued
     Slot& slot = it->second;
     slot.queued = false;
-    absl::StatusOr<WatchEvent> event =
-        slot.watch->Next(absl::InfinitePast());
+    absl::StatusOr<WatchEvent> event = Pull(slot);
     if (absl::IsDeadlineExceeded(event.status())) {
       Arm(id, slot);
       continue;
@@ -358,6 +392,15 @@ bool WatchStream::NextResponse(v1::WatchResponse* out) {
       out->mutable_progress()->set_ts(event->commit_ts);
       return true;
     }
+    if (slot.max_commits > 1 && CommitBytes(*event) <= kResponseBytes) {
+      std::vector<WatchEvent> batch = TakeReady(slot, *std::move(event));
+      slot.next_ts = batch.back().commit_ts + 1;
+      if (batch.size() > 1) {
+        FillCommits(id, batch, out);
+        return true;
+      }
+      event = std::move(batch.front());
+    }
     slot.next_ts = event->commit_ts + 1;
     partial_ = *std::move(event);
     partial_id_ = id;
@@ -366,6 +409,45 @@ bool WatchStream::NextResponse(v1::WatchResponse* out) {
     return true;
   }
   return false;
+}
+
+absl::StatusOr<WatchEvent> WatchStream::Pull(Slot& slot) {
+  if (!slot.held.has_value()) return slot.watch->Next(absl::InfinitePast());
+  absl::StatusOr<WatchEvent> event = *std::move(slot.held);
+  slot.held.reset();
+  return event;
+}
+
+std::vector<WatchEvent> WatchStream::TakeReady(Slot& slot, WatchEvent first) {
+  std::vector<WatchEvent> batch;
+  std::size_t bytes = CommitBytes(first);
+  batch.push_back(std::move(first));
+  // Only what is ready now: a DeadlineExceeded ends the batch (the next
+  // visit of this queued watch arms it); anything else that is not a
+  // commit within the caps waits in held for the next response.
+  while (batch.size() < slot.max_commits) {
+    absl::StatusOr<WatchEvent> next = slot.watch->Next(absl::InfinitePast());
+    if (absl::IsDeadlineExceeded(next.status())) break;
+    if (!next.ok() || next->type != WatchEvent::Type::kCommit ||
+        bytes + CommitBytes(*next) > kResponseBytes) {
+      slot.held = std::move(next);
+      break;
+    }
+    bytes += CommitBytes(*next);
+    batch.push_back(*std::move(next));
+  }
+  return batch;
+}
+
+void WatchStream::FillCommits(uint64_t id, std::vector<WatchEvent>& batch,
+                              v1::WatchResponse* out) {
+  out->set_watch_id(id);
+  v1::WatchCommits* commits = out->mutable_commits();
+  for (WatchEvent& event : batch) {
+    v1::WatchCommit* commit = commits->add_commits();
+    commit->set_commit_ts(event.commit_ts);
+    for (WatchChange& change : event.changes) MoveChange(change, commit);
+  }
 }
 
 void WatchStream::FillCommit(v1::WatchResponse* out) {
@@ -380,10 +462,7 @@ void WatchStream::FillCommit(v1::WatchResponse* out) {
                             kResponseBytes)) {
     WatchChange& change = changes[partial_pos_++];
     bytes += change.key.size() + change.value.size() + 1;
-    v1::WatchChange* c = commit->add_changes();
-    c->set_key(std::move(change.key));
-    c->set_value(std::move(change.value));
-    c->set_deleted(change.deleted);
+    MoveChange(change, commit);
   }
   const bool more = partial_pos_ < changes.size();
   commit->set_more(more);

@@ -11,6 +11,13 @@
 // ends a watch whose cursor the buffer overtook (ResourceExhausted) and the
 // client reads that once it reads again.
 //
+// Batches (WatchCreateRequest.max_commits_per_response > 1): when a write
+// completes, a ready watch's response packs every commit the engine has
+// ready for it, up to the count and ~1 MiB; the first result that does not
+// fit (a commit, a progress, an end) is held in the watch's slot and sent
+// first next time. So a stream holds its response being written plus at
+// most one pulled result per watch, however slow its client.
+//
 // Threads: nothing here blocks. Every step of a stream (answer requests,
 // pull one event, start one read or write, finish) runs in Pump(), which
 // one thread at a time runs (see WatchStream::Kick): gRPC's threads after a

@@ -3,6 +3,7 @@
 // a watcher that stops reading, every bad input and the stream's end on
 // shutdown. The engine's own watch tests (mvcc/watch_test.cc) cover the
 // change buffer; these check what the wire adds.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -102,6 +103,41 @@ class WatchServiceTest : public ::testing::Test {
     return c;
   }
 
+  // Reads one response, which must carry whole commits of watch `id`: a
+  // `commits` batch (its size in *batch) or one `commit` (*batch = 1).
+  static std::vector<Commit> ReadBatch(Stream& s, uint64_t id,
+                                       std::size_t* batch) {
+    v1::WatchResponse r;
+    EXPECT_TRUE(s.Read(&r));
+    EXPECT_EQ(r.watch_id(), id) << r.DebugString();
+    EXPECT_LE(r.ByteSizeLong(), kResponseCap) << "over the byte cap";
+    if (r.has_commits()) {
+      EXPECT_GE(r.commits().commits_size(), 2) << "a batch of one";
+    }
+    std::vector<Commit> out;
+    const std::vector<v1::WatchCommit> commits = CommitsOf(r);
+    *batch = commits.size();
+    for (const v1::WatchCommit& commit : commits) {
+      EXPECT_FALSE(commit.more()) << "a split commit in a batch";
+      Commit c{commit.commit_ts(), {}};
+      for (const auto& ch : commit.changes()) {
+        c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  // A response's commits: its `commits`, or its one `commit`.
+  static std::vector<v1::WatchCommit> CommitsOf(const v1::WatchResponse& r) {
+    EXPECT_TRUE(r.has_commit() || r.has_commits()) << r.DebugString();
+    if (r.has_commit()) return {r.commit()};
+    return {r.commits().commits().begin(), r.commits().commits().end()};
+  }
+
+  // The server's ~1 MiB per response plus framing slack.
+  static constexpr std::size_t kResponseCap = (1 << 20) + 4096;
+
   std::unique_ptr<testing::InProcessServer> server_;
   std::unique_ptr<v1::KV::Stub> stub_;
 };
@@ -124,6 +160,127 @@ TEST_F(WatchServiceTest, OneEventPerCommitWithAllItsChangesInRange) {
   EXPECT_EQ(ReadCommit(*s, 7), (Commit{last, {{"a/3", "three"}}}));
   EXPECT_GT(last, other);
   s->WritesDone();
+  context.TryCancel();
+}
+
+// Property: with max_commits_per_response, the commits ready when a write
+// completes go out packed, at most that many per response, whole, in
+// commit order, each exactly once with exactly its changes in range; a
+// progress asked for meanwhile comes after every commit before it; and a
+// lone commit is sent at once, not held back to fill a batch.
+TEST_F(WatchServiceTest, ReadyCommitsArePackedInOrderWithinTheCountCap) {
+  Start();
+  std::vector<Commit> want;
+  for (int i = 0; i < 23; ++i) {
+    auto txn = server_->db().Begin();
+    const std::string k = absl::StrCat("a/", i % 7);
+    ASSERT_TRUE(txn->Put(k, absl::StrCat("v", i)).ok());
+    ASSERT_TRUE(txn->Put(absl::StrCat("b/", i), "outside").ok());
+    Commit c{0, {{k, absl::StrCat("v", i)}}};
+    if (i % 3 == 0) {
+      ASSERT_TRUE(txn->Delete("a/9").ok());
+      c.changes.push_back({"a/9", "", true});
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+    c.ts = txn->commit_ts();
+    want.push_back(std::move(c));
+  }
+  Put("b/only", "outside");  // no event
+  grpc::ClientContext context;
+  auto s = Open(&context);
+  v1::WatchRequest create = CreatePrefix(3, "a/", want.front().ts);
+  constexpr std::size_t kCap = 4;
+  create.mutable_create()->set_max_commits_per_response(kCap);
+  ASSERT_TRUE(s->Write(create));
+  ExpectCreated(*s, 3);
+  v1::WatchRequest progress;
+  progress.mutable_progress()->set_watch_id(3);
+  ASSERT_TRUE(s->Write(progress));
+  std::vector<Commit> got;
+  std::size_t responses = 0, largest = 0;
+  uint64_t progress_ts = 0;
+  while (progress_ts == 0 && responses < 2 * want.size()) {
+    v1::WatchResponse r;
+    ASSERT_TRUE(s->Read(&r));
+    ASSERT_EQ(r.watch_id(), 3u) << r.DebugString();
+    if (r.has_progress()) {
+      progress_ts = r.progress().ts();
+      break;
+    }
+    ++responses;
+    const std::vector<v1::WatchCommit> commits = CommitsOf(r);
+    ASSERT_LE(commits.size(), kCap);
+    largest = std::max(largest, commits.size());
+    for (const v1::WatchCommit& commit : commits) {
+      ASSERT_FALSE(commit.more());
+      Commit c{commit.commit_ts(), {}};
+      for (const auto& ch : commit.changes()) {
+        c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
+      }
+      got.push_back(std::move(c));
+    }
+  }
+  // The progress was asked for after the commits: it follows all of them.
+  EXPECT_EQ(got, want);
+  EXPECT_GE(progress_ts, want.back().ts);
+  EXPECT_EQ(largest, kCap) << "ready commits were not packed";
+  EXPECT_EQ(responses, (want.size() + kCap - 1) / kCap);
+  // A lone commit goes out by itself (the read would wait for a batch to
+  // fill until the stream's deadline otherwise).
+  const uint64_t late = Put("a/late", "x");
+  std::size_t batch = 0;
+  EXPECT_EQ(ReadBatch(*s, 3, &batch),
+            (std::vector<Commit>{{late, {{"a/late", "x"}}}}));
+  EXPECT_EQ(batch, 1u);
+  context.TryCancel();
+}
+
+// Property: a batch stays within the ~1 MiB response cap (what is left
+// goes in the next one), and a commit over the cap still goes alone,
+// split with `more`, between batches and in order.
+TEST_F(WatchServiceTest, BatchesStayWithinTheByteCap) {
+  Start();
+  const std::string value(300 << 10, 'v');  // 3 fit in 1 MiB, 4 do not
+  std::vector<Commit> want;
+  for (int i = 0; i < 7; ++i) {
+    const std::string k = absl::StrCat("m/", i);
+    want.push_back({Put(k, value), {{k, value}}});
+  }
+  {
+    auto txn = server_->db().Begin();
+    Commit big{0, {}};
+    for (int i = 0; i < 5; ++i) {  // 1.5 MiB: split
+      const std::string k = absl::StrCat("m/big", i);
+      ASSERT_TRUE(txn->Put(k, value).ok());
+      big.changes.push_back({k, value});
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+    big.ts = txn->commit_ts();
+    want.push_back(std::move(big));
+  }
+  for (int i = 7; i < 9; ++i) {
+    const std::string k = absl::StrCat("m/", i);
+    want.push_back({Put(k, value), {{k, value}}});
+  }
+  grpc::ClientContext context;
+  auto s = Open(&context);
+  v1::WatchRequest create = CreatePrefix(1, "m/", want.front().ts);
+  create.mutable_create()->set_max_commits_per_response(100);
+  ASSERT_TRUE(s->Write(create));
+  ExpectCreated(*s, 1);
+  std::vector<Commit> got;
+  std::vector<std::size_t> batches;
+  for (int i = 0; i < 3; ++i) {  // 3 + 3 + 1 single-key commits
+    std::size_t batch = 0;
+    for (Commit& c : ReadBatch(*s, 1, &batch)) got.push_back(std::move(c));
+    batches.push_back(batch);
+  }
+  got.push_back(ReadCommit(*s, 1));  // the big one, split
+  std::size_t batch = 0;
+  for (Commit& c : ReadBatch(*s, 1, &batch)) got.push_back(std::move(c));
+  batches.push_back(batch);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(batches, (std::vector<std::size_t>{3, 3, 1, 2}));
   context.TryCancel();
 }
 
@@ -315,13 +472,21 @@ TEST_F(WatchServiceTest, CompactedStartNamesTheOldestAvailable) {
 // the watch's cursor; once the buffer overtakes it the watch ends with
 // RESOURCE_EXHAUSTED naming the timestamp after the last commit the client
 // got, and everything before arrived exactly once, in order.
-TEST_F(WatchServiceTest, StalledReaderEndsWithResumePoint) {
+class StalledReaderTest : public WatchServiceTest,
+                          public ::testing::WithParamInterface<uint32_t> {};
+
+// Property: a client that stops reading gets, once it reads again, the
+// events that were in flight, contiguous and exactly once (batched or
+// not), then RESOURCE_EXHAUSTED naming the next commit to resume from.
+TEST_P(StalledReaderTest, EndsWithResumePoint) {
   Options db;
   db.watch_buffer_bytes = 1 << 16;
   Start(db);
   grpc::ClientContext context;
   auto s = Open(&context);
-  ASSERT_TRUE(s->Write(CreatePrefix(1, "")));
+  v1::WatchRequest create = CreatePrefix(1, "");
+  create.mutable_create()->set_max_commits_per_response(GetParam());
+  ASSERT_TRUE(s->Write(create));
   const uint64_t start = ExpectCreated(*s, 1);
   // Far more than the buffer and gRPC's flow-control windows hold.
   const std::string value(1000, 'v');
@@ -338,20 +503,31 @@ TEST_F(WatchServiceTest, StalledReaderEndsWithResumePoint) {
       EXPECT_EQ(r.ended().restart_ts(), expect);
       break;
     }
-    ASSERT_TRUE(r.has_commit()) << r.DebugString();
-    EXPECT_EQ(r.commit().commit_ts(), expect);  // contiguous: one key each
-    expect = r.commit().commit_ts() + 1;
+    const std::vector<v1::WatchCommit> commits = CommitsOf(r);
+    ASSERT_LE(commits.size(), std::max<uint32_t>(1, GetParam()));
+    for (const v1::WatchCommit& c : commits) {
+      EXPECT_EQ(c.commit_ts(), expect);  // contiguous: one key each
+      expect = c.commit_ts() + 1;
+    }
   }
   EXPECT_LT(expect, ts.back()) << "the watcher never fell behind";
   EXPECT_GE(server_->db().GetStats().watch_slow_cancellations, 1u);
   context.TryCancel();
 }
 
+// 0: a client before batches (one `commit` per response); 64: batched.
+INSTANTIATE_TEST_SUITE_P(Batching, StalledReaderTest,
+                         ::testing::Values(0u, 64u));
+
 // Randomized: transactions over a few prefixes, several watches on one
 // stream over overlapping targets; every watch gets exactly the commits
 // touching its range, in order, each with exactly its changes in range,
-// and a watch from any past commit gets exactly the suffix (resume).
-TEST_F(WatchServiceTest, RandomCommitsReachEveryMatchingWatchOnce) {
+// and a watch from any past commit gets exactly the suffix (resume) —
+// one commit per response, or batched up to GetParam() commits.
+class RandomCommitsTest : public WatchServiceTest,
+                          public ::testing::WithParamInterface<uint32_t> {};
+
+TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
   const uint64_t seed = std::random_device{}();
   SCOPED_TRACE(absl::StrCat("seed ", seed));
   std::mt19937_64 rng(seed);
@@ -365,6 +541,7 @@ TEST_F(WatchServiceTest, RandomCommitsReachEveryMatchingWatchOnce) {
   auto add = [&](std::string start, std::string end, auto fill) {
     Target t{targets.size() + 1, std::move(start), std::move(end), {}};
     t.request.mutable_create()->set_watch_id(t.id);
+    t.request.mutable_create()->set_max_commits_per_response(GetParam());
     fill(t.request.mutable_create());
     targets.push_back(std::move(t));
   };
@@ -424,6 +601,7 @@ TEST_F(WatchServiceTest, RandomCommitsReachEveryMatchingWatchOnce) {
     }
     return out;
   };
+  std::size_t batches = 0;  // responses with several commits
   auto read_all = [&](Stream& stream, std::map<uint64_t, std::vector<Commit>>*
                                           got,
                       const std::map<uint64_t, std::size_t>& want) {
@@ -440,13 +618,17 @@ TEST_F(WatchServiceTest, RandomCommitsReachEveryMatchingWatchOnce) {
         created[r.watch_id()] = r.created().start_ts();
         continue;
       }
-      ASSERT_TRUE(r.has_commit()) << r.DebugString();
+      const std::vector<v1::WatchCommit> commits = CommitsOf(r);
+      ASSERT_LE(commits.size(), std::max<uint32_t>(1, GetParam()));
+      if (commits.size() > 1) ++batches;
       auto& list = (*got)[r.watch_id()];
-      if (list.empty() || list.back().ts != r.commit().commit_ts()) {
-        list.push_back({r.commit().commit_ts(), {}});
-      }
-      for (const auto& ch : r.commit().changes()) {
-        list.back().changes.push_back({ch.key(), ch.value(), ch.deleted()});
+      for (const v1::WatchCommit& commit : commits) {
+        if (list.empty() || list.back().ts != commit.commit_ts()) {
+          list.push_back({commit.commit_ts(), {}});
+        }
+        for (const auto& ch : commit.changes()) {
+          list.back().changes.push_back({ch.key(), ch.value(), ch.deleted()});
+        }
       }
     }
   };
@@ -481,9 +663,16 @@ TEST_F(WatchServiceTest, RandomCommitsReachEveryMatchingWatchOnce) {
         << "watch " << id << " from " << tf.second;
     EXPECT_EQ(created[id], tf.second);
   }
+  // The resumed watches start with whole suffixes buffered: batched.
+  if (GetParam() > 1) {
+    EXPECT_GT(batches, 0u);
+  }
   context.TryCancel();
   resume_context.TryCancel();
 }
+
+INSTANTIATE_TEST_SUITE_P(Batching, RandomCommitsTest,
+                         ::testing::Values(0u, 5u));
 
 TEST_F(WatchServiceTest, ShutdownEndsTheStreamUnavailable) {
   Start();

@@ -18,7 +18,11 @@
 // Every watch covers every key, so each update is one event per watcher.
 // --delivery: thread = one thread per watch blocking in Next; notify = one
 // consumer thread for all watches, woken by NotifyWhenReady (the server's
-// pattern); stalled = the watches are open and never read (what a stalled
+// first design: up to 64 events per wake-up, then re-arm); queued = one
+// consumer thread, the server's watch_reactor pattern: a ready watch stays
+// in a round-robin queue and is re-armed only once Next finds nothing, so
+// the notifier hand-off is paid per idle-to-ready transition, not per
+// drain; stalled = the watches are open and never read (what a stalled
 // watcher costs the writers: it should be nothing). A watch that falls
 // behind the change buffer is counted (cancelled) and reopened from now.
 #include <algorithm>
@@ -54,7 +58,7 @@ ABSL_FLAG(std::string, watchers, "off,0,1,10,100",
 ABSL_FLAG(std::string, phases, "peak,paced", "Comma-separated: peak, paced, drain.");
 ABSL_FLAG(int64_t, drain_commits, 200000, "Commits buffered for the drain phase.");
 ABSL_FLAG(std::string, delivery, "thread",
-          "thread, notify or stalled (see the file comment).");
+          "thread, notify, queued or stalled (see the file comment).");
 ABSL_FLAG(int, clients, 2, "Client threads.");
 ABSL_FLAG(int64_t, records, 100000, "Keys loaded before the runs.");
 ABSL_FLAG(int, value_bytes, 100, "Value size (>= 8: the first 8 carry the clock).");
@@ -99,7 +103,9 @@ class Consumers {
       : db_(db), notify_(delivery == "notify") {
     for (int i = 0; i < n; ++i) watches_.push_back(Open());
     if (delivery == "stalled") return;
-    if (notify_) {
+    if (delivery == "queued") {
+      threads_.emplace_back([this] { QueuedLoop(); });
+    } else if (notify_) {
       threads_.emplace_back([this] { NotifyLoop(); });
     } else {
       for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { PullLoop(i); });
@@ -180,6 +186,44 @@ class Consumers {
         Arm(i);
       } else {
         --live;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    histograms_.push_back(std::move(h));
+  }
+
+  void QueuedLoop() {
+    ycsb::Histogram h;
+    std::deque<int> queued;  // never armed while here
+    for (int i = 0; i < static_cast<int>(watches_.size()); ++i) {
+      queued.push_back(i);
+    }
+    for (int live = static_cast<int>(queued.size()); live > 0;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (queued.empty()) {
+          ready_cv_.wait(lock, [&] { return !ready_.empty(); });
+        }
+        queued.insert(queued.end(), ready_.begin(), ready_.end());
+        ready_.clear();
+      }
+      const int i = queued.front();
+      queued.pop_front();
+      bool open = true, idle = false;
+      for (int k = 0; k < 64 && open; ++k) {
+        absl::StatusOr<WatchEvent> e = watches_[i]->Next(absl::InfinitePast());
+        if (absl::IsDeadlineExceeded(e.status())) {
+          idle = true;
+          break;
+        }
+        open = Handle(i, e, h);
+      }
+      if (!open) {
+        --live;
+      } else if (idle) {
+        Arm(i);
+      } else {
+        queued.push_back(i);  // round robin, still ready
       }
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -361,8 +405,10 @@ int Main() {
     counts.push_back(n);
   }
   const std::string delivery = absl::GetFlag(FLAGS_delivery);
-  if (delivery != "thread" && delivery != "notify" && delivery != "stalled") {
-    std::fprintf(stderr, "--delivery: thread, notify or stalled, got \"%s\"\n",
+  if (delivery != "thread" && delivery != "notify" && delivery != "queued" &&
+      delivery != "stalled") {
+    std::fprintf(stderr,
+                 "--delivery: thread, notify, queued or stalled, got \"%s\"\n",
                  delivery.c_str());
     return 2;
   }

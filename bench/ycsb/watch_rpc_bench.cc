@@ -3,9 +3,14 @@
 // loopback, in the same run.
 //
 // For each target and each watcher count N: N watch streams (one thread
-// each, one channel) on the prefix "w/", then paced writers put
-// --rate keys/s (under "w/", 100-byte values carrying the send time) for
-// --seconds. Each event's latency is receive time - the Put's send time:
+// each, one channel) on the prefix "w/", then writers run a YCSB-A-like
+// mix for --seconds: --read_fraction Gets, the rest Puts (under "w/",
+// 100-byte values carrying the send time), paced to --rate ops/s in all,
+// or closed-loop with --rate=0 (peak); --half_peak follows each peak run
+// with one paced at half the ops/s it reached. Targets: etcd, mvkv
+// (batched watch responses, max_commits_per_response 1024) and mvkv1 (one
+// commit per response, as before batches: the in-run baseline), each its
+// own server. Each event's latency is receive time - the Put's send time:
 // put-issue-to-event, an upper bound of commit-to-event that includes the
 // Put's own round trip (the same for both targets). Reports events/s
 // delivered, p50/p99/p99.9 and how many of the expected events arrived.
@@ -16,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,9 +38,15 @@
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
 
-ABSL_FLAG(std::string, targets, "mvkv,etcd", "mvkv and/or etcd, in order.");
+ABSL_FLAG(std::string, targets, "mvkv,etcd",
+          "mvkv, mvkv1 (one commit per response) and/or etcd, in order.");
 ABSL_FLAG(std::string, watchers, "1,10,100", "Watcher counts, in order.");
-ABSL_FLAG(int, rate, 2000, "Puts per second, all writers together.");
+ABSL_FLAG(int, rate, 2000,
+          "Ops (Gets + Puts) per second, all writers together; 0 = closed "
+          "loop (peak).");
+ABSL_FLAG(double, read_fraction, 0.5, "Share of the ops that are Gets.");
+ABSL_FLAG(bool, half_peak, false,
+          "With --rate=0: after each peak run, one paced at half its ops/s.");
 ABSL_FLAG(int, writers, 2, "Writer threads.");
 ABSL_FLAG(double, seconds, 3, "Seconds of writing per run.");
 ABSL_FLAG(int, repeats, 1, "Rounds; targets interleave within a round.");
@@ -62,6 +74,7 @@ int64_t Stamp(const std::string& value) {
 struct Watcher {
   Histogram latency;
   std::atomic<uint64_t> events{0};  // relaxed: a progress count
+  uint64_t responses = 0;  // with events; read after the thread joined
   std::unique_ptr<grpc::ClientContext> context =
       std::make_unique<grpc::ClientContext>();
   std::thread thread;
@@ -75,27 +88,42 @@ class Target {
   // `ready` is set once the watch is created.
   virtual void Watch(Watcher* w, std::atomic<int>* ready) = 0;
   virtual bool Put(const std::string& key, const std::string& value) = 0;
+  // False on an RPC error; NOT_FOUND is an answer.
+  virtual bool Get(const std::string& key) = 0;
 };
 
 class MvkvTarget final : public Target {
  public:
-  explicit MvkvTarget(std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::KV::NewStub(channel)) {}
+  MvkvTarget(std::shared_ptr<grpc::Channel> channel, uint32_t max_commits)
+      : stub_(v1::KV::NewStub(channel)), max_commits_(max_commits) {}
   void Watch(Watcher* w, std::atomic<int>* ready) override {
     auto stream = stub_->Watch(w->context.get());
     v1::WatchRequest create;
     create.mutable_create()->set_prefix("w/");
+    create.mutable_create()->set_max_commits_per_response(max_commits_);
     stream->Write(create);
     v1::WatchResponse r;
-    while (stream->Read(&r)) {
-      if (r.has_created()) ready->fetch_add(1);
-      if (!r.has_commit()) continue;
-      const int64_t now = NowNs();
-      for (const auto& c : r.commit().changes()) {
+    auto record = [w](const v1::WatchCommit& commit, int64_t now) {
+      for (const auto& c : commit.changes()) {
         w->latency.Record(static_cast<uint64_t>(now - Stamp(c.value())));
         w->events.fetch_add(1, std::memory_order_relaxed);
       }
+    };
+    while (stream->Read(&r)) {
+      if (r.has_created()) ready->fetch_add(1);
+      const int64_t now = NowNs();
+      if (r.has_commit() || r.has_commits()) ++w->responses;
+      if (r.has_commit()) record(r.commit(), now);
+      for (const auto& commit : r.commits().commits()) record(commit, now);
     }
+  }
+  bool Get(const std::string& key) override {
+    grpc::ClientContext context;
+    v1::GetRequest req;
+    req.set_key(key);
+    v1::GetResponse resp;
+    const grpc::Status status = stub_->Get(&context, req, &resp);
+    return status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND;
   }
   bool Put(const std::string& key, const std::string& value) override {
     grpc::ClientContext context;
@@ -108,6 +136,7 @@ class MvkvTarget final : public Target {
 
  private:
   std::unique_ptr<v1::KV::Stub> stub_;
+  const uint32_t max_commits_;
 };
 
 class EtcdTarget final : public Target {
@@ -125,6 +154,7 @@ class EtcdTarget final : public Target {
     while (stream->Read(&r)) {
       if (r.created()) ready->fetch_add(1);
       const int64_t now = NowNs();
+      if (r.events_size() > 0) ++w->responses;
       for (const auto& e : r.events()) {
         w->latency.Record(static_cast<uint64_t>(now - Stamp(e.kv().value())));
         w->events.fetch_add(1, std::memory_order_relaxed);
@@ -139,13 +169,22 @@ class EtcdTarget final : public Target {
     etcdserverpb::PutResponse resp;
     return kv_->Put(&context, req, &resp).ok();
   }
+  bool Get(const std::string& key) override {
+    grpc::ClientContext context;
+    etcdserverpb::RangeRequest req;
+    req.set_key(key);
+    etcdserverpb::RangeResponse resp;
+    return kv_->Range(&context, req, &resp).ok();
+  }
 
  private:
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;
   std::unique_ptr<etcdserverpb::Watch::Stub> watch_;
 };
 
-void RunOne(const std::string& name, Target& target, int watchers) {
+// One run at `rate` ops/s (0 = closed loop); returns the ops/s held.
+double RunOne(const std::string& name, Target& target, int watchers,
+              int rate) {
   std::vector<std::unique_ptr<Watcher>> ws;
   std::atomic<int> ready{0};
   for (int i = 0; i < watchers; ++i) {
@@ -160,19 +199,27 @@ void RunOne(const std::string& name, Target& target, int watchers) {
   const int writers = absl::GetFlag(FLAGS_writers);
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const absl::Duration period =
-      absl::Seconds(1.0 * writers / absl::GetFlag(FLAGS_rate));
+      rate == 0 ? absl::ZeroDuration() : absl::Seconds(1.0 * writers / rate);
+  const double read_fraction = absl::GetFlag(FLAGS_read_fraction);
   std::atomic<uint64_t> puts{0};
+  std::atomic<uint64_t> gets{0};
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(seconds);
   std::vector<std::thread> ts;
   for (int t = 0; t < writers; ++t) {
     ts.emplace_back([&, t] {
       absl::Time next = start;
+      std::mt19937_64 rng(t);
+      std::uniform_real_distribution<double> coin(0, 1);
       for (uint64_t i = 0; absl::Now() < end; ++i) {
         next += period;
         const absl::Duration ahead = next - absl::Now();
         if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
-        if (target.Put(absl::StrCat("w/", t, "/", i % 1000), StampedValue())) {
+        const std::string key = absl::StrCat("w/", t, "/", rng() % 1000);
+        if (coin(rng) < read_fraction) {
+          target.Get(key);  // a key not yet written is served as well
+          gets.fetch_add(1);
+        } else if (target.Put(key, StampedValue())) {
           puts.fetch_add(1);
         }
       }
@@ -194,21 +241,28 @@ void RunOne(const std::string& name, Target& target, int watchers) {
   const absl::Duration total = absl::Now() - start;
   for (auto& w : ws) w->context->TryCancel();
   Histogram all;
-  uint64_t events = 0;
+  uint64_t events = 0, responses = 0;
   for (auto& w : ws) {
     w->thread.join();
+    responses += w->responses;
     all.Merge(w->latency);
     events += w->events.load(std::memory_order_relaxed);
   }
+  const double ops_per_s =
+      (puts.load() + gets.load()) / absl::ToDoubleSeconds(wrote);
   std::printf(
-      "%-5s watchers=%-4d puts/s=%-7.0f events/s=%-9.0f delivered=%llu/%llu "
+      "%-5s watchers=%-4d rate=%-6d ops/s=%-7.0f puts/s=%-7.0f "
+      "events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
       "p50=%.3fms p99=%.3fms p99.9=%.3fms\n",
-      name.c_str(), watchers, puts.load() / absl::ToDoubleSeconds(wrote),
+      name.c_str(), watchers, rate, ops_per_s,
+      puts.load() / absl::ToDoubleSeconds(wrote),
       events / absl::ToDoubleSeconds(total),
       static_cast<unsigned long long>(events),
-      static_cast<unsigned long long>(expected), all.Percentile(50) / 1e6,
+      static_cast<unsigned long long>(expected),
+      responses == 0 ? 0.0 : 1.0 * events / responses, all.Percentile(50) / 1e6,
       all.Percentile(99) / 1e6, all.Percentile(99.9) / 1e6);
   std::fflush(stdout);
+  return ops_per_s;
 }
 
 int Main() {
@@ -229,6 +283,10 @@ int Main() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   for (const std::string& name : names) {
+    if (name != "etcd" && name != "mvkv" && name != "mvkv1") {
+      std::fprintf(stderr, "bad --targets entry \"%s\"\n", name.c_str());
+      return 2;
+    }
     absl::StatusOr<std::unique_ptr<ChildProcess>> p =
         name == "etcd"
             ? ChildProcess::StartEtcd(absl::GetFlag(FLAGS_etcd_binary))
@@ -244,14 +302,20 @@ int Main() {
     if (name == "etcd") {
       targets.push_back(std::make_unique<EtcdTarget>(channel));
     } else {
-      targets.push_back(std::make_unique<MvkvTarget>(channel));
+      targets.push_back(
+          std::make_unique<MvkvTarget>(channel, name == "mvkv1" ? 1 : 1024));
     }
     processes.push_back(*std::move(p));
   }
   for (int round = 0; round < absl::GetFlag(FLAGS_repeats); ++round) {
     for (int n : counts) {
       for (std::size_t i = 0; i < targets.size(); ++i) {
-        RunOne(names[i], *targets[i], n);
+        const int rate = absl::GetFlag(FLAGS_rate);
+        const double held = RunOne(names[i], *targets[i], n, rate);
+        if (rate == 0 && absl::GetFlag(FLAGS_half_peak)) {
+          RunOne(names[i], *targets[i], n,
+                 std::max(1, static_cast<int>(held / 2)));
+        }
       }
     }
   }

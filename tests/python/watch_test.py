@@ -39,6 +39,24 @@ class WatchTest(harness.ServerTestCase):
         self.assertEqual(b.changes, [mvkv.WatchChange(b"ev/a", b"", True),
                                      mvkv.WatchChange(b"ev/b", b"2", False)])
 
+    def test_batched_commits_come_one_at_a_time_in_order(self):
+        # All buffered when the watch starts: the server packs them (4 per
+        # response here, 1 with max_commits_per_response=1); the generator
+        # yields each commit once, in order, with its own changes.
+        want = [self.client.put(f"bt/{i}", str(i)) for i in range(10)]
+        for cap in (4, 1):
+            watch = self.client.watch("bt/", start_ts=want[0],
+                                      max_commits_per_response=cap)
+            try:
+                got = self.commits(watch, 10)
+            finally:
+                watch.close()
+            self.assertEqual([e.commit_ts for e in got], want)
+            self.assertEqual(
+                [e.changes for e in got],
+                [[mvkv.WatchChange(f"bt/{i}".encode(), str(i).encode())]
+                 for i in range(10)])
+
     def test_key_and_range_targets_and_keys_only(self):
         t1 = self.client.put("t/1", "v")
         t2 = self.client.put("t/2", "v")

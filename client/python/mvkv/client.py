@@ -299,7 +299,7 @@ class Client:
 
     def watch(self, prefix=b"", *, key=None, start=None, end=b"",
               start_ts=0, keys_only=False, progress_interval_ms=0,
-              max_resumes=10):
+              max_resumes=10, max_commits_per_response=1024):
         """A generator of data.WatchEvent: every commit to the keys with
         `prefix` (or exactly `key`, or in [start, end)), in commit order,
         each exactly once, from the next commit on (or from commit
@@ -311,10 +311,14 @@ class Client:
         resume cannot fix: OutOfRange "compacted" (those commits are gone:
         re-read, then watch from the read's snapshot + 1), InvalidArgument,
         Unauthenticated, ... Closing the generator cancels the stream.
+        The server may pack up to max_commits_per_response ready commits
+        into one response (1 = one per response); they are still yielded
+        one commit at a time.
         """
         create = kv_pb2.WatchCreateRequest(
             watch_id=1, keys_only=keys_only,
-            progress_interval_ms=progress_interval_ms)
+            progress_interval_ms=progress_interval_ms,
+            max_commits_per_response=max_commits_per_response)
         if key is not None:
             create.key = _wire.to_bytes(key)
         elif start is not None:
@@ -352,6 +356,12 @@ class Client:
                             next_ts, failures = commit.commit_ts + 1, 0
                             event, commit = commit, None
                             yield event
+                    elif kind == "commits":  # whole commits, in order
+                        for c in r.commits.commits:
+                            next_ts, failures = c.commit_ts + 1, 0
+                            yield data.WatchEvent(c.commit_ts, [
+                                data.WatchChange(ch.key, ch.value, ch.deleted)
+                                for ch in c.changes])
                     elif kind == "ended":
                         error = errors.from_status(r.ended.code,
                                                    r.ended.message)
