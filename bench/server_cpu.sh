@@ -60,7 +60,7 @@ records=${RECORDS:-50000}
 
 # thread name -> utime+stime ticks, summed over threads of that name
 snapshot() {
-  for t in /proc/$pid/task/*; do
+  for t in "/proc/$pid/task/"*; do
     printf '%s %s\n' "$(tr ' ' _ < "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
   done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
 }
