@@ -83,6 +83,7 @@ LeverRun RunOn(const char* name, const LeverOptions& o, const std::vector<std::s
   target.Load(keys, o.keys / 2, o.value);
   const int64_t per_thread = o.ops / o.threads;
   std::atomic<int64_t> reads{0}, hits{0}, writes{0};
+  const double cpu0 = ProcessCpuSeconds();
   const double seconds = Timed(o.threads, [&](int t) {
     std::mt19937_64 rng(t + 7);
     int64_t r = 0, h = 0, w = 0;
@@ -105,7 +106,9 @@ LeverRun RunOn(const char* name, const LeverOptions& o, const std::vector<std::s
     hits.fetch_add(h);
     writes.fetch_add(w);
   });
-  return {name, seconds, per_thread * o.threads, reads.load(), hits.load(), writes.load()};
+  const double cpu_seconds = ProcessCpuSeconds() - cpu0;
+  return {name,         seconds,     cpu_seconds, per_thread * o.threads, reads.load(),
+          hits.load(), writes.load()};
 }
 
 }  // namespace
