@@ -475,16 +475,28 @@ Database::~Database() { engine_->Close(); }
 absl::StatusOr<ReadResult> Database::GetWithTimestamp(std::string_view key) {
   if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
   ReclaimDomain::Guard guard(ReclaimDomain::Default());
-  const Record* r = engine_->Find(guard, key);
-  const Version* v = r == nullptr ? nullptr : engine_->ReadLatest(guard, r);
-  if (v == nullptr || v->tombstone()) return NotFound(key);
+  const Version* v = engine_->FindLatest(guard, key);
+  if (v == nullptr) return NotFound(key);
   return ReadResult{std::string(v->bytes()), v->commit_ts};
 }
 
+// Get reads as GetWithTimestamp does, without building a ReadResult to move
+// the value out of (every autocommit read comes here).
 absl::StatusOr<std::string> Database::Get(std::string_view key) {
-  absl::StatusOr<ReadResult> r = GetWithTimestamp(key);
-  if (!r.ok()) return r.status();
-  return std::move(r->value);
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
+  ReclaimDomain::Guard guard(ReclaimDomain::Default());
+  const Version* v = engine_->FindLatest(guard, key);
+  if (v == nullptr) return NotFound(key);
+  return std::string(v->bytes());
+}
+
+absl::StatusOr<bool> Database::GetIfPresent(std::string_view key, std::string* value) {
+  if (absl::Status s = ValidateKey(key, limits()); !s.ok()) return s;
+  ReclaimDomain::Guard guard(ReclaimDomain::Default());
+  const Version* v = engine_->FindLatest(guard, key);
+  if (v == nullptr) return false;
+  value->assign(v->bytes());
+  return true;
 }
 
 BatchResults Database::MultiGet(absl::Span<const std::string_view> keys) {

@@ -604,6 +604,10 @@ class Database final {
   // absent, InvalidArgument for a bad key.
   absl::StatusOr<std::string> Get(std::string_view key);
   absl::StatusOr<ReadResult> GetWithTimestamp(std::string_view key);
+  // Get for hot loops: true with the value assigned to *value (reusing its
+  // buffer) if `key` is present, false if absent (a miss builds no Status
+  // message and allocates nothing); InvalidArgument for a bad key.
+  absl::StatusOr<bool> GetIfPresent(std::string_view key, std::string* value);
   // GetWithTimestamp() for a batch of keys, faster than one call per key:
   // the engine prefetches the group's index slots, then its records, then
   // its versions, before reading any of them, so a batch pays its cache

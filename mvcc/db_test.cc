@@ -45,6 +45,37 @@ TEST(DatabaseTest, MissingAndDeletedKeysAreNotFound) {
   EXPECT_TRUE(db->Delete("never-there").ok());
 }
 
+// GetIfPresent answers as Get does: present (value assigned over whatever
+// the buffer held, large values outside the record included), absent,
+// deleted, empty value, bad key.
+TEST(DatabaseTest, GetIfPresentAgreesWithGet) {
+  auto db = OpenDb();
+  const std::string big(1000, 'b');
+  ASSERT_TRUE(db->Put("small", "1").ok());
+  ASSERT_TRUE(db->Put("big", big).ok());
+  ASSERT_TRUE(db->Put("empty", "").ok());
+  ASSERT_TRUE(db->Put("gone", "x").ok());
+  ASSERT_TRUE(db->Delete("gone").ok());
+  std::string buf = "left over from before";
+  EXPECT_EQ(db->GetIfPresent("big", &buf).value_or(false), true);
+  EXPECT_EQ(buf, big);
+  EXPECT_EQ(db->GetIfPresent("small", &buf).value_or(false), true);
+  EXPECT_EQ(buf, "1");
+  ASSERT_TRUE(db->Put("small", "22").ok());
+  EXPECT_EQ(db->GetIfPresent("small", &buf).value_or(false), true);
+  EXPECT_EQ(buf, *db->Get("small"));
+  EXPECT_EQ(db->GetIfPresent("empty", &buf).value_or(false), true);
+  EXPECT_EQ(buf, "");
+  buf = "kept";
+  for (const char* absent : {"gone", "never-there"}) {
+    absl::StatusOr<bool> found = db->GetIfPresent(absent, &buf);
+    ASSERT_TRUE(found.ok()) << found.status();
+    EXPECT_FALSE(*found) << absent;
+    EXPECT_EQ(buf, "kept");  // untouched on a miss
+  }
+  EXPECT_EQ(db->GetIfPresent("", &buf).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(DatabaseTest, EmptyValueIsAValueNotADelete) {
   auto db = OpenDb();
   ASSERT_TRUE(db->Put("k", "").ok());

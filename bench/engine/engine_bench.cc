@@ -228,21 +228,27 @@ absl::StatusOr<std::vector<Row>> RunLeverRows() {
       absl::StrSplit(absl::GetFlag(FLAGS_lever_targets), ',', absl::SkipEmpty());
   absl::StatusOr<std::vector<LeverRun>> runs = RunLever(o, targets);
   if (!runs.ok()) return runs.status();
-  double mvkv_rate = 0;
+  double mvkv_rate = 0, mvkv_cpu_rate = 0;
   for (const LeverRun& r : *runs) {
-    if (r.target == "mvkv") mvkv_rate = r.ops_per_s();
+    if (r.target != "mvkv") continue;
+    mvkv_rate = r.ops_per_s();
+    mvkv_cpu_rate = r.ops_per_cpu_s();
   }
   std::vector<Row> rows;
   for (const LeverRun& r : *runs) {
     Row row{r.target == "mvkv" ? "lever" : "lever_" + r.target, o.keys, o.threads, r.ops,
             r.seconds, ""};
     row.extra = absl::StrCat("\"target\": \"", r.target, "\", \"reads\": ", r.reads,
-                             ", \"read_hits\": ", r.read_hits, ", \"writes\": ", r.writes);
+                             ", \"read_hits\": ", r.read_hits, ", \"writes\": ", r.writes,
+                             absl::StrFormat(", \"cpu_s\": %.3f, \"ops_per_cpu_s\": %.0f",
+                                             r.cpu_seconds, r.ops_per_cpu_s()));
     if (r.target == "mvkv") {
       for (const LeverRun& peer : *runs) {
         if (peer.target == "mvkv") continue;
-        absl::StrAppend(&row.extra, absl::StrFormat(", \"mvkv_vs_%s\": %.3f", peer.target,
-                                                    mvkv_rate / peer.ops_per_s()));
+        absl::StrAppend(&row.extra,
+                        absl::StrFormat(", \"mvkv_vs_%s\": %.3f, \"mvkv_vs_%s_cpu\": %.3f",
+                                        peer.target, mvkv_rate / peer.ops_per_s(), peer.target,
+                                        mvkv_cpu_rate / peer.ops_per_cpu_s()));
       }
     } else if (mvkv_rate > 0) {
       absl::StrAppend(&row.extra,

@@ -49,11 +49,15 @@ struct LeverOptions {
 struct LeverRun {
   std::string target;  // "mvkv", "libcuckoo" or "tbb"
   double seconds = 0;  // the timed stream, without the load
+  // The process's CPU time over the timed stream: on a shared machine
+  // ops / cpu_seconds leaves out the time the threads were preempted.
+  double cpu_seconds = 0;
   int64_t ops = 0;
   int64_t reads = 0;
   int64_t read_hits = 0;  // reads that found their key (a sanity check)
   int64_t writes = 0;     // upserts and removes
   double ops_per_s() const { return ops / seconds; }
+  double ops_per_cpu_s() const { return ops / cpu_seconds; }
 };
 
 // Names accepted by RunLever, in their default order.

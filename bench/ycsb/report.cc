@@ -129,6 +129,8 @@ nlohmann::ordered_json JsonRow(const RunResult& r) {
       {"aborts", r.aborts},
       {"errors", errors},
       {"run_seconds", r.run_seconds},
+      {"run_cpu_seconds", r.run_cpu_seconds},
+      {"ops_per_cpu_s", r.run_cpu_seconds > 0 ? r.ops / r.run_cpu_seconds : 0},
       {"stall", StallText(r)},
       {"stall_windows", Windows(r)},
       {"stall_threads", StallThreads(r)},

@@ -68,6 +68,11 @@ struct RunResult {
   int threads = 0;
   double load_seconds = 0;
   double run_seconds = 0;
+  // CPU time of this whole process (every thread) during the run phase:
+  // on a shared machine ops / run_cpu_seconds leaves out preemption. For
+  // in-process targets it covers the system under test; for networked ones
+  // only the client side.
+  double run_cpu_seconds = 0;
   uint64_t ops = 0;
   Histogram latency[kOpTypes];
   Histogram overall;

@@ -247,21 +247,6 @@ const Version* Engine::ReadAt(ReclaimDomain::Guard& guard, const Record* r,
   return nullptr;
 }
 
-const Version* Engine::ReadLatest(ReclaimDomain::Guard& guard,
-                                  const Record* r) const {
-  int slot = kVersionSlotA;
-  for (const Version* v = guard.Protect(r->newest, slot, r); v != nullptr;) {
-    // Re-reading visible_ts per version keeps the read linearizable: the
-    // version returned was the newest visible one at that moment, and the
-    // writer never prunes the newest version at or below its horizon.
-    if (v->commit_ts <= visible_ts()) return v;
-    if (v->in_record) break;  // the oldest (version.h, Invariant 4)
-    slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
-    v = guard.Protect(v->older, slot, v);
-  }
-  return nullptr;
-}
-
 void Engine::MultiRead(
     absl::Span<const std::string_view> keys, uint64_t snapshot,
     absl::FunctionRef<void(std::size_t, const Version*)> visit) const {

@@ -184,9 +184,21 @@ class Engine final {
   static const Version* ReadAt(ReclaimDomain::Guard& guard, const Record* r,
                                uint64_t snapshot);
   // The newest visible version (read committed / autocommit), or null.
-  const Version* ReadLatest(ReclaimDomain::Guard& guard, const Record* r) const;
-  Record* Find(ReclaimDomain::Guard& guard, std::string_view key) const {
+  // Inline (below), as Find is: a point read is one function whose guard
+  // state stays in registers.
+  [[gnu::always_inline]] const Version* ReadLatest(ReclaimDomain::Guard& guard,
+                                                   const Record* r) const;
+  [[gnu::always_inline]] Record* Find(ReclaimDomain::Guard& guard, std::string_view key) const {
     return hash_.Find(guard, key, HashIndex::Hash(key));
+  }
+  // The newest visible version of `key` if it is not a tombstone, else null
+  // (an autocommit point read). Protected while `guard` lives and the
+  // guard's version slots are not protected again.
+  [[gnu::always_inline]] const Version* FindLatest(ReclaimDomain::Guard& guard,
+                                                   std::string_view key) const {
+    const Record* r = Find(guard, key);
+    const Version* v = r == nullptr ? nullptr : ReadLatest(guard, r);
+    return v == nullptr || v->tombstone() ? nullptr : v;
   }
   // MultiRead's `snapshot` for "the newest visible version" (ReadLatest).
   static constexpr uint64_t kLatest = ~uint64_t{0};
@@ -429,6 +441,21 @@ class Engine final {
   std::vector<std::unique_ptr<Stage>> stages_;
   std::unique_ptr<disruptor::Disruptor<PendingCommit*>> pipeline_;
 };
+
+inline const Version* Engine::ReadLatest(ReclaimDomain::Guard& guard,
+                                         const Record* r) const {
+  int slot = kVersionSlotA;
+  for (const Version* v = guard.Protect(r->newest, slot, r); v != nullptr;) {
+    // Re-reading visible_ts per version keeps the read linearizable: the
+    // version returned was the newest visible one at that moment, and the
+    // writer never prunes the newest version at or below its horizon.
+    if (v->commit_ts <= visible_ts()) return v;
+    if (v->in_record) break;  // the oldest (version.h, Invariant 4)
+    slot = slot == kVersionSlotA ? kVersionSlotB : kVersionSlotA;
+    v = guard.Protect(v->older, slot, v);
+  }
+  return nullptr;
+}
 
 }  // namespace mvkv::mvcc_internal
 

@@ -1,11 +1,14 @@
 // Workloads: every preset produces its specified mix; E's scan lengths are
 // uniform in 1..100; D reads only inserted keys; YCSB property files parse,
-// and bad ones fail with the line named.
+// and bad ones fail with the line named; records are printable and distinct.
 #include "bench/ycsb/workload.h"
 
 #include <cstdio>
 #include <fstream>
+#include <set>
+#include <string>
 
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace mvkv::ycsb {
@@ -87,6 +90,32 @@ TEST(WorkloadTest, RecordsHaveTheConfiguredShapeAndModifyKeepsIt) {
   EXPECT_NE(m, r);
   EXPECT_EQ(KeyName(5, true), "user5");
   EXPECT_EQ(KeyName(5, false), "user" + std::to_string(FnvHash64(5)));
+}
+
+// Field bytes are slices of a shared pool (workload.cc): records must still
+// be printable and distinct, so no target can store them deduplicated.
+TEST(WorkloadTest, RecordsArePrintableAndDistinct) {
+  WorkloadSpec spec;
+  Random rng(7);
+  std::set<std::string> records, fields;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string r = BuildRecord(spec, rng);
+    records.insert(r);
+    for (absl::string_view f : absl::StrSplit(r, '\x1f', absl::SkipEmpty())) {
+      const absl::string_view bytes = f.substr(f.find('=') + 1);
+      ASSERT_EQ(bytes.size(), 100u);
+      for (char c : bytes) ASSERT_TRUE(c > ' ' && c <= '~') << static_cast<int>(c);
+      fields.insert(std::string(bytes));
+    }
+  }
+  EXPECT_EQ(records.size(), 1000u);
+  // 10,000 slices of a 1 MiB pool: ~48 equal pairs expected (birthday
+  // bound n^2 / 2N); a generator that reused slices would repeat far more.
+  EXPECT_GT(fields.size(), 9800u);
+  // A field longer than the pool's largest slice is assembled from several.
+  spec.field_count = 1;
+  spec.field_length = 3 << 20;
+  EXPECT_EQ(BuildRecord(spec, rng).size(), (3u << 20) + 8);
 }
 
 TEST(WorkloadTest, ParsesYcsbPropertyFiles) {
