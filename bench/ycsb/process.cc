@@ -18,7 +18,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "bench/ycsb/exit_guard.h"
+#include "client/client.h"
 
 namespace mvkv::ycsb {
 
@@ -29,8 +31,9 @@ std::string TmpRoot() {
   return t != nullptr ? t : "/tmp";
 }
 
-std::string MakeTempDir(const std::string& prefix) {
-  std::string tmpl = TmpRoot() + "/" + prefix + "-XXXXXX";
+std::string MakeTempDir(const std::string& prefix,
+                        const std::string& root = TmpRoot()) {
+  std::string tmpl = root + "/" + prefix + "-XXXXXX";
   return mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
 }
 
@@ -102,58 +105,95 @@ bool Accepts(int port) {
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartMvkvServer(
     const std::string& binary, const std::vector<std::string>& args) {
   std::unique_ptr<ChildProcess> p(new ChildProcess());
-  p->log_path_ = absl::StrCat(TmpRoot(), "/ycsb-mvkv_server-", getpid(), ".log");
   std::vector<std::string> argv = {binary, "--listen=127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
-  p->pid_ = Spawn(argv, p->log_path_);
-  p->WatchForExit();
+  p->SpawnLogged(argv, "mvkv_server");
+  if (absl::Status s = p->WaitServing(); !s.ok()) return s;
+  return p;
+}
+
+void ChildProcess::SpawnLogged(const std::vector<std::string>& argv,
+                               const std::string& name) {
+  log_path_ = absl::StrCat(TmpRoot(), "/ycsb-", name, "-", getpid(), ".log");
+  pid_ = Spawn(argv, log_path_);
+  WatchForExit();
+}
+
+absl::Status ChildProcess::WaitServing() {
   static const std::regex kServing("\"msg\":\"serving\".*\"port\":\"([0-9]+)\"");
   for (int i = 0; i < 600; ++i) {
     std::smatch m;
-    const std::string log = ReadFile(p->log_path_);
+    const std::string log = ReadFile(log_path_);
     if (std::regex_search(log, m, kServing)) {
-      p->address_ = absl::StrCat("127.0.0.1:", m[1].str());
-      return p;
+      address_ = absl::StrCat("127.0.0.1:", m[1].str());
+      return absl::OkStatus();
     }
-    if (Exited(p->pid_)) {
-      p->pid_ = -1;
+    if (Exited(pid_)) {
+      pid_ = -1;
       return absl::InternalError("mvkv_server exited: " + log);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return absl::DeadlineExceededError("mvkv_server did not start; log " +
-                                     p->log_path_);
+                                     log_path_);
 }
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartEtcd(
     const std::string& binary) {
-  std::unique_ptr<ChildProcess> p(new ChildProcess());
-  p->data_dir_ = MakeTempDir("ycsb-etcd");
-  p->log_path_ = p->data_dir_ + ".log";
-  const int client_port = FreePort(), peer_port = FreePort();
-  const std::string client = absl::StrCat("http://127.0.0.1:", client_port);
-  p->pid_ = Spawn({binary, "--data-dir=" + p->data_dir_,
-                   "--listen-client-urls=" + client,
-                   "--advertise-client-urls=" + client,
-                   absl::StrCat("--listen-peer-urls=http://127.0.0.1:", peer_port),
-                   absl::StrCat("--initial-advertise-peer-urls=http://127.0.0.1:", peer_port),
-                   absl::StrCat("--initial-cluster=default=http://127.0.0.1:", peer_port),
-                   "--quota-backend-bytes=8589934592"},
-                  p->log_path_);
-  p->WatchForExit();
-  for (int i = 0; i < 300; ++i) {
-    if (Accepts(client_port)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      p->address_ = absl::StrCat("127.0.0.1:", client_port);
-      return p;
-    }
-    if (Exited(p->pid_)) {
-      p->pid_ = -1;
-      return absl::InternalError("etcd exited: " + ReadFile(p->log_path_));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  absl::StatusOr<std::vector<std::unique_ptr<ChildProcess>>> m =
+      StartEtcdCluster(binary, 1);
+  if (!m.ok()) return m.status();
+  return std::move((*m)[0]);
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<ChildProcess>>>
+ChildProcess::StartEtcdCluster(const std::string& binary, int members) {
+  if (members < 1) return absl::InvalidArgumentError("etcd needs >= 1 member");
+  std::vector<int> client_port(members), peer_port(members);
+  std::string initial;
+  for (int i = 0; i < members; ++i) {
+    client_port[i] = FreePort();
+    peer_port[i] = FreePort();
+    absl::StrAppend(&initial, i == 0 ? "" : ",", "m", i + 1,
+                    "=http://127.0.0.1:", peer_port[i]);
   }
-  return absl::DeadlineExceededError("etcd did not start; log " + p->log_path_);
+  std::vector<std::unique_ptr<ChildProcess>> out;
+  for (int i = 0; i < members; ++i) {
+    std::unique_ptr<ChildProcess> p(new ChildProcess());
+    p->data_dir_ = MakeTempDir("ycsb-etcd");
+    p->log_path_ = p->data_dir_ + ".log";
+    const std::string client = absl::StrCat("http://127.0.0.1:", client_port[i]);
+    const std::string peer = absl::StrCat("http://127.0.0.1:", peer_port[i]);
+    p->pid_ = Spawn({binary, absl::StrCat("--name=m", i + 1),
+                     "--data-dir=" + p->data_dir_,
+                     "--listen-client-urls=" + client,
+                     "--advertise-client-urls=" + client,
+                     "--listen-peer-urls=" + peer,
+                     "--initial-advertise-peer-urls=" + peer,
+                     "--initial-cluster=" + initial,
+                     "--initial-cluster-state=new",
+                     "--quota-backend-bytes=8589934592"},
+                    p->log_path_);
+    p->WatchForExit();
+    p->address_ = absl::StrCat("127.0.0.1:", client_port[i]);
+    out.push_back(std::move(p));
+  }
+  for (int i = 0; i < members; ++i) {
+    ChildProcess& p = *out[i];
+    int tries = 0;
+    // Bound: 300 tries, 0.1 s apart.
+    for (; tries < 300 && !Accepts(client_port[i]); ++tries) {
+      if (Exited(p.pid_)) {
+        p.pid_ = -1;
+        return absl::InternalError("etcd exited: " + ReadFile(p.log_path_));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (tries == 300) {
+      return absl::DeadlineExceededError("etcd did not start; log " + p.log_path_);
+    }
+  }
+  return out;
 }
 
 void ChildProcess::WatchForExit() {
@@ -180,6 +220,78 @@ void ChildProcess::Terminate() {
   }
   std::error_code ec;
   if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_, ec);
+}
+
+absl::StatusOr<std::unique_ptr<MvkvCluster>> MvkvCluster::Start(
+    const std::string& binary, int nodes, const std::vector<std::string>& args,
+    const std::string& data_root) {
+  if (nodes < 1) return absl::InvalidArgumentError("--start_cluster needs N >= 1");
+  std::vector<std::string> client(nodes), raft(nodes);
+  std::string peers;
+  for (int i = 0; i < nodes; ++i) {
+    client[i] = absl::StrCat("127.0.0.1:", FreePort());
+    raft[i] = absl::StrCat("127.0.0.1:", FreePort());
+    absl::StrAppend(&peers, i == 0 ? "" : ",", i + 1, "=", raft[i], "/", client[i]);
+  }
+  std::unique_ptr<MvkvCluster> c(new MvkvCluster());
+  // Spawn all before waiting on any: a node may wait for its peers.
+  for (int i = 0; i < nodes; ++i) {
+    std::unique_ptr<ChildProcess> p(new ChildProcess());
+    std::vector<std::string> argv = {
+        binary, "--listen=" + client[i], "--raft_listen=" + raft[i],
+        absl::StrCat("--node_id=", i + 1), "--peers=" + peers};
+    if (!data_root.empty()) {
+      p->data_dir_ = MakeTempDir(absl::StrCat("ycsb-node", i + 1), data_root);
+      if (p->data_dir_.empty()) {
+        return absl::InvalidArgumentError("--cluster_data_dir=" + data_root +
+                                          ": cannot create a directory there");
+      }
+      argv.push_back("--data_dir=" + p->data_dir_);
+      argv.push_back("--create");
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    p->SpawnLogged(argv, absl::StrCat("node", i + 1));
+    c->nodes_.push_back(std::move(p));
+  }
+  for (const std::unique_ptr<ChildProcess>& p : c->nodes_) {
+    if (absl::Status s = p->WaitServing(); !s.ok()) return s;
+  }
+  if (absl::Status s = c->WaitForLeader(); !s.ok()) return s;
+  return c;
+}
+
+std::string MvkvCluster::addresses() const {
+  std::string out;
+  for (const std::unique_ptr<ChildProcess>& p : nodes_) {
+    absl::StrAppend(&out, out.empty() ? "" : ",", p->address());
+  }
+  return out;
+}
+
+absl::Status MvkvCluster::WaitForLeader() {
+  std::vector<std::unique_ptr<client::Client>> clients;
+  for (const std::unique_ptr<ChildProcess>& p : nodes_) {
+    client::ClientOptions o;
+    o.server = p->address();
+    o.max_attempts = 1;  // no following a redirect: only the leader answers
+    o.timeout = absl::Seconds(2);
+    absl::StatusOr<std::unique_ptr<client::Client>> c = client::Client::Connect(o);
+    if (!c.ok()) return c.status();
+    clients.push_back(std::move(*c));
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  // Bound: the deadline.
+  while (absl::Now() < deadline) {
+    for (size_t i = 0; i < clients.size(); ++i) {
+      auto r = clients[i]->Get("ycsb/probe/leader");
+      if (r.ok() || absl::IsNotFound(r.status())) {
+        leader_ = static_cast<int>(i);
+        return absl::OkStatus();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError("the cluster elected no leader in 60 s");
 }
 
 }  // namespace mvkv::ycsb

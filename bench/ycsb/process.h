@@ -1,5 +1,6 @@
 // bench/ycsb/process.h — child processes the harness starts on request:
-// mvkv_server (--start_server) and etcd (--start_etcd), on 127.0.0.1 only.
+// mvkv_server (--start_server), an N-node mvkv cluster (--start_cluster) and
+// etcd (--start_etcd), on 127.0.0.1 only.
 //
 // Thread safety: not thread-safe; owned by main.
 #ifndef MVKV_BENCH_YCSB_PROCESS_H_
@@ -26,6 +27,11 @@ class ChildProcess final {
   // waits until it accepts TCP connections.
   static absl::StatusOr<std::unique_ptr<ChildProcess>> StartEtcd(
       const std::string& binary);
+  // `members` etcd members forming one cluster on loopback (free client and
+  // peer ports, fresh data directories), each accepting TCP; whether they
+  // have a leader yet is for the caller to wait on (OpenTarget does).
+  static absl::StatusOr<std::vector<std::unique_ptr<ChildProcess>>>
+  StartEtcdCluster(const std::string& binary, int members);
 
   // SIGTERM, then SIGKILL after 10 s; removes a data directory it made. The
   // same happens when the harness gets SIGINT/SIGTERM/SIGHUP (exit_guard.h);
@@ -36,7 +42,12 @@ class ChildProcess final {
   const std::string& address() const { return address_; }
 
  private:
+  friend class MvkvCluster;
   ChildProcess() = default;
+  // Spawns `argv` with stderr to a fresh log file (`name` in its path).
+  void SpawnLogged(const std::vector<std::string>& argv, const std::string& name);
+  // Waits up to 60 s for the JSON "serving" line; fills in address().
+  absl::Status WaitServing();
   void WatchForExit();  // registers Terminate() with the exit guard
   void Terminate();
   pid_t pid_ = -1;
@@ -44,6 +55,31 @@ class ChildProcess final {
   std::string address_;
   std::string log_path_;
   std::string data_dir_;
+};
+
+// N mvkv_server nodes in cluster mode (--node_id/--raft_listen/--peers),
+// client and Raft ports picked free on 127.0.0.1. In memory, unless
+// `data_root` is set: then node i keeps its Raft log and snapshots in a
+// fresh DIR/ycsb-node<i>-XXXXXX (--create), removed when it stops. Every
+// node is a ChildProcess, so the harness's stop signals stop them all.
+class MvkvCluster final {
+ public:
+  // Starts all N, waits for each to serve and then (60 s) for a leader.
+  static absl::StatusOr<std::unique_ptr<MvkvCluster>> Start(
+      const std::string& binary, int nodes, const std::vector<std::string>& args,
+      const std::string& data_root);
+
+  // "a,b,c": every node's client address, for grpc://.
+  std::string addresses() const;
+  // The node that answered a linearizable read first (the leader then).
+  pid_t leader_pid() const { return nodes_[leader_]->pid(); }
+  const std::string& leader_address() const { return nodes_[leader_]->address(); }
+
+ private:
+  MvkvCluster() = default;
+  absl::Status WaitForLeader();
+  std::vector<std::unique_ptr<ChildProcess>> nodes_;
+  int leader_ = -1;
 };
 
 }  // namespace mvkv::ycsb

@@ -1,15 +1,21 @@
 // End to end: the ycsb binary runs short workloads against the embedded
 // engine and against a real mvkv_server process (started by the harness with
-// --start_server) and writes valid JSON, CSV and PNG; a stall run's timeline
+// --start_server, and three as a cluster with --start_cluster, none left
+// running after it) and writes valid JSON, CSV and PNG; a stall run's timeline
 // shows retained versions rising after the stalled transaction opens.
+#include <dirent.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -158,6 +164,86 @@ TEST(YcsbRunTest, GrpcRunAgainstARealServer) {
   ASSERT_GE(rss, 0);
   EXPECT_GT(std::stoull(c.rows.back()[rss]), 1000000u);  // the server's RSS
   ExpectPng(png);
+}
+
+// Processes whose command line contains `needle` (here: a data directory
+// only this test's cluster nodes name).
+int ProcessesNaming(const std::string& needle) {
+  int n = 0;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string cmd = Read(std::string("/proc/") + e->d_name + "/cmdline");
+    for (char& c : cmd) c = c == '\0' ? ' ' : c;
+    if (cmd.find(needle) != std::string::npos && cmd.find("mvkv_server") != std::string::npos) ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+int FilesIn(const std::string& dir) {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+// --start_cluster=3 with data directories: a run against the three nodes
+// writes its row, samples the leader's RSS, and at the end stops every node
+// and removes the directories it made.
+TEST(YcsbRunTest, ClusterRunStartsThreeNodesAndStopsThem) {
+  const std::string dir = Tmp("cluster-run");
+  std::filesystem::create_directories(dir);
+  std::string out;
+  const std::string json = Tmp("cluster.json"), csv = Tmp("cluster.csv");
+  ASSERT_EQ(RunYcsb({"--workload=a", "--start_server=" + Runfile("server/mvkv_server"),
+                     "--start_cluster=3", "--cluster_data_dir=" + dir, "--records=500",
+                     "--ops=1000", "--threads=2", "--json=" + json, "--csv=" + csv},
+                    &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("Return=ERROR"), std::string::npos) << out;
+  ExpectJsonRows(json, 1, "grpc");
+  const auto row = nlohmann::json::parse(Read(json)).back();
+  EXPECT_EQ(row["errors"].get<int64_t>(), 0) << row;
+  const Csv c = ReadCsv(csv);
+  ASSERT_GE(c.rows.size(), 1u);
+  const int rss = c.Col("rss_bytes");
+  ASSERT_GE(rss, 0);
+  EXPECT_GT(std::stoull(c.rows.back()[rss]), 1000000u);  // the leader's RSS
+  EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 0) << "cluster nodes left running";
+  EXPECT_EQ(FilesIn(dir), 0) << "node data directories left in " << dir;
+}
+
+// SIGTERM to the harness mid-run stops all three nodes before it exits.
+TEST(YcsbRunTest, ClusterNodesStopWhenTheHarnessGetsSigterm) {
+  const std::string dir = Tmp("cluster-sigterm");
+  std::filesystem::create_directories(dir);
+  const std::vector<std::string> args = {
+      Runfile("bench/ycsb/ycsb"), "--workload=b",
+      "--start_server=" + Runfile("server/mvkv_server"), "--start_cluster=3",
+      "--cluster_data_dir=" + dir, "--records=200", "--seconds=120"};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    freopen(Tmp("cluster-sigterm.stdout").c_str(), "w", stdout);
+    std::vector<char*> a;
+    for (const std::string& s : args) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  // Bound: 60 s for the three nodes to be running.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ProcessesNaming("--data_dir=" + dir) < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 3);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM) << status;
+  EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 0) << "cluster nodes left running";
+  EXPECT_EQ(FilesIn(dir), 0) << "node data directories left in " << dir;
 }
 
 TEST(YcsbRunTest, EtcdRunWhenEtcdIsInstalled) {
