@@ -1,6 +1,7 @@
 #include "bench/ycsb/process.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -68,9 +70,17 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// REQUIRES: pid > 0 and the caller owns it (process.h, invariant 1).
+// True once it is reaped; ECHILD means nobody is left to wait for.
 bool Exited(pid_t pid) {
   int status = 0;
-  return waitpid(pid, &status, WNOHANG) == pid;
+  const pid_t r = waitpid(pid, &status, WNOHANG);
+  return r == pid || (r < 0 && errno == ECHILD);
+}
+
+// kill() for one child only (process.h, invariant 2).
+void SignalChild(pid_t pid, int sig) {
+  if (pid > 0) kill(pid, sig);
 }
 
 int FreePort() {
@@ -115,7 +125,11 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartMvkvServer(
 void ChildProcess::SpawnLogged(const std::vector<std::string>& argv,
                                const std::string& name) {
   log_path_ = absl::StrCat(TmpRoot(), "/ycsb-", name, "-", getpid(), ".log");
-  pid_ = Spawn(argv, log_path_);
+  const pid_t pid = Spawn(argv, log_path_);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pid_ = pid;
+  }
   WatchForExit();
 }
 
@@ -128,9 +142,8 @@ absl::Status ChildProcess::WaitServing() {
       address_ = absl::StrCat("127.0.0.1:", m[1].str());
       return absl::OkStatus();
     }
-    if (Exited(pid_)) {
-      pid_ = -1;
-      return absl::InternalError("mvkv_server exited: " + log);
+    if (ReapIfExited()) {
+      return absl::InternalError("mvkv_server exited or was stopped: " + log);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -164,7 +177,7 @@ ChildProcess::StartEtcdCluster(const std::string& binary, int members) {
     p->log_path_ = p->data_dir_ + ".log";
     const std::string client = absl::StrCat("http://127.0.0.1:", client_port[i]);
     const std::string peer = absl::StrCat("http://127.0.0.1:", peer_port[i]);
-    p->pid_ = Spawn({binary, absl::StrCat("--name=m", i + 1),
+    const pid_t pid = Spawn({binary, absl::StrCat("--name=m", i + 1),
                      "--data-dir=" + p->data_dir_,
                      "--listen-client-urls=" + client,
                      "--advertise-client-urls=" + client,
@@ -174,6 +187,10 @@ ChildProcess::StartEtcdCluster(const std::string& binary, int members) {
                      "--initial-cluster-state=new",
                      "--quota-backend-bytes=8589934592"},
                     p->log_path_);
+    {
+      std::lock_guard<std::mutex> l(p->mu_);
+      p->pid_ = pid;
+    }
     p->WatchForExit();
     p->address_ = absl::StrCat("127.0.0.1:", client_port[i]);
     out.push_back(std::move(p));
@@ -183,8 +200,7 @@ ChildProcess::StartEtcdCluster(const std::string& binary, int members) {
     int tries = 0;
     // Bound: 300 tries, 0.1 s apart.
     for (; tries < 300 && !Accepts(client_port[i]); ++tries) {
-      if (Exited(p.pid_)) {
-        p.pid_ = -1;
+      if (p.ReapIfExited()) {
         return absl::InternalError("etcd exited: " + ReadFile(p.log_path_));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -205,18 +221,36 @@ ChildProcess::~ChildProcess() {
   Terminate();
 }
 
+pid_t ChildProcess::pid() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return pid_;
+}
+
+bool ChildProcess::ReapIfExited() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (pid_ > 0 && Exited(pid_)) pid_ = -1;
+  return pid_ <= 0;
+}
+
 void ChildProcess::Terminate() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
+  pid_t pid = -1;
+  {
+    // Take the child (invariant 1): from here only this call waits for it,
+    // so the main thread's WaitServing() cannot reap it under us and leave
+    // us signalling a stale or negative pid.
+    std::lock_guard<std::mutex> l(mu_);
+    std::swap(pid, pid_);
+  }
+  if (pid > 0) {
+    SignalChild(pid, SIGTERM);
     bool reaped = false;
-    for (int i = 0; i < 100 && !(reaped = Exited(pid_)); ++i) {
+    for (int i = 0; i < 100 && !(reaped = Exited(pid)); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (!reaped) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+      SignalChild(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
     }
-    pid_ = -1;
   }
   std::error_code ec;
   if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_, ec);

@@ -2,13 +2,17 @@
 // mvkv_server (--start_server), an N-node mvkv cluster (--start_cluster) and
 // etcd (--start_etcd), on 127.0.0.1 only.
 //
-// Thread safety: not thread-safe; owned by main.
+// Thread safety: owned by main. A ChildProcess's pid is shared with the exit
+// guard's thread (exit_guard.h), which may run Terminate() while main waits
+// in WaitServing(): mu_ makes exactly one of them reap the child, and the
+// pid Terminate() signals is its own copy, taken under mu_ (invariant 1).
 #ifndef MVKV_BENCH_YCSB_PROCESS_H_
 #define MVKV_BENCH_YCSB_PROCESS_H_
 
 #include <sys/types.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,7 +42,8 @@ class ChildProcess final {
   // if the harness dies otherwise the child gets SIGTERM (PR_SET_PDEATHSIG).
   ~ChildProcess();
 
-  pid_t pid() const { return pid_; }
+  // -1 once the child is reaped or being stopped.
+  pid_t pid() const;
   const std::string& address() const { return address_; }
 
  private:
@@ -49,8 +54,18 @@ class ChildProcess final {
   // Waits up to 60 s for the JSON "serving" line; fills in address().
   absl::Status WaitServing();
   void WatchForExit();  // registers Terminate() with the exit guard
+  // True if the child is gone: reaped here (it exited) or taken by
+  // Terminate(). Never blocks.
+  bool ReapIfExited();
   void Terminate();
-  pid_t pid_ = -1;
+  // Invariants:
+  // 1. pid_ > 0 only while the child is unreaped and nobody is stopping it;
+  //    it changes only under mu_, and whoever sets it to -1 owns the child
+  //    (is the only one to wait for it or signal it afterwards).
+  // 2. No kill() is ever given a pid <= 0: kill(-1) is every process this
+  //    user may signal and kill(0) the harness's own process group.
+  mutable std::mutex mu_;
+  pid_t pid_ = -1;  // guarded by mu_
   std::unique_ptr<ExitHook> exit_hook_;
   std::string address_;
   std::string log_path_;

@@ -215,35 +215,98 @@ TEST(YcsbRunTest, ClusterRunStartsThreeNodesAndStopsThem) {
   EXPECT_EQ(FilesIn(dir), 0) << "node data directories left in " << dir;
 }
 
-// SIGTERM to the harness mid-run stops all three nodes before it exits.
-TEST(YcsbRunTest, ClusterNodesStopWhenTheHarnessGetsSigterm) {
-  const std::string dir = Tmp("cluster-sigterm");
-  std::filesystem::create_directories(dir);
-  const std::vector<std::string> args = {
-      Runfile("bench/ycsb/ycsb"), "--workload=b",
-      "--start_server=" + Runfile("server/mvkv_server"), "--start_cluster=3",
-      "--cluster_data_dir=" + dir, "--records=200", "--seconds=120"};
+// A child that waits to be killed, in process group `pgid` (0: its own).
+pid_t StartCanary(pid_t pgid) {
   const pid_t pid = fork();
   if (pid == 0) {
-    freopen(Tmp("cluster-sigterm.stdout").c_str(), "w", stdout);
-    std::vector<char*> a;
-    for (const std::string& s : args) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    _exit(127);
+    setpgid(0, pgid);
+    // Bound: killed by the test (or, if the test dies, in 10 minutes).
+    for (int i = 0; i < 600; ++i) sleep(1);
+    _exit(0);
   }
-  // Bound: 60 s for the three nodes to be running.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (ProcessesNaming("--data_dir=" + dir) < 3 && std::chrono::steady_clock::now() < deadline) {
+  setpgid(pid, pgid);  // also from the parent: no race with the checks below
+  return pid;
+}
+
+bool Alive(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
+
+// Waits (bound: `seconds`) for `pid` to exit; its wait status, or -1.
+int WaitExit(pid_t pid, int seconds) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 3);
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM) << status;
-  EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 0) << "cluster nodes left running";
-  EXPECT_EQ(FilesIn(dir), 0) << "node data directories left in " << dir;
+  return -1;
+}
+
+// Property: SIGTERM to the harness at any moment of starting or driving a
+// cluster stops all three nodes, removes their directories and exits 143 —
+// and signals nothing else. The harness runs in its own process group with
+// a canary process beside it (and this test in another group): a kill(0)
+// from the harness would kill the canary, a kill(-1) the canary and this
+// test. The SIGTERM lands while the harness's main thread waits for node 2
+// to serve (node 1 serving: where a race between it and the exit guard once
+// reaped node 2 under the guard and turned its SIGKILL fallback into
+// kill(-1, SIGKILL)), at delays after the nodes exist, and during the load.
+TEST(YcsbRunTest, ClusterNodesStopWhenTheHarnessGetsSigterm) {
+  constexpr int kAfterNode1Serves = -1;
+  int round = 0;
+  for (const int delay_ms : {kAfterNode1Serves, kAfterNode1Serves, kAfterNode1Serves, 0, 100,
+                             600, 3000}) {
+    SCOPED_TRACE(::testing::Message() << "round " << round << ": SIGTERM " << delay_ms
+                                      << " ms after the nodes exist (-1: node 1 serving)");
+    const std::string dir = Tmp("cluster-sigterm-" + std::to_string(round++));
+    std::filesystem::create_directories(dir);
+    const std::vector<std::string> args = {
+        Runfile("bench/ycsb/ycsb"), "--workload=b",
+        "--start_server=" + Runfile("server/mvkv_server"), "--start_cluster=3",
+        "--cluster_data_dir=" + dir, "--records=200", "--seconds=120"};
+    const pid_t pid = fork();
+    if (pid == 0) {
+      setpgid(0, 0);
+      freopen((dir + ".stdout").c_str(), "w", stdout);
+      std::vector<char*> a;
+      for (const std::string& s : args) a.push_back(const_cast<char*>(s.c_str()));
+      a.push_back(nullptr);
+      execv(a[0], a.data());
+      _exit(127);
+    }
+    setpgid(pid, pid);
+    const pid_t canary = StartCanary(pid);
+    ASSERT_EQ(getpgid(canary), pid);
+    ASSERT_NE(getpgid(0), pid);
+    // Bound: 60 s for the three nodes to be running.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (ProcessesNaming("--data_dir=" + dir) < 3 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 3);
+    if (delay_ms == kAfterNode1Serves) {
+      // The harness logs node i to TEST_TMPDIR/ycsb-node<i>-<its pid>.log.
+      const std::string log = Tmp("ycsb-node1-" + std::to_string(pid) + ".log");
+      // Bound: 60 s.
+      for (int i = 0; i < 12000 && Read(log).find("\"serving\"") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    }
+    kill(pid, SIGTERM);
+    const int status = WaitExit(pid, 30);
+    if (status == -1) {
+      kill(-pid, SIGKILL);  // the harness's own group, never ours (checked above)
+      waitpid(pid, nullptr, 0);
+    }
+    EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM)
+        << status;
+    EXPECT_TRUE(Alive(canary)) << "the harness signalled its process group or everyone";
+    kill(canary, SIGKILL);
+    waitpid(canary, nullptr, 0);
+    EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 0) << "cluster nodes left running";
+    EXPECT_EQ(FilesIn(dir), 0) << "node data directories left in " << dir;
+  }
 }
 
 TEST(YcsbRunTest, EtcdRunWhenEtcdIsInstalled) {
