@@ -22,7 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/ycsb/exit_guard.h"
-#include "client/client.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/kv.grpc.pb.h"
 
 namespace mvkv::ycsb {
 
@@ -124,6 +125,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartMvkvServer(
 
 void ChildProcess::SpawnLogged(const std::vector<std::string>& argv,
                                const std::string& name) {
+  argv_ = argv;
+  name_ = name;
   log_path_ = absl::StrCat(TmpRoot(), "/ycsb-", name, "-", getpid(), ".log");
   const pid_t pid = Spawn(argv, log_path_);
   {
@@ -256,6 +259,27 @@ void ChildProcess::Terminate() {
   if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_, ec);
 }
 
+void ChildProcess::Kill(const std::function<void()>& stopped) {
+  pid_t pid = -1;
+  {
+    std::lock_guard<std::mutex> l(mu_);  // take it: invariant 1
+    std::swap(pid, pid_);
+  }
+  if (pid > 0) {
+    SignalChild(pid, SIGSTOP);
+    stopped();
+    SignalChild(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+}
+
+absl::Status MvkvCluster::Restart(int i) {
+  ChildProcess& p = *nodes_[i];
+  if (p.pid() > 0) return absl::FailedPreconditionError("node is running");
+  p.SpawnLogged(p.argv_, p.name_);
+  return p.WaitServing();
+}
+
 absl::StatusOr<std::unique_ptr<MvkvCluster>> MvkvCluster::Start(
     const std::string& binary, int nodes, const std::vector<std::string>& args,
     const std::string& data_root) {
@@ -302,24 +326,32 @@ std::string MvkvCluster::addresses() const {
   return out;
 }
 
-absl::Status MvkvCluster::WaitForLeader() {
-  std::vector<std::unique_ptr<client::Client>> clients;
-  for (const std::unique_ptr<ChildProcess>& p : nodes_) {
-    client::ClientOptions o;
-    o.server = p->address();
-    o.max_attempts = 1;  // no following a redirect: only the leader answers
-    o.timeout = absl::Seconds(2);
-    absl::StatusOr<std::unique_ptr<client::Client>> c = client::Client::Connect(o);
-    if (!c.ok()) return c.status();
-    clients.push_back(std::move(*c));
+bool MvkvCluster::Serves(int i, absl::Duration timeout) {
+  if (stubs_.size() != nodes_.size()) {
+    stubs_.clear();
+    for (const std::unique_ptr<ChildProcess>& p : nodes_) {
+      stubs_.push_back(v1::KV::NewStub(grpc::CreateChannel(
+          p->address(), grpc::InsecureChannelCredentials())));
+    }
   }
+  // A raw stub, not a client::Client: the client's router would follow a
+  // refusal's mvkv-leader and send later probes of node i to the leader.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::GetRequest request;
+  request.set_key("ycsb/probe/leader");
+  v1::GetResponse response;
+  const grpc::Status s = stubs_[i]->Get(&context, request, &response);
+  return s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND;
+}
+
+absl::Status MvkvCluster::WaitForLeader() {
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   // Bound: the deadline.
   while (absl::Now() < deadline) {
-    for (size_t i = 0; i < clients.size(); ++i) {
-      auto r = clients[i]->Get("ycsb/probe/leader");
-      if (r.ok() || absl::IsNotFound(r.status())) {
-        leader_ = static_cast<int>(i);
+    for (int i = 0; i < size(); ++i) {
+      if (Serves(i, absl::Seconds(2))) {
+        leader_ = i;
         return absl::OkStatus();
       }
     }

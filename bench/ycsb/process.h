@@ -11,13 +11,16 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "bench/ycsb/exit_guard.h"
+#include "proto/kv.grpc.pb.h"
 
 namespace mvkv::ycsb {
 
@@ -58,6 +61,9 @@ class ChildProcess final {
   // Terminate(). Never blocks.
   bool ReapIfExited();
   void Terminate();
+  // SIGSTOP, `stopped()`, SIGKILL (no SIGTERM), reaped; keeps the data
+  // directory.
+  void Kill(const std::function<void()>& stopped);
   // Invariants:
   // 1. pid_ > 0 only while the child is unreaped and nobody is stopping it;
   //    it changes only under mu_, and whoever sets it to -1 owns the child
@@ -68,6 +74,8 @@ class ChildProcess final {
   pid_t pid_ = -1;  // guarded by mu_
   std::unique_ptr<ExitHook> exit_hook_;
   std::string address_;
+  std::vector<std::string> argv_;  // as spawned, for MvkvCluster::Restart
+  std::string name_;
   std::string log_path_;
   std::string data_dir_;
 };
@@ -90,10 +98,26 @@ class MvkvCluster final {
   pid_t leader_pid() const { return nodes_[leader_]->pid(); }
   const std::string& leader_address() const { return nodes_[leader_]->address(); }
 
+  // For the failover benchmark (failover_bench.cc).
+  int size() const { return static_cast<int>(nodes_.size()); }
+  const std::string& address(int i) const { return nodes_[i]->address(); }
+  bool running(int i) const { return nodes_[i]->pid() > 0; }
+  // SIGKILLs node i (kill -9), keeping its data directory; SIGSTOPs it
+  // first and runs `stopped` in between if given.
+  void Kill(int i, const std::function<void()>& stopped = [] {}) {
+    nodes_[i]->Kill(stopped);
+  }
+  // Starts node i again with the same flags (and directory), waits for it
+  // to serve. REQUIRES: node i was killed.
+  absl::Status Restart(int i);
+  // Whether node i answers a linearizable read within `timeout` (it leads).
+  bool Serves(int i, absl::Duration timeout);
+
  private:
   MvkvCluster() = default;
   absl::Status WaitForLeader();
   std::vector<std::unique_ptr<ChildProcess>> nodes_;
+  std::vector<std::unique_ptr<v1::KV::Stub>> stubs_;  // by node, made on first use
   int leader_ = -1;
 };
 
