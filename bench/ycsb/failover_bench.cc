@@ -44,6 +44,9 @@ ABSL_FLAG(int, kills, 10, "Leader kills.");
 ABSL_FLAG(int, threads, 4, "Writer threads.");
 ABSL_FLAG(std::string, data_dir, "/tmp",
           "Existing directory for the nodes' data directories (removed at the end).");
+ABSL_FLAG(absl::Duration, hold_on_failure, absl::ZeroDuration(),
+          "If a kill finds no new leader or no ack, keep the cluster this long "
+          "(to inspect it, e.g. mvkv cluster status) before stopping it.");
 ABSL_FLAG(std::vector<std::string>, server_args, {},
           "Extra flags for every node (e.g. --election_timeout=500ms).");
 
@@ -171,7 +174,9 @@ int Main() {
       absl::SleepFor(absl::Milliseconds(5));
     }
     if (next < 0 || ack < 0) {
-      std::fprintf(stderr, "kill %d: no new leader or no ack in 30 s\n", k + 1);
+      std::fprintf(stderr, "kill %d: no new leader or no ack in 30 s; nodes %s\n", k + 1,
+                   cluster.addresses().c_str());
+      absl::SleepFor(absl::GetFlag(FLAGS_hold_on_failure));
       status = 1;
       break;
     }
