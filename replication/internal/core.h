@@ -219,7 +219,11 @@ class Core final {
 
   std::vector<replication::StatusCallback> reads_waiting_;  // next barrier
   std::vector<replication::StatusCallback> reads_in_barrier_;
-  bool read_barrier_ = false;  // one in flight
+  // Read barriers in flight, at most kReadBarriers: reads that arrive while
+  // one is replicating get the next at once instead of waiting a round for
+  // it (any barrier appended after a read arrived confirms it).
+  static constexpr int kReadBarriers = 2;
+  int read_barriers_ = 0;
   ChangeRequest* change_ = nullptr;  // one membership change at a time
   TransferRequest* transfer_ = nullptr;
 
