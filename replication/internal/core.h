@@ -211,6 +211,12 @@ class Core final {
 
   ApplyRequest* inflight_ = nullptr;  // the proposal in Raft (invariant 2)
   uint64_t applied_ts_ = 0;           // invariant 3
+  // applied_ts_ when the election barrier asked the engine to accept local
+  // commits: what the engine must resume after (OnAccepted). applied_ts_
+  // itself may be past it by then: the engine accepts before OnAccepted
+  // reaches the loop, and this leadership's first batches can commit and
+  // apply in between.
+  uint64_t accept_ts_ = 0;
   // Client addresses by node id: as the log says (member records and
   // snapshots), and as this node was told (its own, the bootstrap list,
   // AddMember) for members the log has no record of yet.

@@ -98,6 +98,7 @@ void Core::IssueElectionBarrier() {
     // Every entry of earlier terms is applied here now: the applier
     // accepts local commits once it has installed them all.
     self->leader_state_ = LeaderState::kEnabling;
+    self->accept_ts_ = self->applied_ts_;
     self->applier_->Push(
         ApplierItem{.kind = ApplierItem::Kind::kAccept, .term = b->term});
   };
@@ -113,10 +114,10 @@ void Core::OnAccepted(uint64_t term, uint64_t last_ts) {
       leader_term_ != term || raft_state(&raft_) != RAFT_LEADER) {
     return;  // a stale answer: we stepped down meanwhile
   }
-  if (last_ts != applied_ts_) {
+  if (last_ts != accept_ts_) {
     Fatal(absl::DataLossError(absl::StrCat(
         "the engine resumes after commit ", last_ts,
-        " but the log applied up to ", applied_ts_)));
+        " but the log applied up to ", accept_ts_)));
     return;
   }
   leader_state_ = LeaderState::kReady;
