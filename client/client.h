@@ -87,8 +87,9 @@ struct ClientOptions {
   absl::Duration txn_timeout = absl::Seconds(60);
   // Attempts per call (>= 1) across redirects and unreachable servers,
   // within `timeout` for the call as a whole; back-off 25 ms doubling to
-  // 500 ms between attempts that did not follow a leader's address.
-  int max_attempts = 16;
+  // 100 ms between attempts that did not follow a leader's address (64
+  // attempts: about 6 s of waiting for a cluster to elect a leader).
+  int max_attempts = 64;
 };
 
 // How a read outside a transaction is served (proto/kv.proto, Consistency):

@@ -45,10 +45,10 @@ Endpoint* Router::Current() {
 }
 
 bool Router::Reachable(Endpoint* endpoint, absl::Time deadline) {
-  if (endpoint->channel->GetState(/*try_to_connect=*/true) ==
-      GRPC_CHANNEL_READY) {
-    return true;
-  }
+  const grpc_connectivity_state state =
+      endpoint->channel->GetState(/*try_to_connect=*/true);
+  if (state == GRPC_CHANNEL_READY) return true;
+  if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) return false;
   // A fresh channel may pass through a transient failure on its way to
   // READY: wait a little through it (a dead server on a LAN refuses
   // within this).
@@ -88,13 +88,16 @@ bool Router::After(Endpoint* endpoint, const absl::Status& status,
   }
   if (!retry || attempt >= max_attempts) return false;
   if (back_off) {
-    const absl::Duration pause = std::min(
-        absl::Milliseconds(25) * (1 << std::min(attempt - 1, 5)),
-        absl::Milliseconds(500));
+    const absl::Duration pause = BackOff(attempt);
     if (absl::Now() + pause >= deadline) return false;
     absl::SleepFor(pause);
   }
   return absl::Now() < deadline;
+}
+
+absl::Duration Router::BackOff(int attempt) {
+  return std::min(absl::Milliseconds(25) * (1 << std::min(std::max(attempt, 1) - 1, 5)),
+                  absl::Milliseconds(100));
 }
 
 std::optional<std::string> LeaderOf(const grpc::ClientContext& context) {

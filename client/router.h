@@ -24,7 +24,11 @@
 //
 // Bounded: at most ClientOptions::max_attempts attempts, within one
 // ClientOptions::timeout for the call as a whole; the back-off doubles from
-// 25 ms up to 500 ms.
+// 25 ms up to 100 ms (BackOff). Short on purpose: while a cluster elects,
+// a follower refuses in well under a millisecond and a dead node is known
+// down at once (Reachable), so polling every 100 ms costs nearly nothing,
+// and a longer pause is time the client sleeps after the new leader serves
+// (bench/RESULTS.md, "failover_bench").
 //
 // Thread safety: thread-safe (a mutex guards the list and the current
 // index). Endpoints live as long as the router.
@@ -66,8 +70,14 @@ class Router final {
   Endpoint* Current();
 
   // Whether `endpoint`'s channel is (or becomes, by `deadline`, waiting at
-  // most 250 ms) connected: false = a call would not be sent.
+  // most 250 ms) connected: false = a call would not be sent. A channel in
+  // TRANSIENT_FAILURE (its last connection attempt failed: a dead node) is
+  // false at once; gRPC retries it in the background (client.cc's
+  // reconnect back-off, 100 ms to 1 s).
   static bool Reachable(Endpoint* endpoint, absl::Time deadline);
+
+  // The pause before attempt `attempt` + 1: 25 ms doubling, at most 100 ms.
+  static absl::Duration BackOff(int attempt);
 
   // What to do after attempt number `attempt` (1-based) on `endpoint`
   // failed with `status`; `leader` is its mvkv-leader metadata if any and

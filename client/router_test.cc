@@ -71,6 +71,13 @@ TEST(RouterTest, BoundedByAttemptsAndDeadline) {
                         std::nullopt, true, true, 1, 16, kFar));
 }
 
+TEST(RouterTest, BackOffDoublesFrom25MsToAtMost100Ms) {
+  EXPECT_EQ(Router::BackOff(1), absl::Milliseconds(25));
+  EXPECT_EQ(Router::BackOff(2), absl::Milliseconds(50));
+  EXPECT_EQ(Router::BackOff(3), absl::Milliseconds(100));
+  EXPECT_EQ(Router::BackOff(40), absl::Milliseconds(100));
+}
+
 TEST(RouterTest, DeadlineExceededMovesOn) {
   auto r = Make("a:1,b:2");
   EXPECT_FALSE(r->After(r->Current(), absl::DeadlineExceededError("slow"),

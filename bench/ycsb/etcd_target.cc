@@ -6,6 +6,8 @@
 // it is compacted, so its retention grows with or without the reader; the
 // reader only means "no compaction may pass R". Memory is etcd's RSS.
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
@@ -17,9 +19,17 @@ namespace {
 
 using etcdserverpb::KV;
 
+// "a,b,c" (several members of one cluster): calls spread round-robin over
+// them, as etcd's own client does; a follower forwards writes to the leader.
 std::unique_ptr<KV::Stub> NewStub(const std::string& address) {
-  return KV::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  if (address.find(',') == std::string::npos) {
+    return KV::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  grpc::ChannelArguments args;
+  args.SetLoadBalancingPolicyName("round_robin");
+  return KV::NewStub(grpc::CreateCustomChannel(
+      "ipv4:" + address, grpc::InsecureChannelCredentials(), args));
 }
 
 absl::StatusOr<etcdserverpb::RangeResponse> Range(KV::Stub& stub,
@@ -148,6 +158,12 @@ absl::StatusOr<std::unique_ptr<Target>> OpenEtcd(const std::string& address,
   etcdserverpb::RangeRequest req;
   req.set_key("ycsb-probe");
   absl::StatusOr<etcdserverpb::RangeResponse> r = Range(*stub, req);
+  // A cluster just started answers UNAVAILABLE ("no leader") until it has
+  // elected one. Bound: 60 attempts, 0.5 s apart (plus each call's 10 s).
+  for (int i = 0; i < 60 && absl::IsUnavailable(r.status()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    r = Range(*stub, req);
+  }
   if (!r.ok()) {
     return absl::UnavailableError("etcd at " + address + ": " +
                                   std::string(r.status().message()));

@@ -82,9 +82,24 @@ ABSL_FLAG(bool, progress, false, "Live progress line on stderr even when stderr 
 ABSL_FLAG(std::string, start_server, "",
           "Path of mvkv_server: start it on 127.0.0.1 (free port), drive it "
           "over gRPC, sample its RSS, stop it at the end.");
-ABSL_FLAG(std::vector<std::string>, server_args, {}, "Extra flags for --start_server.");
+ABSL_FLAG(std::vector<std::string>, server_args, {},
+          "Extra flags for --start_server (and every --start_cluster node).");
+ABSL_FLAG(int, start_cluster, 0,
+          "Start N mvkv_server nodes (binary: --start_server) as one Raft "
+          "cluster on 127.0.0.1 (free client and Raft ports), wait for a "
+          "leader, drive grpc:// all N addresses (the client follows the "
+          "leader), sample the leader's RSS, stop them all at the end or on "
+          "SIGINT/SIGTERM/SIGHUP. In memory unless --cluster_data_dir.");
+ABSL_FLAG(std::string, cluster_data_dir, "",
+          "With --start_cluster: node i keeps its Raft log and snapshots in a "
+          "fresh DIR/ycsb-node<i>-XXXXXX (DIR must exist), removed when it stops.");
 ABSL_FLAG(bool, start_etcd, false, "Start etcd (--etcd_binary) on loopback for --target=etcd.");
-ABSL_FLAG(std::string, etcd_binary, "/usr/bin/etcd", "etcd for --start_etcd.");
+ABSL_FLAG(int, start_etcd_cluster, 0,
+          "Start N etcd members (--etcd_binary) as one cluster on loopback "
+          "(fresh data dirs, removed at the end), wait for a leader, drive "
+          "all N round-robin as etcd's client does; RSS is member 1's.");
+ABSL_FLAG(std::string, etcd_binary, "/usr/bin/etcd",
+          "etcd for --start_etcd/--start_etcd_cluster.");
 ABSL_FLAG(int, server_pid, -1,
           "PID of the target's process, for RSS sampling and thread: stalls "
           "(default: the server --start_server/--start_etcd started).");
@@ -149,7 +164,23 @@ int Main() {
   to.rocksdb_wal = absl::GetFlag(FLAGS_rocksdb_wal);
   to.rocksdb_cache_mb = absl::GetFlag(FLAGS_rocksdb_cache_mb);
   std::unique_ptr<ChildProcess> child;
-  if (!absl::GetFlag(FLAGS_start_server).empty()) {
+  std::unique_ptr<MvkvCluster> cluster;
+  std::vector<std::unique_ptr<ChildProcess>> etcd_members;
+  if (absl::GetFlag(FLAGS_start_cluster) != 0) {
+    if (absl::GetFlag(FLAGS_start_server).empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "--start_cluster needs --start_server=PATH of mvkv_server"));
+    }
+    absl::StatusOr<std::unique_ptr<MvkvCluster>> c = MvkvCluster::Start(
+        absl::GetFlag(FLAGS_start_server), absl::GetFlag(FLAGS_start_cluster),
+        absl::GetFlag(FLAGS_server_args), absl::GetFlag(FLAGS_cluster_data_dir));
+    if (!c.ok()) return Fail(c.status());
+    cluster = std::move(*c);
+    to.spec = "grpc://" + cluster->addresses();
+    if (to.server_pid < 0) to.server_pid = cluster->leader_pid();
+  } else if (!absl::GetFlag(FLAGS_cluster_data_dir).empty()) {
+    return Fail(absl::InvalidArgumentError("--cluster_data_dir needs --start_cluster=N"));
+  } else if (!absl::GetFlag(FLAGS_start_server).empty()) {
     absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::StartMvkvServer(
         absl::GetFlag(FLAGS_start_server), absl::GetFlag(FLAGS_server_args));
     if (!p.ok()) return Fail(p.status());
@@ -163,6 +194,17 @@ int Main() {
     if (!p.ok()) return Fail(p.status());
     child = std::move(*p);
     to.spec = "null://" + child->address();
+  } else if (absl::GetFlag(FLAGS_start_etcd_cluster) != 0) {
+    absl::StatusOr<std::vector<std::unique_ptr<ChildProcess>>> m =
+        ChildProcess::StartEtcdCluster(absl::GetFlag(FLAGS_etcd_binary),
+                                       absl::GetFlag(FLAGS_start_etcd_cluster));
+    if (!m.ok()) return Fail(m.status());
+    etcd_members = std::move(*m);
+    to.spec = "etcd://";
+    for (const std::unique_ptr<ChildProcess>& p : etcd_members) {
+      absl::StrAppend(&to.spec, p.get() == etcd_members[0].get() ? "" : ",", p->address());
+    }
+    if (to.server_pid < 0) to.server_pid = etcd_members[0]->pid();
   } else if (absl::GetFlag(FLAGS_start_etcd)) {
     absl::StatusOr<std::unique_ptr<ChildProcess>> p =
         ChildProcess::StartEtcd(absl::GetFlag(FLAGS_etcd_binary));
@@ -211,6 +253,7 @@ int main(int argc, char** argv) {
       "  ycsb --workload=a|..|f|FILE --target=embedded|rocksdb|grpc://H:P "
       "[--records=N] [--ops=N|--seconds=S] [--threads=N] [--rate=OPS] "
       "[--pipeline=N [--pipeline_via=stream|unary|batch]] "
+      "[--start_server=PATH [--start_cluster=N [--cluster_data_dir=DIR]]] "
       "[--stall=reclaim:K@T|txn:K@T|thread:K@T[+D][:SELECT]|server-reclaim:K@T[+D]] "
       "[--json=P] [--csv=P] [--plot=P.png]");
   absl::ParseCommandLine(argc, argv);

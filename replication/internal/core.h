@@ -211,6 +211,12 @@ class Core final {
 
   ApplyRequest* inflight_ = nullptr;  // the proposal in Raft (invariant 2)
   uint64_t applied_ts_ = 0;           // invariant 3
+  // applied_ts_ when the election barrier asked the engine to accept local
+  // commits: what the engine must resume after (OnAccepted). applied_ts_
+  // itself may be past it by then: the engine accepts before OnAccepted
+  // reaches the loop, and this leadership's first batches can commit and
+  // apply in between.
+  uint64_t accept_ts_ = 0;
   // Client addresses by node id: as the log says (member records and
   // snapshots), and as this node was told (its own, the bootstrap list,
   // AddMember) for members the log has no record of yet.
@@ -219,7 +225,11 @@ class Core final {
 
   std::vector<replication::StatusCallback> reads_waiting_;  // next barrier
   std::vector<replication::StatusCallback> reads_in_barrier_;
-  bool read_barrier_ = false;  // one in flight
+  // Read barriers in flight, at most kReadBarriers: reads that arrive while
+  // one is replicating get the next at once instead of waiting a round for
+  // it (any barrier appended after a read arrived confirms it).
+  static constexpr int kReadBarriers = 2;
+  int read_barriers_ = 0;
   ChangeRequest* change_ = nullptr;  // one membership change at a time
   TransferRequest* transfer_ = nullptr;
 

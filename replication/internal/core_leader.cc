@@ -2,11 +2,11 @@
 // batches), member records, and linearizable reads.
 //
 // Reads: ReadIndex-style, one raft_barrier for every read waiting when it is
-// issued. A barrier entry of this term committed by a quorum after a read
-// arrived proves that no other leader could have acknowledged a write
-// before that read that this node lacks; every entry before the barrier is
-// then applied here (those of earlier terms are even installed: reads need
-// kReady). A leader lease would save the barrier's disk write and round
+// issued, up to kReadBarriers of them in flight (core.h). A barrier entry
+// of this term committed by a quorum after a read arrived proves that no
+// other leader could have acknowledged a write before that read that this
+// node lacks; every entry before the barrier is then applied here (those
+// of earlier terms are even installed: reads need kReady). A leader lease would save the barrier's disk write and round
 // trip, but libraft 0.15 exposes no per-follower time of the last
 // acknowledged heartbeat (only a recent_recv flag reset every election
 // timeout), and raft_transfer lets a follower start an election at once
@@ -98,6 +98,7 @@ void Core::IssueElectionBarrier() {
     // Every entry of earlier terms is applied here now: the applier
     // accepts local commits once it has installed them all.
     self->leader_state_ = LeaderState::kEnabling;
+    self->accept_ts_ = self->applied_ts_;
     self->applier_->Push(
         ApplierItem{.kind = ApplierItem::Kind::kAccept, .term = b->term});
   };
@@ -113,10 +114,10 @@ void Core::OnAccepted(uint64_t term, uint64_t last_ts) {
       leader_term_ != term || raft_state(&raft_) != RAFT_LEADER) {
     return;  // a stale answer: we stepped down meanwhile
   }
-  if (last_ts != applied_ts_) {
+  if (last_ts != accept_ts_) {
     Fatal(absl::DataLossError(absl::StrCat(
         "the engine resumes after commit ", last_ts,
-        " but the log applied up to ", applied_ts_)));
+        " but the log applied up to ", accept_ts_)));
     return;
   }
   leader_state_ = LeaderState::kReady;
@@ -266,7 +267,7 @@ void Core::ConfirmLeadership(replication::StatusCallback done) {
 }
 
 void Core::IssueReadBarrier() {
-  if (read_barrier_ || reads_waiting_.empty()) return;
+  if (read_barriers_ >= kReadBarriers || reads_waiting_.empty()) return;
   auto* b = new BarrierRequest;
   b->req.data = b;
   b->core = this;
@@ -276,7 +277,7 @@ void Core::IssueReadBarrier() {
   auto done = [](struct raft_barrier* req, int status) {
     std::unique_ptr<BarrierRequest> b(static_cast<BarrierRequest*>(req->data));
     Core* self = b->core;
-    self->read_barrier_ = false;
+    --self->read_barriers_;
     const bool confirmed = status == 0 && self->running_ &&
                            self->leader_state_ == LeaderState::kReady &&
                            self->leader_term_ == b->term;
@@ -294,7 +295,7 @@ void Core::IssueReadBarrier() {
     delete b;
     return;
   }
-  read_barrier_ = true;
+  ++read_barriers_;
 }
 
 void Core::FailReads(const absl::Status& status) {

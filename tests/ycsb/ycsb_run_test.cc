@@ -1,15 +1,21 @@
 // End to end: the ycsb binary runs short workloads against the embedded
 // engine and against a real mvkv_server process (started by the harness with
-// --start_server) and writes valid JSON, CSV and PNG; a stall run's timeline
+// --start_server, and three as a cluster with --start_cluster, none left
+// running after it) and writes valid JSON, CSV and PNG; a stall run's timeline
 // shows retained versions rising after the stalled transaction opens.
+#include <dirent.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -158,6 +164,149 @@ TEST(YcsbRunTest, GrpcRunAgainstARealServer) {
   ASSERT_GE(rss, 0);
   EXPECT_GT(std::stoull(c.rows.back()[rss]), 1000000u);  // the server's RSS
   ExpectPng(png);
+}
+
+// Processes whose command line contains `needle` (here: a data directory
+// only this test's cluster nodes name).
+int ProcessesNaming(const std::string& needle) {
+  int n = 0;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string cmd = Read(std::string("/proc/") + e->d_name + "/cmdline");
+    for (char& c : cmd) c = c == '\0' ? ' ' : c;
+    if (cmd.find(needle) != std::string::npos && cmd.find("mvkv_server") != std::string::npos) ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+int FilesIn(const std::string& dir) {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+// --start_cluster=3 with data directories: a run against the three nodes
+// writes its row, samples the leader's RSS, and at the end stops every node
+// and removes the directories it made.
+TEST(YcsbRunTest, ClusterRunStartsThreeNodesAndStopsThem) {
+  const std::string dir = Tmp("cluster-run");
+  std::filesystem::create_directories(dir);
+  std::string out;
+  const std::string json = Tmp("cluster.json"), csv = Tmp("cluster.csv");
+  ASSERT_EQ(RunYcsb({"--workload=a", "--start_server=" + Runfile("server/mvkv_server"),
+                     "--start_cluster=3", "--cluster_data_dir=" + dir, "--records=500",
+                     "--ops=1000", "--threads=2", "--json=" + json, "--csv=" + csv},
+                    &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("Return=ERROR"), std::string::npos) << out;
+  ExpectJsonRows(json, 1, "grpc");
+  const auto row = nlohmann::json::parse(Read(json)).back();
+  EXPECT_EQ(row["errors"].get<int64_t>(), 0) << row;
+  const Csv c = ReadCsv(csv);
+  ASSERT_GE(c.rows.size(), 1u);
+  const int rss = c.Col("rss_bytes");
+  ASSERT_GE(rss, 0);
+  EXPECT_GT(std::stoull(c.rows.back()[rss]), 1000000u);  // the leader's RSS
+  EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 0) << "cluster nodes left running";
+  EXPECT_EQ(FilesIn(dir), 0) << "node data directories left in " << dir;
+}
+
+// A child that waits to be killed, in process group `pgid` (0: its own).
+pid_t StartCanary(pid_t pgid) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, pgid);
+    // Bound: killed by the test (or, if the test dies, in 10 minutes).
+    for (int i = 0; i < 600; ++i) sleep(1);
+    _exit(0);
+  }
+  setpgid(pid, pgid);  // also from the parent: no race with the checks below
+  return pid;
+}
+
+bool Alive(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
+
+// Waits (bound: `seconds`) for `pid` to exit; its wait status, or -1.
+int WaitExit(pid_t pid, int seconds) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
+}
+
+// Property: SIGTERM to the harness at any moment of starting or driving a
+// cluster stops all three nodes, removes their directories and exits 143 —
+// and signals nothing else. The harness runs in its own process group with
+// a canary process beside it (and this test in another group): a kill(0)
+// from the harness would kill the canary, a kill(-1) the canary and this
+// test. The SIGTERM lands while the harness's main thread waits for node 2
+// to serve (node 1 serving: where a race between it and the exit guard once
+// reaped node 2 under the guard and turned its SIGKILL fallback into
+// kill(-1, SIGKILL)), at delays after the nodes exist, and during the load.
+TEST(YcsbRunTest, ClusterNodesStopWhenTheHarnessGetsSigterm) {
+  constexpr int kAfterNode1Serves = -1;
+  int round = 0;
+  for (const int delay_ms : {kAfterNode1Serves, kAfterNode1Serves, kAfterNode1Serves, 0, 100,
+                             600, 3000}) {
+    SCOPED_TRACE(::testing::Message() << "round " << round << ": SIGTERM " << delay_ms
+                                      << " ms after the nodes exist (-1: node 1 serving)");
+    const std::string dir = Tmp("cluster-sigterm-" + std::to_string(round++));
+    std::filesystem::create_directories(dir);
+    const std::vector<std::string> args = {
+        Runfile("bench/ycsb/ycsb"), "--workload=b",
+        "--start_server=" + Runfile("server/mvkv_server"), "--start_cluster=3",
+        "--cluster_data_dir=" + dir, "--records=200", "--seconds=120"};
+    const pid_t pid = fork();
+    if (pid == 0) {
+      setpgid(0, 0);
+      freopen((dir + ".stdout").c_str(), "w", stdout);
+      std::vector<char*> a;
+      for (const std::string& s : args) a.push_back(const_cast<char*>(s.c_str()));
+      a.push_back(nullptr);
+      execv(a[0], a.data());
+      _exit(127);
+    }
+    setpgid(pid, pid);
+    const pid_t canary = StartCanary(pid);
+    ASSERT_EQ(getpgid(canary), pid);
+    ASSERT_NE(getpgid(0), pid);
+    // Bound: 60 s for the three nodes to be running.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (ProcessesNaming("--data_dir=" + dir) < 3 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 3);
+    if (delay_ms == kAfterNode1Serves) {
+      // The harness logs node i to TEST_TMPDIR/ycsb-node<i>-<its pid>.log.
+      const std::string log = Tmp("ycsb-node1-" + std::to_string(pid) + ".log");
+      // Bound: 60 s.
+      for (int i = 0; i < 12000 && Read(log).find("\"serving\"") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    }
+    kill(pid, SIGTERM);
+    const int status = WaitExit(pid, 30);
+    if (status == -1) {
+      kill(-pid, SIGKILL);  // the harness's own group, never ours (checked above)
+      waitpid(pid, nullptr, 0);
+    }
+    EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM)
+        << status;
+    EXPECT_TRUE(Alive(canary)) << "the harness signalled its process group or everyone";
+    kill(canary, SIGKILL);
+    waitpid(canary, nullptr, 0);
+    EXPECT_EQ(ProcessesNaming("--data_dir=" + dir), 0) << "cluster nodes left running";
+    EXPECT_EQ(FilesIn(dir), 0) << "node data directories left in " << dir;
+  }
 }
 
 TEST(YcsbRunTest, EtcdRunWhenEtcdIsInstalled) {
