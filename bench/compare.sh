@@ -33,27 +33,11 @@ shift $((OPTIND - 1))
 extra=("$@")
 
 cd "$(dirname "$0")/.."
-if [[ -z "${YCSB:-}" || -z "${MVKV_SERVER:-}" || -z "${NULL_SERVER:-}" ]]; then
-  BAZEL=${BAZEL:-bazel}
-  # shellcheck disable=SC2086
-  $BAZEL ${BAZEL_ARGS:-} build --config=opt --symlink_prefix=/ //bench/ycsb:ycsb //server:mvkv_server \
-    //bench/ycsb:null_server >&2
-  # shellcheck disable=SC2086
-  bin=$($BAZEL ${BAZEL_ARGS:-} info --config=opt bazel-bin 2>/dev/null)
-  YCSB=${YCSB:-$bin/bench/ycsb/ycsb}
-  MVKV_SERVER=${MVKV_SERVER:-$bin/server/mvkv_server}
-  NULL_SERVER=${NULL_SERVER:-$bin/bench/ycsb/null_server}
-fi
-if [[ ( " $targets " == *" embedded-ebr "* && -z "${YCSB_EBR:-}" ) ||
-      ( " $targets " == *" grpc-ebr "* && -z "${MVKV_SERVER_EBR:-}" ) ]]; then
-  BAZEL=${BAZEL:-bazel}
-  # shellcheck disable=SC2086
-  $BAZEL ${BAZEL_ARGS:-} build --config=opt --config=engine_ebr --symlink_prefix=/ \
-    //bench/ycsb:ycsb //server:mvkv_server >&2
-  # shellcheck disable=SC2086
-  ebr_bin=$($BAZEL ${BAZEL_ARGS:-} info --config=opt --config=engine_ebr bazel-bin 2>/dev/null)
-  YCSB_EBR=${YCSB_EBR:-$ebr_bin/bench/ycsb/ycsb}
-  MVKV_SERVER_EBR=${MVKV_SERVER_EBR:-$ebr_bin/server/mvkv_server}
+# shellcheck source=bench/opt_binaries.sh
+source bench/opt_binaries.sh
+opt_binaries
+if [[ " $targets " == *" embedded-ebr "* || " $targets " == *" grpc-ebr "* ]]; then
+  opt_ebr_binaries
 fi
 
 mkdir -p "$out"

@@ -29,14 +29,9 @@ shift $((OPTIND - 1))
 extra=("$@")
 
 cd "$(dirname "$0")/.."
-if [[ -z "${YCSB:-}" || -z "${MVKV_SERVER:-}" || -z "${NULL_SERVER:-}" ]]; then
-  bazel build --config=opt --symlink_prefix=/ //bench/ycsb:ycsb //server:mvkv_server \
-    //bench/ycsb:null_server >&2
-  bin=$(bazel info --config=opt bazel-bin 2>/dev/null)
-  YCSB=${YCSB:-$bin/bench/ycsb/ycsb}
-  MVKV_SERVER=${MVKV_SERVER:-$bin/server/mvkv_server}
-  NULL_SERVER=${NULL_SERVER:-$bin/bench/ycsb/null_server}
-fi
+# shellcheck source=bench/opt_binaries.sh
+source bench/opt_binaries.sh
+opt_binaries
 case $server in
   mvkv) binary=$MVKV_SERVER scheme=grpc ;;
   null) binary=$NULL_SERVER scheme=null ;;
