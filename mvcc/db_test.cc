@@ -208,7 +208,9 @@ TEST(TxnTest, PagedScanCoversTheRangeExactlyOnceWithinItsCaps) {
       ASSERT_FALSE(page->kvs.empty());
       std::size_t bytes = 0;
       for (const KeyValue& kv : page->kvs) bytes += kv.key.size() + kv.value.size();
-      if (limits.max_pairs != 0) EXPECT_LE(page->kvs.size(), limits.max_pairs);
+      if (limits.max_pairs != 0) {
+        EXPECT_LE(page->kvs.size(), limits.max_pairs);
+      }
       if (limits.max_bytes != 0 && page->kvs.size() > 1) {
         EXPECT_LT(bytes - page->kvs.back().key.size() -
                       page->kvs.back().value.size(),

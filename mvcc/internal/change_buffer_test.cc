@@ -207,7 +207,9 @@ TEST(ChangeBufferTest, ConcurrentReadersNeverAcceptATornRecord) {
           restart();
           continue;
         }
-        if (expect_ts != 0) ASSERT_EQ(r.commit_ts, expect_ts);
+        if (expect_ts != 0) {
+          ASSERT_EQ(r.commit_ts, expect_ts);
+        }
         ASSERT_TRUE(Same(changes, Expected(MakeCommit(r.commit_ts, 200))))
             << "torn record at ts " << r.commit_ts;
         validated.fetch_add(1, std::memory_order_relaxed);

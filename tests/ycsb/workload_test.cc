@@ -41,7 +41,9 @@ TEST(WorkloadTest, PresetsProduceTheirMixes) {
     }
     for (int t = 0; t < kOpTypes; ++t) {
       EXPECT_NEAR(counts[t] / double(kOps), m.p[t], 0.01) << m.name << " " << t;
-      if (m.p[t] == 0) EXPECT_EQ(counts[t], 0) << m.name << " " << t;
+      if (m.p[t] == 0) {
+        EXPECT_EQ(counts[t], 0) << m.name << " " << t;
+      }
     }
   }
 }
