@@ -35,8 +35,18 @@ absl::Status FromErrno(int err, absl::string_view context) {
 }
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return FromErrno(errno, absl::StrCat("cannot list ", dir));
+  // open + fdopendir rather than opendir: the same descriptor, but created
+  // by a call ThreadSanitizer sees (it does not see opendir's internal open,
+  // and took the closedir of a reused descriptor number for a race with the
+  // descriptor's previous owner, a libuv eventfd of another node's thread).
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return FromErrno(errno, absl::StrCat("cannot list ", dir));
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    return FromErrno(err, absl::StrCat("cannot list ", dir));
+  }
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
     const absl::string_view name = e->d_name;
