@@ -58,6 +58,9 @@ struct ClusterOptions {
   // snapshot_threshold entries or max_log_bytes of them.
   uint32_t snapshot_threshold = 1024;
   uint64_t max_log_bytes = uint64_t{64} << 20;
+  // replication::NodeOptions::peer_send_timeout: a peer connection whose
+  // sent bytes stay unacknowledged this long is closed (a stopped peer).
+  absl::Duration peer_send_timeout = absl::Seconds(5);
 };
 
 // The node options of a cluster member serving clients on `listen`, with

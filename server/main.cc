@@ -127,6 +127,12 @@ ABSL_FLAG(uint64_t, max_log_bytes, uint64_t{64} << 20,
           "Cluster mode: also snapshot once this many bytes of log entries "
           "were applied since the last one (bounds the log a stalled "
           "follower makes the leader keep; it catches up by snapshot).");
+ABSL_FLAG(absl::Duration, peer_send_timeout, absl::Seconds(5),
+          "Cluster mode: close a peer connection whose sent bytes stay "
+          "unacknowledged this long (a stopped or unreachable peer), "
+          "releasing what was queued for it: what a stalled follower can "
+          "make the leader hold is about this long of its write traffic. "
+          "Above 0, below 30s.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
@@ -192,6 +198,7 @@ int main(int argc, char** argv) {
   options.cluster.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.cluster.snapshot_threshold = absl::GetFlag(FLAGS_snapshot_threshold);
   options.cluster.max_log_bytes = absl::GetFlag(FLAGS_max_log_bytes);
+  options.cluster.peer_send_timeout = absl::GetFlag(FLAGS_peer_send_timeout);
   if (options.cluster.node_id == 0 &&
       (!options.cluster.raft_listen.empty() || !options.cluster.peers.empty() ||
        options.cluster.join)) {
