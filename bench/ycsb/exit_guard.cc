@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -17,6 +19,11 @@ struct Hooks {
   std::map<int, std::function<void()>> fns;  // by registration order
   int next_id = 0;
 };
+
+// The signal being handled, 0 before one arrives. Written once by the guard
+// thread before it runs the hooks (release), read by AwaitStopIfStopping
+// (acquire); nothing else is published through it.
+std::atomic<int> stop_signal{0};
 
 Hooks& TheHooks() {
   static Hooks* hooks = new Hooks();  // never destroyed: used at exit
@@ -37,6 +44,7 @@ sigset_t StopSignals() {
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {
   }
+  stop_signal.store(sig, std::memory_order_release);
   std::fprintf(stderr, "\nycsb: %s: resuming frozen threads, releasing stalls, "
                "stopping started servers\n", strsignal(sig));
   Hooks& h = TheHooks();
@@ -57,6 +65,12 @@ void InstallExitGuard() {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::thread(OnStopSignals).detach();
   });
+}
+
+void AwaitStopIfStopping() {
+  if (stop_signal.load(std::memory_order_acquire) == 0) return;
+  // Bound: the guard thread's _exit once its hooks have run.
+  while (true) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 ExitHook::ExitHook(std::function<void()> fn) {

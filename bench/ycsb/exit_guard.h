@@ -22,6 +22,13 @@ namespace mvkv::ycsb {
 // before exec (process.cc).
 void InstallExitGuard();
 
+// Returns at once unless a stop signal is being handled; then never returns
+// (the guard thread exits the process with 128 + the signal when its hooks
+// are done). For error exits that a stop can cause — a started server the
+// hooks stopped looks like a failed one — so the harness exits 128 + the
+// signal, not with that error.
+void AwaitStopIfStopping();
+
 // A cleanup hook, registered for this object's lifetime.
 class ExitHook final {
  public:

@@ -112,6 +112,7 @@ namespace mvkv::ycsb {
 namespace {
 
 int Fail(const absl::Status& s) {
+  AwaitStopIfStopping();
   std::fprintf(stderr, "ycsb: %s\n", s.ToString().c_str());
   return 2;
 }
