@@ -31,13 +31,6 @@ absl::StatusOr<replication::NodeOptions> ToNodeOptions(
   o.snapshot_trailing = std::min<uint32_t>(o.snapshot_trailing,
                                            cluster.snapshot_threshold);
   o.max_log_bytes = cluster.max_log_bytes;
-  if (cluster.peer_send_timeout <= absl::ZeroDuration() ||
-      cluster.peer_send_timeout >= o.install_snapshot_timeout) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--peer_send_timeout must be above 0 and below ",
-        absl::FormatDuration(o.install_snapshot_timeout), " (got ",
-        absl::FormatDuration(cluster.peer_send_timeout), ")"));
-  }
   o.peer_send_timeout = cluster.peer_send_timeout;
   if (cluster.raft_listen.empty()) {
     return absl::InvalidArgumentError(

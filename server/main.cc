@@ -132,7 +132,7 @@ ABSL_FLAG(absl::Duration, peer_send_timeout, absl::Seconds(5),
           "unacknowledged this long (a stopped or unreachable peer), "
           "releasing what was queued for it: what a stalled follower can "
           "make the leader hold is about this long of its write traffic. "
-          "Above 0, below 30s.");
+          "At least 1ms, below 30s (the snapshot install timeout).");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long calls in flight may take to finish.");
 
