@@ -156,6 +156,15 @@ RunResult MutexDiamond(int64_t n) {
 // ---------------------------------------------------------------------------
 // Boost.Lockfree.
 
+// Pops from either Boost queue, spinning then yielding while it is empty.
+template <class Queue>
+int64_t SpinPop(Queue& q) {
+  SpinYield wait;
+  int64_t v;
+  while (!q.pop(v)) wait.Pause();
+  return v;
+}
+
 using Spsc =
     boost::lockfree::spsc_queue<int64_t, boost::lockfree::capacity<kCapacity>>;
 
@@ -164,23 +173,16 @@ void SpscPush(Spsc& q, int64_t v) {
   while (!q.push(v)) wait.Pause();
 }
 
-int64_t SpscPop(Spsc& q) {
-  SpinYield wait;
-  int64_t v;
-  while (!q.pop(v)) wait.Pause();
-  return v;
-}
-
 RunResult SpscUnicast(int64_t n) {
   auto q = std::make_unique<Spsc>();
-  return Unicast<SpscPush, SpscPop>(n, *q);
+  return Unicast<SpscPush, SpinPop<Spsc>>(n, *q);
 }
 
 RunResult SpscPipeline(int64_t n) {
   auto q1 = std::make_unique<Spsc>();
   auto q2 = std::make_unique<Spsc>();
   auto q3 = std::make_unique<Spsc>();
-  return ThreeStages<SpscPush, SpscPop>(n, *q1, *q2, *q3);
+  return ThreeStages<SpscPush, SpinPop<Spsc>>(n, *q1, *q2, *q3);
 }
 
 using Mpmc = boost::lockfree::queue<int64_t>;
@@ -190,17 +192,10 @@ void MpmcPush(Mpmc& q, int64_t v) {
   while (!q.bounded_push(v)) wait.Pause();
 }
 
-int64_t MpmcPop(Mpmc& q) {
-  SpinYield wait;
-  int64_t v;
-  while (!q.pop(v)) wait.Pause();
-  return v;
-}
-
 RunResult MpmcSequencer(int64_t n) {
   // bounded_push never allocates: the node pool is reserved up front.
   Mpmc q(kCapacity);
-  return Sequencer<MpmcPush, MpmcPop>(n, q);
+  return Sequencer<MpmcPush, SpinPop<Mpmc>>(n, q);
 }
 
 // Latency harness shared by the queue baselines: `push` and `pop` move one
@@ -268,7 +263,7 @@ LatencyResult LatencyBoostSpsc(int64_t events, int64_t interval_ns) {
   auto q = std::make_unique<Spsc>();
   return QueueLatency(
       events, interval_ns, [&](int64_t t) { SpscPush(*q, t); },
-      [&] { return SpscPop(*q); });
+      [&] { return SpinPop<Spsc>(*q); });
 }
 
 std::optional<Scenario> ParseScenario(const std::string& name) {
