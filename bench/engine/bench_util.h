@@ -4,8 +4,6 @@
 #ifndef MVKV_BENCH_ENGINE_BENCH_UTIL_H_
 #define MVKV_BENCH_ENGINE_BENCH_UTIL_H_
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,18 +17,10 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/cpu_time.h"
 #include "mvcc/db.h"
 
 namespace mvkv::bench {
-
-// User + system CPU seconds of this whole process so far (every thread:
-// the engine's own pipeline and maintenance threads included).
-inline double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
 
 // The i-th key of every scenario: "user" and 12 digits (16 bytes).
 inline std::string Key(uint64_t i) { return absl::StrFormat("user%012u", i); }

@@ -1,7 +1,6 @@
 #include "bench/ycsb/runner.h"
 
 #include <malloc.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "bench/cpu_time.h"
 #include "bench/ycsb/exit_guard.h"
 #include "bench/ycsb/live_latency.h"
 #include "bench/ycsb/pipelined_worker.h"
@@ -269,14 +269,6 @@ absl::Status Summarize(std::vector<WorkerOut>& outs, const Sample& first,
   return absl::OkStatus();
 }
 
-// User + system CPU seconds of this process so far.
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
-
 }  // namespace
 
 absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
@@ -303,7 +295,7 @@ absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   std::vector<std::thread> threads, side;
   const Sample first = TakeSample(target, 0, 0, 0, 0);
   r.samples.push_back(first);
-  const double cpu0 = ProcessCpuSeconds();
+  const double cpu0 = bench::ProcessCpuSeconds();
   const Clock::time_point t0 = Clock::now();
   for (int i = 0; i < c.threads; ++i) {
     threads.emplace_back(Worker, std::ref(target), std::cref(c), i, &inserts,
@@ -330,7 +322,7 @@ absl::StatusOr<RunResult> Run(Target& target, const RunConfig& c) {
   }
   for (std::thread& t : threads) t.join();
   r.run_seconds = Since(t0);
-  r.run_cpu_seconds = ProcessCpuSeconds() - cpu0;
+  r.run_cpu_seconds = bench::ProcessCpuSeconds() - cpu0;
   shared.stop.store(true, std::memory_order_release);
   SetFlag(&shared, &Shared::stopping);
   if (timer.joinable()) timer.join();
