@@ -13,7 +13,8 @@
 // own server. Each event's latency is receive time - the Put's send time:
 // put-issue-to-event, an upper bound of commit-to-event that includes the
 // Put's own round trip (the same for both targets). Reports events/s
-// delivered, p50/p99/p99.9 and how many of the expected events arrived.
+// delivered, p50/p99/p99.9 and how many of the expected events arrived,
+// and the writers' own op latency (issue to answer, op_p50/op_p99).
 //
 // Writers: --writer_depth=0 (default) makes each writer call the unary Get
 // and Put synchronously, one at a time; D > 0 keeps D of them in flight
@@ -286,17 +287,18 @@ struct Held {
 };
 
 // One writer thread: ops until `end`, `period` apart (zero: closed loop),
-// one at a time (depth 0) or `depth` in flight; counts the answered ones.
+// one at a time (depth 0) or `depth` in flight; counts the answered ones
+// and records each op's issue-to-answer time into `latency`.
 void Write(Target& target, int t, absl::Time start, absl::Time end,
            absl::Duration period, int depth, std::atomic<uint64_t>* puts,
-           std::atomic<uint64_t>* gets) {
+           std::atomic<uint64_t>* gets, Histogram* latency) {
   const double read_fraction = absl::GetFlag(FLAGS_read_fraction);
   absl::Time next = start;
   std::mt19937_64 rng(t);
   std::uniform_real_distribution<double> coin(0, 1);
   std::mutex mu;
   std::condition_variable cv;
-  int in_flight = 0;  // guarded by mu
+  int in_flight = 0;  // guarded by mu; so is *latency with depth > 0
   while (absl::Now() < end) {
     next += period;
     const absl::Duration ahead = next - absl::Now();
@@ -304,11 +306,13 @@ void Write(Target& target, int t, absl::Time start, absl::Time end,
     const std::string key = absl::StrCat("w/", t, "/", rng() % 1000);
     const bool get = coin(rng) < read_fraction;
     std::atomic<uint64_t>* count = get ? gets : puts;
+    const int64_t issued = NowNs();
     if (depth == 0) {
       // A Get of a key not yet written is served as well.
       if (get ? target.Get(key) : target.Put(key, StampedValue())) {
         count->fetch_add(1);
       }
+      latency->Record(static_cast<uint64_t>(NowNs() - issued));
       continue;
     }
     {
@@ -316,9 +320,10 @@ void Write(Target& target, int t, absl::Time start, absl::Time end,
       cv.wait(lock, [&] { return in_flight < depth; });
       ++in_flight;
     }
-    auto done = [&mu, &cv, &in_flight, count](bool ok) {
+    auto done = [&mu, &cv, &in_flight, count, latency, issued](bool ok) {
       if (ok) count->fetch_add(1);
       std::lock_guard<std::mutex> lock(mu);
+      latency->Record(static_cast<uint64_t>(NowNs() - issued));
       --in_flight;
       cv.notify_one();
     };
@@ -356,12 +361,16 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(seconds);
   std::vector<std::thread> ts;
+  std::vector<Histogram> op_latency(writers);
   for (int t = 0; t < writers; ++t) {
     ts.emplace_back([&, t] {
-      Write(target, t, start, end, period, depth, &puts, &gets);
+      Write(target, t, start, end, period, depth, &puts, &gets,
+            &op_latency[t]);
     });
   }
   for (auto& t : ts) t.join();
+  Histogram ops;
+  for (const Histogram& h : op_latency) ops.Merge(h);
   const absl::Duration wrote = absl::Now() - start;
   // Let the watchers catch up (bounded), then cancel them.
   const uint64_t expected = puts.load() * watchers;
@@ -390,13 +399,14 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   std::printf(
       "%-5s %swatchers=%-4d rate=%-6d depth=%d ops/s=%-7.0f puts/s=%-7.0f "
       "events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
-      "p50=%.3fms p99=%.3fms p99.9=%.3fms\n",
+      "p50=%.3fms p99=%.3fms p99.9=%.3fms op_p50=%.3fms op_p99=%.3fms\n",
       name.c_str(), label.c_str(), watchers, rate, depth, held.ops_per_s,
       held.puts_per_s, events / absl::ToDoubleSeconds(total),
       static_cast<unsigned long long>(events),
       static_cast<unsigned long long>(expected),
       responses == 0 ? 0.0 : 1.0 * events / responses, all.Percentile(50) / 1e6,
-      all.Percentile(99) / 1e6, all.Percentile(99.9) / 1e6);
+      all.Percentile(99) / 1e6, all.Percentile(99.9) / 1e6,
+      ops.Percentile(50) / 1e6, ops.Percentile(99) / 1e6);
   std::fflush(stdout);
   return held;
 }
