@@ -14,7 +14,10 @@
 // put-issue-to-event, an upper bound of commit-to-event that includes the
 // Put's own round trip (the same for both targets). Reports events/s
 // delivered, p50/p99/p99.9 and how many of the expected events arrived,
-// and the writers' own op latency (issue to answer, op_p50/op_p99).
+// and the writers' own op latency (issue to answer, op_p50/op_p99); and
+// answer_p50/answer_p99, event time - the Put's answer time, 0 when the
+// event came first: a lower bound of commit-to-event (the commit happened
+// before the answer), so the two bracket it.
 //
 // Writers: --writer_depth=0 (default) makes each writer call the unary Get
 // and Put synchronously, one at a time; D > 0 keeps D of them in flight
@@ -44,6 +47,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -89,9 +93,10 @@ namespace {
 int64_t NowNs() { return absl::GetCurrentTimeNanos(); }
 
 // The send time, in the first 8 bytes of a 100-byte value.
-std::string StampedValue() {
+std::string StampedValue(int64_t* stamp) {
   std::string v(100, 'v');
   const int64_t now = NowNs();
+  *stamp = now;
   std::memcpy(v.data(), &now, sizeof(now));
   return v;
 }
@@ -101,8 +106,53 @@ int64_t Stamp(const std::string& value) {
   return t;
 }
 
+// When each Put (named by its value's stamp) was answered, for the lower
+// bound of commit-to-event: the commit happened before its answer, so
+// event time - answer time <= commit-to-event <= event time - stamp.
+// Thread-safe (sharded by stamp).
+class Answers {
+ public:
+  void Put(int64_t stamp, int64_t answered_ns) {
+    Shard& s = shards_[Index(stamp)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.answered[stamp] = answered_ns;
+  }
+  // 0 if not answered (yet).
+  int64_t Get(int64_t stamp) {
+    Shard& s = shards_[Index(stamp)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.answered.find(stamp);
+    return it == s.answered.end() ? 0 : it->second;
+  }
+
+ private:
+  static constexpr int kShards = 64;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<int64_t, int64_t> answered;  // guarded by mu
+  };
+  static std::size_t Index(int64_t stamp) {
+    return static_cast<uint64_t>(stamp) * 0x9E3779B97F4A7C15ull >> 58;
+  }
+  Shard shards_[kShards];
+};
+
 struct Watcher {
-  Histogram latency;
+  explicit Watcher(Answers* a) : answers(a) {}
+  // One event of the Put stamped `stamp`, received at `now`.
+  void Record(int64_t stamp, int64_t now) {
+    latency.Record(static_cast<uint64_t>(now - stamp));
+    const int64_t answered = answers->Get(stamp);
+    // An event before its Put's answer (or before the writer noted it):
+    // the lower bound is 0.
+    after_answer.Record(answered == 0 || answered > now
+                            ? 0
+                            : static_cast<uint64_t>(now - answered));
+    events.fetch_add(1, std::memory_order_relaxed);
+  }
+  Answers* const answers;
+  Histogram latency;       // event - Put issued: commit-to-event's upper bound
+  Histogram after_answer;  // event - Put answered: its lower bound
   std::atomic<uint64_t> events{0};  // relaxed: a progress count
   uint64_t responses = 0;  // with events; read after the thread joined
   std::unique_ptr<grpc::ClientContext> context =
@@ -163,8 +213,7 @@ class MvkvTarget final : public Target {
     v1::WatchResponse r;
     auto record = [w](const v1::WatchCommit& commit, int64_t now) {
       for (const auto& c : commit.changes()) {
-        w->latency.Record(static_cast<uint64_t>(now - Stamp(c.value())));
-        w->events.fetch_add(1, std::memory_order_relaxed);
+        w->Record(Stamp(c.value()), now);
       }
     };
     while (stream->Read(&r)) {
@@ -235,8 +284,7 @@ class EtcdTarget final : public Target {
       const int64_t now = NowNs();
       if (r.events_size() > 0) ++w->responses;
       for (const auto& e : r.events()) {
-        w->latency.Record(static_cast<uint64_t>(now - Stamp(e.kv().value())));
-        w->events.fetch_add(1, std::memory_order_relaxed);
+        w->Record(Stamp(e.kv().value()), now);
       }
     }
   }
@@ -291,7 +339,8 @@ struct Held {
 // and records each op's issue-to-answer time into `latency`.
 void Write(Target& target, int t, absl::Time start, absl::Time end,
            absl::Duration period, int depth, std::atomic<uint64_t>* puts,
-           std::atomic<uint64_t>* gets, Histogram* latency) {
+           std::atomic<uint64_t>* gets, Histogram* latency,
+           Answers* answers) {
   const double read_fraction = absl::GetFlag(FLAGS_read_fraction);
   absl::Time next = start;
   std::mt19937_64 rng(t);
@@ -307,12 +356,16 @@ void Write(Target& target, int t, absl::Time start, absl::Time end,
     const bool get = coin(rng) < read_fraction;
     std::atomic<uint64_t>* count = get ? gets : puts;
     const int64_t issued = NowNs();
+    int64_t stamp = 0;
+    const std::string value = get ? std::string() : StampedValue(&stamp);
     if (depth == 0) {
       // A Get of a key not yet written is served as well.
-      if (get ? target.Get(key) : target.Put(key, StampedValue())) {
+      if (get ? target.Get(key) : target.Put(key, value)) {
         count->fetch_add(1);
       }
-      latency->Record(static_cast<uint64_t>(NowNs() - issued));
+      const int64_t answered = NowNs();
+      if (!get) answers->Put(stamp, answered);
+      latency->Record(static_cast<uint64_t>(answered - issued));
       continue;
     }
     {
@@ -320,17 +373,20 @@ void Write(Target& target, int t, absl::Time start, absl::Time end,
       cv.wait(lock, [&] { return in_flight < depth; });
       ++in_flight;
     }
-    auto done = [&mu, &cv, &in_flight, count, latency, issued](bool ok) {
+    auto done = [&mu, &cv, &in_flight, count, latency, issued, answers, get,
+                 stamp](bool ok) {
       if (ok) count->fetch_add(1);
+      const int64_t answered = NowNs();
+      if (!get) answers->Put(stamp, answered);
       std::lock_guard<std::mutex> lock(mu);
-      latency->Record(static_cast<uint64_t>(NowNs() - issued));
+      latency->Record(static_cast<uint64_t>(answered - issued));
       --in_flight;
       cv.notify_one();
     };
     if (get) {
       target.GetAsync(key, done);
     } else {
-      target.PutAsync(key, StampedValue(), done);
+      target.PutAsync(key, value, done);
     }
   }
   std::unique_lock<std::mutex> lock(mu);
@@ -342,8 +398,9 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
             const std::string& label = "") {
   std::vector<std::unique_ptr<Watcher>> ws;
   std::atomic<int> ready{0};
+  auto answers = std::make_unique<Answers>();
   for (int i = 0; i < watchers; ++i) {
-    ws.push_back(std::make_unique<Watcher>());
+    ws.push_back(std::make_unique<Watcher>(answers.get()));
     Watcher* w = ws.back().get();
     w->thread = std::thread([&target, w, &ready] { target.Watch(w, &ready); });
   }
@@ -365,7 +422,7 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   for (int t = 0; t < writers; ++t) {
     ts.emplace_back([&, t] {
       Write(target, t, start, end, period, depth, &puts, &gets,
-            &op_latency[t]);
+            &op_latency[t], answers.get());
     });
   }
   for (auto& t : ts) t.join();
@@ -385,12 +442,13 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   }
   const absl::Duration total = absl::Now() - start;
   for (auto& w : ws) w->context->TryCancel();
-  Histogram all;
+  Histogram all, after_answer;
   uint64_t events = 0, responses = 0;
   for (auto& w : ws) {
     w->thread.join();
     responses += w->responses;
     all.Merge(w->latency);
+    after_answer.Merge(w->after_answer);
     events += w->events.load(std::memory_order_relaxed);
   }
   Held held;
@@ -399,14 +457,16 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   std::printf(
       "%-5s %swatchers=%-4d rate=%-6d depth=%d ops/s=%-7.0f puts/s=%-7.0f "
       "events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
-      "p50=%.3fms p99=%.3fms p99.9=%.3fms op_p50=%.3fms op_p99=%.3fms\n",
+      "p50=%.3fms p99=%.3fms p99.9=%.3fms op_p50=%.3fms op_p99=%.3fms "
+      "answer_p50=%.3fms answer_p99=%.3fms\n",
       name.c_str(), label.c_str(), watchers, rate, depth, held.ops_per_s,
       held.puts_per_s, events / absl::ToDoubleSeconds(total),
       static_cast<unsigned long long>(events),
       static_cast<unsigned long long>(expected),
       responses == 0 ? 0.0 : 1.0 * events / responses, all.Percentile(50) / 1e6,
       all.Percentile(99) / 1e6, all.Percentile(99.9) / 1e6,
-      ops.Percentile(50) / 1e6, ops.Percentile(99) / 1e6);
+      ops.Percentile(50) / 1e6, ops.Percentile(99) / 1e6,
+      after_answer.Percentile(50) / 1e6, after_answer.Percentile(99) / 1e6);
   std::fflush(stdout);
   return held;
 }
