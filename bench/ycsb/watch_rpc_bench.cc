@@ -23,7 +23,8 @@
 // and Put synchronously, one at a time; D > 0 keeps D of them in flight
 // per writer (the callback API's async unary calls, the same for both
 // systems), so the write rate the watches see is each system's, not one
-// round trip's.
+// round trip's; with --mvkv_pipeline mvkv's writers keep them on one
+// Pipeline stream each instead (etcd has no equivalent).
 //
 // --stalled_watchers=K,...: for the mvkv targets only, each run also opens
 // K watch streams on "w/" (values included) that read their `created` and
@@ -76,6 +77,10 @@ ABSL_FLAG(int, writers, 2, "Writer threads.");
 ABSL_FLAG(int, writer_depth, 0,
           "Ops each writer keeps in flight with async unary calls (the same "
           "for every target); 0 = synchronous calls, one at a time.");
+ABSL_FLAG(bool, mvkv_pipeline, false,
+          "With --writer_depth > 0: mvkv targets' writers keep their D ops in "
+          "flight on one Pipeline stream each instead of as async unary "
+          "calls (etcd has no such stream and stays unary).");
 ABSL_FLAG(std::string, stalled_watchers, "",
           "Stalled watch stream counts, e.g. 0,1,10 (mvkv targets only): each "
           "round runs every count closed-loop and paced at --rate; empty = "
@@ -334,38 +339,72 @@ struct Held {
   double puts_per_s = 0;
 };
 
-// One writer thread: ops until `end`, `period` apart (zero: closed loop),
-// one at a time (depth 0) or `depth` in flight; counts the answered ones
-// and records each op's issue-to-answer time into `latency`.
-void Write(Target& target, int t, absl::Time start, absl::Time end,
-           absl::Duration period, int depth, std::atomic<uint64_t>* puts,
-           std::atomic<uint64_t>* gets, Histogram* latency,
-           Answers* answers) {
-  const double read_fraction = absl::GetFlag(FLAGS_read_fraction);
-  absl::Time next = start;
-  std::mt19937_64 rng(t);
-  std::uniform_real_distribution<double> coin(0, 1);
+// One writer's ops: `period` apart from `start` (zero: closed loop) until
+// `end`, each a Get (--read_fraction) or a Put of a stamped value on one of
+// the writer's 1000 keys under "w/".
+class OpSchedule {
+ public:
+  struct Op {
+    std::string key;
+    bool get = false;
+    std::string value;  // Puts: stamped
+    int64_t stamp = 0;
+    int64_t issued = 0;
+  };
+  OpSchedule(int t, absl::Time start, absl::Time end, absl::Duration period)
+      : t_(t), next_(start), end_(end), period_(period), rng_(t) {}
+
+  // Waits for the next op's turn; false at the end.
+  bool Next(Op* op) {
+    if (absl::Now() >= end_) return false;
+    next_ += period_;
+    const absl::Duration ahead = next_ - absl::Now();
+    if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
+    op->key = absl::StrCat("w/", t_, "/", rng_() % 1000);
+    op->get = coin_(rng_) < read_fraction_;
+    op->value = op->get ? std::string() : StampedValue(&op->stamp);
+    op->issued = NowNs();
+    return true;
+  }
+
+ private:
+  const int t_;
+  absl::Time next_;
+  const absl::Time end_;
+  const absl::Duration period_;
+  const double read_fraction_ = absl::GetFlag(FLAGS_read_fraction);
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> coin_{0, 1};
+};
+
+// What a writer's answered ops go into. Record is called under the
+// writer's lock when ops are in flight (the histogram is not thread-safe).
+struct WriterCounts {
+  std::atomic<uint64_t>* puts;
+  std::atomic<uint64_t>* gets;
+  Histogram* latency;
+  Answers* answers;
+  void Record(const OpSchedule::Op& op, bool ok, int64_t answered) const {
+    if (ok) (op.get ? gets : puts)->fetch_add(1);
+    if (!op.get) answers->Put(op.stamp, answered);
+    latency->Record(static_cast<uint64_t>(answered - op.issued));
+  }
+};
+
+// One writer thread: its ops one at a time (depth 0) or `depth` in flight
+// as async unary calls; counts the answered ones and records each op's
+// issue-to-answer time.
+void Write(Target& target, OpSchedule& ops, int depth,
+           const WriterCounts& counts) {
   std::mutex mu;
   std::condition_variable cv;
-  int in_flight = 0;  // guarded by mu; so is *latency with depth > 0
-  while (absl::Now() < end) {
-    next += period;
-    const absl::Duration ahead = next - absl::Now();
-    if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
-    const std::string key = absl::StrCat("w/", t, "/", rng() % 1000);
-    const bool get = coin(rng) < read_fraction;
-    std::atomic<uint64_t>* count = get ? gets : puts;
-    const int64_t issued = NowNs();
-    int64_t stamp = 0;
-    const std::string value = get ? std::string() : StampedValue(&stamp);
+  int in_flight = 0;  // guarded by mu; so is counts' histogram, depth > 0
+  OpSchedule::Op op;
+  while (ops.Next(&op)) {
     if (depth == 0) {
       // A Get of a key not yet written is served as well.
-      if (get ? target.Get(key) : target.Put(key, value)) {
-        count->fetch_add(1);
-      }
-      const int64_t answered = NowNs();
-      if (!get) answers->Put(stamp, answered);
-      latency->Record(static_cast<uint64_t>(answered - issued));
+      const bool ok = op.get ? target.Get(op.key) : target.Put(op.key, op.value);
+      counts.Record(op, ok, NowNs());
       continue;
     }
     {
@@ -373,24 +412,83 @@ void Write(Target& target, int t, absl::Time start, absl::Time end,
       cv.wait(lock, [&] { return in_flight < depth; });
       ++in_flight;
     }
-    auto done = [&mu, &cv, &in_flight, count, latency, issued, answers, get,
-                 stamp](bool ok) {
-      if (ok) count->fetch_add(1);
+    auto done = [&mu, &cv, &in_flight, &counts, op](bool ok) {
       const int64_t answered = NowNs();
-      if (!get) answers->Put(stamp, answered);
       std::lock_guard<std::mutex> lock(mu);
-      latency->Record(static_cast<uint64_t>(answered - issued));
+      counts.Record(op, ok, answered);
       --in_flight;
       cv.notify_one();
     };
-    if (get) {
-      target.GetAsync(key, done);
+    if (op.get) {
+      target.GetAsync(op.key, done);
     } else {
-      target.PutAsync(key, value, done);
+      target.PutAsync(op.key, op.value, done);
     }
   }
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return in_flight == 0; });
+}
+
+// --mvkv_pipeline: the same ops, `depth` in flight on one Pipeline stream
+// of the writer's own; a reader thread matches results to ops by id.
+void WritePipelined(v1::KV::Stub& stub, OpSchedule& ops, int depth,
+                    const WriterCounts& counts) {
+  grpc::ClientContext context;
+  auto stream = stub.Pipeline(&context);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<uint64_t, OpSchedule::Op> pending;  // guarded by mu
+  bool broken = false;                                   // guarded by mu
+  std::thread reader([&] {
+    v1::PipelineResponse r;
+    while (stream->Read(&r)) {
+      const int64_t answered = NowNs();
+      std::lock_guard<std::mutex> lock(mu);
+      for (const v1::AutocommitResult& result : r.results()) {
+        auto it = pending.find(result.id());
+        if (it == pending.end()) continue;
+        counts.Record(it->second,
+                      result.code() == grpc::StatusCode::OK ||
+                          result.code() == grpc::StatusCode::NOT_FOUND,
+                      answered);
+        pending.erase(it);
+      }
+      cv.notify_one();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    broken = true;
+    cv.notify_one();
+  });
+  OpSchedule::Op op;
+  for (uint64_t id = 1; ops.Next(&op); ++id) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] {
+        return broken || pending.size() < static_cast<std::size_t>(depth);
+      });
+      if (broken) break;
+      pending.emplace(id, op);
+    }
+    v1::PipelineRequest request;
+    v1::AutocommitOp* o = request.add_ops();
+    o->set_id(id);
+    if (op.get) {
+      o->mutable_get()->set_key(op.key);
+    } else {
+      o->mutable_put()->set_key(op.key);
+      o->mutable_put()->set_value(op.value);
+    }
+    if (!stream->Write(request)) break;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(30),
+                [&] { return broken || pending.empty(); });
+  }
+  stream->WritesDone();
+  context.TryCancel();  // ends the reader's Read if results are missing
+  reader.join();
+  stream->Finish().IgnoreError();
 }
 
 // One run at `rate` ops/s (0 = closed loop).
@@ -419,10 +517,18 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   const absl::Time end = start + absl::Seconds(seconds);
   std::vector<std::thread> ts;
   std::vector<Histogram> op_latency(writers);
+  auto* pipelined = absl::GetFlag(FLAGS_mvkv_pipeline) && depth > 0
+                       ? dynamic_cast<MvkvTarget*>(&target)
+                       : nullptr;
   for (int t = 0; t < writers; ++t) {
     ts.emplace_back([&, t] {
-      Write(target, t, start, end, period, depth, &puts, &gets,
-            &op_latency[t], answers.get());
+      OpSchedule ops(t, start, end, period);
+      const WriterCounts counts{&puts, &gets, &op_latency[t], answers.get()};
+      if (pipelined != nullptr) {
+        WritePipelined(pipelined->stub(), ops, depth, counts);
+      } else {
+        Write(target, ops, depth, counts);
+      }
     });
   }
   for (auto& t : ts) t.join();
@@ -455,11 +561,12 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   held.ops_per_s = (puts.load() + gets.load()) / absl::ToDoubleSeconds(wrote);
   held.puts_per_s = puts.load() / absl::ToDoubleSeconds(wrote);
   std::printf(
-      "%-5s %swatchers=%-4d rate=%-6d depth=%d ops/s=%-7.0f puts/s=%-7.0f "
+      "%-5s %swatchers=%-4d rate=%-6d depth=%d%s ops/s=%-7.0f puts/s=%-7.0f "
       "events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
       "p50=%.3fms p99=%.3fms p99.9=%.3fms op_p50=%.3fms op_p99=%.3fms "
       "answer_p50=%.3fms answer_p99=%.3fms\n",
-      name.c_str(), label.c_str(), watchers, rate, depth, held.ops_per_s,
+      name.c_str(), label.c_str(), watchers, rate, depth,
+      pipelined != nullptr ? " (pipeline)" : "", held.ops_per_s,
       held.puts_per_s, events / absl::ToDoubleSeconds(total),
       static_cast<unsigned long long>(events),
       static_cast<unsigned long long>(expected),
