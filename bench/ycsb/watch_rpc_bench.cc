@@ -736,6 +736,12 @@ int Main() {
        !ParseCounts("stalled_watchers", stalled_list, 0, &stalled_counts))) {
     return 2;
   }
+  if (stalled_mode && absl::GetFlag(FLAGS_rate) <= 0) {
+    std::fprintf(stderr,
+                 "--stalled_watchers runs closed-loop and paced at --rate: "
+                 "give --rate > 0\n");
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_writer_depth) < 0) {
     std::fprintf(stderr, "bad --writer_depth (want >= 0)\n");
     return 2;
