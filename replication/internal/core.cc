@@ -40,7 +40,11 @@ Core::Core(const replication::NodeOptions& options, std::string raft_dir,
       raft_dir_(std::move(raft_dir)),
       fresh_(fresh),
       replica_(replica),
-      budget_(options.snapshot_trailing, options.max_log_bytes) {
+      budget_(options.snapshot_trailing, options.max_log_bytes),
+      // libraft takes whole milliseconds (Millis): the same T.
+      lease_(absl::Milliseconds(absl::ToInt64Milliseconds(
+                 options.election_timeout)),
+             options.read_lease && !options.data_dir.empty()) {
   info_.cluster_id = options.cluster_id;
   info_.node_id = options.node_id;
   info_.role = replication::Role::kStopped;
@@ -184,6 +188,7 @@ void Core::StopOnLoop() {
   stop_started_ = true;
   const bool was_running = running_;
   running_ = false;
+  lease_.Invalidate();
   stopping_.store(true, std::memory_order_release);
   FailReads(absl::UnavailableError("the node is shutting down"));
   if (was_running) {
