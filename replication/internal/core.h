@@ -245,14 +245,14 @@ class Core final {
   int read_barriers_ = 0;
   ChangeRequest* change_ = nullptr;  // one membership change at a time
   TransferRequest* transfer_ = nullptr;
+
+  LogBudget budget_;
   // Extended by our committed entries, invalidated on every change of
   // leadership or membership (core_leader.cc, core_membership.cc).
   ReadLease lease_;
   // A RenewLease task is posted and has not run. Exchange (acq_rel) by
   // HoldsReadLease, store false (release) by the task on the loop.
   std::atomic<bool> renewal_posted_{false};
-
-  LogBudget budget_;
   absl::Status failure_;  // Fatal() ran
 
   // The snapshot being taken: made on the loop thread, read by the worker
