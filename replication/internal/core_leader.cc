@@ -320,7 +320,6 @@ void Core::FailReads(const absl::Status& status) {
   for (replication::StatusCallback& read : reads) std::move(read)(status);
 }
 
-
 // ---- The read lease. ----
 
 ReadLease::Stamp Core::TakeLeaseStamp() const {
