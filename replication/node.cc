@@ -127,7 +127,10 @@ void OnLoop(Core* core, StatusCallback done, Call call) {
 
 }  // namespace
 
+bool Node::HoldsReadLease() { return core_->HoldsReadLease(); }
+
 void Node::ConfirmLeadership(StatusCallback done) {
+  if (core_->HoldsReadLease()) return std::move(done)(absl::OkStatus());
   OnLoop(core_.get(), std::move(done),
          [](Core* c, StatusCallback d) { c->ConfirmLeadership(std::move(d)); });
 }

@@ -26,12 +26,14 @@
 // Reads: the Database serves reads on every node at its applied state
 // (stale reads: Database::GetStats().visible_ts is the applied commit
 // timestamp). For a linearizable read on the leader, call
-// ConfirmLeadership first and read after it succeeds (see core_leader.cc for
-// why a barrier per batch of reads, not a lease).
+// ConfirmLeadership (or HoldsReadLease) first and read after it succeeds:
+// by leader lease (NodeOptions::read_lease; the argument is in
+// replication/internal/read_lease.h), else a barrier per batch of reads.
 //
 // Thread safety: all methods are thread-safe. The asynchronous ones call
 // their StatusCallback exactly once, on the node's loop thread (see info.h:
-// short, non-blocking, no Close).
+// short, non-blocking, no Close) — except ConfirmLeadership under a valid
+// lease, which calls it at once on the calling thread.
 #ifndef MVKV_REPLICATION_NODE_H_
 #define MVKV_REPLICATION_NODE_H_
 
@@ -93,12 +95,18 @@ class Node final {
   ClusterInfo Info() const;
 
   // OK once this node is confirmed leader at a point after the call: a read
-  // started then (at the latest visible state) is linearizable. Batched:
-  // one Raft barrier confirms every read waiting when it is issued.
-  // Unavailable (with LeaderHint) on a follower, or when leadership is lost
-  // meanwhile; a leader still catching up after its election answers once
-  // it is ready.
+  // started then (at the latest visible state) is linearizable. With the
+  // read lease held, at once on the calling thread; else batched: one Raft
+  // barrier confirms every read waiting when it is issued (and renews the
+  // lease). Unavailable (with LeaderHint) on a follower, or when leadership
+  // is lost meanwhile; a leader still catching up after its election
+  // answers once it is ready.
   void ConfirmLeadership(StatusCallback done);
+  // True if this node holds the read lease now: a read that arrived before
+  // this call and reads the engine after it is linearizable, with no Raft
+  // round. False (use ConfirmLeadership) when the lease is off, out, or
+  // this node does not lead. Cheap: one clock read and one atomic load.
+  bool HoldsReadLease();
 
   // Membership, on the ready leader only (elsewhere Unavailable with
   // LeaderHint); one change at a time (FailedPrecondition otherwise).

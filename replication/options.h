@@ -50,6 +50,15 @@ struct NodeOptions {
   // heartbeat_interval.
   absl::Duration election_timeout = absl::Milliseconds(500);
   absl::Duration heartbeat_interval = absl::Milliseconds(50);
+  // Linearizable reads by leader lease: ConfirmLeadership answers at once,
+  // on the calling thread, while an entry of this leader's term appended
+  // less than election_timeout / 2 ago has committed (no other node can
+  // lead before: replication/internal/read_lease.h); otherwise, and with
+  // false, a Raft barrier per batch of reads. Ignored (no lease) without a
+  // data_dir: an in-memory node restarted under its id has lost its log
+  // and votes, and may elect a stale leader. Needs every voter's clock to
+  // run at nearly the same rate (within the margin, 1/2 of the timeout).
+  bool read_lease = true;
   // A snapshot being sent to a follower that does not finish in this time
   // is retried.
   absl::Duration install_snapshot_timeout = absl::Seconds(30);

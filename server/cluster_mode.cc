@@ -27,6 +27,7 @@ absl::StatusOr<replication::NodeOptions> ToNodeOptions(
   o.create_if_missing = create;
   o.election_timeout = cluster.election_timeout;
   o.heartbeat_interval = cluster.heartbeat_interval;
+  o.read_lease = cluster.read_lease;
   o.snapshot_threshold = cluster.snapshot_threshold;
   o.snapshot_trailing = std::min<uint32_t>(o.snapshot_trailing,
                                            cluster.snapshot_threshold);

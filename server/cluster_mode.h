@@ -7,13 +7,14 @@
 //     linearizable reads are served by the leader only; another node
 //     answers UNAVAILABLE with the leader's client address in the trailing
 //     metadata `mvkv-leader` (kLeaderMetadata), having done nothing;
-//   * a linearizable read (the default) waits for the leader to confirm its
-//     leadership with a quorum: one Raft barrier per batch of reads waiting
-//     (replication::Node::ConfirmLeadership). A barrier rather than a leader
-//     lease because a lease is only as safe as the clocks' drift bound, and
-//     a node stopped by SIGSTOP (or a VM pause) wakes up believing in a
-//     lease that ran out meanwhile; the barrier costs one quorum round trip
-//     shared by every read of its batch;
+//   * a linearizable read (the default) is served by the leader under its
+//     read lease (read_lease, default true: replication::Node::
+//     HoldsReadLease), else after it confirmed its leadership with a
+//     quorum: one Raft barrier per batch of reads waiting (replication::
+//     Node::ConfirmLeadership). The lease is checked against the leader's
+//     CLOCK_MONOTONIC when the read arrives, so a leader stopped by SIGSTOP
+//     wakes with it expired; it assumes only that the nodes' clocks run at
+//     nearly the same rate (replication/internal/read_lease.h);
 //   * a STALE read is served by any node at its applied state;
 //   * data_dir holds the Raft log and snapshots (replication/internal/
 //     node_dir.h); empty = in memory (the node forgets everything when it
@@ -54,6 +55,8 @@ struct ClusterOptions {
   std::string advertise;
   absl::Duration election_timeout = absl::Milliseconds(500);
   absl::Duration heartbeat_interval = absl::Milliseconds(50);
+  // replication::NodeOptions::read_lease (no effect without a data dir).
+  bool read_lease = true;
   // Log compaction (replication::NodeOptions): a snapshot every
   // snapshot_threshold entries or max_log_bytes of them.
   uint32_t snapshot_threshold = 1024;

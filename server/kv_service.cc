@@ -283,9 +283,18 @@ KvService::KvService(KvHandler* handler, Executor* executor, Metrics* metrics,
       pipeline_(pipeline),
       node_(node) {}
 
+bool KvService::HoldsReadLease() const {
+  return node_ != nullptr && node_->HoldsReadLease();
+}
+
 void KvService::AfterLeadership(
     absl::AnyInvocable<void(absl::Status) &&> then) {
-  if (node_ == nullptr) return std::move(then)(absl::OkStatus());
+  // A single server, or a leader holding its read lease: `then` runs here,
+  // on the caller's thread (a gRPC thread for Get, Delete and Batch, whose
+  // work does not block; a worker for the rest, as without a cluster).
+  if (node_ == nullptr || HoldsReadLease()) {
+    return std::move(then)(absl::OkStatus());
+  }
   // The callback runs on the node's loop thread: hand `then` to a worker.
   // (Executor tasks are copyable std::functions: share the invocable.)
   auto shared = std::make_shared<absl::AnyInvocable<void(absl::Status) &&>>(

@@ -71,13 +71,17 @@ class KvService final : public v1::KV::CallbackService {
   // metadata is not "Bearer <token>".
   grpc::Status CheckAuth(grpc::CallbackServerContext* context) const;
 
-  // Runs `then(OK)` at once on a single server. On a cluster node, first
-  // confirms its leadership (replication::Node::ConfirmLeadership: a read
-  // started after it is linearizable), then runs `then` on the executor
-  // with OK or the refusal (not the leader; RESOURCE_EXHAUSTED when the
-  // executor's queue is full).
+  // Runs `then(OK)` at once on a single server, and on a cluster leader
+  // holding its read lease (replication::Node::HoldsReadLease). Otherwise
+  // first confirms the node's leadership (replication::Node::
+  // ConfirmLeadership: a read started after it is linearizable), then runs
+  // `then` on the executor with OK or the refusal (not the leader;
+  // RESOURCE_EXHAUSTED when the executor's queue is full).
   void AfterLeadership(absl::AnyInvocable<void(absl::Status) &&> then);
   bool clustered() const { return node_ != nullptr; }
+  // A cluster leader holding its read lease: AfterLeadership would run
+  // `then` at once.
+  bool HoldsReadLease() const;
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetRequest* request,

@@ -249,7 +249,10 @@ class PipelineReactor final
         }
       }
       if (taken.empty()) return Run(a);
-      if (leadership_.ok() && NeedsLeadership(taken)) {
+      // Under the read lease the group goes on here (no recursion through
+      // AfterLeadership's inline call).
+      if (leadership_.ok() && NeedsLeadership(taken) &&
+          !call_.service().HoldsReadLease()) {
         // The reader role goes on from the callback (invariant 5).
         auto group = std::make_shared<std::vector<Taken>>(std::move(taken));
         call_.service().AfterLeadership(

@@ -120,6 +120,14 @@ ABSL_FLAG(absl::Duration, election_timeout, absl::Milliseconds(500),
           "starts an election.");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(50),
           "Cluster mode: the leader's heartbeat period.");
+ABSL_FLAG(bool, read_lease, true,
+          "Cluster mode: serve linearizable reads on the leader by lease: "
+          "while an entry it appended less than --election_timeout/2 ago "
+          "has committed, no other node can lead, so a read skips the Raft "
+          "barrier (a quorum round and a log write). false: a barrier per "
+          "batch of reads. No effect without --data_dir (an in-memory node "
+          "that restarts has lost its log and votes). Assumes the nodes' "
+          "clocks run at nearly the same rate.");
 ABSL_FLAG(uint32_t, snapshot_threshold, 1024,
           "Cluster mode: take a snapshot (and compact the log) every this "
           "many log entries.");
@@ -196,6 +204,7 @@ int main(int argc, char** argv) {
   options.cluster.cluster_id = absl::GetFlag(FLAGS_cluster_id);
   options.cluster.election_timeout = absl::GetFlag(FLAGS_election_timeout);
   options.cluster.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.cluster.read_lease = absl::GetFlag(FLAGS_read_lease);
   options.cluster.snapshot_threshold = absl::GetFlag(FLAGS_snapshot_threshold);
   options.cluster.max_log_bytes = absl::GetFlag(FLAGS_max_log_bytes);
   options.cluster.peer_send_timeout = absl::GetFlag(FLAGS_peer_send_timeout);

@@ -21,6 +21,14 @@ unsigned Millis(absl::Duration d) {
   return static_cast<unsigned>(absl::ToInt64Milliseconds(d));
 }
 
+// libraft's clock (raft_io.time), read at the call. raft_uv's own is
+// uv_now(), the loop's time cached when it last polled: a message read after
+// the loop was held up (descheduled) would restart a follower's election
+// timer as if it had arrived that much earlier, and shorten the time in
+// which no other node can lead (read_lease.h (a)). The same clock as uv_now
+// (CLOCK_MONOTONIC, ms); libraft only compares its readings with each other.
+raft_time FreshTime(struct raft_io* /*io*/) { return uv_hrtime() / 1000000; }
+
 replication::MemberRole RoleOf(int raft_role) {
   switch (raft_role) {
     case RAFT_STANDBY:
@@ -40,7 +48,11 @@ Core::Core(const replication::NodeOptions& options, std::string raft_dir,
       raft_dir_(std::move(raft_dir)),
       fresh_(fresh),
       replica_(replica),
-      budget_(options.snapshot_trailing, options.max_log_bytes) {
+      budget_(options.snapshot_trailing, options.max_log_bytes),
+      // libraft takes whole milliseconds (Millis): the same T.
+      lease_(absl::Milliseconds(absl::ToInt64Milliseconds(
+                 options.election_timeout)),
+             options.read_lease && !options.data_dir.empty()) {
   info_.cluster_id = options.cluster_id;
   info_.node_id = options.node_id;
   info_.role = replication::Role::kStopped;
@@ -111,6 +123,7 @@ absl::Status Core::StartOnLoop() {
   // libraft 0.15's raft_uv_init fills in async_work (a v2 field) but says
   // version 1, and raft_init refuses an FSM with snapshot_async on a v1 io.
   io_.version = 2;
+  io_.time = &FreshTime;
   fsm_.version = 3;
   fsm_.data = this;
   fsm_.apply = &FsmApply;
@@ -188,6 +201,7 @@ void Core::StopOnLoop() {
   stop_started_ = true;
   const bool was_running = running_;
   running_ = false;
+  lease_.Invalidate();
   stopping_.store(true, std::memory_order_release);
   FailReads(absl::UnavailableError("the node is shutting down"));
   if (was_running) {

@@ -58,6 +58,7 @@
 #include "replication/internal/libraft.h"
 #include "replication/internal/log_budget.h"
 #include "replication/internal/proposal.h"
+#include "replication/internal/read_lease.h"
 #include "replication/internal/transport.h"
 #include "replication/options.h"
 
@@ -88,6 +89,10 @@ class Core final {
   bool Post(Inbox::Task task) { return inbox_.Post(std::move(task)); }
   // Any thread: the latest report (refreshed by the loop thread).
   replication::ClusterInfo Info() const;
+  // Any thread: the read lease holds now (a read that arrived before this
+  // call is linearizable without a barrier: read_lease.h). With less than
+  // half of it left, asks the loop to renew it (RenewLease).
+  bool HoldsReadLease();
 
   // ---- Loop thread (reached through Post). ----
   void Propose(Proposal* proposal);
@@ -109,12 +114,14 @@ class Core final {
     Core* core = nullptr;
     Proposal* proposal = nullptr;
     uint64_t last_ts = 0;
+    ReadLease::Stamp stamp;
   };
   struct BarrierRequest {
     struct raft_barrier req {};
     Core* core = nullptr;
     bool election = false;  // the new leader's barrier, else a read barrier
     uint64_t term = 0;
+    ReadLease::Stamp stamp;
     std::vector<replication::StatusCallback> reads;
   };
   struct ChangeRequest;
@@ -164,8 +171,14 @@ class Core final {
   void FinishProposal(absl::Status status);
   static void OnApplied(struct raft_apply* req, int status, void* result);
   void ProposeMember(uint64_t id, const std::string& client_address);
-  void IssueReadBarrier();
+  void IssueReadBarrier(bool renew_lease = false);
   void FailReads(const absl::Status& status);
+  // The lease: a stamp for an entry handed to libraft now; an entry of ours
+  // committed (extends the lease if nothing invalidated it since); a
+  // barrier to renew it when no entry is on its way (HoldsReadLease asked).
+  ReadLease::Stamp TakeLeaseStamp() const;
+  void LeaseEntryCommitted(const ReadLease::Stamp& stamp);
+  void RenewLease();
   absl::Status NotLeader() const;
   std::string ClientAddressOf(uint64_t id) const;
 
@@ -234,6 +247,12 @@ class Core final {
   TransferRequest* transfer_ = nullptr;
 
   LogBudget budget_;
+  // Extended by our committed entries, invalidated on every change of
+  // leadership or membership (core_leader.cc, core_membership.cc).
+  ReadLease lease_;
+  // A RenewLease task is posted and has not run. Exchange (acq_rel) by
+  // HoldsReadLease, store false (release) by the task on the loop.
+  std::atomic<bool> renewal_posted_{false};
   absl::Status failure_;  // Fatal() ran
 
   // The snapshot being taken: made on the loop thread, read by the worker

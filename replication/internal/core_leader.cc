@@ -1,16 +1,22 @@
 // Core: leadership as this node sees it, proposals (the persist step's
 // batches), member records, and linearizable reads.
 //
-// Reads: ReadIndex-style, one raft_barrier for every read waiting when it is
-// issued, up to kReadBarriers of them in flight (core.h). A barrier entry
-// of this term committed by a quorum after a read arrived proves that no
-// other leader could have acknowledged a write before that read that this
-// node lacks; every entry before the barrier is then applied here (those
-// of earlier terms are even installed: reads need kReady). A leader lease would save the barrier's disk write and round
-// trip, but libraft 0.15 exposes no per-follower time of the last
-// acknowledged heartbeat (only a recent_recv flag reset every election
-// timeout), and raft_transfer lets a follower start an election at once
-// (disrupt_leader), so a lease could not be bounded safely.
+// Reads: by leader lease when NodeOptions::read_lease (read_lease.h has the
+// argument: every entry of this term that commits proves that no other node
+// can lead before its append time + election_timeout / 2; no per-follower
+// acknowledgement time is needed). HoldsReadLease answers on the caller's
+// thread; the loop only stamps entries (TakeLeaseStamp), extends the lease
+// when they commit, invalidates it on every change of role or membership
+// (StepDown, BecomeLeader, StopOnLoop; core_membership.cc before
+// raft_transfer / raft_add / raft_assign / raft_remove and when they end),
+// and renews it with a barrier when reads find it half spent and no entry
+// of ours is on its way. Without the lease (or while it is out): ReadIndex-
+// style, one raft_barrier for every read waiting when it is issued, up to
+// kReadBarriers of them in flight (core.h). A barrier entry of this term
+// committed by a quorum after a read arrived proves that no other leader
+// could have acknowledged a write before that read that this node lacks;
+// every entry before the barrier is then applied here (those of earlier
+// terms are even installed: reads need kReady).
 #include <cstring>
 #include <utility>
 
@@ -73,6 +79,7 @@ void Core::CheckLostLeadership() {
 }
 
 void Core::BecomeLeader() {
+  lease_.Invalidate();
   leader_state_ = LeaderState::kBarrier;
   leader_term_ = raft_.current_term;
   IssueElectionBarrier();
@@ -135,6 +142,7 @@ void Core::OnAccepted(uint64_t term, uint64_t last_ts) {
 }
 
 void Core::StepDown() {
+  lease_.Invalidate();
   leader_state_ = LeaderState::kFollower;
   leader_term_ = 0;
   FailReads(NotLeader());
@@ -191,6 +199,7 @@ void Core::Propose(Proposal* p) {
     req->core = this;
     req->proposal = p;
     req->last_ts = p->last_ts;
+    req->stamp = TakeLeaseStamp();
     if (const int rv = raft_apply(&raft_, &req->req, &p->entry, 1, &OnApplied);
         rv != 0) {
       delete req;
@@ -215,6 +224,7 @@ void Core::FinishProposal(absl::Status status) {
 void Core::OnApplied(struct raft_apply* req, int status, void* /*result*/) {
   std::unique_ptr<ApplyRequest> r(static_cast<ApplyRequest*>(req->data));
   Core* self = r->core;
+  if (status == 0) self->LeaseEntryCommitted(r->stamp);
   if (status == 0 || r->proposal == nullptr) return;  // done in Apply()
   if (self->inflight_ == r.get()) self->inflight_ = nullptr;
   Proposal* p = r->proposal;
@@ -242,6 +252,7 @@ void Core::ProposeMember(uint64_t id, const std::string& client_address) {
   auto* req = new ApplyRequest;
   req->req.data = req;
   req->core = this;
+  req->stamp = TakeLeaseStamp();
   if (raft_apply(&raft_, &req->req, &buf, 1, &OnApplied) != 0) {
     raft_free(buf.base);
     delete req;  // the next leadership proposes it again
@@ -266,12 +277,16 @@ void Core::ConfirmLeadership(replication::StatusCallback done) {
   if (leader_state_ == LeaderState::kReady) IssueReadBarrier();
 }
 
-void Core::IssueReadBarrier() {
-  if (read_barriers_ >= kReadBarriers || reads_waiting_.empty()) return;
+void Core::IssueReadBarrier(bool renew_lease) {
+  if (read_barriers_ >= kReadBarriers ||
+      (reads_waiting_.empty() && !renew_lease)) {
+    return;
+  }
   auto* b = new BarrierRequest;
   b->req.data = b;
   b->core = this;
   b->term = leader_term_;
+  b->stamp = TakeLeaseStamp();
   b->reads = std::move(reads_waiting_);
   reads_waiting_.clear();
   auto done = [](struct raft_barrier* req, int status) {
@@ -281,6 +296,7 @@ void Core::IssueReadBarrier() {
     const bool confirmed = status == 0 && self->running_ &&
                            self->leader_state_ == LeaderState::kReady &&
                            self->leader_term_ == b->term;
+    if (confirmed) self->LeaseEntryCommitted(b->stamp);
     const absl::Status s =
         confirmed ? absl::OkStatus()
         : self->running_ ? self->NotLeader()
@@ -302,6 +318,51 @@ void Core::FailReads(const absl::Status& status) {
   std::vector<replication::StatusCallback> reads = std::move(reads_waiting_);
   reads_waiting_.clear();
   for (replication::StatusCallback& read : reads) std::move(read)(status);
+}
+
+// ---- The read lease. ----
+
+ReadLease::Stamp Core::TakeLeaseStamp() const {
+  return lease_.Take(raft_.current_term);
+}
+
+void Core::LeaseEntryCommitted(const ReadLease::Stamp& stamp) {
+  // Committed in the term it was appended in, by the ready leader of that
+  // term, with no hand-over or membership change under way (read_lease.h
+  // (c); the epoch covers those that began and ended since the stamp).
+  if (!running_ || !failure_.ok() || leader_state_ != LeaderState::kReady ||
+      stamp.term != leader_term_ || raft_.current_term != leader_term_ ||
+      raft_state(&raft_) != RAFT_LEADER || change_ != nullptr ||
+      transfer_ != nullptr || raft_.transfer != nullptr ||
+      raft_.leader_state.change != nullptr) {
+    return;
+  }
+  lease_.Committed(stamp);
+}
+
+bool Core::HoldsReadLease() {
+  if (!lease_.enabled()) return false;
+  const int64_t now = ReadLease::Now();
+  const int64_t left = lease_.Remaining(now);
+  if (left <= 0) return false;
+  if (left < lease_.duration_ns() / 2 &&
+      !renewal_posted_.exchange(true, std::memory_order_acq_rel)) {
+    Post([this](bool on_loop) {
+      renewal_posted_.store(false, std::memory_order_release);
+      if (on_loop) RenewLease();
+    });
+  }
+  return true;
+}
+
+void Core::RenewLease() {
+  // An entry of ours on its way renews it when it commits: a proposal, or
+  // a read barrier (which carries the reads that found the lease out).
+  if (!running_ || !failure_.ok() || leader_state_ != LeaderState::kReady ||
+      inflight_ != nullptr || read_barriers_ > 0) {
+    return;
+  }
+  IssueReadBarrier(/*renew_lease=*/true);
 }
 
 }  // namespace mvkv::replication_internal

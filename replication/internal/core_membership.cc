@@ -128,6 +128,9 @@ void Core::StartChange(std::unique_ptr<ChangeRequest> c) {
   const uint64_t id = c->member.id;
   int rv = 0;
   const char* what = "";
+  // Quorums change: the lease ends before the configuration entry exists
+  // and is not extended until the change is done (read_lease.h (c)).
+  lease_.Invalidate();
   switch (c->step) {
     case ChangeRequest::Step::kAdd:
       what = "adding the node";
@@ -156,6 +159,7 @@ void Core::OnChanged(raft_change* req, int status) {
   std::unique_ptr<ChangeRequest> c(static_cast<ChangeRequest*>(req->data));
   Core* self = c->core;
   self->change_ = nullptr;
+  self->lease_.Invalidate();  // entries stamped during the change
   const uint64_t id = c->member.id;
   if (status != 0) {
     std::string what = absl::StrCat("changing node ", id);
@@ -205,6 +209,9 @@ void Core::TransferLeadership(uint64_t id, replication::StatusCallback done) {
   t->core = this;
   t->target = id;
   t->done = std::move(done);
+  // The target may lead as soon as TimeoutNow reaches it: no read may
+  // trust the lease after this line (read_lease.h (c)).
+  lease_.Invalidate();
   if (const int rv = raft_transfer(&raft_, &t->req, id, &OnTransferred);
       rv != 0) {
     std::move(t->done)(RaftStatus(rv, "leadership transfer", raft_errmsg(&raft_)));
@@ -217,6 +224,7 @@ void Core::OnTransferred(struct raft_transfer* req) {
   std::unique_ptr<TransferRequest> t(static_cast<TransferRequest*>(req->data));
   Core* self = t->core;
   self->transfer_ = nullptr;
+  self->lease_.Invalidate();  // entries stamped during the transfer
   const uint64_t target = t->req.id;  // libraft's pick when t->target was 0
   raft_id leader = 0;
   const char* address = nullptr;

@@ -17,12 +17,21 @@
 //   * an interactive transaction open on a leader that loses its
 //     leadership (SIGSTOP until another node leads, then SIGCONT) fails at
 //     its commit with UNAVAILABLE "not the leader", and none of its writes
-//     is applied on any node.
+//     is applied on any node;
+//   * with the read lease (data directories, --read_lease=true): unary
+//     linearizable Gets sent to a leader stopped (SIGSTOP) past the election
+//     timeout and deposed meanwhile by a leader that committed a newer
+//     value, sent while it is stopped and right after SIGCONT, never return
+//     the old value: each fails (UNAVAILABLE) or returns the new one. They
+//     race the resumed leader's loop, which learns of the new term at once;
+//     only the lease's clock bound keeps a read that wins the race honest.
 #include <signal.h>
 
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -402,6 +411,61 @@ TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
           cluster_.NodeClient(n)->Get(key, client::Consistency::kStale)
               .status()))
           << key << " on node " << n + 1;
+    }
+  }
+}
+
+TEST(ClusterLeaseE2eTest, UnaryGetsOnAStoppedDeposedLeaderNeverAnswerStale) {
+  ProcessCluster cluster(3, /*persistent=*/true, {"--read_lease=true"});
+  ASSERT_TRUE(cluster.StartAll().ok());
+  const int leader = cluster.WaitForLeader(absl::Seconds(30));
+  ASSERT_GE(leader, 0) << "no leader elected";
+  auto on_leader = cluster.NodeClient(leader);
+  ASSERT_TRUE(on_leader->Put("lease/k", "old").ok());
+  constexpr int kReaders = 8;
+  // Connected before the stop, so each read is on the wire at once.
+  std::vector<std::unique_ptr<client::Client>> readers;
+  for (int i = 0; i < 2 * kReaders; ++i) {
+    readers.push_back(cluster.NodeClient(leader));
+    auto r = readers.back()->Get("lease/k");
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->value, "old");
+  }
+
+  ASSERT_EQ(kill(cluster.process(leader)->pid(), SIGSTOP), 0);
+  const int next = cluster.WaitForLeader(absl::Seconds(30), leader);
+  ASSERT_GE(next, 0) << "no new leader while the old one is stopped";
+  ASSERT_TRUE(cluster.NodeClient(next)->Put("lease/k", "new").ok());
+
+  std::vector<absl::StatusOr<client::KeyValue>> got(
+      2 * kReaders, absl::UnknownError("not run"));
+  std::atomic<int> sending{0};
+  std::vector<std::thread> threads;
+  // The first half is sent while the old leader is stopped...
+  for (int i = 0; i < kReaders; ++i) {
+    threads.emplace_back([&, i] {
+      ++sending;
+      got[i] = readers[i]->Get("lease/k");
+    });
+  }
+  // Bound: the readers start at once.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (sending.load() < kReaders && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(kill(cluster.process(leader)->pid(), SIGCONT), 0);
+  // ... the second half just after it resumes.
+  for (int i = kReaders; i < 2 * kReaders; ++i) {
+    threads.emplace_back([&, i] { got[i] = readers[i]->Get("lease/k"); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < 2 * kReaders; ++i) {
+    if (got[i].ok()) {
+      EXPECT_EQ(got[i]->value, "new") << "read " << i << " answered stale";
+    } else {
+      EXPECT_TRUE(absl::IsUnavailable(got[i].status()) ||
+                  absl::IsDeadlineExceeded(got[i].status()))
+          << "read " << i << ": " << got[i].status();
     }
   }
 }

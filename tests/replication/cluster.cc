@@ -105,6 +105,7 @@ replication::NodeOptions Cluster::MakeOptions(uint64_t id) {
   o.snapshot_trailing = cluster_options_.snapshot_trailing;
   o.max_log_bytes = cluster_options_.max_log_bytes;
   o.peer_send_timeout = cluster_options_.peer_send_timeout;
+  o.read_lease = cluster_options_.read_lease;
   return o;
 }
 

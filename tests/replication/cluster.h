@@ -56,6 +56,7 @@ struct ClusterOptions {
   uint32_t snapshot_trailing = 128;
   uint64_t max_log_bytes = uint64_t{64} << 20;
   absl::Duration peer_send_timeout = absl::Seconds(5);
+  bool read_lease = true;  // NodeOptions::read_lease (every node has a dir)
   std::string cluster_id = "test";
 };
 

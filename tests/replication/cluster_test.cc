@@ -30,7 +30,11 @@ using testing_support::FullState;
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cluster_ = std::make_unique<Cluster>(ClusterOptions());
+    // The barrier path (reads batched per barrier); lease_test covers the
+    // lease, on by default everywhere else.
+    ClusterOptions options;
+    options.read_lease = false;
+    cluster_ = std::make_unique<Cluster>(options);
     absl::StatusOr<uint64_t> elected = cluster_->StartAndElect();
     ASSERT_TRUE(elected.ok()) << elected.status();
     leader_ = *elected;
