@@ -255,7 +255,9 @@ struct PipelineOptions {
 // stream is writing are packed into one message. The stream has no
 // deadline; a broken stream (server gone, cancelled) answers every
 // outstanding and later operation with UNAVAILABLE, and status() tells why
-// it ended.
+// it ended. On a cluster, Client::OpenPipeline finds the leader itself when
+// the client knows several servers or PipelineOptions::follow_leader is set
+// (see there); the stream then stays on that node.
 class Pipeline final {
  public:
   // Half-closes the stream once everything started is sent, waits for the
