@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -287,13 +288,19 @@ absl::Status Pipeline::status() const { return reactor_->status(); }
 std::unique_ptr<Pipeline> Client::OpenPipeline(
     const PipelineOptions& options) {
   Router& router = *stubs_->router;
-  if (!options.follow_leader && router.size() == 1) {
-    // One server, not told to follow: no wait, as cheap as a stream gets.
+  auto open = [&](Endpoint* endpoint) {
     auto reactor = std::make_unique<Pipeline::Reactor>(options);
     // The stream has no deadline: it lives as long as the Pipeline.
     PrepareContext(reactor->context(), absl::InfiniteDuration());
-    reactor->Begin(*router.Current()->kv);
+    reactor->Begin(*endpoint->kv);
+    return reactor;
+  };
+  auto wrap = [](std::unique_ptr<Pipeline::Reactor> reactor) {
     return std::unique_ptr<Pipeline>(new Pipeline(std::move(reactor)));
+  };
+  // One server, not told to follow: no wait, as cheap as a stream gets.
+  if (!options.follow_leader && router.size() == 1) {
+    return wrap(open(router.Current()));
   }
   // Routed like a read (client/router.h): no operation goes out before the
   // server accepted the stream (invariant 4), so a refused or broken
@@ -301,24 +308,24 @@ std::unique_ptr<Pipeline> Client::OpenPipeline(
   const absl::Time deadline = absl::Now() + options_.timeout;
   for (int attempt = 1;; ++attempt) {
     Endpoint* endpoint = router.Current();
-    auto reactor = std::make_unique<Pipeline::Reactor>(options);
-    const bool sent = Router::Reachable(endpoint, deadline);
+    std::unique_ptr<Pipeline::Reactor> reactor;
     std::optional<std::string> leader;
+    const bool sent = Router::Reachable(endpoint, deadline);
     if (sent) {
-      PrepareContext(reactor->context(), absl::InfiniteDuration());
-      reactor->Begin(*endpoint->kv);
+      reactor = open(endpoint);
       if (reactor->AwaitAccepted(deadline, endpoint->address)) {
-        return std::unique_ptr<Pipeline>(new Pipeline(std::move(reactor)));
+        return wrap(std::move(reactor));
       }
       leader = LeaderOf(*reactor->context());
     } else {
+      reactor = std::make_unique<Pipeline::Reactor>(options);
       reactor->Fail(absl::UnavailableError(
           absl::StrCat("cannot connect to ", endpoint->address)));
     }
     if (!router.After(endpoint, reactor->status(), leader, sent,
                       /*idempotent=*/true, attempt, options_.max_attempts,
                       deadline)) {
-      return std::unique_ptr<Pipeline>(new Pipeline(std::move(reactor)));
+      return wrap(std::move(reactor));
     }
   }
 }
