@@ -271,8 +271,13 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   // Reconnect to a restarted server (a cluster node) within a second, not
   // gRPC's default of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // gRPC reads MIN_RECONNECT_BACKOFF as the time one connection attempt may
+  // take (TCP connect + the server's SETTINGS; default 20 s). 100 ms failed
+  // first calls on a loaded machine (tests/server/slow_handshake_test); 2 s
+  // still lets a channel to a stopped server (its kernel accepts, nothing
+  // answers) fall to TRANSIENT_FAILURE, which the router skips, soon.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
   if (!options.tls_ca_file.empty()) {
     std::ifstream in(options.tls_ca_file, std::ios::binary);
     if (!in) {

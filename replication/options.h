@@ -48,8 +48,8 @@ struct NodeOptions {
   // Raft timing: a follower that hears nothing from a leader for 1-2x the
   // election timeout starts an election; the leader sends heartbeats every
   // heartbeat_interval.
-  absl::Duration election_timeout = absl::Seconds(1);
-  absl::Duration heartbeat_interval = absl::Milliseconds(100);
+  absl::Duration election_timeout = absl::Milliseconds(500);
+  absl::Duration heartbeat_interval = absl::Milliseconds(50);
   // A snapshot being sent to a follower that does not finish in this time
   // is retried.
   absl::Duration install_snapshot_timeout = absl::Seconds(30);

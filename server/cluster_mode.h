@@ -52,8 +52,8 @@ struct ClusterOptions {
   // The client address the group tells clients for this node (mvkv-leader,
   // status). Empty: this node's entry in peers, else the server's listen.
   std::string advertise;
-  absl::Duration election_timeout = absl::Seconds(1);
-  absl::Duration heartbeat_interval = absl::Milliseconds(100);
+  absl::Duration election_timeout = absl::Milliseconds(500);
+  absl::Duration heartbeat_interval = absl::Milliseconds(50);
   // Log compaction (replication::NodeOptions): a snapshot every
   // snapshot_threshold entries or max_log_bytes of them.
   uint32_t snapshot_threshold = 1024;

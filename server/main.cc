@@ -115,10 +115,10 @@ ABSL_FLAG(std::string, advertise, "",
 ABSL_FLAG(std::string, cluster_id, "mvkv",
           "Cluster mode: the group's name, recorded in --data_dir (a "
           "directory of another cluster is refused).");
-ABSL_FLAG(absl::Duration, election_timeout, absl::Seconds(1),
+ABSL_FLAG(absl::Duration, election_timeout, absl::Milliseconds(500),
           "Cluster mode: a follower that hears no leader for 1-2x this "
           "starts an election.");
-ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(100),
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(50),
           "Cluster mode: the leader's heartbeat period.");
 ABSL_FLAG(uint32_t, snapshot_threshold, 1024,
           "Cluster mode: take a snapshot (and compact the log) every this "

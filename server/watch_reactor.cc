@@ -23,7 +23,9 @@ namespace {
 // receive limit however large the commit.
 constexpr std::size_t kResponseBytes = 1 << 20;
 // The most commits one `commits` response carries (a create's
-// max_commits_per_response is capped at it).
+// max_commits_per_response is capped at it). A constant on purpose: it
+// bounds how long one watch's packing holds its stream, not memory
+// (kResponseBytes does); kv.proto's WatchCreateRequest says why no flag.
 constexpr uint32_t kMaxCommitsPerResponse = 1024;
 
 // A commit's bytes as FillCommit counts them: one within kResponseBytes

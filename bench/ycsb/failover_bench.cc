@@ -48,7 +48,7 @@ ABSL_FLAG(absl::Duration, hold_on_failure, absl::ZeroDuration(),
           "If a kill finds no new leader or no ack, keep the cluster this long "
           "(to inspect it, e.g. mvkv cluster status) before stopping it.");
 ABSL_FLAG(std::vector<std::string>, server_args, {},
-          "Extra flags for every node (e.g. --election_timeout=500ms).");
+          "Extra flags for every node (e.g. --election_timeout=1s).");
 
 namespace mvkv::ycsb {
 namespace {

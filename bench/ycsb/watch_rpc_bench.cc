@@ -13,21 +13,47 @@
 // own server. Each event's latency is receive time - the Put's send time:
 // put-issue-to-event, an upper bound of commit-to-event that includes the
 // Put's own round trip (the same for both targets). Reports events/s
-// delivered, p50/p99/p99.9 and how many of the expected events arrived.
+// delivered, p50/p99/p99.9 and how many of the expected events arrived,
+// and the writers' own op latency (issue to answer, op_p50/op_p99); and
+// answer_p50/answer_p99, event time - the Put's answer time, 0 when the
+// event came first: a lower bound of commit-to-event (the commit happened
+// before the answer), so the two bracket it.
+//
+// Writers: --writer_depth=0 (default) makes each writer call the unary Get
+// and Put synchronously, one at a time; D > 0 keeps D of them in flight
+// per writer (the callback API's async unary calls, the same for both
+// systems), so the write rate the watches see is each system's, not one
+// round trip's; with --mvkv_pipeline mvkv's writers keep them on one
+// Pipeline stream each instead (etcd has no equivalent).
+//
+// --stalled_watchers=K,...: for the mvkv targets only, each run also opens
+// K watch streams on "w/" (values included) that read their `created` and
+// then nothing, beside the writers; every round runs each K closed-loop and
+// paced at --rate, so the writers' Puts/s with and without stalled watchers
+// come from the same run, interleaved. Around each run it reports the
+// server's process_heap_bytes (Stats) and RSS (/proc), and afterwards reads
+// every stalled stream to its end, which must be `ended` RESOURCE_EXHAUSTED
+// (the watch fell more than --watch_buffer_bytes behind; pass a small one).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -48,6 +74,19 @@ ABSL_FLAG(double, read_fraction, 0.5, "Share of the ops that are Gets.");
 ABSL_FLAG(bool, half_peak, false,
           "With --rate=0: after each peak run, one paced at half its ops/s.");
 ABSL_FLAG(int, writers, 2, "Writer threads.");
+ABSL_FLAG(int, writer_depth, 0,
+          "Ops each writer keeps in flight with async unary calls (the same "
+          "for every target); 0 = synchronous calls, one at a time.");
+ABSL_FLAG(bool, mvkv_pipeline, false,
+          "With --writer_depth > 0: mvkv targets' writers keep their D ops in "
+          "flight on one Pipeline stream each instead of as async unary "
+          "calls (etcd has no such stream and stays unary).");
+ABSL_FLAG(std::string, stalled_watchers, "",
+          "Stalled watch stream counts, e.g. 0,1,10 (mvkv targets only): each "
+          "round runs every count closed-loop and paced at --rate; empty = "
+          "off.");
+ABSL_FLAG(uint64_t, watch_buffer_bytes, 0,
+          "--watch_buffer_bytes for the mvkv servers; 0 = their default.");
 ABSL_FLAG(double, seconds, 3, "Seconds of writing per run.");
 ABSL_FLAG(int, repeats, 1, "Rounds; targets interleave within a round.");
 ABSL_FLAG(std::string, server_binary, "server/mvkv_server", "mvkv_server.");
@@ -59,9 +98,10 @@ namespace {
 int64_t NowNs() { return absl::GetCurrentTimeNanos(); }
 
 // The send time, in the first 8 bytes of a 100-byte value.
-std::string StampedValue() {
+std::string StampedValue(int64_t* stamp) {
   std::string v(100, 'v');
   const int64_t now = NowNs();
+  *stamp = now;
   std::memcpy(v.data(), &now, sizeof(now));
   return v;
 }
@@ -71,8 +111,53 @@ int64_t Stamp(const std::string& value) {
   return t;
 }
 
+// When each Put (named by its value's stamp) was answered, for the lower
+// bound of commit-to-event: the commit happened before its answer, so
+// event time - answer time <= commit-to-event <= event time - stamp.
+// Thread-safe (sharded by stamp).
+class Answers {
+ public:
+  void Put(int64_t stamp, int64_t answered_ns) {
+    Shard& s = shards_[Index(stamp)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.answered[stamp] = answered_ns;
+  }
+  // 0 if not answered (yet).
+  int64_t Get(int64_t stamp) {
+    Shard& s = shards_[Index(stamp)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.answered.find(stamp);
+    return it == s.answered.end() ? 0 : it->second;
+  }
+
+ private:
+  static constexpr int kShards = 64;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<int64_t, int64_t> answered;  // guarded by mu
+  };
+  static std::size_t Index(int64_t stamp) {
+    return static_cast<uint64_t>(stamp) * 0x9E3779B97F4A7C15ull >> 58;
+  }
+  Shard shards_[kShards];
+};
+
 struct Watcher {
-  Histogram latency;
+  explicit Watcher(Answers* a) : answers(a) {}
+  // One event of the Put stamped `stamp`, received at `now`.
+  void Record(int64_t stamp, int64_t now) {
+    latency.Record(static_cast<uint64_t>(now - stamp));
+    const int64_t answered = answers->Get(stamp);
+    // An event before its Put's answer (or before the writer noted it):
+    // the lower bound is 0.
+    after_answer.Record(answered == 0 || answered > now
+                            ? 0
+                            : static_cast<uint64_t>(now - answered));
+    events.fetch_add(1, std::memory_order_relaxed);
+  }
+  Answers* const answers;
+  Histogram latency;       // event - Put issued: commit-to-event's upper bound
+  Histogram after_answer;  // event - Put answered: its lower bound
   std::atomic<uint64_t> events{0};  // relaxed: a progress count
   uint64_t responses = 0;  // with events; read after the thread joined
   std::unique_ptr<grpc::ClientContext> context =
@@ -90,7 +175,35 @@ class Target {
   virtual bool Put(const std::string& key, const std::string& value) = 0;
   // False on an RPC error; NOT_FOUND is an answer.
   virtual bool Get(const std::string& key) = 0;
+  // The same as async unary calls: `done(ok)` runs on a gRPC thread.
+  virtual void PutAsync(const std::string& key, const std::string& value,
+                        std::function<void(bool)> done) = 0;
+  virtual void GetAsync(const std::string& key,
+                        std::function<void(bool)> done) = 0;
 };
+
+// One async unary call's state, alive until its callback ran.
+template <typename Request, typename Response>
+struct AsyncCall {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+};
+
+// Calls `start(context, request, response, callback)` on a heap call whose
+// callback reports ok (NOT_FOUND counts as an answer) and deletes it.
+template <typename Request, typename Response, typename Start>
+void CallAsync(Request request, std::function<void(bool)> done,
+               Start start) {
+  auto* call = new AsyncCall<Request, Response>;
+  call->request = std::move(request);
+  start(&call->context, &call->request, &call->response,
+        [call, done = std::move(done)](grpc::Status status) {
+          delete call;
+          done(status.ok() ||
+               status.error_code() == grpc::StatusCode::NOT_FOUND);
+        });
+}
 
 class MvkvTarget final : public Target {
  public:
@@ -105,8 +218,7 @@ class MvkvTarget final : public Target {
     v1::WatchResponse r;
     auto record = [w](const v1::WatchCommit& commit, int64_t now) {
       for (const auto& c : commit.changes()) {
-        w->latency.Record(static_cast<uint64_t>(now - Stamp(c.value())));
-        w->events.fetch_add(1, std::memory_order_relaxed);
+        w->Record(Stamp(c.value()), now);
       }
     };
     while (stream->Read(&r)) {
@@ -133,6 +245,27 @@ class MvkvTarget final : public Target {
     v1::PutResponse resp;
     return stub_->Put(&context, req, &resp).ok();
   }
+  void PutAsync(const std::string& key, const std::string& value,
+                std::function<void(bool)> done) override {
+    v1::PutRequest req;
+    req.set_key(key);
+    req.set_value(value);
+    CallAsync<v1::PutRequest, v1::PutResponse>(
+        std::move(req), std::move(done), [this](auto&&... a) {
+          stub_->async()->Put(std::forward<decltype(a)>(a)...);
+        });
+  }
+  void GetAsync(const std::string& key,
+                std::function<void(bool)> done) override {
+    v1::GetRequest req;
+    req.set_key(key);
+    CallAsync<v1::GetRequest, v1::GetResponse>(
+        std::move(req), std::move(done), [this](auto&&... a) {
+          stub_->async()->Get(std::forward<decltype(a)>(a)...);
+        });
+  }
+  v1::KV::Stub& stub() { return *stub_; }
+  uint32_t max_commits() const { return max_commits_; }
 
  private:
   std::unique_ptr<v1::KV::Stub> stub_;
@@ -156,8 +289,7 @@ class EtcdTarget final : public Target {
       const int64_t now = NowNs();
       if (r.events_size() > 0) ++w->responses;
       for (const auto& e : r.events()) {
-        w->latency.Record(static_cast<uint64_t>(now - Stamp(e.kv().value())));
-        w->events.fetch_add(1, std::memory_order_relaxed);
+        w->Record(Stamp(e.kv().value()), now);
       }
     }
   }
@@ -176,19 +308,197 @@ class EtcdTarget final : public Target {
     etcdserverpb::RangeResponse resp;
     return kv_->Range(&context, req, &resp).ok();
   }
+  void PutAsync(const std::string& key, const std::string& value,
+                std::function<void(bool)> done) override {
+    etcdserverpb::PutRequest req;
+    req.set_key(key);
+    req.set_value(value);
+    CallAsync<etcdserverpb::PutRequest, etcdserverpb::PutResponse>(
+        std::move(req), std::move(done), [this](auto&&... a) {
+          kv_->async()->Put(std::forward<decltype(a)>(a)...);
+        });
+  }
+  void GetAsync(const std::string& key,
+                std::function<void(bool)> done) override {
+    etcdserverpb::RangeRequest req;
+    req.set_key(key);
+    CallAsync<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>(
+        std::move(req), std::move(done), [this](auto&&... a) {
+          kv_->async()->Range(std::forward<decltype(a)>(a)...);
+        });
+  }
 
  private:
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;
   std::unique_ptr<etcdserverpb::Watch::Stub> watch_;
 };
 
-// One run at `rate` ops/s (0 = closed loop); returns the ops/s held.
-double RunOne(const std::string& name, Target& target, int watchers,
-              int rate) {
+// What one run's writers held.
+struct Held {
+  double ops_per_s = 0;
+  double puts_per_s = 0;
+};
+
+// One writer's ops: `period` apart from `start` (zero: closed loop) until
+// `end`, each a Get (--read_fraction) or a Put of a stamped value on one of
+// the writer's 1000 keys under "w/".
+class OpSchedule {
+ public:
+  struct Op {
+    std::string key;
+    bool get = false;
+    std::string value;  // Puts: stamped
+    int64_t stamp = 0;
+    int64_t issued = 0;
+  };
+  OpSchedule(int t, absl::Time start, absl::Time end, absl::Duration period)
+      : t_(t), next_(start), end_(end), period_(period), rng_(t) {}
+
+  // Waits for the next op's turn; false at the end.
+  bool Next(Op* op) {
+    if (absl::Now() >= end_) return false;
+    next_ += period_;
+    const absl::Duration ahead = next_ - absl::Now();
+    if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
+    op->key = absl::StrCat("w/", t_, "/", rng_() % 1000);
+    op->get = coin_(rng_) < read_fraction_;
+    op->value = op->get ? std::string() : StampedValue(&op->stamp);
+    op->issued = NowNs();
+    return true;
+  }
+
+ private:
+  const int t_;
+  absl::Time next_;
+  const absl::Time end_;
+  const absl::Duration period_;
+  const double read_fraction_ = absl::GetFlag(FLAGS_read_fraction);
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> coin_{0, 1};
+};
+
+// What a writer's answered ops go into. Record is called under the
+// writer's lock when ops are in flight (the histogram is not thread-safe).
+struct WriterCounts {
+  std::atomic<uint64_t>* puts;
+  std::atomic<uint64_t>* gets;
+  Histogram* latency;
+  Answers* answers;
+  void Record(const OpSchedule::Op& op, bool ok, int64_t answered) const {
+    if (ok) (op.get ? gets : puts)->fetch_add(1);
+    if (!op.get) answers->Put(op.stamp, answered);
+    latency->Record(static_cast<uint64_t>(answered - op.issued));
+  }
+};
+
+// One writer thread: its ops one at a time (depth 0) or `depth` in flight
+// as async unary calls; counts the answered ones and records each op's
+// issue-to-answer time.
+void Write(Target& target, OpSchedule& ops, int depth,
+           const WriterCounts& counts) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;  // guarded by mu; so is counts' histogram, depth > 0
+  OpSchedule::Op op;
+  while (ops.Next(&op)) {
+    if (depth == 0) {
+      // A Get of a key not yet written is served as well.
+      const bool ok = op.get ? target.Get(op.key) : target.Put(op.key, op.value);
+      counts.Record(op, ok, NowNs());
+      continue;
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight < depth; });
+      ++in_flight;
+    }
+    auto done = [&mu, &cv, &in_flight, &counts, op](bool ok) {
+      const int64_t answered = NowNs();
+      std::lock_guard<std::mutex> lock(mu);
+      counts.Record(op, ok, answered);
+      --in_flight;
+      cv.notify_one();
+    };
+    if (op.get) {
+      target.GetAsync(op.key, done);
+    } else {
+      target.PutAsync(op.key, op.value, done);
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return in_flight == 0; });
+}
+
+// --mvkv_pipeline: the same ops, `depth` in flight on one Pipeline stream
+// of the writer's own; a reader thread matches results to ops by id.
+void WritePipelined(v1::KV::Stub& stub, OpSchedule& ops, int depth,
+                    const WriterCounts& counts) {
+  grpc::ClientContext context;
+  auto stream = stub.Pipeline(&context);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<uint64_t, OpSchedule::Op> pending;  // guarded by mu
+  bool broken = false;                                   // guarded by mu
+  std::thread reader([&] {
+    v1::PipelineResponse r;
+    while (stream->Read(&r)) {
+      const int64_t answered = NowNs();
+      std::lock_guard<std::mutex> lock(mu);
+      for (const v1::AutocommitResult& result : r.results()) {
+        auto it = pending.find(result.id());
+        if (it == pending.end()) continue;
+        counts.Record(it->second,
+                      result.code() == grpc::StatusCode::OK ||
+                          result.code() == grpc::StatusCode::NOT_FOUND,
+                      answered);
+        pending.erase(it);
+      }
+      cv.notify_one();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    broken = true;
+    cv.notify_one();
+  });
+  OpSchedule::Op op;
+  for (uint64_t id = 1; ops.Next(&op); ++id) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] {
+        return broken || pending.size() < static_cast<std::size_t>(depth);
+      });
+      if (broken) break;
+      pending.emplace(id, op);
+    }
+    v1::PipelineRequest request;
+    v1::AutocommitOp* o = request.add_ops();
+    o->set_id(id);
+    if (op.get) {
+      o->mutable_get()->set_key(op.key);
+    } else {
+      o->mutable_put()->set_key(op.key);
+      o->mutable_put()->set_value(op.value);
+    }
+    if (!stream->Write(request)) break;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(30),
+                [&] { return broken || pending.empty(); });
+  }
+  stream->WritesDone();
+  context.TryCancel();  // ends the reader's Read if results are missing
+  reader.join();
+  stream->Finish().IgnoreError();
+}
+
+// One run at `rate` ops/s (0 = closed loop).
+Held RunOne(const std::string& name, Target& target, int watchers, int rate,
+            const std::string& label = "") {
   std::vector<std::unique_ptr<Watcher>> ws;
   std::atomic<int> ready{0};
+  auto answers = std::make_unique<Answers>();
   for (int i = 0; i < watchers; ++i) {
-    ws.push_back(std::make_unique<Watcher>());
+    ws.push_back(std::make_unique<Watcher>(answers.get()));
     Watcher* w = ws.back().get();
     w->thread = std::thread([&target, w, &ready] { target.Watch(w, &ready); });
   }
@@ -197,35 +507,33 @@ double RunOne(const std::string& name, Target& target, int watchers,
     absl::SleepFor(absl::Milliseconds(5));
   }
   const int writers = absl::GetFlag(FLAGS_writers);
+  const int depth = absl::GetFlag(FLAGS_writer_depth);
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const absl::Duration period =
       rate == 0 ? absl::ZeroDuration() : absl::Seconds(1.0 * writers / rate);
-  const double read_fraction = absl::GetFlag(FLAGS_read_fraction);
   std::atomic<uint64_t> puts{0};
   std::atomic<uint64_t> gets{0};
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(seconds);
   std::vector<std::thread> ts;
+  std::vector<Histogram> op_latency(writers);
+  auto* pipelined = absl::GetFlag(FLAGS_mvkv_pipeline) && depth > 0
+                       ? dynamic_cast<MvkvTarget*>(&target)
+                       : nullptr;
   for (int t = 0; t < writers; ++t) {
     ts.emplace_back([&, t] {
-      absl::Time next = start;
-      std::mt19937_64 rng(t);
-      std::uniform_real_distribution<double> coin(0, 1);
-      for (uint64_t i = 0; absl::Now() < end; ++i) {
-        next += period;
-        const absl::Duration ahead = next - absl::Now();
-        if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
-        const std::string key = absl::StrCat("w/", t, "/", rng() % 1000);
-        if (coin(rng) < read_fraction) {
-          target.Get(key);  // a key not yet written is served as well
-          gets.fetch_add(1);
-        } else if (target.Put(key, StampedValue())) {
-          puts.fetch_add(1);
-        }
+      OpSchedule ops(t, start, end, period);
+      const WriterCounts counts{&puts, &gets, &op_latency[t], answers.get()};
+      if (pipelined != nullptr) {
+        WritePipelined(pipelined->stub(), ops, depth, counts);
+      } else {
+        Write(target, ops, depth, counts);
       }
     });
   }
   for (auto& t : ts) t.join();
+  Histogram ops;
+  for (const Histogram& h : op_latency) ops.Merge(h);
   const absl::Duration wrote = absl::Now() - start;
   // Let the watchers catch up (bounded), then cancel them.
   const uint64_t expected = puts.load() * watchers;
@@ -240,58 +548,230 @@ double RunOne(const std::string& name, Target& target, int watchers,
   }
   const absl::Duration total = absl::Now() - start;
   for (auto& w : ws) w->context->TryCancel();
-  Histogram all;
+  Histogram all, after_answer;
   uint64_t events = 0, responses = 0;
   for (auto& w : ws) {
     w->thread.join();
     responses += w->responses;
     all.Merge(w->latency);
+    after_answer.Merge(w->after_answer);
     events += w->events.load(std::memory_order_relaxed);
   }
-  const double ops_per_s =
-      (puts.load() + gets.load()) / absl::ToDoubleSeconds(wrote);
+  Held held;
+  held.ops_per_s = (puts.load() + gets.load()) / absl::ToDoubleSeconds(wrote);
+  held.puts_per_s = puts.load() / absl::ToDoubleSeconds(wrote);
   std::printf(
-      "%-5s watchers=%-4d rate=%-6d ops/s=%-7.0f puts/s=%-7.0f "
+      "%-5s %swatchers=%-4d rate=%-6d depth=%d%s ops/s=%-7.0f puts/s=%-7.0f "
       "events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
-      "p50=%.3fms p99=%.3fms p99.9=%.3fms\n",
-      name.c_str(), watchers, rate, ops_per_s,
-      puts.load() / absl::ToDoubleSeconds(wrote),
-      events / absl::ToDoubleSeconds(total),
+      "p50=%.3fms p99=%.3fms p99.9=%.3fms op_p50=%.3fms op_p99=%.3fms "
+      "answer_p50=%.3fms answer_p99=%.3fms\n",
+      name.c_str(), label.c_str(), watchers, rate, depth,
+      pipelined != nullptr ? " (pipeline)" : "", held.ops_per_s,
+      held.puts_per_s, events / absl::ToDoubleSeconds(total),
       static_cast<unsigned long long>(events),
       static_cast<unsigned long long>(expected),
       responses == 0 ? 0.0 : 1.0 * events / responses, all.Percentile(50) / 1e6,
-      all.Percentile(99) / 1e6, all.Percentile(99.9) / 1e6);
+      all.Percentile(99) / 1e6, all.Percentile(99.9) / 1e6,
+      ops.Percentile(50) / 1e6, ops.Percentile(99) / 1e6,
+      after_answer.Percentile(50) / 1e6, after_answer.Percentile(99) / 1e6);
   std::fflush(stdout);
-  return ops_per_s;
+  return held;
+}
+
+// ---- Stalled watchers (--stalled_watchers). ----
+
+// A watch stream that read its `created` and then nothing.
+struct StalledWatch {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WatchRequest, v1::WatchResponse>>
+      stream;
+};
+
+// K stalled watches on "w/" (values included), each created before return,
+// on `stub`: a channel of their own, so that what they leave unread never
+// shares a connection's flow control with the writers.
+absl::StatusOr<std::vector<std::unique_ptr<StalledWatch>>> OpenStalled(
+    v1::KV::Stub& stub, uint32_t max_commits, int k) {
+  std::vector<std::unique_ptr<StalledWatch>> out;
+  for (int i = 0; i < k; ++i) {
+    auto s = std::make_unique<StalledWatch>();
+    s->stream = stub.Watch(&s->context);
+    v1::WatchRequest create;
+    create.mutable_create()->set_prefix("w/");
+    create.mutable_create()->set_max_commits_per_response(max_commits);
+    v1::WatchResponse r;
+    if (!s->stream->Write(create) || !s->stream->Read(&r) || !r.has_created()) {
+      return absl::UnavailableError("a stalled watch was not created");
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Reads every stalled stream (now, after the writers stopped; a thread
+// each) until its watch ended, within 30 s in all; how many ended
+// RESOURCE_EXHAUSTED, and the events they had buffered before that.
+struct StalledEnds {
+  int resource_exhausted = 0;
+  int other = 0;  // ended otherwise, or not within the time
+  uint64_t events_before = 0;
+};
+StalledEnds DrainStalled(std::vector<std::unique_ptr<StalledWatch>>& ss) {
+  std::atomic<int> exhausted{0}, other{0};
+  std::atomic<uint64_t> events{0};
+  std::atomic<int> left{static_cast<int>(ss.size())};
+  std::vector<std::thread> readers;
+  for (auto& s : ss) {
+    readers.emplace_back([&, st = s.get()] {
+      v1::WatchResponse r;
+      bool ended = false;
+      while (!ended && st->stream->Read(&r)) {
+        if (r.has_ended()) {
+          ended = true;
+          (r.ended().code() == grpc::StatusCode::RESOURCE_EXHAUSTED ? exhausted
+                                                                     : other)
+              .fetch_add(1);
+        }
+        if (r.has_commit()) events.fetch_add(1);
+        for (const auto& c : r.commits().commits()) {
+          events.fetch_add(c.changes_size());
+        }
+      }
+      if (!ended) other.fetch_add(1);
+      st->context.TryCancel();
+      left.fetch_sub(1);
+    });
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (left.load() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  for (auto& s : ss) s->context.TryCancel();  // a no-op on an ended one
+  for (auto& t : readers) t.join();
+  return StalledEnds{exhausted.load(), other.load(), events.load()};
+}
+
+// The server's heap in use (Stats) and its RSS (/proc), bytes.
+struct Memory {
+  uint64_t heap = 0;
+  uint64_t rss = 0;
+  uint64_t slow_cancellations = 0;
+};
+Memory ServerMemory(MvkvTarget& target, pid_t pid) {
+  Memory m;
+  grpc::ClientContext context;
+  v1::StatsResponse stats;
+  if (target.stub().Stats(&context, v1::StatsRequest(), &stats).ok()) {
+    m.heap = stats.process_heap_bytes();
+    m.slow_cancellations = stats.watch_slow_cancellations();
+  }
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      uint64_t kib = 0;
+      std::vector<absl::string_view> parts =
+          absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) {
+        m.rss = kib * 1024;
+      }
+    }
+  }
+  return m;
+}
+
+// One run of the writers beside `k` stalled watches (and --watchers-list
+// entry `watchers` reading ones), with the server's memory around it.
+bool RunStalled(const std::string& name, MvkvTarget& target,
+                v1::KV::Stub& stalled_stub, pid_t pid, int watchers, int k,
+                int rate) {
+  auto stalled = OpenStalled(stalled_stub, target.max_commits(), k);
+  if (!stalled.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(),
+                 stalled.status().ToString().c_str());
+    return false;
+  }
+  const Memory before = ServerMemory(target, pid);
+  RunOne(name, target, watchers, rate, absl::StrCat("stalled=", k, " "));
+  const Memory after = ServerMemory(target, pid);
+  const StalledEnds ends = DrainStalled(*stalled);
+  stalled->clear();
+  const Memory drained = ServerMemory(target, pid);
+  std::printf(
+      "      stalled=%d heap_mib before=%.1f after=%.1f rss_mib before=%.1f "
+      "after=%.1f ended_resource_exhausted=%d/%d other=%d "
+      "events_buffered_per_stalled=%.0f slow_cancellations+=%llu\n",
+      k, before.heap / 1048576.0, after.heap / 1048576.0,
+      before.rss / 1048576.0, after.rss / 1048576.0, ends.resource_exhausted,
+      k, ends.other, k == 0 ? 0.0 : 1.0 * ends.events_before / k,
+      static_cast<unsigned long long>(drained.slow_cancellations -
+                                      before.slow_cancellations));
+  std::fflush(stdout);
+  return true;
+}
+
+// Parses a comma list of counts >= `min`.
+bool ParseCounts(const std::string& flag, const std::string& list, int min,
+                 std::vector<int>* out) {
+  for (absl::string_view s : absl::StrSplit(list, ',')) {
+    int n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n < min) {
+      std::fprintf(stderr, "bad --%s entry \"%s\" (want an integer >= %d)\n",
+                   flag.c_str(), std::string(s).c_str(), min);
+      return false;
+    }
+    out->push_back(n);
+  }
+  return true;
 }
 
 int Main() {
-  std::vector<int> counts;
-  for (absl::string_view s :
-       absl::StrSplit(absl::GetFlag(FLAGS_watchers), ',')) {
-    int n = 0;
-    if (!absl::SimpleAtoi(s, &n) || n < 1) {
-      std::fprintf(stderr, "bad --watchers entry \"%s\"\n", std::string(s).c_str());
-      return 2;
-    }
-    counts.push_back(n);
+  std::vector<int> counts, stalled_counts;
+  const std::string stalled_list = absl::GetFlag(FLAGS_stalled_watchers);
+  const bool stalled_mode = !stalled_list.empty();
+  // With stalled watchers, 0 reading watchers is the usual case.
+  if (!ParseCounts("watchers", absl::GetFlag(FLAGS_watchers),
+                   stalled_mode ? 0 : 1, &counts) ||
+      (stalled_mode &&
+       !ParseCounts("stalled_watchers", stalled_list, 0, &stalled_counts))) {
+    return 2;
+  }
+  if (stalled_mode && absl::GetFlag(FLAGS_rate) <= 0) {
+    std::fprintf(stderr,
+                 "--stalled_watchers runs closed-loop and paced at --rate: "
+                 "give --rate > 0\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_writer_depth) < 0) {
+    std::fprintf(stderr, "bad --writer_depth (want >= 0)\n");
+    return 2;
   }
   std::vector<std::string> names =
       absl::StrSplit(absl::GetFlag(FLAGS_targets), ',');
   std::vector<std::unique_ptr<ChildProcess>> processes;
   std::vector<std::unique_ptr<Target>> targets;
+  std::vector<std::unique_ptr<v1::KV::Stub>> stalled_stubs;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
+  std::vector<std::string> server_args;
+  if (absl::GetFlag(FLAGS_watch_buffer_bytes) != 0) {
+    server_args.push_back(absl::StrCat(
+        "--watch_buffer_bytes=", absl::GetFlag(FLAGS_watch_buffer_bytes)));
+  }
   for (const std::string& name : names) {
     if (name != "etcd" && name != "mvkv" && name != "mvkv1") {
       std::fprintf(stderr, "bad --targets entry \"%s\"\n", name.c_str());
+      return 2;
+    }
+    if (stalled_mode && name == "etcd") {
+      std::fprintf(stderr, "--stalled_watchers: mvkv targets only\n");
       return 2;
     }
     absl::StatusOr<std::unique_ptr<ChildProcess>> p =
         name == "etcd"
             ? ChildProcess::StartEtcd(absl::GetFlag(FLAGS_etcd_binary))
             : ChildProcess::StartMvkvServer(absl::GetFlag(FLAGS_server_binary),
-                                            {});
+                                            server_args);
     if (!p.ok()) {
       std::fprintf(stderr, "%s: %s\n", name.c_str(),
                    p.status().ToString().c_str());
@@ -305,16 +785,40 @@ int Main() {
       targets.push_back(
           std::make_unique<MvkvTarget>(channel, name == "mvkv1" ? 1 : 1024));
     }
+    // A stalled client's own channel, without BDP probing and with a small
+    // stream window, so that gRPC's receive buffering (a client-side
+    // choice) does not absorb the whole run before the server sees the
+    // stall.
+    grpc::ChannelArguments stalled_args;
+    stalled_args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    stalled_args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
+    stalled_stubs.push_back(v1::KV::NewStub(grpc::CreateCustomChannel(
+        (*p)->address(), grpc::InsecureChannelCredentials(), stalled_args)));
     processes.push_back(*std::move(p));
   }
+  const int rate = absl::GetFlag(FLAGS_rate);
   for (int round = 0; round < absl::GetFlag(FLAGS_repeats); ++round) {
     for (int n : counts) {
+      if (stalled_mode) {
+        // Closed loop and paced for every K, interleaved.
+        for (int k : stalled_counts) {
+          for (std::size_t i = 0; i < targets.size(); ++i) {
+            auto& mvkv = static_cast<MvkvTarget&>(*targets[i]);
+            for (int r : {0, rate}) {
+              if (!RunStalled(names[i], mvkv, *stalled_stubs[i],
+                              processes[i]->pid(), n, k, r)) {
+                return 1;
+              }
+            }
+          }
+        }
+        continue;
+      }
       for (std::size_t i = 0; i < targets.size(); ++i) {
-        const int rate = absl::GetFlag(FLAGS_rate);
-        const double held = RunOne(names[i], *targets[i], n, rate);
+        const Held held = RunOne(names[i], *targets[i], n, rate);
         if (rate == 0 && absl::GetFlag(FLAGS_half_peak)) {
           RunOne(names[i], *targets[i], n,
-                 std::max(1, static_cast<int>(held / 2)));
+                 std::max(1, static_cast<int>(held.ops_per_s / 2)));
         }
       }
     }

@@ -157,9 +157,13 @@ absl::Status Core::StartOnLoop() {
   raft_set_pre_vote(&raft_, true);
   if (const int rv = raft_start(&raft_); rv != 0) {
     if (!failure_.ok()) return failure_;  // our own reason (a bad snapshot)
+    // A failed listen (the Raft address in use) leaves libraft's message at
+    // "I/O error"; the transport's says what failed.
+    const char* transport_error = transport_->transport()->errmsg;
     return RaftStatus(rv, absl::StrCat("raft_start (", raft_dir_, ", ",
                                        options_.raft_address, ")"),
-                      raft_errmsg(&raft_));
+                      transport_error[0] != '\0' ? transport_error
+                                                  : raft_errmsg(&raft_));
   }
   running_ = true;
   uv_check_start(&check_, &OnCheck);

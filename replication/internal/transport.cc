@@ -1,10 +1,15 @@
 #include "replication/internal/transport.h"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace mvkv::replication_internal {
 namespace {
@@ -17,6 +22,38 @@ struct PendingConnect {
   raft_uv_connect_cb outer_cb;
   TunedTransport* self;
 };
+
+// Why listening on "host:port" fails, found by binding a socket there the
+// way libuv does (libraft's TCP transport reports only RAFT_IOERR): e.g.
+// "Address already in use"; "" if the probe binds.
+std::string WhyListenFails(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return "no port in the address";
+  const std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (const int rv = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+      rv != 0) {
+    return ::gai_strerror(rv);
+  }
+  std::string why;
+  const int fd = ::socket(found->ai_family, found->ai_socktype, 0);
+  if (fd < 0) {
+    why = std::strerror(errno);
+  } else {
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+      why = std::strerror(errno);
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return why;
+}
 
 }  // namespace
 
@@ -53,6 +90,7 @@ void TunedTransport::Tune(uv_stream_s* stream) const {
 int TunedTransport::Init(raft_uv_transport* t, raft_id id,
                          const char* address) {
   TunedTransport* self = Of(t);
+  self->address_ = address;
   const int rv = self->inner_->init(self->inner_, id, address);
   if (rv != 0) self->CopyError();
   return rv;
@@ -62,7 +100,15 @@ int TunedTransport::Listen(raft_uv_transport* t, raft_uv_accept_cb cb) {
   TunedTransport* self = Of(t);
   self->accept_cb_ = cb;
   const int rv = self->inner_->listen(self->inner_, &OnAccept);
-  if (rv != 0) self->CopyError();
+  if (rv != 0) {
+    self->CopyError();
+    if (self->outer_.errmsg[0] == '\0') {
+      const std::string why = WhyListenFails(self->address_);
+      std::snprintf(self->outer_.errmsg, sizeof(self->outer_.errmsg),
+                    "cannot listen on %s%s%s", self->address_.c_str(),
+                    why.empty() ? "" : ": ", why.c_str());
+    }
+  }
   return rv;
 }
 

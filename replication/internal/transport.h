@@ -13,9 +13,13 @@
 //     them, moves the follower back to probing (one message per heartbeat)
 //     and later catches it up by snapshot.
 //
+// A failed listen gets a message saying why (libraft's says "I/O error").
+//
 // Thread safety: the loop thread only, like the transport it wraps.
 #ifndef MVKV_REPLICATION_INTERNAL_TRANSPORT_H_
 #define MVKV_REPLICATION_INTERNAL_TRANSPORT_H_
+
+#include <string>
 
 #include "replication/internal/libraft.h"
 
@@ -48,6 +52,7 @@ class TunedTransport final {
 
   raft_uv_transport outer_{};  // libraft uses outer_.data itself
   raft_uv_transport* inner_;   // inner_->data points back here
+  std::string address_;        // this node's, from Init
   unsigned user_timeout_ms_;
   raft_uv_accept_cb accept_cb_ = nullptr;
   raft_uv_transport_close_cb close_cb_ = nullptr;

@@ -115,5 +115,31 @@ TEST(BadFlagsTest, DataDirOfAnotherNodeOrClusterIsRefused) {
   EXPECT_EQ(Snapshot(dir), before);
 }
 
+// A Raft address another process listens on: exit 1 (--help: "address in
+// use") with a message naming the address and the reason, not libraft's
+// bare "I/O error".
+TEST(BadFlagsTest, RaftAddressInUseIsNamed) {
+  const int client_port = FreePort();
+  const int raft_port = FreePort();
+  const std::string raft = absl::StrCat("127.0.0.1:", raft_port);
+  const std::string client = absl::StrCat("127.0.0.1:", client_port);
+  // The first node holds the Raft port.
+  auto holder = ServerProcess::Start(
+      {"--node_id=1", "--raft_listen=" + raft,
+       absl::StrCat("--peers=1=", raft, "/", client)},
+      client::ClientOptions(), client_port);
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  const int other_client = FreePort();
+  ProcessResult r = Server(
+      {absl::StrCat("--listen=127.0.0.1:", other_client), "--node_id=1",
+       "--raft_listen=" + raft,
+       absl::StrCat("--peers=1=", raft, "/127.0.0.1:", other_client)});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot listen on " + raft + ": Address already in use"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ((*holder)->Stop(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace mvkv::testing

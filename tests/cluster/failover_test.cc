@@ -1,5 +1,5 @@
 // Failover of a three-process mvkv cluster (data directories, default Raft
-// timing: election timeout 1 s) under a write load, the leader killed with
+// timing: election timeout 500 ms) under a write load, the leader killed with
 // SIGKILL kKills times, each time restarted from its directory.
 //
 // Load, three client threads of their own (each a client of every node,
@@ -50,7 +50,7 @@ namespace {
 constexpr int kKills = 10;
 constexpr int kAccounts = 5;
 constexpr int kInitial = 100;
-// 2 x the 1 s election timeout + a 4 s margin (see the file comment).
+// 2 x the 500 ms election timeout + a 5 s margin (see the file comment).
 constexpr absl::Duration kElectionBound = absl::Seconds(6);
 
 std::string Account(int i) { return absl::StrCat("acct/", i); }
