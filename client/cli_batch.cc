@@ -73,7 +73,11 @@ absl::StatusOr<std::vector<OpOutcome>> ViaBatches(Client& client,
 
 std::vector<OpOutcome> ViaPipeline(Client& client, const std::vector<Op>& ops) {
   std::vector<OpOutcome> outcomes(ops.size());
-  std::unique_ptr<Pipeline> pipeline = client.OpenPipeline();
+  // Follows the leader even from one address, as the CLI's unary calls
+  // do: waiting for the stream's acceptance costs one round trip per run.
+  PipelineOptions options;
+  options.follow_leader = true;
+  std::unique_ptr<Pipeline> pipeline = client.OpenPipeline(options);
   for (std::size_t i = 0; i < ops.size(); ++i) {
     // Each callback writes its own slot; Wait orders them before the reads.
     pipeline->Start(ops[i], [slot = &outcomes[i]](OpOutcome o) {

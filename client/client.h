@@ -240,6 +240,10 @@ struct PipelineOptions {
   // Operations packed into one stream message at most (the server refuses
   // more than its --max_batch_ops).
   int max_ops_per_message = 1024;
+  // Whether OpenPipeline waits for the server to accept the stream and
+  // follows a cluster's leader (see OpenPipeline) even when the client
+  // knows one server only; a client that knows several always does.
+  bool follow_leader = false;
 };
 
 // A Pipeline stream (proto/kv.proto, rpc Pipeline): autocommit Get, Put and
@@ -251,7 +255,9 @@ struct PipelineOptions {
 // stream is writing are packed into one message. The stream has no
 // deadline; a broken stream (server gone, cancelled) answers every
 // outstanding and later operation with UNAVAILABLE, and status() tells why
-// it ended.
+// it ended. On a cluster, Client::OpenPipeline finds the leader itself when
+// the client knows several servers or PipelineOptions::follow_leader is set
+// (see there); the stream then stays on that node.
 class Pipeline final {
  public:
   // Half-closes the stream once everything started is sent, waits for the
@@ -497,7 +503,21 @@ class Client final {
   // past its request size limit, or a connection error; per-operation
   // errors are in the outcomes.
   absl::StatusOr<std::vector<OpOutcome>> Batch(const std::vector<Op>& ops);
-  // Opens a Pipeline stream (no I/O until the first operation).
+  // Opens a Pipeline stream. A client that knows one server (and without
+  // options.follow_leader) opens it there and returns at once; a refusal
+  // then ends the stream and every operation fails. A client that knows
+  // several servers (named or learned), or with follow_leader, waits until
+  // a server accepts the stream (on a cluster: once that node confirmed it
+  // leads) and routes the opening like a read (client/router.h's rules:
+  // mvkv-leader is followed, an unreachable server skipped, at most
+  // max_attempts attempts within one timeout). No operation is sent before
+  // the stream is accepted, so nothing is applied twice. If no server
+  // accepts it in time, the Pipeline returned is already ended: status()
+  // says why (the last refusal, UNAVAILABLE "cannot connect to ...", or
+  // DEADLINE_EXCEEDED) and every operation gets UNAVAILABLE. An accepted
+  // stream is not moved: if its node loses leadership, operations fail one
+  // by one with UNAVAILABLE "not the leader" (nothing of them done) and
+  // the caller opens a new Pipeline.
   std::unique_ptr<Pipeline> OpenPipeline(
       const PipelineOptions& options = PipelineOptions());
 

@@ -23,9 +23,9 @@ namespace mvkv::client {
 struct Client::Stubs {
   std::unique_ptr<Router> router;
   // The current server's stub, for the calls that are not retried by the
-  // router (asynchronous calls, Pipeline and Watch streams): they go to the
-  // server the client's last routed call found, and fail as that server
-  // answers.
+  // router (asynchronous calls, Watch streams, a Pipeline that does not
+  // follow): they go to the server the client's last routed call found,
+  // and fail as that server answers.
   v1::KV::Stub& kv() { return *router->Current()->kv; }
 };
 

@@ -13,15 +13,23 @@
 //   3. OnDone is the reactor's last reaction: it touches only the shared
 //      state it keeps alive itself, so the destructor, woken by it, may
 //      free the reactor at once.
+//   4. A following OpenPipeline (Client::OpenPipeline) starts no operation
+//      before the server's initial metadata arrived (the server sends them
+//      once it accepted the stream: on a cluster, once its leadership is
+//      confirmed). A refused stream carried none of the caller's operations,
+//      so opening it again elsewhere applies nothing twice.
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "client/client.h"
 #include "client/client_internal.h"
 #include "client/wire.h"
@@ -44,6 +52,39 @@ class Pipeline::Reactor final
     AddHold();
     StartRead(&in_);
     StartCall();
+  }
+
+  // An endpoint that could not be reached: no call; status() is `status`
+  // and every operation is answered with UNAVAILABLE.
+  void Fail(absl::Status status) {
+    absl::MutexLock l(&s_->mu);
+    s_->broken = s_->released = s_->done = true;
+    s_->status = std::move(status);
+  }
+
+  // Invariant 4: whether the server accepted the stream (its initial
+  // metadata arrived) by `deadline`. If not, the stream is closed (and
+  // cancelled, at the deadline) before returning; status() then says why.
+  bool AwaitAccepted(absl::Time deadline, const std::string& address) {
+    bool timed_out = false;
+    {
+      absl::MutexLock l(&s_->mu);
+      s_->mu.AwaitWithDeadline(
+          absl::Condition(
+              +[](Shared* s) { return s->headers != Headers::kWaiting; },
+              s_.get()),
+          deadline);
+      if (s_->headers == Headers::kAccepted) return true;
+      timed_out = s_->headers == Headers::kWaiting;
+    }
+    if (timed_out) context_.TryCancel();
+    Close();
+    if (timed_out) {
+      absl::MutexLock l(&s_->mu);
+      s_->status = absl::DeadlineExceededError(absl::StrCat(
+          address, " did not accept the pipeline stream in time"));
+    }
+    return false;
   }
 
   uint64_t Start(const Op& op, OpCallback done) {
@@ -98,6 +139,11 @@ class Pipeline::Reactor final
     Do(release);
     absl::MutexLock l(&s_->mu);
     s_->mu.Await(absl::Condition(&s_->done));
+  }
+
+  void OnReadInitialMetadataDone(bool ok) override {
+    absl::MutexLock l(&s_->mu);
+    s_->headers = ok ? Headers::kAccepted : Headers::kRefused;
   }
 
   void OnWriteDone(bool ok) override {
@@ -163,6 +209,8 @@ class Pipeline::Reactor final
   }
 
  private:
+  // The server's initial metadata (invariant 4).
+  enum class Headers { kWaiting, kAccepted, kRefused };
   struct Waiting {
     Op::Kind kind;
     OpCallback done;
@@ -179,6 +227,7 @@ class Pipeline::Reactor final
     bool released ABSL_GUARDED_BY(mu) = false;
     bool broken ABSL_GUARDED_BY(mu) = false;  // the read side ended
     bool done ABSL_GUARDED_BY(mu) = false;    // OnDone ran
+    Headers headers ABSL_GUARDED_BY(mu) = Headers::kWaiting;
     absl::Status status ABSL_GUARDED_BY(mu);
   };
   enum class Release { kNone, kWritesDone, kHoldOnly };
@@ -238,11 +287,47 @@ absl::Status Pipeline::status() const { return reactor_->status(); }
 
 std::unique_ptr<Pipeline> Client::OpenPipeline(
     const PipelineOptions& options) {
-  auto reactor = std::make_unique<Pipeline::Reactor>(options);
-  // The stream has no deadline: it lives as long as the Pipeline.
-  PrepareContext(reactor->context(), absl::InfiniteDuration());
-  reactor->Begin(stubs_->kv());
-  return std::unique_ptr<Pipeline>(new Pipeline(std::move(reactor)));
+  Router& router = *stubs_->router;
+  auto open = [&](Endpoint* endpoint) {
+    auto reactor = std::make_unique<Pipeline::Reactor>(options);
+    // The stream has no deadline: it lives as long as the Pipeline.
+    PrepareContext(reactor->context(), absl::InfiniteDuration());
+    reactor->Begin(*endpoint->kv);
+    return reactor;
+  };
+  auto wrap = [](std::unique_ptr<Pipeline::Reactor> reactor) {
+    return std::unique_ptr<Pipeline>(new Pipeline(std::move(reactor)));
+  };
+  // One server, not told to follow: no wait, as cheap as a stream gets.
+  if (!options.follow_leader && router.size() == 1) {
+    return wrap(open(router.Current()));
+  }
+  // Routed like a read (client/router.h): no operation goes out before the
+  // server accepted the stream (invariant 4), so a refused or broken
+  // attempt is safe to repeat.
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  for (int attempt = 1;; ++attempt) {
+    Endpoint* endpoint = router.Current();
+    std::unique_ptr<Pipeline::Reactor> reactor;
+    std::optional<std::string> leader;
+    const bool sent = Router::Reachable(endpoint, deadline);
+    if (sent) {
+      reactor = open(endpoint);
+      if (reactor->AwaitAccepted(deadline, endpoint->address)) {
+        return wrap(std::move(reactor));
+      }
+      leader = LeaderOf(*reactor->context());
+    } else {
+      reactor = std::make_unique<Pipeline::Reactor>(options);
+      reactor->Fail(absl::UnavailableError(
+          absl::StrCat("cannot connect to ", endpoint->address)));
+    }
+    if (!router.After(endpoint, reactor->status(), leader, sent,
+                      /*idempotent=*/true, attempt, options_.max_attempts,
+                      deadline)) {
+      return wrap(std::move(reactor));
+    }
+  }
 }
 
 }  // namespace mvkv::client

@@ -44,6 +44,11 @@ Endpoint* Router::Current() {
   return endpoints_[current_].get();
 }
 
+std::size_t Router::size() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return endpoints_.size();
+}
+
 bool Router::Reachable(Endpoint* endpoint, absl::Time deadline) {
   const grpc_connectivity_state state =
       endpoint->channel->GetState(/*try_to_connect=*/true);

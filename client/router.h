@@ -68,6 +68,8 @@ class Router final {
       grpc::ChannelArguments args);
 
   Endpoint* Current();
+  // The servers known: those named and the leaders learned since.
+  std::size_t size();
 
   // Whether `endpoint`'s channel is (or becomes, by `deadline`, waiting at
   // most 250 ms) connected: false = a call would not be sent. A channel in

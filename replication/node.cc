@@ -76,7 +76,13 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options,
   Core* core = node->core_.get();
   node->applier_ = std::make_unique<Applier>(
       node->replica_.get(),
-      [core](uint64_t term, uint64_t last_ts) {
+      [self = node.get(), core](uint64_t term, uint64_t last_ts) {
+        std::function<void()> hook;
+        {
+          std::lock_guard<std::mutex> lock(self->accept_hook_mu_);
+          hook.swap(self->accept_hook_);
+        }
+        if (hook) hook();
         core->Post([core, term, last_ts](bool on_loop) {
           if (on_loop) core->OnAccepted(term, last_ts);
         });
@@ -149,6 +155,11 @@ void Node::TransferLeadership(uint64_t id, StatusCallback done) {
   OnLoop(core_.get(), std::move(done), [id](Core* c, StatusCallback d) {
     c->TransferLeadership(id, std::move(d));
   });
+}
+
+void Node::OnNextAcceptForTesting(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(accept_hook_mu_);
+  accept_hook_ = std::move(hook);
 }
 
 void Node::StallForTesting(absl::Duration d, const std::atomic<bool>* release) {

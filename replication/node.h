@@ -39,7 +39,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -129,6 +131,12 @@ class Node final {
   // open). Returns once the stall has begun. `release` must outlive it.
   void StallForTesting(absl::Duration d,
                        const std::atomic<bool>* release = nullptr);
+  // Tests: `hook` runs once, on the applier thread, the next time this
+  // node's engine accepts local commits (it became leader), before the loop
+  // thread is told; while it blocks, this leadership's first batches can
+  // commit and apply ahead of the loop's accept check (the order fixed in
+  // ad75902).
+  void OnNextAcceptForTesting(std::function<void()> hook);
 
  private:
   Node();
@@ -140,6 +148,8 @@ class Node final {
   std::unique_ptr<replication_internal::Core> core_;
   std::unique_ptr<replication_internal::Applier> applier_;
   bool closed_ = false;
+  std::mutex accept_hook_mu_;
+  std::function<void()> accept_hook_;  // guarded by accept_hook_mu_
 };
 
 }  // namespace mvkv::replication

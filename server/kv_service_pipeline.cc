@@ -30,9 +30,11 @@
 //      comes after every callback that may touch it. After its unlock an
 //      event touches the reactor only through an action that one of those
 //      keeps alive.
-//   5. On a replication node (KvService::clustered()) the stream starts
-//      reading only once the node confirmed its leadership
-//      (KvService::AfterLeadership; a refusal finishes it with mvkv-leader),
+//   5. On a replication node (KvService::clustered()) the stream sends its
+//      initial metadata and starts reading only once the node confirmed its
+//      leadership (KvService::AfterLeadership; a refusal finishes it with
+//      mvkv-leader and no headers, which a following client reads as
+//      "refused, nothing done": client/pipeline.cc's invariant 4),
 //      and a group holding a linearizable read or a delete runs only after
 //      another confirmation: the reader role waits for it (processing_ stays
 //      set, so invariants 1 and 4 hold across the wait) and goes on from its
@@ -172,8 +174,9 @@ class PipelineReactor final
 
   KvHandler& handler() { return *call_.service().handler(); }
 
-  // Starts reading the stream, or (`leadership` not OK: a replication node
-  // that does not lead) finishes it with that status before any read.
+  // Accepts the stream (sends the initial metadata) and starts reading it,
+  // or (`leadership` not OK: a replication node that does not lead)
+  // finishes it with that status before any read and without headers.
   void Begin(const absl::Status& leadership) {
     {
       absl::MutexLock l(&mu_);
@@ -184,6 +187,10 @@ class PipelineReactor final
       }
     }
     if (leadership.ok()) {
+      // The stream is accepted: a following client starts its operations
+      // once these headers arrive (client/pipeline.cc's invariant 4).
+      // OnSendInitialMetadataDone is gRPC's no-op: invariant 4 holds.
+      StartSendInitialMetadata();
       StartRead(&request_);
     } else {
       Finish(call_.Finish(leadership));

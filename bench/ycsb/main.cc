@@ -92,7 +92,7 @@ ABSL_FLAG(int, start_cluster, 0,
           "SIGINT/SIGTERM/SIGHUP. In memory unless --cluster_data_dir.");
 ABSL_FLAG(std::string, cluster_data_dir, "",
           "With --start_cluster: node i keeps its Raft log and snapshots in a "
-          "fresh DIR/ycsb-node<i>-XXXXXX (DIR must exist), removed when it stops.");
+          "fresh DIR/ycsb-node<i>-XXXXXX (DIR must exist: a missing one is an error, not created), removed when it stops.");
 ABSL_FLAG(bool, start_etcd, false, "Start etcd (--etcd_binary) on loopback for --target=etcd.");
 ABSL_FLAG(int, start_etcd_cluster, 0,
           "Start N etcd members (--etcd_binary) as one cluster on loopback "

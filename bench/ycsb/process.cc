@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -301,8 +302,15 @@ absl::StatusOr<std::unique_ptr<MvkvCluster>> MvkvCluster::Start(
     if (!data_root.empty()) {
       p->data_dir_ = MakeTempDir(absl::StrCat("ycsb-node", i + 1), data_root);
       if (p->data_dir_.empty()) {
-        return absl::InvalidArgumentError("--cluster_data_dir=" + data_root +
-                                          ": cannot create a directory there");
+        // The documented contract: DIR must exist (it chooses the disk;
+        // creating a mistyped path would put the nodes somewhere else).
+        const int error = errno;
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--cluster_data_dir=", data_root, ": ",
+            error == ENOENT || error == ENOTDIR
+                ? "no such directory (create it first)"
+                : absl::StrCat("cannot create a directory there (",
+                               std::strerror(error), ")")));
       }
       argv.push_back("--data_dir=" + p->data_dir_);
       argv.push_back("--create");

@@ -14,6 +14,11 @@
 //     (keys, values and commit timestamps);
 //   * a follower's Cluster.Status call is counted in its per-method RPC
 //     metrics (mvkv_rpc_total{method="Cluster.Status",code="OK"} is 1);
+//   * a Pipeline opened by a client that names only a follower (and one
+//     naming a follower first) is refused by it, follows mvkv-leader and
+//     runs on the leader: every put and get answered OK, every put applied
+//     once (the leader's commit counter grows by exactly the puts, and each
+//     key's version is the acked one), the follower refused one stream;
 //   * an interactive transaction open on a leader that loses its
 //     leadership (SIGSTOP until another node leads, then SIGCONT) fails at
 //     its commit with UNAVAILABLE "not the leader", and none of its writes
@@ -64,6 +69,19 @@ double RpcTotal(int metrics_port, const std::string& method,
         !absl::StrContains(line, m) || !absl::StrContains(line, c)) {
       continue;
     }
+    double value = -1;
+    return absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value) ? value
+                                                                      : -1;
+  }
+  return -1;
+}
+
+// The value of the unlabelled sample `name` in a scrape of `metrics_port`;
+// -1 if absent.
+double Sample(int metrics_port, const std::string& name) {
+  const std::string body = HttpGet(metrics_port, "/metrics");
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (!absl::StartsWith(line, absl::StrCat(name, " "))) continue;
     double value = -1;
     return absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value) ? value
                                                                       : -1;
@@ -341,6 +359,69 @@ TEST_F(ClusterE2eTest, PipelineOnTheLeaderReplicatesAndReadsItsWrites) {
       absl::SleepFor(absl::Milliseconds(10));
     }
   }
+}
+
+// Property: a Pipeline opened through a follower finds the leader itself
+// (mvkv-leader), and nothing of it is applied twice or lost: the follower
+// refused the stream before reading it, the client sent its operations
+// only on the stream the leader accepted.
+TEST_F(ClusterE2eTest, PipelineThroughAFollowerFollowsTheLeaderOnce) {
+  constexpr int kOps = 200;
+  const int f = (leader_ + 1) % cluster_.size();
+  const int leader_port = cluster_.process(leader_)->metrics_port();
+  const double commits_before = Sample(leader_port, "mvkv_commits_total");
+  ASSERT_GE(commits_before, 0);
+  int round = 0;
+  // Only the follower named (told to follow), then the follower first of
+  // two (a client of several servers follows by default).
+  for (const std::string& servers :
+       {cluster_.address(f),
+        absl::StrCat(cluster_.address(f), ",",
+                     cluster_.address((f + 1) % cluster_.size()))}) {
+    SCOPED_TRACE(servers);
+    client::ClientOptions o;
+    o.server = servers;
+    auto c = *client::Client::Connect(o);
+    client::PipelineOptions po;
+    po.follow_leader = round == 0;
+    auto pipeline = c->OpenPipeline(po);
+    ASSERT_TRUE(pipeline->status().ok()) << pipeline->status();
+    std::vector<client::OpOutcome> put(kOps);
+    for (int i = 0; i < kOps; ++i) {
+      pipeline->Start(
+          client::Op::Put(absl::StrCat("fp/", round, "/", i),
+                          absl::StrCat(i)),
+          [&put, i](client::OpOutcome o) { put[i] = std::move(o); });
+    }
+    pipeline->Wait();
+    std::vector<client::OpOutcome> got(kOps);
+    for (int i = 0; i < kOps; ++i) {
+      pipeline->Start(client::Op::Get(absl::StrCat("fp/", round, "/", i)),
+                      [&got, i](client::OpOutcome o) { got[i] = std::move(o); });
+    }
+    pipeline->Wait();
+    for (int i = 0; i < kOps; ++i) {
+      ASSERT_TRUE(put[i].status.ok()) << i << ": " << put[i].status;
+      ASSERT_TRUE(got[i].status.ok()) << i << ": " << got[i].status;
+      EXPECT_EQ(got[i].result.kv.value, absl::StrCat(i));
+      EXPECT_EQ(got[i].result.kv.commit_ts, put[i].result.commit_ts) << i;
+    }
+    EXPECT_TRUE(pipeline->status().ok()) << pipeline->status();
+    ++round;
+    EXPECT_EQ(RpcTotal(cluster_.process(f)->metrics_port(), "Pipeline",
+                       "UNAVAILABLE"),
+              round);
+  }
+  // On the leader itself: each key once, at its acked version.
+  auto on_leader = cluster_.NodeClient(leader_);
+  for (int r = 0; r < round; ++r) {
+    auto scan = on_leader->Scan(absl::StrCat("fp/", r, "/"),
+                                absl::StrCat("fp/", r, "0"));
+    ASSERT_TRUE(scan.ok()) << scan.status();
+    EXPECT_EQ(scan->kvs.size(), kOps);
+  }
+  EXPECT_EQ(Sample(leader_port, "mvkv_commits_total") - commits_before,
+            round * kOps);
 }
 
 TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {

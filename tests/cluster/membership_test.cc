@@ -25,7 +25,8 @@
 //   * removing the last voter is refused (exit 3, FAILED_PRECONDITION, "last
 //     voter") and changes nothing: the node stays the one voter and serves.
 // The seed (the follower removed, value sizes) is logged; MVKV_TEST_SEED
-// sets it.
+// sets it. A second test runs `mvkv batch --pipeline` through a follower
+// alone: it runs on the leader.
 #include <signal.h>
 
 #include <atomic>
@@ -41,6 +42,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/process_cluster.h"
@@ -329,6 +331,40 @@ TEST_F(MembershipTest, JoinRemoveAndTransferUnderLoadLoseNothing) {
   EXPECT_EQ(Voters(after), 1);
   EXPECT_TRUE(HasMember(after, fresh + 1));
   EXPECT_TRUE(cluster_.NodeClient(leader)->Put("after/last", "1").ok());
+}
+
+// Property: `mvkv batch --pipeline` given only a follower's address runs on
+// the leader (the Pipeline follows mvkv-leader before any operation goes
+// out): every put is answered OK once, each is on the leader at the commit
+// timestamp the CLI printed, and the follower applied none as its own.
+TEST_F(MembershipTest, CliBatchPipelineThroughAFollowerRunsOnTheLeader) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cluster_.Start(i).ok());
+  const int leader = cluster_.WaitForLeader(absl::Seconds(30));
+  ASSERT_GE(leader, 0) << "no leader elected";
+  const int follower = (leader + 1) % 3;
+  constexpr int kPuts = 20;
+  std::string text;
+  for (int i = 0; i < kPuts; ++i) absl::StrAppend(&text, "put cb/", i, " v", i, "\n");
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string file = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/batch.txt");
+  {
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
+  const ProcessResult r =
+      Cli(cluster_.address(follower), {"batch", "--pipeline", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), kPuts) << r.out;
+  auto on_leader = cluster_.NodeClient(leader);
+  for (int i = 0; i < kPuts; ++i) {
+    auto kv = on_leader->Get(absl::StrCat("cb/", i));
+    ASSERT_TRUE(kv.ok()) << i << ": " << kv.status();
+    EXPECT_EQ(kv->value, absl::StrCat("v", i));
+    EXPECT_EQ(lines[i], absl::StrCat("OK commit_ts=", kv->commit_ts)) << i;
+  }
 }
 
 }  // namespace

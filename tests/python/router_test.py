@@ -3,6 +3,7 @@ twin of client/router.h), without processes: endpoints have no channel;
 each case feeds Router.after one failed attempt and checks whether the call
 is sent again, after what pause, and which server is current then."""
 
+import re
 import unittest
 
 import grpc
@@ -17,6 +18,48 @@ DEADLINE = grpc.StatusCode.DEADLINE_EXCEEDED
 
 def router(servers="a:1,b:2,c:3"):
     return _router.Router(servers, lambda address: None, lambda channel: None)
+
+
+class FakeChannel:
+    """Reports the connectivity states the test sets."""
+
+    def subscribe(self, callback, try_to_connect=False):
+        self.report = callback
+
+    def unsubscribe(self, callback):
+        pass
+
+    def close(self):
+        pass
+
+
+class NoWait:
+    """An Endpoint._ready that fails the test if reachable() waits."""
+
+    def is_set(self):
+        return False
+
+    def wait(self, timeout):
+        raise AssertionError(f"waited {timeout} s on a channel")
+
+
+class EndpointTest(unittest.TestCase):
+
+    def test_transient_failure_is_unreachable_without_waiting(self):
+        # A dead node's channel: skipped at once, as client/router.cc does.
+        channel = FakeChannel()
+        e = _router.Endpoint("a:1", channel, None)
+        channel.report(grpc.ChannelConnectivity.TRANSIENT_FAILURE)
+        e._ready = NoWait()
+        self.assertFalse(e.reachable(10.0))
+
+    def test_ready_is_reachable_and_connecting_waits_for_ready(self):
+        channel = FakeChannel()
+        e = _router.Endpoint("a:1", channel, None)
+        channel.report(grpc.ChannelConnectivity.CONNECTING)
+        self.assertFalse(e.reachable(0.0))  # not ready within the time left
+        channel.report(grpc.ChannelConnectivity.READY)
+        self.assertTrue(e.reachable(0.0))
 
 
 class RouterTest(unittest.TestCase):
@@ -97,10 +140,19 @@ class RouterTest(unittest.TestCase):
         self.assertEqual(r.current().address, "b:2")  # still followed
 
     def test_back_off_doubles_up_to_its_cap(self):
+        # client/router.cc's BackOff: 25 ms doubling, at most 100 ms.
         pauses = [_router.backoff(n) for n in range(1, 10)]
         self.assertEqual(pauses[:3], [0.025, 0.05, 0.1])
-        self.assertEqual(max(pauses), 0.5)
-        self.assertEqual(pauses, sorted(pauses))
+        self.assertEqual(set(pauses[2:]), {0.1})
+
+    def test_the_default_attempt_budget_is_the_cpp_clients(self):
+        # Same back-off and the same budget: the same patience. The C++
+        # default is read from its header, so the two cannot drift apart.
+        with open(harness.runfile("client/client.h")) as f:
+            cpp = re.search(r"int max_attempts = (\d+);", f.read())
+        self.assertIsNotNone(cpp)
+        with mvkv.Client("a:1") as c:
+            self.assertEqual(c.max_attempts, int(cpp.group(1)))
 
     def test_a_moved_on_router_is_not_moved_again_by_a_late_failure(self):
         # Two calls failed on a:1; only the first moves current on.

@@ -4,7 +4,7 @@
 // duplicate id, an unknown operation) is refused for that request only; and
 // a client that stops reading its results is held back by flow control
 // (the server's memory stays bounded) and, past --pipeline_stall_timeout,
-// cancelled.
+// cancelled; a following Pipeline opens once the server accepted it.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -104,6 +104,33 @@ TEST_F(PipelineTest, EveryResultIsMatchedToItsOperation) {
     EXPECT_TRUE(absl::IsNotFound(gets[i].status)) << i << gets[i].status;
   }
   EXPECT_TRUE(pipeline->status().ok());
+}
+
+// Property: a following Pipeline (PipelineOptions::follow_leader, or a
+// client of several servers) lets operations out only once the server
+// accepted the stream, which a plain server does at once (its headers come
+// before any result, so the open does not wait for the client's timeout);
+// a server that refuses connections, listed first, is skipped with nothing
+// sent, and the stream opens on the next.
+TEST_F(PipelineTest, AFollowingPipelineOpensOnceAcceptedAndSkipsADeadServer) {
+  client::ClientOptions o;
+  o.timeout = absl::Seconds(5);
+  for (const std::string& servers :
+       {server_->address(), absl::StrCat("127.0.0.1:1,", server_->address())}) {
+    SCOPED_TRACE(servers);
+    o.server = servers;
+    auto c = *Client::Connect(o);
+    auto pipeline = c->OpenPipeline({.follow_leader = true});
+    ASSERT_TRUE(pipeline->status().ok()) << pipeline->status();
+    OpOutcome put;
+    pipeline->Start(Op::Put("pf/k", servers), [&](OpOutcome r) { put = r; });
+    pipeline->Wait();
+    ASSERT_TRUE(put.status.ok()) << put.status;
+    auto kv = client_->Get("pf/k");
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    EXPECT_EQ(kv->value, servers);
+    EXPECT_EQ(kv->commit_ts, put.result.commit_ts);
+  }
 }
 
 TEST_F(PipelineTest, AnOperationStartedAfterAnothersResultSeesIt) {

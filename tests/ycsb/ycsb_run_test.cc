@@ -45,14 +45,17 @@ std::string Read(const std::string& path) {
   return ss.str();
 }
 
-// Runs ycsb with `args`; returns its exit code and stdout.
-int RunYcsb(const std::vector<std::string>& args, std::string* out) {
+// Runs ycsb with `args`; returns its exit code and stdout (with
+// `with_stderr`, stderr too).
+int RunYcsb(const std::vector<std::string>& args, std::string* out,
+            bool with_stderr = false) {
   const std::string out_path = Tmp("ycsb.stdout");
   std::vector<std::string> argv = {Runfile("bench/ycsb/ycsb")};
   argv.insert(argv.end(), args.begin(), args.end());
   const pid_t pid = fork();
   if (pid == 0) {
     freopen(out_path.c_str(), "w", stdout);
+    if (with_stderr) dup2(STDOUT_FILENO, STDERR_FILENO);
     std::vector<char*> a;
     for (auto& s : argv) a.push_back(s.data());
     a.push_back(nullptr);
@@ -455,6 +458,16 @@ TEST(YcsbRunTest, BadArgumentsFailClearly) {
   EXPECT_EQ(RunYcsb({"--workload=/nonexistent.properties"}, &out), 2);
   EXPECT_EQ(RunYcsb({"--stall=forever"}, &out), 2);
   EXPECT_EQ(RunYcsb({"--target=mysql://x"}, &out), 2);
+  // A data dir that does not exist is named, with what to do; no node runs.
+  const std::string missing = Tmp("no-such-dir");
+  EXPECT_EQ(RunYcsb({"--start_server=" + Runfile("server/mvkv_server"),
+                     "--start_cluster=3", "--cluster_data_dir=" + missing},
+                    &out, /*with_stderr=*/true),
+            2);
+  EXPECT_NE(out.find("--cluster_data_dir=" + missing +
+                     ": no such directory (create it first)"),
+            std::string::npos)
+      << out;
 }
 
 }  // namespace

@@ -12,8 +12,11 @@ attempt Router.after decides whether the call is sent again, and where:
     is tried after a back-off;
   * the server could not be reached (its channel did not become ready, so
     nothing was sent): the next server is tried after a back-off (with a
-    single server the error is raised at once; the Client does not check
-    reachability when it knows one server, and sends the call as it is);
+    single server the error is raised at once). A channel in
+    TRANSIENT_FAILURE (its last connection attempt failed: a dead node) is
+    not reachable at once; any other channel not ready yet gets up to
+    250 ms (a fresh one passes through a transient failure on its way to
+    READY);
   * any other UNAVAILABLE (the connection broke during the call, the server
     is shutting down): the next server becomes current; the call is sent
     again only if it is a read (idempotent); a write or commit raises the
@@ -23,8 +26,13 @@ attempt Router.after decides whether the call is sent again, and where:
     server becomes current;
   * any other status is raised.
 
-Bounded: at most max_attempts attempts, within the one timeout of the call
-as a whole; the back-off doubles from 25 ms up to 500 ms.
+Bounded: at most max_attempts attempts (the Client's default 64, as
+ClientOptions::max_attempts), within the one timeout of the call as a whole;
+the back-off doubles from 25 ms up to 100 ms. These are client/router.h's
+rules and numbers, the same rule set; the one difference is the Client's:
+with a single server it sends the call without checking reachability (a
+SIGSTOPped server shows as DeadlineExceeded), where the C++ client reports
+a channel that does not connect within 250 ms as Unavailable.
 
 Thread safety: thread-safe (a lock guards the list and the current index).
 Endpoints live as long as the router.
@@ -40,10 +48,10 @@ from mvkv import errors
 LEADER_METADATA = "mvkv-leader"
 
 _FIRST_BACKOFF = 0.025
-_MAX_BACKOFF = 0.500
-# How long an attempt waits for a channel that is not ready yet (a fresh one
-# passes through TRANSIENT_FAILURE on its way; a dead server on a LAN
-# refuses within this).
+_MAX_BACKOFF = 0.100
+# How long an attempt waits for a channel that is connecting (a fresh one
+# may pass through a transient failure on its way to READY; a dead server on
+# a LAN refuses within this).
 _CONNECT_WAIT = 0.250
 
 
@@ -84,10 +92,12 @@ class Endpoint:
         self.channel = channel
         self.stubs = stubs
         self._ready = threading.Event()
+        self._state = None  # the last connectivity state reported
         if channel is not None:
             channel.subscribe(self._on_state, try_to_connect=True)
 
     def _on_state(self, state):
+        self._state = state
         if state == grpc.ChannelConnectivity.READY:
             self._ready.set()
         else:
@@ -95,7 +105,12 @@ class Endpoint:
 
     def reachable(self, remaining):
         """Whether the channel is (or becomes within min(remaining, 250 ms))
-        ready: False = a call would not be sent."""
+        ready: False = a call would not be sent. False at once in
+        TRANSIENT_FAILURE (gRPC reconnects it in the background)."""
+        if self._ready.is_set():
+            return True
+        if self._state == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return False
         return self._ready.wait(max(0.0, min(remaining, _CONNECT_WAIT)))
 
     def close(self):

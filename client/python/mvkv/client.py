@@ -104,7 +104,9 @@ class Client:
     timeout: seconds, the deadline of every unary call (all its attempts
       together) and of a whole scan.
     max_attempts: attempts of a unary call in all, >= 1 (see the module
-      comment for when a call is sent again).
+      comment for when a call is sent again); 64 as in the C++ client
+      (ClientOptions::max_attempts): with the back-off of 25 ms doubling to
+      100 ms, about 6 s of pauses, enough to ride out an election.
     txn_timeout: seconds, the deadline of each Txn's stream as a whole.
 
     Creating a Client does no I/O: a wrong address shows on the first call
@@ -113,7 +115,7 @@ class Client:
     """
 
     def __init__(self, server, token=None, tls=None, *, tls_server_name=None,
-                 timeout=10.0, txn_timeout=60.0, max_attempts=5):
+                 timeout=10.0, txn_timeout=60.0, max_attempts=64):
         if max_attempts < 1:
             raise errors.InvalidArgument(
                 f"max_attempts must be at least 1, got {max_attempts}")
