@@ -109,14 +109,14 @@ class ReadLease final {
   }
 
   // Loop thread: the lease ends now, and entries stamped before it extend
-  // it no more. Seq_cst store then fence: the clear is visible to every
-  // core before whatever the loop does next (raft_transfer's TimeoutNow
-  // write(2)), so a read that arrives after a new leader could exist loads
-  // 0. Pairs with Holds' acquire load.
+  // it no more. A seq_cst exchange (a locked read-modify-write, a full
+  // barrier; no separate fence, which TSan cannot model): the clear is
+  // visible to every core before whatever the loop does next
+  // (raft_transfer's TimeoutNow write(2)), so a read that arrives after a
+  // new leader could exist loads 0. Pairs with Holds' acquire load.
   void Invalidate() {
     ++epoch_;
-    until_.store(0, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    until_.exchange(0, std::memory_order_seq_cst);
   }
 
   // Any thread: the lease holds at `now_ns` (a read that arrived before
