@@ -75,6 +75,9 @@ struct ProcessResult {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::string& stdin_text = "");
 
+// A TCP socket connected to 127.0.0.1:`port` (the caller closes it), or -1.
+int ConnectLoopback(int port);
+
 // The response (status line, headers and body) of GET `path` from
 // 127.0.0.1:`port` over HTTP/1.0 ("" if it cannot connect): a scrape of
 // the server's --metrics_listen endpoint.

@@ -34,19 +34,6 @@ namespace {
 
 constexpr absl::Duration kHold = absl::Milliseconds(400);
 
-int ConnectTo(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Copies bytes both ways between a and b until either side closes or
 // `stop` is set (polls every 50 ms). Closes both.
 void Pump(int a, int b, const std::atomic<bool>* stop) {
@@ -100,7 +87,7 @@ class SlowProxy {
       accepted_.fetch_add(1, std::memory_order_acq_rel);
       pumps_.emplace_back([this, in] {
         absl::SleepFor(kHold);
-        const int out = ConnectTo(upstream_);
+        const int out = testing::ConnectLoopback(upstream_);
         if (out < 0) {
           ::close(in);
           return;
