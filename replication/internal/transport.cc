@@ -40,7 +40,8 @@ std::string WhyListenFails(const std::string& address) {
     return ::gai_strerror(rv);
   }
   std::string why;
-  const int fd = ::socket(found->ai_family, found->ai_socktype, 0);
+  const int fd =
+      ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     why = std::strerror(errno);
   } else {
