@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 namespace mvkv::replication_internal {
@@ -22,6 +23,18 @@ struct PendingConnect {
   raft_uv_connect_cb outer_cb;
   TunedTransport* self;
 };
+
+// Held around the inner transport's listen and connect. Both parse the
+// "host:port" they are given with strtok (libraft 0.15's uvIpParse), whose
+// state is one per process: two nodes in one process (tests/replication's
+// in-process clusters) parsing at once on their loop threads could read each
+// other's buffers (a TSan report in CI). Both calls only parse and start
+// libuv requests, so holding it is short; it is never held across a
+// callback.
+std::mutex& ParseMutex() {
+  static std::mutex* mu = new std::mutex;  // never destroyed
+  return *mu;
+}
 
 // Why listening on "host:port" fails, found by binding a socket there the
 // way libuv does (libraft's TCP transport reports only RAFT_IOERR): e.g.
@@ -100,7 +113,11 @@ int TunedTransport::Init(raft_uv_transport* t, raft_id id,
 int TunedTransport::Listen(raft_uv_transport* t, raft_uv_accept_cb cb) {
   TunedTransport* self = Of(t);
   self->accept_cb_ = cb;
-  const int rv = self->inner_->listen(self->inner_, &OnAccept);
+  int rv;
+  {
+    std::lock_guard<std::mutex> lock(ParseMutex());
+    rv = self->inner_->listen(self->inner_, &OnAccept);
+  }
   if (rv != 0) {
     self->CopyError();
     if (self->outer_.errmsg[0] == '\0') {
@@ -126,8 +143,12 @@ int TunedTransport::Connect(raft_uv_transport* t, raft_uv_connect* req,
   TunedTransport* self = Of(t);
   auto* pending = new PendingConnect{{}, req, cb, self};
   pending->inner_req.data = pending;
-  const int rv = self->inner_->connect(self->inner_, &pending->inner_req, id,
-                                       address, &OnConnect);
+  int rv;
+  {
+    std::lock_guard<std::mutex> lock(ParseMutex());
+    rv = self->inner_->connect(self->inner_, &pending->inner_req, id, address,
+                               &OnConnect);
+  }
   if (rv != 0) {
     self->CopyError();
     delete pending;

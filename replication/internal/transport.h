@@ -15,7 +15,9 @@
 //
 // A failed listen gets a message saying why (libraft's says "I/O error").
 //
-// Thread safety: the loop thread only, like the transport it wraps.
+// Thread safety: the loop thread only, like the transport it wraps; the
+// inner transport's listen and connect are serialized across every
+// instance in the process (they use strtok: transport.cc).
 #ifndef MVKV_REPLICATION_INTERNAL_TRANSPORT_H_
 #define MVKV_REPLICATION_INTERNAL_TRANSPORT_H_
 
