@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -100,7 +101,7 @@ std::string LeaderTrailer(const grpc::ClientContext& context) {
 class ClusterE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(cluster_.StartAll().ok());
+    ASSERT_EQ(cluster_.StartAll(), absl::OkStatus());
     leader_ = cluster_.WaitForLeader(absl::Seconds(30));
     ASSERT_GE(leader_, 0) << "no leader elected";
   }
@@ -498,7 +499,7 @@ TEST_F(ClusterE2eTest, TxnOfADeposedLeaderFailsWhole) {
 
 TEST(ClusterLeaseE2eTest, UnaryGetsOnAStoppedDeposedLeaderNeverAnswerStale) {
   ProcessCluster cluster(3, /*persistent=*/true, {"--read_lease=true"});
-  ASSERT_TRUE(cluster.StartAll().ok());
+  ASSERT_EQ(cluster.StartAll(), absl::OkStatus());
   const int leader = cluster.WaitForLeader(absl::Seconds(30));
   ASSERT_GE(leader, 0) << "no leader elected";
   auto on_leader = cluster.NodeClient(leader);

@@ -234,7 +234,7 @@ TEST(FailoverTest, KillTheLeaderUnderLoad) {
                static_cast<unsigned long long>(seed));
 
   ProcessCluster cluster(3, /*persistent=*/true);
-  ASSERT_TRUE(cluster.StartAll().ok());
+  ASSERT_EQ(cluster.StartAll(), absl::OkStatus());
   ASSERT_GE(cluster.WaitForLeader(absl::Seconds(30)), 0);
   auto auditor = cluster.ClusterClient(LoadOptions());
   for (int i = 0; i < kAccounts; ++i) {
@@ -296,7 +296,7 @@ TEST(FailoverTest, KillTheLeaderUnderLoad) {
   for (int i = 0; i < cluster.size(); ++i) {
     EXPECT_EQ(cluster.Stop(i, SIGTERM), 0) << "node " << i + 1;
   }
-  ASSERT_TRUE(cluster.StartAll().ok());
+  ASSERT_EQ(cluster.StartAll(), absl::OkStatus());
   ASSERT_GE(cluster.WaitForLeader(absl::Seconds(30)), 0);
   auto after = cluster.ClusterClient(LoadOptions());
   EXPECT_EQ(BankTotal(*after), total) << "after the restart";

@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -59,7 +60,7 @@ TEST(StallTest, StoppedFollowerDoesNotGrowTheLeader) {
   ProcessCluster cluster(3, /*persistent=*/true,
                          {"--max_log_bytes=4194304", "--snapshot_threshold=256",
                           "--peer_send_timeout=1s"});
-  ASSERT_TRUE(cluster.StartAll().ok());
+  ASSERT_EQ(cluster.StartAll(), absl::OkStatus());
   const int leader = cluster.WaitForLeader(absl::Seconds(30));
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % cluster.size();

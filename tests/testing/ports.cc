@@ -5,14 +5,72 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <random>
+
 namespace mvkv::testing_support {
+namespace {
+
+// True if a listener could bind 127.0.0.1:port right now.
+bool Bindable(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const int one = 1;  // as the servers bind: TIME_WAIT does not block it
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok =
+      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The kernel's ephemeral range, from which every outgoing connection (the
+// tests' own clients, gRPC channels, Raft peers) takes its local port.
+void EphemeralRange(int* low, int* high) {
+  *low = 32768;
+  *high = 60999;
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    int l = 0, h = 0;
+    if (std::fscanf(f, "%d %d", &l, &h) == 2 && l > 0 && h >= l) {
+      *low = l;
+      *high = h;
+    }
+    std::fclose(f);
+  }
+}
+
+}  // namespace
 
 int FreePort() {
+  // Why not bind(0): the kernel answers from the ephemeral range, so between
+  // this call and the server's own bind any outgoing connection of a
+  // concurrent test may take the port (a server that then exits with
+  // "Address already in use"). A random port below the range is never handed
+  // out that way, and tests running beside this one pick from 20,000 ports.
+  int low = 0, high = 0;
+  EphemeralRange(&low, &high);
+  int first = 10000, last = low - 1;
+  if (last - first < 1000) {  // an unusual range: use the ports above it
+    first = high + 1;
+    last = 65535;
+  }
+  static thread_local std::mt19937 rng(std::random_device{}());
+  if (last - first >= 100) {
+    std::uniform_int_distribution<int> pick(first, last);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const int port = pick(rng);
+      if (Bindable(port)) return port;
+    }
+  }
+  // Fallback: the kernel's choice.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;  // the kernel picks
+  addr.sin_port = 0;
   socklen_t len = sizeof(addr);
   int port = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&

@@ -4,7 +4,9 @@
 
 namespace mvkv::testing_support {
 
-// A port on 127.0.0.1 that was free a moment ago (0 if none could be had).
+// A port on 127.0.0.1 that was free a moment ago (0 if none could be had),
+// chosen at random below the kernel's ephemeral range, so that no outgoing
+// connection takes it before the server under test binds it.
 int FreePort();
 
 }  // namespace mvkv::testing_support
