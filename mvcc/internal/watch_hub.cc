@@ -120,13 +120,14 @@ void WatchHub::Poke() {
   buffer_.appended().WakeIfWaiting();
 }
 
-absl::Time WatchHub::CollectReady(std::vector<Armed>* fire) {
+absl::Time WatchHub::CollectReady(std::vector<Armed>* fire, bool* stopping) {
   // Probed outside mu_ so that Arm never waits for a pass; Unregister does
   // (probing_).
   bool stop;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop = stop_;
+    *stopping = stop;
     probe_.swap(armed_);
     probing_ = true;
   }
@@ -174,12 +175,11 @@ void WatchHub::NotifierLoop() {
     const bool moved = !SameTail(tail, last);
     last = tail;
     if (moved) events_.WakeIfWaiting();  // (H2)
-    const absl::Time until = CollectReady(&fire);
+    // Ends only after a pass that saw stop_ (and so fired every armed
+    // callback): a Close between a pass and a later look at stop_ would
+    // leave the callbacks that pass kept unrun.
     bool stop;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop = stop_;
-    }
+    const absl::Time until = CollectReady(&fire, &stop);
     const bool fired = !fire.empty();
     for (Armed& armed : fire) std::move(armed.ready)();
     fire.clear();

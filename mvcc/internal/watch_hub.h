@@ -125,9 +125,9 @@ class WatchHub final {
   };
   void NotifierLoop();
   // Moves the callbacks of the armed watches that are ready (all of them
-  // once stopping) to `fire`; returns when the next progress event is due.
-  // Notifier only.
-  absl::Time CollectReady(std::vector<Armed>* fire);
+  // once stopping: *stopping says if it was) to `fire`; returns when the
+  // next progress event is due. Notifier only.
+  absl::Time CollectReady(std::vector<Armed>* fire, bool* stopping);
   // Something an armed watch may be ready for happened (H3).
   void Poke();
   // Some consumer waits or some watch is armed (H1).
