@@ -67,9 +67,10 @@
 //
 // Progress: Append is wait-free: O(record words + records evicted), plus
 // one futex wake (a system call) only while a thread sleeps on appended():
-// the hub lets only its notifier thread do that, so the appender never
-// wakes more than one thread (watch_hub.h). Seek and Decode are wait-free
-// (bounded by the buffer's records; they never wait for the appender).
+// the hub lets only its notifier thread do that (WatchHub::Append adds at
+// most one more wake-up, of a lone consumer: watch_hub.h). Seek and Decode
+// are wait-free (bounded by the buffer's records; they never wait for the
+// appender).
 #ifndef MVKV_MVCC_INTERNAL_CHANGE_BUFFER_H_
 #define MVKV_MVCC_INTERNAL_CHANGE_BUFFER_H_
 

@@ -11,7 +11,7 @@ void Engine::FeedWatches(const PendingCommit& request) {
     if (op.kind == ReplicaOp::Kind::kApply) {
       // Replicated commits, in log order, each with its own timestamp.
       for (const DurableCommit& c : op.commits) {
-        watches_->buffer().Append(c.commit_ts, c.writes);
+        watches_->Append(c.commit_ts, c.writes);
       }
     } else if (op.kind == ReplicaOp::Kind::kRestore) {
       // A restored state has no per-commit history to stream.
@@ -33,7 +33,7 @@ void Engine::FeedWatches(const PendingCommit& request) {
     }
     writes = watch_writes_;
   }
-  watches_->buffer().Append(request.commit_ts, writes);
+  watches_->Append(request.commit_ts, writes);
 }
 
 void Engine::ResetWatches(uint64_t last_ts) {

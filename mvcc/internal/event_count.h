@@ -41,8 +41,10 @@ class EventCount final {
   void Sleep(uint32_t epoch, absl::Time until);
   void EndWait() { waiters_.fetch_sub(1, std::memory_order_relaxed); }
 
-  bool HasWaiters() const {
-    return waiters_.load(std::memory_order_seq_cst) != 0;  // (E4)
+  bool HasWaiters() const { return Waiters() != 0; }
+  // Threads between BeginWait and EndWait (asleep or about to decide).
+  uint32_t Waiters() const {
+    return waiters_.load(std::memory_order_seq_cst);  // (E4)
   }
   // Wakes every sleeper.
   void Wake();

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "mvcc/internal/completion.h"  // CpuRelax
 
 namespace mvkv::mvcc_internal {
 namespace {
@@ -186,6 +187,21 @@ bool WatchCore::Compacted(uint64_t commit_ts, const char* why) {
 }
 
 void WatchCore::Wait(absl::Time until) {
+  // Alone, it would be woken by the appender itself (WatchHub::Append), so
+  // it spins first, as the notifier does: commits closer together than
+  // kNotifierSpin then cost the appender no futex wake. Beside other
+  // sleepers the notifier wakes it, and spinning would only take cores.
+  const absl::Time spin_until =
+      hub_->events().Waiters() < WatchHub::kDirectWakes
+          ? std::min(until, absl::Now() + WatchHub::kNotifierSpin)
+          : absl::InfinitePast();
+  while (buffer_.LoadTail().pos == pos_ &&
+         !cancelled_.load(std::memory_order_relaxed) &&
+         !progress_requested_.load(std::memory_order_relaxed) &&
+         !hub_->closed()) {
+    if (absl::Now() >= spin_until) break;
+    CpuRelax();
+  }
   EventCount& events = hub_->events();
   const uint32_t epoch = events.BeginWait();
   hub_->WakeNotifierIfIdle();  // (H1): the notifier must see the appends

@@ -99,7 +99,16 @@ void WatchHub::Arm(WatchCore* core, absl::AnyInvocable<void() &&> ready) {
 }
 
 void WatchHub::WakeNotifierIfIdle() {
-  if (notifier_idle_.load(std::memory_order_seq_cst)) kick_.Wake();  // (H1)
+  if (notifier_idle_.load(std::memory_order_seq_cst) && Needed()) {  // (H1)
+    kick_.Wake();
+  }
+}
+
+void WatchHub::Append(uint64_t commit_ts,
+                      absl::Span<const DurableWrite> changes) {
+  buffer_.Append(commit_ts, changes);  // covered_ts, seq_cst: (H2)
+  const uint32_t waiting = events_.Waiters();
+  if (waiting != 0 && waiting <= kDirectWakes) events_.Wake();
 }
 
 void WatchHub::WakeWatchers() {

@@ -3,31 +3,40 @@
 // wake-ups and runs Watch::NotifyWhenReady callbacks.
 //
 // Why a notifier: the appender (a commit's complete step) must not pay for
-// watchers. It wakes at most one thread — the notifier, and only while the
-// notifier sleeps — never the watchers themselves, however many are
-// blocked in Next: the notifier fans the wake-up out (events()), probes the
-// armed watches and runs their callbacks. After each append or callback it
-// spins (CPU pauses, not yields: a yield on a loaded machine can cost a
-// whole time slice of latency) for kNotifierSpin, so commits closer
-// together than that cost the appender no system call; otherwise the
-// appender pays one futex wake of this one thread per commit while watches
-// wait. With no watch waiting and none armed it parks on kick_ and the
-// appender does not even see it.
+// watchers. It wakes at most two threads per append, whatever the number of
+// watches: a consumer blocked in Next while it is the only one (kDirectWakes),
+// and the notifier while it sleeps. With more consumers blocked in Next the
+// notifier fans the wake-up out (events()); it also probes the armed watches
+// and runs their callbacks. The lone consumer is woken by the appender itself
+// because a wake-up passed on through the notifier costs a second scheduler
+// delay (bench/RESULTS.md, "Watch in process at half peak, per stage"). After
+// each append or callback the notifier spins (CPU pauses, not yields: a yield
+// on a loaded machine can cost a whole time slice of latency) for
+// kNotifierSpin, so commits closer together than that cost the appender no
+// system call for it. With no watch armed and at most kDirectWakes consumers
+// waiting it parks on kick_ and the appender does not even see it.
 //
 // The notifier's states and who moves it:
 //   busy     processing a tail move or a poke, or spinning (kNotifierSpin)
 //   watching asleep on buffer().appended(): an append, a poke (Poke: an
 //            armed watch may be ready, or a timer changed) or Close wakes it
 //   idle     asleep on kick_ (notifier_idle_ set): nothing needs it; a
-//            consumer about to block in Next, an Arm, or Close wakes it
+//            consumer about to block in Next beside another, an Arm, or
+//            Close wakes it
 // Dekker pairs (all seq_cst, see event_count.h):
 //   (H1) consumer: events().BeginWait(), then WakeNotifierIfIdle loads
-//        notifier_idle_ / notifier: stores notifier_idle_, kick_.BeginWait,
-//        then loads events().HasWaiters() and armed_count_ (Needed): either
-//        the consumer kicks, or the notifier sees it and stays up.
+//        notifier_idle_ and then Needed() / notifier: stores notifier_idle_,
+//        kick_.BeginWait, then loads events().Waiters() and armed_count_
+//        (Needed): either the consumer kicks, or the notifier sees it and
+//        stays up, or neither needs the notifier: then at most
+//        kDirectWakes consumers wait, and the consumer that took the count
+//        higher re-checks (kicks) after its own increment.
 //   (H2) consumer: events().BeginWait(), then LoadTail / notifier: LoadTail
-//        sees covered_ts move, then events().WakeIfWaiting(): either the
-//        consumer sees the new tail, or the notifier wakes it. (The pair is
+//        sees covered_ts move, then events().WakeIfWaiting(); or the
+//        appender (Append): the buffer's covered_ts store, then
+//        events().Waiters(), waking them if at most kDirectWakes: either the
+//        consumer sees the new tail, or it is woken (by the appender when
+//        few wait, else by the notifier, which H1 keeps awake then). (The pair is
 //        on covered_ts, the seq_cst word; the tail, stored before it, may
 //        be seen moving first, which only wakes early.)
 //   (H3) Poke: pokes_ increment, then appended().WakeIfWaiting() /
@@ -69,6 +78,9 @@ class WatchHub final {
   // How long the notifier spins after the last append or callback (short:
   // spinning burns a core the writers may need).
   static constexpr absl::Duration kNotifierSpin = absl::Microseconds(5);
+  // Up to this many consumers blocked in Next are woken by the appender
+  // itself; more are woken by the notifier.
+  static constexpr uint32_t kDirectWakes = 1;
 
   // REQUIRES: options.watch_buffer_bytes >= ChangeBuffer::kMinBytes.
   WatchHub(const Options& options, uint64_t last_ts);
@@ -87,6 +99,9 @@ class WatchHub final {
   // (loaded after) is final.
   bool closed() const { return closed_.load(std::memory_order_acquire); }
 
+  // ChangeBuffer::Append, then wakes the consumer blocked in Next if it is
+  // the only one (H2). REQUIRES: the appender role.
+  void Append(uint64_t commit_ts, absl::Span<const DurableWrite> changes);
   // ChangeBuffer::Reset, then wakes every watch (all are now overwritten).
   // REQUIRES: the appender role.
   void Reset(uint64_t last_ts);
@@ -130,9 +145,10 @@ class WatchHub final {
   absl::Time CollectReady(std::vector<Armed>* fire, bool* stopping);
   // Something an armed watch may be ready for happened (H3).
   void Poke();
-  // Some consumer waits or some watch is armed (H1).
+  // More consumers wait than the appender wakes, or some watch is armed
+  // (H1).
   bool Needed() const {
-    return events_.HasWaiters() ||
+    return events_.Waiters() > kDirectWakes ||
            armed_count_.load(std::memory_order_seq_cst) != 0;
   }
   void IdlePark();

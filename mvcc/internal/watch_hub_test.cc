@@ -2,7 +2,8 @@
 // open watch — one blocked in Next included — ends as fallen behind, a
 // start before the restored timestamp is "compacted", and commits after it
 // flow to new watches); and a Next blocked (the test waits until it is
-// registered as a sleeper) wakes for Cancel, RequestProgress and an append.
+// registered as a sleeper) wakes for Cancel, RequestProgress and an append:
+// woken by the appender when it waits alone, by the notifier when several do.
 #include "mvcc/internal/watch_hub.h"
 
 #include <sys/syscall.h>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -26,7 +28,7 @@ TEST(WatchHubTest, ResetEndsEveryWatchAndMovesTheOldestStart) {
   Options options;
   auto hub = std::make_shared<WatchHub>(options, /*last_ts=*/0);
   const DurableWrite w[] = {{"k", "v", false}};
-  hub->buffer().Append(1, w);
+  hub->Append(1, w);
   auto open = [&](uint64_t start_ts, uint64_t visible) {
     return WatchCore::Open(hub, WatchRange::Key("k"), start_ts, WatchOptions(),
                            1, visible);
@@ -51,7 +53,7 @@ TEST(WatchHubTest, ResetEndsEveryWatchAndMovesTheOldestStart) {
   EXPECT_EQ(WatchRestartTs(old.status()), 101u);
   auto fresh = open(101, 100);
   ASSERT_TRUE(fresh.ok()) << fresh.status();
-  hub->buffer().Append(101, w);
+  hub->Append(101, w);
   absl::StatusOr<WatchEvent> e = (*fresh)->Next(absl::Now() + absl::Seconds(30));
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->commit_ts, 101u);
@@ -118,7 +120,7 @@ TEST(WatchHubTest, ABlockedNextWakesForCancelProgressAndAppends) {
   };
   auto w = open();
   const DurableWrite k[] = {{"k", "v", false}};
-  auto e = NextWokenBy(*hub, *w, [&] { hub->buffer().Append(++visible, k); });
+  auto e = NextWokenBy(*hub, *w, [&] { hub->Append(++visible, k); });
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->commit_ts, 1u);
   e = NextWokenBy(*hub, *w, [&] { w->RequestProgress(); });
@@ -129,6 +131,52 @@ TEST(WatchHubTest, ABlockedNextWakesForCancelProgressAndAppends) {
   auto closing = open();
   e = NextWokenBy(*hub, *closing, [&] { hub->Close(); });
   EXPECT_TRUE(absl::IsUnavailable(e.status())) << e.status();
+}
+
+// Property: with more consumers blocked in Next than the appender wakes
+// itself (kDirectWakes), an append still wakes every one of them (the
+// notifier's fan-out, which H1 keeps awake while they wait).
+TEST(WatchHubTest, SeveralBlockedNextsAllWakeForOneAppend) {
+  auto hub = std::make_shared<WatchHub>(Options(), /*last_ts=*/0);
+  constexpr int kConsumers = WatchHub::kDirectWakes + 3;
+  std::vector<std::unique_ptr<WatchCore>> watches;
+  for (int i = 0; i < kConsumers; ++i) {
+    auto w = WatchCore::Open(hub, WatchRange::Key("k"), kWatchFromNow,
+                             WatchOptions(), 1, /*visible_ts=*/0);
+    ASSERT_TRUE(w.ok()) << w.status();
+    watches.push_back(std::move(*w));
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  std::vector<absl::StatusOr<WatchEvent>> results(kConsumers);
+  std::vector<absl::Time> returned(kConsumers);
+  std::vector<std::atomic<pid_t>> tids(kConsumers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kConsumers; ++i) {
+    threads.emplace_back([&, i] {
+      tids[i].store(static_cast<pid_t>(syscall(SYS_gettid)));
+      results[i] = watches[i]->Next(deadline);
+      returned[i] = absl::Now();
+    });
+  }
+  auto all_asleep = [&] {
+    if (hub->events().Waiters() != kConsumers) return false;
+    for (auto& tid : tids) {
+      if (tid.load() == 0 || !Asleep(tid.load())) return false;
+    }
+    return true;
+  };
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (!all_asleep() && absl::Now() < give_up) std::this_thread::yield();
+  EXPECT_TRUE(all_asleep()) << "not every Next blocked";
+  const DurableWrite k[] = {{"k", "v", false}};
+  hub->Append(1, k);
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kConsumers; ++i) {
+    ASSERT_TRUE(results[i].ok()) << "consumer " << i << ": " << results[i].status();
+    EXPECT_EQ(results[i]->commit_ts, 1u) << "consumer " << i;
+    EXPECT_LT(returned[i], deadline) << "consumer " << i << " was not woken";
+  }
+  hub->Close();
 }
 
 }  // namespace
