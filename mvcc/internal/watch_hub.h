@@ -36,9 +36,9 @@
 //        appender (Append): the buffer's covered_ts store, then
 //        events().Waiters(), waking them if at most kDirectWakes: either the
 //        consumer sees the new tail, or it is woken (by the appender when
-//        few wait, else by the notifier, which H1 keeps awake then). (The pair is
-//        on covered_ts, the seq_cst word; the tail, stored before it, may
-//        be seen moving first, which only wakes early.)
+//        few wait, else by the notifier, which H1 keeps awake then). (The
+//        pair is on covered_ts, the seq_cst word; the tail, stored before
+//        it, may be seen moving first, which only wakes early.)
 //   (H3) Poke: pokes_ increment, then appended().WakeIfWaiting() /
 //        notifier: appended().BeginWait(), then re-loads pokes_.
 //

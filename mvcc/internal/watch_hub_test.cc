@@ -172,7 +172,8 @@ TEST(WatchHubTest, SeveralBlockedNextsAllWakeForOneAppend) {
   hub->Append(1, k);
   for (auto& t : threads) t.join();
   for (int i = 0; i < kConsumers; ++i) {
-    ASSERT_TRUE(results[i].ok()) << "consumer " << i << ": " << results[i].status();
+    ASSERT_TRUE(results[i].ok())
+        << "consumer " << i << ": " << results[i].status();
     EXPECT_EQ(results[i]->commit_ts, 1u) << "consumer " << i;
     EXPECT_LT(returned[i], deadline) << "consumer " << i << " was not woken";
   }
