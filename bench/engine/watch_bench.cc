@@ -151,7 +151,10 @@ class Consumers {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return false;
     cancelled_.fetch_add(1, std::memory_order_relaxed);
-    watches_[i] = Open();  // only consumer i and Stop (under mu_) touch it
+    // Closed before the new one opens: max_watches is the watcher count.
+    // Only consumer i and Stop (under mu_) touch it.
+    watches_[i].reset();
+    watches_[i] = Open();
     return true;
   }
 
