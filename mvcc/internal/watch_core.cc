@@ -195,10 +195,7 @@ void WatchCore::Wait(absl::Time until) {
       hub_->events().Waiters() < WatchHub::kDirectWakes
           ? std::min(until, absl::Now() + WatchHub::kNotifierSpin)
           : absl::InfinitePast();
-  while (buffer_.LoadTail().pos == pos_ &&
-         !cancelled_.load(std::memory_order_relaxed) &&
-         !progress_requested_.load(std::memory_order_relaxed) &&
-         !hub_->closed()) {
+  while (Idle()) {
     if (absl::Now() >= spin_until) break;
     CpuRelax();
   }
@@ -206,12 +203,15 @@ void WatchCore::Wait(absl::Time until) {
   const uint32_t epoch = events.BeginWait();
   hub_->WakeNotifierIfIdle();  // (H1): the notifier must see the appends
   // Re-checked after registering: (H2), and the flags' EventCount pairs.
-  const bool idle = buffer_.LoadTail().pos == pos_ &&
-                    !cancelled_.load(std::memory_order_seq_cst) &&
-                    !progress_requested_.load(std::memory_order_seq_cst) &&
-                    !hub_->closed();
-  if (idle) events.Sleep(epoch, until);
+  if (Idle()) events.Sleep(epoch, until);
   events.EndWait();
+}
+
+bool WatchCore::Idle() const {
+  return buffer_.LoadTail().pos == pos_ &&
+         !cancelled_.load(std::memory_order_seq_cst) &&
+         !progress_requested_.load(std::memory_order_seq_cst) &&
+         !hub_->closed();
 }
 
 absl::Status WatchCore::NotifyWhenReady(absl::AnyInvocable<void() &&> ready) {

@@ -78,6 +78,9 @@ class WatchCore final {
   bool Compacted(uint64_t commit_ts, const char* why);
   // Waits until the tail moves past pos_, a flag is raised or `until`.
   void Wait(absl::Time until);
+  // Nothing for Next yet: no new record, no cancel, no progress request, not
+  // closed (seq_cst loads: the re-check of Wait's Dekker pairs).
+  bool Idle() const;
 
   const std::shared_ptr<WatchHub> hub_;
   ChangeBuffer& buffer_;
