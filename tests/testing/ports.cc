@@ -11,20 +11,25 @@
 namespace mvkv::testing_support {
 namespace {
 
-// True if a listener could bind 127.0.0.1:port right now.
-bool Bindable(int port) {
+// Binds a listener-style socket to 127.0.0.1:port (0: the kernel picks),
+// then closes it; returns the port it was bound to, or 0 if it could not be.
+int BindOnce(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return 0;
   const int one = 1;  // as the servers bind: TIME_WAIT does not block it
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok =
-      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  socklen_t len = sizeof(addr);
+  int bound = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
+  }
   ::close(fd);
-  return ok;
+  return bound;
 }
 
 // The kernel's ephemeral range, from which every outgoing connection (the
@@ -49,7 +54,7 @@ int FreePort() {
   // this call and the server's own bind any outgoing connection of a
   // concurrent test may take the port (a server that then exits with
   // "Address already in use"). A random port below the range is never handed
-  // out that way, and tests running beside this one pick from 20,000 ports.
+  // out that way, and tests running beside this one pick from over 20,000 ports.
   int low = 0, high = 0;
   EphemeralRange(&low, &high);
   int first = 10000, last = low - 1;
@@ -62,23 +67,10 @@ int FreePort() {
     std::uniform_int_distribution<int> pick(first, last);
     for (int attempt = 0; attempt < 100; ++attempt) {
       const int port = pick(rng);
-      if (Bindable(port)) return port;
+      if (BindOnce(port) == port) return port;
     }
   }
-  // Fallback: the kernel's choice.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
+  return BindOnce(0);  // fallback: the kernel's choice
 }
 
 }  // namespace mvkv::testing_support
