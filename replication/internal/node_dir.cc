@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/files.h"
@@ -52,16 +54,62 @@ absl::Status WriteIdentity(const std::string& dir, const Identity& id) {
   return storage::ReplaceFileDurably(dir, kIdentityFile, Render(id));
 }
 
+constexpr char kTemporaryPrefix[] = "mvkv-node-";
+constexpr std::size_t kTemporarySuffix = 6;  // mkdtemp's XXXXXX
+
+// True if `dir` (a temporary directory's path) belongs to no live node:
+// it is empty, or its identity file's flock is free.
+bool Abandoned(const std::string& dir) {
+  const std::string identity = absl::StrCat(dir, "/", kIdentityFile);
+  const int fd = ::open(identity.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::error_code ec;
+    return errno == ENOENT && std::filesystem::is_empty(dir, ec) && !ec;
+  }
+  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);
+  return free;
+}
+
 }  // namespace
+
+int NodeDir::SweepStaleTemporaries(const std::string& base,
+                                   absl::Duration stale_after) {
+  const absl::Time cutoff = absl::Now() - stale_after;
+  std::vector<std::string> stale;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(base, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != sizeof(kTemporaryPrefix) - 1 + kTemporarySuffix ||
+        name.rfind(kTemporaryPrefix, 0) != 0) {
+      continue;
+    }
+    const std::string path = it->path().string();
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+        st.st_uid == ::geteuid() && absl::FromTimeT(st.st_mtime) <= cutoff &&
+        Abandoned(path)) {
+      stale.push_back(path);
+    }
+  }
+  int removed = 0;
+  for (const std::string& path : stale) {
+    std::error_code ignored;
+    if (std::filesystem::remove_all(path, ignored) > 0) ++removed;
+  }
+  return removed;
+}
 
 absl::StatusOr<std::unique_ptr<NodeDir>> NodeDir::Open(
     const replication::NodeOptions& options) {
   std::unique_ptr<NodeDir> dir(new NodeDir());
   const Identity want{options.cluster_id, options.node_id};
   if (options.data_dir.empty()) {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
-                                     "/mvkv-node-XXXXXX");
+    const char* tmpdir = std::getenv("TMPDIR");
+    const std::string base = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
+    SweepStaleTemporaries(base, kStaleAfter);
+    std::string templ = absl::StrCat(base, "/", kTemporaryPrefix, "XXXXXX");
     if (::mkdtemp(templ.data()) == nullptr) {
       return storage::FromErrno(errno, "cannot create a temporary node directory");
     }

@@ -11,7 +11,10 @@
 // process (FailedPrecondition), one holding other files but no identity
 // (FailedPrecondition), a missing one without create_if_missing (NotFound),
 // and unreadable ones (PermissionDenied, Unavailable). An empty data_dir
-// gets a private temporary directory, removed by the destructor.
+// gets a private temporary directory, $TMPDIR/mvkv-node-XXXXXX (TMPDIR
+// unset: /tmp), removed by the destructor. A process killed with SIGKILL
+// cannot remove its own, so each such Open first removes the ones left by
+// dead processes (SweepStaleTemporaries).
 //
 // Thread safety: used by one thread.
 #ifndef MVKV_REPLICATION_INTERNAL_NODE_DIR_H_
@@ -21,6 +24,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "replication/options.h"
 
 namespace mvkv::replication_internal {
@@ -29,6 +33,18 @@ class NodeDir final {
  public:
   static absl::StatusOr<std::unique_ptr<NodeDir>> Open(
       const replication::NodeOptions& options);
+  // How old (last modified) a temporary directory must be before a sweep
+  // may remove it: it covers the moment between mkdtemp and the flock of
+  // a node that is starting.
+  static constexpr absl::Duration kStaleAfter = absl::Seconds(60);
+  // Removes from `base` every directory named like a temporary one
+  // (mvkv-node-XXXXXX), owned by this user, last modified at least
+  // `stale_after` ago, and either empty or holding an identity file whose
+  // flock is free (its process is gone: a live node, even in this
+  // process, holds it). Everything else is left alone. Returns how many
+  // were removed.
+  static int SweepStaleTemporaries(const std::string& base,
+                                   absl::Duration stale_after);
   // Unlocks; removes the directory if temporary.
   ~NodeDir();
   NodeDir(const NodeDir&) = delete;
