@@ -2,8 +2,10 @@
 // mvkv_server's rpc Watch against etcd's Watch, both started here on
 // loopback, in the same run.
 //
-// For each target and each watcher count N: N watch streams (one thread
-// each, one channel) on the prefix "w/", then writers run a YCSB-A-like
+// For each target and each watcher count N: N watches on the prefix "w/",
+// on ceil(N / --watches_per_stream) watch streams (one thread each, one
+// channel; the default 1 is a stream per watch, while etcd's clientv3
+// puts every watch of one context on one stream), then writers run a YCSB-A-like
 // mix for --seconds: --read_fraction Gets, the rest Puts (under "w/",
 // 100-byte values carrying the send time), paced to --rate ops/s in all,
 // or closed-loop with --rate=0 (peak); --half_peak follows each peak run
@@ -74,6 +76,10 @@ ABSL_FLAG(double, read_fraction, 0.5, "Share of the ops that are Gets.");
 ABSL_FLAG(bool, half_peak, false,
           "With --rate=0: after each peak run, one paced at half its ops/s.");
 ABSL_FLAG(int, writers, 2, "Writer threads.");
+ABSL_FLAG(int, watches_per_stream, 1,
+          "Watches created on each watch stream (each stream has one reading "
+          "thread), the same for every target; the last stream takes the "
+          "remainder.");
 ABSL_FLAG(int, writer_depth, 0,
           "Ops each writer keeps in flight with async unary calls (the same "
           "for every target); 0 = synchronous calls, one at a time.");
@@ -142,8 +148,9 @@ class Answers {
   Shard shards_[kShards];
 };
 
+// One watch stream (one thread) carrying `watches` watches on "w/".
 struct Watcher {
-  explicit Watcher(Answers* a) : answers(a) {}
+  Watcher(Answers* a, int n) : answers(a), watches(n) {}
   // One event of the Put stamped `stamp`, received at `now`.
   void Record(int64_t stamp, int64_t now) {
     latency.Record(static_cast<uint64_t>(now - stamp));
@@ -156,6 +163,7 @@ struct Watcher {
     events.fetch_add(1, std::memory_order_relaxed);
   }
   Answers* const answers;
+  const int watches;
   Histogram latency;       // event - Put issued: commit-to-event's upper bound
   Histogram after_answer;  // event - Put answered: its lower bound
   std::atomic<uint64_t> events{0};  // relaxed: a progress count
@@ -169,8 +177,8 @@ struct Watcher {
 class Target {
  public:
   virtual ~Target() = default;
-  // Opens a watch on "w/" and reads it until cancelled, recording into w.
-  // `ready` is set once the watch is created.
+  // Opens a stream with w->watches watches on "w/" and reads it until
+  // cancelled, recording into w; `ready` counts the watches created.
   virtual void Watch(Watcher* w, std::atomic<int>* ready) = 0;
   virtual bool Put(const std::string& key, const std::string& value) = 0;
   // False on an RPC error; NOT_FOUND is an answer.
@@ -214,7 +222,7 @@ class MvkvTarget final : public Target {
     v1::WatchRequest create;
     create.mutable_create()->set_prefix("w/");
     create.mutable_create()->set_max_commits_per_response(max_commits_);
-    stream->Write(create);
+    for (int i = 0; i < w->watches; ++i) stream->Write(create);
     v1::WatchResponse r;
     auto record = [w](const v1::WatchCommit& commit, int64_t now) {
       for (const auto& c : commit.changes()) {
@@ -282,7 +290,7 @@ class EtcdTarget final : public Target {
     etcdserverpb::WatchRequest create;
     create.mutable_create_request()->set_key("w/");
     create.mutable_create_request()->set_range_end("w0");  // prefix "w/"
-    stream->Write(create);
+    for (int i = 0; i < w->watches; ++i) stream->Write(create);
     etcdserverpb::WatchResponse r;
     while (stream->Read(&r)) {
       if (r.created()) ready->fetch_add(1);
@@ -497,8 +505,10 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   std::vector<std::unique_ptr<Watcher>> ws;
   std::atomic<int> ready{0};
   auto answers = std::make_unique<Answers>();
-  for (int i = 0; i < watchers; ++i) {
-    ws.push_back(std::make_unique<Watcher>(answers.get()));
+  const int per_stream = absl::GetFlag(FLAGS_watches_per_stream);
+  for (int i = 0; i < watchers; i += per_stream) {
+    ws.push_back(std::make_unique<Watcher>(answers.get(),
+                                           std::min(per_stream, watchers - i)));
     Watcher* w = ws.back().get();
     w->thread = std::thread([&target, w, &ready] { target.Watch(w, &ready); });
   }
@@ -561,11 +571,11 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   held.ops_per_s = (puts.load() + gets.load()) / absl::ToDoubleSeconds(wrote);
   held.puts_per_s = puts.load() / absl::ToDoubleSeconds(wrote);
   std::printf(
-      "%-5s %swatchers=%-4d rate=%-6d depth=%d%s ops/s=%-7.0f puts/s=%-7.0f "
+      "%-5s %swatchers=%-4d streams=%-4zu rate=%-6d depth=%d%s ops/s=%-7.0f puts/s=%-7.0f "
       "events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
       "p50=%.3fms p99=%.3fms p99.9=%.3fms op_p50=%.3fms op_p99=%.3fms "
       "answer_p50=%.3fms answer_p99=%.3fms\n",
-      name.c_str(), label.c_str(), watchers, rate, depth,
+      name.c_str(), label.c_str(), watchers, ws.size(), rate, depth,
       pipelined != nullptr ? " (pipeline)" : "", held.ops_per_s,
       held.puts_per_s, events / absl::ToDoubleSeconds(total),
       static_cast<unsigned long long>(events),
@@ -740,6 +750,10 @@ int Main() {
     std::fprintf(stderr,
                  "--stalled_watchers runs closed-loop and paced at --rate: "
                  "give --rate > 0\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_watches_per_stream) < 1) {
+    std::fprintf(stderr, "bad --watches_per_stream (want >= 1)\n");
     return 2;
   }
   if (absl::GetFlag(FLAGS_writer_depth) < 0) {
