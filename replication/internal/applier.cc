@@ -1,5 +1,7 @@
 #include "replication/internal/applier.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 #include "replication/internal/libraft.h"
@@ -12,7 +14,10 @@ Applier::Applier(Replica* replica, OnAccepted on_accepted, OnFailed on_failed)
     : replica_(replica),
       on_accepted_(std::move(on_accepted)),
       on_failed_(std::move(on_failed)),
-      thread_([this] { Run(); }) {}
+      thread_([this] {
+        pthread_setname_np(pthread_self(), "mvkv-apply");
+        Run();
+      }) {}
 
 Applier::~Applier() { Stop(); }
 

@@ -3,6 +3,8 @@
 // core_leader.cc, configuration changes in core_membership.cc.
 #include "replication/internal/core.h"
 
+#include <pthread.h>
+
 #include <future>
 #include <utility>
 
@@ -74,6 +76,9 @@ absl::Status Core::Start() {
 }
 
 void Core::RunLoop(std::promise<absl::Status>* started) {
+  // Named for tools and the stall harness (name=mvkv-raft); libuv's
+  // worker threads, started from here, inherit the name.
+  pthread_setname_np(pthread_self(), "mvkv-raft");
   if (const int rv = uv_loop_init(&loop_); rv != 0) {
     started->set_value(absl::UnavailableError(
         absl::StrCat("cannot start the replication loop: ", uv_strerror(rv))));
