@@ -22,7 +22,8 @@
 // consumer thread, the server's watch_reactor pattern: a ready watch stays
 // in a round-robin queue and is re-armed only once Next finds nothing, so
 // the notifier hand-off is paid per idle-to-ready transition, not per
-// drain; stalled = the watches are open and never read (what a stalled
+// drain (with --consumers=C, C such threads, watch i on thread i % C);
+// stalled = the watches are open and never read (what a stalled
 // watcher costs the writers: it should be nothing). A watch that falls
 // behind the change buffer is counted (cancelled) and reopened from now.
 #include <algorithm>
@@ -59,6 +60,9 @@ ABSL_FLAG(std::string, phases, "peak,paced", "Comma-separated: peak, paced, drai
 ABSL_FLAG(int64_t, drain_commits, 200000, "Commits buffered for the drain phase.");
 ABSL_FLAG(std::string, delivery, "thread",
           "thread, notify, queued or stalled (see the file comment).");
+ABSL_FLAG(int, consumers, 1,
+          "notify and queued: consumer threads; watch i is served by "
+          "thread i % consumers.");
 ABSL_FLAG(int, clients, 2, "Client threads.");
 ABSL_FLAG(int64_t, records, 100000, "Keys loaded before the runs.");
 ABSL_FLAG(int, value_bytes, 100, "Value size (>= 8: the first 8 carry the clock).");
@@ -99,14 +103,21 @@ struct Row {
 // watch that fell behind. Stop() ends them once the clients are done.
 class Consumers {
  public:
-  Consumers(Database& db, int n, const std::string& delivery)
-      : db_(db), notify_(delivery == "notify") {
+  Consumers(Database& db, int n, const std::string& delivery, int consumers)
+      : db_(db), notify_(delivery == "notify"),
+        groups_(std::max(1, std::min(n, consumers))) {
     for (int i = 0; i < n; ++i) watches_.push_back(Open());
     if (delivery == "stalled") return;
-    if (delivery == "queued") {
-      threads_.emplace_back([this] { QueuedLoop(); });
-    } else if (notify_) {
-      threads_.emplace_back([this] { NotifyLoop(); });
+    if (delivery == "queued" || notify_) {
+      for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
+        threads_.emplace_back([this, g] {
+          if (notify_) {
+            NotifyLoop(g);
+          } else {
+            QueuedLoop(g);
+          }
+        });
+      }
     } else {
       for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { PullLoop(i); });
     }
@@ -166,17 +177,28 @@ class Consumers {
     histograms_.push_back(std::move(h));
   }
 
-  void NotifyLoop() {
+  // The watches consumer thread `g` serves.
+  std::vector<int> Mine(int g) const {
+    std::vector<int> mine;
+    for (int i = g; i < static_cast<int>(watches_.size());
+         i += static_cast<int>(groups_.size())) {
+      mine.push_back(i);
+    }
+    return mine;
+  }
+
+  void NotifyLoop(int g) {
     ycsb::Histogram h;
-    const int n = static_cast<int>(watches_.size());
-    for (int i = 0; i < n; ++i) Arm(i);
-    for (int live = n; live > 0;) {
+    Group& group = groups_[g];
+    const std::vector<int> mine = Mine(g);
+    for (int i : mine) Arm(i);
+    for (int live = static_cast<int>(mine.size()); live > 0;) {
       int i;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        ready_cv_.wait(lock, [&] { return !ready_.empty(); });
-        i = ready_.front();
-        ready_.pop_front();
+        std::unique_lock<std::mutex> lock(group.mu);
+        group.cv.wait(lock, [&] { return !group.ready.empty(); });
+        i = group.ready.front();
+        group.ready.pop_front();
       }
       // Drain what is there, then re-arm.
       bool open = true;
@@ -195,20 +217,19 @@ class Consumers {
     histograms_.push_back(std::move(h));
   }
 
-  void QueuedLoop() {
+  void QueuedLoop(int g) {
     ycsb::Histogram h;
-    std::deque<int> queued;  // never armed while here
-    for (int i = 0; i < static_cast<int>(watches_.size()); ++i) {
-      queued.push_back(i);
-    }
+    Group& group = groups_[g];
+    const std::vector<int> mine = Mine(g);
+    std::deque<int> queued(mine.begin(), mine.end());  // never armed while here
     for (int live = static_cast<int>(queued.size()); live > 0;) {
       {
-        std::unique_lock<std::mutex> lock(mu_);
+        std::unique_lock<std::mutex> lock(group.mu);
         if (queued.empty()) {
-          ready_cv_.wait(lock, [&] { return !ready_.empty(); });
+          group.cv.wait(lock, [&] { return !group.ready.empty(); });
         }
-        queued.insert(queued.end(), ready_.begin(), ready_.end());
-        ready_.clear();
+        queued.insert(queued.end(), group.ready.begin(), group.ready.end());
+        group.ready.clear();
       }
       const int i = queued.front();
       queued.pop_front();
@@ -234,23 +255,30 @@ class Consumers {
   }
 
   void Arm(int i) {
-    absl::Status s = watches_[i]->NotifyWhenReady([this, i] {
-      std::lock_guard<std::mutex> lock(mu_);
-      ready_.push_back(i);
-      ready_cv_.notify_one();
+    Group& group = groups_[i % groups_.size()];
+    absl::Status s = watches_[i]->NotifyWhenReady([&group, i] {
+      std::lock_guard<std::mutex> lock(group.mu);
+      group.ready.push_back(i);
+      group.cv.notify_one();
     });
     if (!s.ok()) std::abort();
   }
 
+  // One consumer thread's wake-ups (notify, queued).
+  struct Group {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<int> ready;  // guarded by mu: armed watches found ready
+  };
+
   Database& db_;
   const bool notify_;
+  std::vector<Group> groups_;
   std::vector<std::unique_ptr<Watch>> watches_;
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> events_{0}, cancelled_{0};
   std::mutex mu_;
   bool stop_ = false;                        // guarded by mu_
-  std::condition_variable ready_cv_;
-  std::deque<int> ready_;                  // guarded by mu_
   std::vector<ycsb::Histogram> histograms_;  // guarded by mu_
 };
 
@@ -354,7 +382,8 @@ Row Run(const std::string& phase, int watchers, int repeat) {
   if (phase == "drain") return RunDrain(**db, watchers, repeat);
   Row row{phase, watchers, repeat};
   Consumers consumers(**db, std::max(0, watchers),
-                      absl::GetFlag(FLAGS_delivery));
+                      absl::GetFlag(FLAGS_delivery),
+                      absl::GetFlag(FLAGS_consumers));
   RunClients(**db, phase == "paced" ? absl::GetFlag(FLAGS_rate) : 0, &row);
   consumers.Stop(&row);
   return row;
@@ -387,11 +416,12 @@ void Print(const Row& r) {
 std::string Json(const Row& r) {
   return absl::StrFormat(
       "{\"phase\": \"%s\", \"watchers\": \"%s\", \"repeat\": %d, "
-      "\"delivery\": \"%s\", \"seconds\": %.3f, \"ops_per_s\": %.0f, "
+      "\"delivery\": \"%s\", \"consumers\": %d, \"seconds\": %.3f, \"ops_per_s\": %.0f, "
       "\"updates_per_s\": %.0f, \"events_per_s\": %.0f, \"p50_us\": %.1f, "
       "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
       "\"cancelled\": %d}",
-      r.phase, WatchersText(r), r.repeat, absl::GetFlag(FLAGS_delivery), r.seconds,
+      r.phase, WatchersText(r), r.repeat, absl::GetFlag(FLAGS_delivery),
+      absl::GetFlag(FLAGS_consumers), r.seconds,
       r.ops / r.seconds, r.updates / r.seconds, r.events / r.seconds,
       r.latency.Percentile(50) / 1e3, r.latency.Percentile(99) / 1e3,
       r.latency.Percentile(99.9) / 1e3, r.latency.max() / 1e3, r.cancelled);
@@ -413,6 +443,11 @@ int Main() {
     std::fprintf(stderr,
                  "--delivery: thread, notify, queued or stalled, got \"%s\"\n",
                  delivery.c_str());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_consumers) < 1) {
+    std::fprintf(stderr, "--consumers: want >= 1, got %d\n",
+                 absl::GetFlag(FLAGS_consumers));
     return 2;
   }
   std::vector<std::string> phases =
