@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/ycsb/exit_guard.h"
+#include "common/ports.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
 
@@ -83,21 +84,6 @@ bool Exited(pid_t pid) {
 // kill() for one child only (process.h, invariant 2).
 void SignalChild(pid_t pid, int sig) {
   if (pid > 0) kill(pid, sig);
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 bool Accepts(int port) {
@@ -169,8 +155,8 @@ ChildProcess::StartEtcdCluster(const std::string& binary, int members) {
   std::vector<int> client_port(members), peer_port(members);
   std::string initial;
   for (int i = 0; i < members; ++i) {
-    client_port[i] = FreePort();
-    peer_port[i] = FreePort();
+    client_port[i] = common::FreePort();
+    peer_port[i] = common::FreePort();
     absl::StrAppend(&initial, i == 0 ? "" : ",", "m", i + 1,
                     "=http://127.0.0.1:", peer_port[i]);
   }
@@ -288,8 +274,8 @@ absl::StatusOr<std::unique_ptr<MvkvCluster>> MvkvCluster::Start(
   std::vector<std::string> client(nodes), raft(nodes);
   std::string peers;
   for (int i = 0; i < nodes; ++i) {
-    client[i] = absl::StrCat("127.0.0.1:", FreePort());
-    raft[i] = absl::StrCat("127.0.0.1:", FreePort());
+    client[i] = absl::StrCat("127.0.0.1:", common::FreePort());
+    raft[i] = absl::StrCat("127.0.0.1:", common::FreePort());
     absl::StrAppend(&peers, i == 0 ? "" : ",", i + 1, "=", raft[i], "/", client[i]);
   }
   std::unique_ptr<MvkvCluster> c(new MvkvCluster());

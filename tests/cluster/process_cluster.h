@@ -13,12 +13,12 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "client/client.h"
+#include "common/ports.h"
 #include "tests/server/server_process.h"
-#include "tests/testing/ports.h"
 
 namespace mvkv::testing {
 
-using testing_support::FreePort;
+using common::FreePort;
 
 class ProcessCluster final {
  public:

@@ -32,6 +32,8 @@ extern "C" const char* __tsan_default_suppressions() {
 
 namespace mvkv::testing_support {
 
+using common::FreePort;
+
 std::string TempPath(const std::string& name) {
   static std::atomic<int> counter{0};
   const char* base = std::getenv("TEST_TMPDIR");

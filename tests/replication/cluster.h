@@ -14,9 +14,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/ports.h"  // FreePort
 #include "mvcc/db.h"
 #include "replication/node.h"
-#include "tests/testing/ports.h"  // FreePort
 
 namespace mvkv::testing_support {
 

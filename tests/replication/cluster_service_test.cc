@@ -339,7 +339,7 @@ TEST_F(ClusterServiceTest, BadRequestsAreRefusedAndChangeNothing) {
     const char* message;
   };
   const std::string free_raft =
-      absl::StrCat("127.0.0.1:", testing_support::FreePort());
+      absl::StrCat("127.0.0.1:", common::FreePort());
   const Case cases[] = {
       {"remove unknown id", [&] { return Remove(leader, 99); },
        grpc::StatusCode::NOT_FOUND, "not a member"},
@@ -408,7 +408,7 @@ TEST_F(ClusterServiceTest, AChangeInProgressRefusesAnother) {
   const uint64_t follower = cluster_->Follower(leader);
   replication::Member ghost{
       .id = 9,
-      .raft_address = absl::StrCat("127.0.0.1:", testing_support::FreePort()),
+      .raft_address = absl::StrCat("127.0.0.1:", common::FreePort()),
       .client_address = "127.0.0.1:1"};
   Outcome first;
   std::thread adder([&] { first = Add(leader, ghost); });

@@ -22,7 +22,7 @@ namespace mvkv {
 namespace {
 
 using ::testing::HasSubstr;
-using testing_support::FreePort;
+using common::FreePort;
 using testing_support::TempPath;
 
 // Every file under `dir` with its bytes (empty map if `dir` is missing).

@@ -1,14 +1,17 @@
-#include "tests/testing/ports.h"
+#include "common/ports.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <deque>
+#include <mutex>
 #include <random>
 
-namespace mvkv::testing_support {
+namespace mvkv::common {
 namespace {
 
 // Binds a listener-style socket to 127.0.0.1:port (0: the kernel picks),
@@ -62,15 +65,36 @@ int FreePort() {
     first = high + 1;
     last = 65535;
   }
-  static thread_local std::mt19937 rng(std::random_device{}());
+  // The last ports handed out here: a random pick may repeat one that its
+  // caller has not bound yet (a cluster takes six at once).
+  // std::mutex, not absl's: the TSan builds link Debian's uninstrumented
+  // Abseil.
+  static std::mutex mu;
+  static std::deque<int>* recent = new std::deque<int>();
+  static constexpr std::size_t kRecent = 256;
+  std::lock_guard<std::mutex> lock(mu);
+  auto handed_out = [&](int port) {
+    return std::find(recent->begin(), recent->end(), port) != recent->end();
+  };
+  auto hand_out = [&](int port) {
+    if (port == 0) return 0;
+    recent->push_back(port);
+    if (recent->size() > kRecent) recent->pop_front();
+    return port;
+  };
+  static std::mt19937 rng(std::random_device{}());  // guarded by mu
   if (last - first >= 100) {
     std::uniform_int_distribution<int> pick(first, last);
     for (int attempt = 0; attempt < 100; ++attempt) {
       const int port = pick(rng);
-      if (BindOnce(port) == port) return port;
+      if (!handed_out(port) && BindOnce(port) == port) return hand_out(port);
     }
   }
-  return BindOnce(0);  // fallback: the kernel's choice
+  for (int attempt = 0; attempt < 100; ++attempt) {  // the kernel's choice
+    const int port = BindOnce(0);
+    if (port == 0 || !handed_out(port)) return hand_out(port);
+  }
+  return 0;
 }
 
-}  // namespace mvkv::testing_support
+}  // namespace mvkv::common
