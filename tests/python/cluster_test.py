@@ -16,6 +16,7 @@ client's timeout), and every process is killed at the end of each test.
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,10 +26,42 @@ import harness
 import mvkv
 
 
-def free_port():
+def _bindable(port):
+    """True if 127.0.0.1:port can be bound as the servers bind it."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(taken=()):
+    """A port free a moment ago, drawn below the kernel's ephemeral range
+    (common/ports.cc's rule): bind(0) answers from that range, from which
+    every outgoing connection of a concurrent test takes its local port, so
+    such a port may be gone before the node binds it. `taken`: ports this
+    caller already holds."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    first, last = 10000, low - 1
+    if last - first >= 100:
+        rng = random.SystemRandom()
+        for _ in range(100):
+            port = rng.randint(first, last)
+            if port not in taken and _bindable(port):
+                return port
+    while True:  # fallback: the kernel's choice
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            return port
 
 
 class Cluster:
@@ -46,8 +79,10 @@ class Cluster:
                     raise
 
     def _start(self, size):
-        client_ports = [free_port() for _ in range(size)]
-        raft_ports = [free_port() for _ in range(size)]
+        ports = []
+        for _ in range(2 * size):
+            ports.append(free_port(ports))
+        client_ports, raft_ports = ports[:size], ports[size:]
         self.addresses = [f"127.0.0.1:{p}" for p in client_ports]
         peers = ",".join(f"{i + 1}=127.0.0.1:{raft_ports[i]}/{self.addresses[i]}"
                          for i in range(size))
