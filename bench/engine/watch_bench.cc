@@ -416,7 +416,8 @@ void Print(const Row& r) {
 std::string Json(const Row& r) {
   return absl::StrFormat(
       "{\"phase\": \"%s\", \"watchers\": \"%s\", \"repeat\": %d, "
-      "\"delivery\": \"%s\", \"consumers\": %d, \"seconds\": %.3f, \"ops_per_s\": %.0f, "
+      "\"delivery\": \"%s\", \"consumers\": %d, \"seconds\": %.3f, "
+      "\"ops_per_s\": %.0f, "
       "\"updates_per_s\": %.0f, \"events_per_s\": %.0f, \"p50_us\": %.1f, "
       "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
       "\"cancelled\": %d}",

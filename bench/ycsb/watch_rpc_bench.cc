@@ -5,9 +5,9 @@
 // For each target and each watcher count N: N watches on the prefix "w/",
 // on ceil(N / --watches_per_stream) watch streams (one thread each, one
 // channel; the default 1 is a stream per watch, while etcd's clientv3
-// puts every watch of one context on one stream), then writers run a YCSB-A-like
-// mix for --seconds: --read_fraction Gets, the rest Puts (under "w/",
-// 100-byte values carrying the send time), paced to --rate ops/s in all,
+// puts every watch of one context on one stream), then writers run a
+// YCSB-A-like mix for --seconds: --read_fraction Gets, the rest Puts
+// (under "w/", 100-byte values carrying the send time), paced to --rate ops/s in all,
 // or closed-loop with --rate=0 (peak); --half_peak follows each peak run
 // with one paced at half the ops/s it reached. Targets: etcd, mvkv
 // (batched watch responses, max_commits_per_response 1024) and mvkv1 (one
@@ -571,8 +571,8 @@ Held RunOne(const std::string& name, Target& target, int watchers, int rate,
   held.ops_per_s = (puts.load() + gets.load()) / absl::ToDoubleSeconds(wrote);
   held.puts_per_s = puts.load() / absl::ToDoubleSeconds(wrote);
   std::printf(
-      "%-5s %swatchers=%-4d streams=%-4zu rate=%-6d depth=%d%s ops/s=%-7.0f puts/s=%-7.0f "
-      "events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
+      "%-5s %swatchers=%-4d streams=%-4zu rate=%-6d depth=%d%s "
+      "ops/s=%-7.0f puts/s=%-7.0f events/s=%-9.0f delivered=%llu/%llu events/response=%.1f "
       "p50=%.3fms p99=%.3fms p99.9=%.3fms op_p50=%.3fms op_p99=%.3fms "
       "answer_p50=%.3fms answer_p99=%.3fms\n",
       name.c_str(), label.c_str(), watchers, ws.size(), rate, depth,
