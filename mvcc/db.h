@@ -518,8 +518,8 @@ std::optional<uint64_t> WatchRestartTs(const absl::Status& status);
 // at most one futex wake of one thread (the watch notifier) when some are,
 // however many.
 //
-// Thread safety: Next(), NotifyWhenReady() and the destructor are called by
-// one thread at a time (the consumer; it may change). Cancel(),
+// Thread safety: Next(), NotifyWhenReady(), WaitAny() and the destructor
+// are called by one thread at a time (the consumer; it may change). Cancel(),
 // RequestProgress() and the accessors may be called from any thread at
 // any time. A Watch may outlive its Database: Next() then returns what was
 // buffered, then Unavailable.
@@ -561,6 +561,25 @@ class Watch final {
   // After the database closed it runs inline. FailedPrecondition (and
   // `ready` is dropped) if a callback is armed already.
   absl::Status NotifyWhenReady(absl::AnyInvocable<void() &&> ready);
+
+  // One thread serving many watches: waits until at least one of `watches`
+  // has something for Next() (an event, a progress event or a terminal
+  // error: Next(absl::InfinitePast()) then returns it without waiting), or
+  // until `deadline` (absl::InfinitePast() = only look). OK with the
+  // indexes into `watches` of those that have, ascending, in *ready;
+  // DeadlineExceeded with *ready empty if none had by the deadline.
+  // While this thread is the only one blocked on the database's watches
+  // (in Next or WaitAny), the committing thread wakes it itself, with no
+  // notifier hand-off between: a commit reaches a thread serving 100
+  // watches as quickly as one blocked in a lone Next.
+  // Errors (nothing waited for): InvalidArgument for no watches or watches
+  // of different databases; FailedPrecondition if one has a
+  // NotifyWhenReady callback armed.
+  // REQUIRES: the caller is the consumer of every watch in `watches` (see
+  // the thread-safety note), each listed once.
+  static absl::Status WaitAny(absl::Span<Watch* const> watches,
+                              absl::Time deadline,
+                              std::vector<std::size_t>* ready);
 
   // Asks for a progress event: the next Next() that finds nothing else to
   // return (at once, if the watch is current) returns kProgress.

@@ -3,7 +3,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "mvcc/db.h"
 #include "mvcc/internal/change_buffer.h"
 #include "mvcc/internal/engine.h"
@@ -61,6 +63,14 @@ absl::StatusOr<WatchEvent> Watch::Next(absl::Time deadline) {
 
 absl::Status Watch::NotifyWhenReady(absl::AnyInvocable<void() &&> ready) {
   return core_->NotifyWhenReady(std::move(ready));
+}
+
+absl::Status Watch::WaitAny(absl::Span<Watch* const> watches,
+                            absl::Time deadline,
+                            std::vector<std::size_t>* ready) {
+  absl::InlinedVector<WatchCore*, 64> cores;
+  for (Watch* w : watches) cores.push_back(w->core_.get());
+  return WatchCore::WaitAny(cores, deadline, ready);
 }
 
 void Watch::RequestProgress() { core_->RequestProgress(); }

@@ -6,7 +6,9 @@
 //    event with that timestamp and exactly that transaction's writes to the
 //    range (values too, unless key-only), in commit order, nothing else —
 //    across cancel-and-resume from last seen + 1, and with events pulled by
-//    Next or announced by NotifyWhenReady. The expected history is built
+//    Next, announced by NotifyWhenReady, or by Watch::WaitAny on a thread
+//    serving several watches (each watch it names must answer
+//    Next(InfinitePast()) at once). The expected history is built
 //    from what the writers' commits returned (Txn::commit_ts), never from
 //    the buffer.
 //  * In every pipeline layout (inline commits, staged, with durability).
@@ -118,36 +120,55 @@ class Watcher {
   Watcher(Database& db, uint64_t seed, uint64_t start_ts)
       : db_(db), rng_(static_cast<uint32_t>(seed)), range_(RandomRange(rng_)) {
     options_.values = rng_() % 3 != 0;
-    notify_ = rng_() % 3 == 0;
+    mode_ = static_cast<Mode>(rng_() % 3);
     Open(start_ts);
     start_ts_ = watch_->start_ts();
   }
 
+  // How it pulls events: Next alone, NotifyWhenReady then Next, or a
+  // group's WaitAny then Next (RunGroup, on a thread shared with others).
+  enum class Mode { kNext, kNotify, kGroup };
+
   // Runs until it has seen everything up to `final_ts` (once set).
+  // REQUIRES: mode() != kGroup.
   void Run(const std::atomic<uint64_t>& final_ts) {
     const absl::Time give_up = absl::Now() + absl::Seconds(60);
     while (absl::Now() < give_up) {
       const uint64_t target = final_ts.load(std::memory_order_acquire);
-      if (target != 0 && current_ >= target) return;
+      if (CaughtUp(target)) return;
       if (target != 0) watch_->RequestProgress();
       absl::StatusOr<WatchEvent> e = NextEvent(final_ts);
       if (absl::IsDeadlineExceeded(e.status())) continue;
-      ASSERT_TRUE(e.ok()) << e.status();
-      if (e->type == WatchEvent::Type::kProgress) {
-        current_ = std::max(current_, e->commit_ts);
-        continue;
-      }
-      ASSERT_GT(e->commit_ts, last_seen_) << "out of order or repeated";
-      last_seen_ = current_ = e->commit_ts;
-      got_.push_back(Text(e->commit_ts, e->changes));
-      if (rng_() % 40 == 0) {  // drop the watch, resume after the last seen
-        watch_.reset();
-        Open(last_seen_ + 1);
-        ++resumes_;
-      }
+      Take(e);
+      if (::testing::Test::HasFatalFailure()) return;
     }
     ADD_FAILURE() << "watcher did not catch up within 60 s";
   }
+
+  // Once the writers are done (target = the last commit), true when every
+  // event up to it has been received.
+  bool CaughtUp(uint64_t target) const { return target != 0 && current_ >= target; }
+
+  // Records one event Next returned; sometimes drops the watch and
+  // resumes after the last seen.
+  void Take(const absl::StatusOr<WatchEvent>& e) {
+    ASSERT_TRUE(e.ok()) << e.status();
+    if (e->type == WatchEvent::Type::kProgress) {
+      current_ = std::max(current_, e->commit_ts);
+      return;
+    }
+    ASSERT_GT(e->commit_ts, last_seen_) << "out of order or repeated";
+    last_seen_ = current_ = e->commit_ts;
+    got_.push_back(Text(e->commit_ts, e->changes));
+    if (rng_() % 40 == 0) {
+      watch_.reset();
+      Open(last_seen_ + 1);
+      ++resumes_;
+    }
+  }
+
+  Mode mode() const { return mode_; }
+  Watch* watch() const { return watch_.get(); }
 
   std::vector<std::string> Expected(const std::vector<Commit>& history) const {
     std::vector<std::string> out;
@@ -167,7 +188,7 @@ class Watcher {
   int resumes() const { return resumes_; }
   std::string Describe() const {
     return absl::StrCat("range [", range_.start, ", ", range_.end,
-                        ") values=", options_.values, " notify=", notify_,
+                        ") values=", options_.values, " mode=", static_cast<int>(mode_),
                         " start_ts=", start_ts_);
   }
 
@@ -180,7 +201,9 @@ class Watcher {
 
   // Next, either directly or after NotifyWhenReady says it will not wait.
   absl::StatusOr<WatchEvent> NextEvent(const std::atomic<uint64_t>& final_ts) {
-    if (!notify_) return watch_->Next(absl::Now() + absl::Milliseconds(20));
+    if (mode_ == Mode::kNext) {
+      return watch_->Next(absl::Now() + absl::Milliseconds(20));
+    }
     std::mutex mu;
     std::condition_variable cv;
     bool ready = false;
@@ -206,7 +229,7 @@ class Watcher {
   std::minstd_rand rng_;
   const WatchRange range_;
   WatchOptions options_;
-  bool notify_ = false;
+  Mode mode_ = Mode::kNext;
   uint64_t start_ts_ = 0;
   std::unique_ptr<Watch> watch_;
   uint64_t last_seen_ = 0;
@@ -214,6 +237,42 @@ class Watcher {
   int resumes_ = 0;
   std::vector<std::string> got_;
 };
+
+// Serves every watcher of `group` (Mode::kGroup) from this one thread:
+// Watch::WaitAny over those not yet caught up, then one Next each for the
+// watches it named, which must not have to wait.
+void RunGroup(const std::vector<Watcher*>& group,
+              const std::atomic<uint64_t>& final_ts) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  std::vector<Watcher*> live;
+  std::vector<Watch*> watches;
+  std::vector<std::size_t> ready;
+  while (absl::Now() < give_up) {
+    const uint64_t target = final_ts.load(std::memory_order_acquire);
+    live.clear();
+    watches.clear();
+    for (Watcher* w : group) {
+      if (w->CaughtUp(target)) continue;
+      if (target != 0) w->watch()->RequestProgress();
+      live.push_back(w);
+      watches.push_back(w->watch());  // a resume replaces it: taken anew
+    }
+    if (live.empty()) return;
+    absl::Status s = Watch::WaitAny(watches, absl::Now() + absl::Milliseconds(20),
+                                    &ready);
+    if (absl::IsDeadlineExceeded(s)) continue;
+    ASSERT_TRUE(s.ok()) << s;
+    for (std::size_t i : ready) {
+      absl::StatusOr<WatchEvent> e = live[i]->watch()->Next(absl::InfinitePast());
+      ASSERT_FALSE(absl::IsDeadlineExceeded(e.status()))
+          << "WaitAny named watch " << live[i]->watch()->id()
+          << ", which had nothing: " << live[i]->Describe();
+      live[i]->Take(e);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+  ADD_FAILURE() << "a WaitAny group did not catch up within 60 s";
+}
 
 enum class Layout { kInline, kStaged, kDurable };
 
@@ -238,8 +297,17 @@ TEST_P(WatchStressTest, EveryCommitReachesEveryMatchingWatchOnceInOrder) {
   }
   std::atomic<uint64_t> final_ts{0};
   std::vector<std::thread> threads;
+  std::vector<Watcher*> groups[2];  // two WaitAny threads share kGroup's
   for (auto& w : watchers) {
+    if (w->mode() == Watcher::Mode::kGroup) {
+      groups[groups[0].size() > groups[1].size()].push_back(w.get());
+      continue;
+    }
     threads.emplace_back([&final_ts, w = w.get()] { w->Run(final_ts); });
+  }
+  for (const std::vector<Watcher*>& group : groups) {
+    if (group.empty()) continue;
+    threads.emplace_back([&final_ts, &group] { RunGroup(group, final_ts); });
   }
   std::vector<std::vector<Commit>> per_writer(kWriters);
   std::vector<std::thread> writers;
@@ -262,7 +330,8 @@ TEST_P(WatchStressTest, EveryCommitReachesEveryMatchingWatchOnceInOrder) {
     EXPECT_EQ(w->got(), w->Expected(history)) << w->Describe();
     resumes += w->resumes();
   }
-  std::printf("%zu commits, %d resumes\n", history.size(), resumes);
+  std::printf("%zu commits, %d resumes, %zu + %zu watches on WaitAny threads\n",
+              history.size(), resumes, groups[0].size(), groups[1].size());
   EXPECT_EQ(db.GetStats().watch_slow_cancellations, 0u);
 }
 

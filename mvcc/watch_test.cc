@@ -324,6 +324,123 @@ TEST(WatchTest, NotifyWhenReadyRunsForCancelProgressAndPendingEvents) {
   EXPECT_TRUE(absl::IsCancelled(w->Next(Soon()).status()));
 }
 
+// WaitAny: one thread, many watches; it names exactly those Next would
+// answer at once, and Next then does.
+TEST(WatchTest, WaitAnyNamesTheWatchesThatHaveSomething) {
+  auto db = OpenDb();
+  auto a = WatchOrDie(*db, WatchRange::Key("a"));
+  auto b = WatchOrDie(*db, WatchRange::Key("b"));
+  auto c = WatchOrDie(*db, WatchRange::Prefix("c"));
+  Watch* const all[] = {a.get(), b.get(), c.get()};
+  std::vector<std::size_t> ready = {7};  // cleared by every call
+  absl::Status s = Watch::WaitAny(all, absl::InfinitePast(), &ready);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_TRUE(ready.empty());
+  PutTs(*db, "other", "v");  // in no range: still nothing
+  s = Watch::WaitAny(all, absl::InfinitePast(), &ready);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  const uint64_t tb = PutTs(*db, "b", "1");
+  ASSERT_TRUE(Watch::WaitAny(all, absl::InfinitePast(), &ready).ok());
+  EXPECT_EQ(ready, std::vector<std::size_t>({1}));
+  absl::StatusOr<WatchEvent> e = b->Next(absl::InfinitePast());
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(Describe(*e), absl::StrCat(tb, ": b=1"));
+  ASSERT_TRUE(absl::IsDeadlineExceeded(
+      Watch::WaitAny(all, absl::InfinitePast(), &ready)));
+  PutTs(*db, "c1", "2");
+  PutTs(*db, "a", "3");
+  ASSERT_TRUE(Watch::WaitAny(all, Soon(), &ready).ok());
+  EXPECT_EQ(ready, std::vector<std::size_t>({0, 2}));
+  // Looking twice changes nothing; the events are still there.
+  ASSERT_TRUE(Watch::WaitAny(all, Soon(), &ready).ok());
+  EXPECT_EQ(ready, std::vector<std::size_t>({0, 2}));
+  EXPECT_EQ(Describe(NextCommit(*a)), absl::StrCat(tb + 2, ": a=3"));
+  EXPECT_EQ(NextCommit(*c).commit_ts, tb + 1);
+  b->RequestProgress();
+  ASSERT_TRUE(Watch::WaitAny(all, Soon(), &ready).ok());
+  EXPECT_EQ(ready, std::vector<std::size_t>({1}));
+  e = b->Next(absl::InfinitePast());
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->type, WatchEvent::Type::kProgress);
+  EXPECT_EQ(e->commit_ts, tb + 2);
+  c->Cancel();
+  ASSERT_TRUE(Watch::WaitAny(all, Soon(), &ready).ok());
+  EXPECT_EQ(ready, std::vector<std::size_t>({2}));
+  EXPECT_TRUE(absl::IsCancelled(c->Next(absl::InfinitePast()).status()));
+}
+
+TEST(WatchTest, WaitAnyWaitsForACommitFromAnotherThread) {
+  auto db = OpenDb();
+  std::vector<std::unique_ptr<Watch>> owned;
+  std::vector<Watch*> watches;
+  for (int i = 0; i < 20; ++i) {
+    owned.push_back(WatchOrDie(*db, WatchRange::Key(absl::StrCat("k", i))));
+    watches.push_back(owned.back().get());
+  }
+  std::thread writer([&] { ASSERT_TRUE(db->Put("k13", "v").ok()); });
+  std::vector<std::size_t> ready;
+  absl::Status s = Watch::WaitAny(watches, Soon(), &ready);
+  writer.join();
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ready, std::vector<std::size_t>({13}));
+  EXPECT_EQ(Describe(NextCommit(*watches[13])),
+            absl::StrCat(db->GetStats().visible_ts, ": k13=v"));
+}
+
+TEST(WatchTest, WaitAnyEndsAtItsDeadlineOrAtAProgressTimer) {
+  auto db = OpenDb();
+  auto quiet = WatchOrDie(*db, WatchRange::Key("k"));
+  Watch* const one[] = {quiet.get()};
+  std::vector<std::size_t> ready;
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(20);
+  absl::Status s = Watch::WaitAny(one, deadline, &ready);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_GE(absl::Now(), deadline);
+  auto timed = WatchOrDie(*db, WatchRange::Key("j"), kWatchFromNow,
+                          {.progress_interval = absl::Milliseconds(5)});
+  Watch* const both[] = {quiet.get(), timed.get()};
+  ASSERT_TRUE(Watch::WaitAny(both, Soon(), &ready).ok());
+  EXPECT_EQ(ready, std::vector<std::size_t>({1}));
+  absl::StatusOr<WatchEvent> e = timed->Next(absl::InfinitePast());
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->type, WatchEvent::Type::kProgress);
+}
+
+TEST(WatchTest, WaitAnyRejectsNoWatchesMixedDatabasesAndArmedWatches) {
+  auto db = OpenDb();
+  auto other_db = OpenDb();
+  auto w = WatchOrDie(*db, WatchRange::Key("k"));
+  auto other = WatchOrDie(*other_db, WatchRange::Key("k"), kWatchFromNow,
+                          {.id = 77});
+  std::vector<std::size_t> ready;
+  absl::Status s = Watch::WaitAny({}, Soon(), &ready);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  Watch* const mixed[] = {w.get(), other.get()};
+  s = Watch::WaitAny(mixed, Soon(), &ready);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("watch 77 is of another database"));
+  ASSERT_TRUE(w->NotifyWhenReady([] {}).ok());
+  Watch* const armed[] = {w.get()};
+  s = Watch::WaitAny(armed, Soon(), &ready);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("callback is armed"));
+  // Nothing changed: the armed callback still runs for the next commit.
+  EXPECT_TRUE(ready.empty());
+}
+
+TEST(WatchTest, WaitAnyReturnsWhenTheDatabaseCloses) {
+  auto db = OpenDb();
+  auto w = WatchOrDie(*db, WatchRange::Key("k"));
+  Watch* const one[] = {w.get()};
+  std::thread closer([&] { db.reset(); });
+  std::vector<std::size_t> ready;
+  absl::Status s = Watch::WaitAny(one, Soon(), &ready);
+  closer.join();
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ready, std::vector<std::size_t>({0}));
+  EXPECT_TRUE(absl::IsUnavailable(w->Next(absl::InfinitePast()).status()));
+}
+
 TEST(WatchTest, DestroyingAnArmedWatchDropsItsCallback) {
   auto db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Key("k"));

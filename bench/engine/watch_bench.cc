@@ -10,7 +10,8 @@
 //          and the events/s they received.
 //   paced  clients paced to --rate ops/s in total: commit-to-event latency
 //          (from just before Put to Next returning the event; the value
-//          carries the clock) p50/p99/p99.9/max and events/s.
+//          carries the clock) p50/p99/p99.9/max and events/s, and the
+//          Put's own latency (put_p50/put_p99: the commit's share of it).
 //   drain  no clients: --drain_commits single-key commits are buffered
 //          first, then one thread drains them through each of the watches
 //          in turn (with values, then key-only): what one event costs a
@@ -23,6 +24,10 @@
 // in a round-robin queue and is re-armed only once Next finds nothing, so
 // the notifier hand-off is paid per idle-to-ready transition, not per
 // drain (with --consumers=C, C such threads, watch i on thread i % C);
+// any = C consumer threads (--consumers), each waiting for all of its
+// watches in Watch::WaitAny (woken by the committing thread itself while it
+// is the only one blocked: no notifier hand-off), then draining up to 64
+// events from each watch it named;
 // stalled = the watches are open and never read (what a stalled
 // watcher costs the writers: it should be nothing). A watch that falls
 // behind the change buffer is counted (cancelled) and reopened from now.
@@ -59,9 +64,9 @@ ABSL_FLAG(std::string, watchers, "off,0,1,10,100",
 ABSL_FLAG(std::string, phases, "peak,paced", "Comma-separated: peak, paced, drain.");
 ABSL_FLAG(int64_t, drain_commits, 200000, "Commits buffered for the drain phase.");
 ABSL_FLAG(std::string, delivery, "thread",
-          "thread, notify, queued or stalled (see the file comment).");
+          "thread, notify, queued, any or stalled (see the file comment).");
 ABSL_FLAG(int, consumers, 1,
-          "notify and queued: consumer threads; watch i is served by "
+          "notify, queued and any: consumer threads; watch i is served by "
           "thread i % consumers.");
 ABSL_FLAG(int, clients, 2, "Client threads.");
 ABSL_FLAG(int64_t, records, 100000, "Keys loaded before the runs.");
@@ -97,6 +102,9 @@ struct Row {
   uint64_t events = 0;   // kCommit events received, all watches
   uint64_t cancelled = 0;
   ycsb::Histogram latency;
+  // The clients' Put, from just before it to its return: the part of
+  // `latency` that is the commit itself (paced, peak).
+  ycsb::Histogram put_latency;
 };
 
 // The consumers: open every watch, count and time every event, reopen a
@@ -108,11 +116,14 @@ class Consumers {
         groups_(std::max(1, std::min(n, consumers))) {
     for (int i = 0; i < n; ++i) watches_.push_back(Open());
     if (delivery == "stalled") return;
-    if (delivery == "queued" || notify_) {
+    if (delivery == "queued" || delivery == "any" || notify_) {
+      const bool any = delivery == "any";
       for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
-        threads_.emplace_back([this, g] {
+        threads_.emplace_back([this, g, any] {
           if (notify_) {
             NotifyLoop(g);
+          } else if (any) {
+            AnyLoop(g);
           } else {
             QueuedLoop(g);
           }
@@ -254,6 +265,36 @@ class Consumers {
     histograms_.push_back(std::move(h));
   }
 
+  void AnyLoop(int g) {
+    ycsb::Histogram h;
+    std::vector<int> live = Mine(g);
+    std::vector<Watch*> watches;
+    std::vector<std::size_t> ready;
+    while (!live.empty()) {
+      // Taken anew each round: Handle may have reopened one (this thread).
+      watches.clear();
+      for (int i : live) watches.push_back(watches_[i].get());
+      absl::Status s = Watch::WaitAny(
+          watches, absl::Now() + absl::Milliseconds(100), &ready);
+      if (absl::IsDeadlineExceeded(s)) continue;
+      if (!s.ok()) std::abort();
+      std::vector<int> ended;
+      for (std::size_t k : ready) {
+        const int i = live[k];
+        bool open = true;
+        for (int n = 0; n < 64 && open; ++n) {
+          absl::StatusOr<WatchEvent> e = watches_[i]->Next(absl::InfinitePast());
+          if (absl::IsDeadlineExceeded(e.status())) break;
+          open = Handle(i, e, h);
+        }
+        if (!open) ended.push_back(i);
+      }
+      for (int i : ended) live.erase(std::find(live.begin(), live.end(), i));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    histograms_.push_back(std::move(h));
+  }
+
   void Arm(int i) {
     Group& group = groups_[i % groups_.size()];
     absl::Status s = watches_[i]->NotifyWhenReady([&group, i] {
@@ -293,6 +334,7 @@ void RunClients(Database& db, double rate, Row* row) {
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(length);
   std::vector<std::thread> threads;
+  std::vector<ycsb::Histogram> puts(clients);
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&, t] {
       ycsb::Random rng(1234 + t);
@@ -316,6 +358,7 @@ void RunClients(Database& db, double rate, Row* row) {
           const int64_t sent = NowNs();
           std::memcpy(value.data(), &sent, sizeof(sent));
           if (!db.Put(key, value).ok()) std::abort();
+          puts[t].Record(static_cast<uint64_t>(NowNs() - sent));
           ++u;
         }
         ++n;
@@ -325,6 +368,7 @@ void RunClients(Database& db, double rate, Row* row) {
     });
   }
   for (auto& t : threads) t.join();
+  for (const ycsb::Histogram& h : puts) row->put_latency.Merge(h);
   row->seconds = std::chrono::duration<double>(Clock::now() - start).count();
   row->ops = ops.load();
   row->updates = updates.load();
@@ -406,10 +450,12 @@ void Print(const Row& r) {
   const auto us = [&](double p) { return r.latency.Percentile(p) / 1e3; };
   std::printf(
       "%-5s watchers=%-3s ops/s=%-8.0f updates/s=%-8.0f events/s=%-9.0f "
-      "p50=%.1fus p99=%.1fus p99.9=%.1fus max=%.1fus cancelled=%llu\n",
+      "p50=%.1fus p99=%.1fus p99.9=%.1fus max=%.1fus cancelled=%llu "
+      "put_p50=%.1fus put_p99=%.1fus\n",
       r.phase.c_str(), WatchersText(r).c_str(), r.ops / r.seconds, r.updates / r.seconds,
       r.events / r.seconds, us(50), us(99), us(99.9), r.latency.max() / 1e3,
-      static_cast<unsigned long long>(r.cancelled));
+      static_cast<unsigned long long>(r.cancelled),
+      r.put_latency.Percentile(50) / 1e3, r.put_latency.Percentile(99) / 1e3);
   std::fflush(stdout);
 }
 
@@ -420,12 +466,13 @@ std::string Json(const Row& r) {
       "\"ops_per_s\": %.0f, "
       "\"updates_per_s\": %.0f, \"events_per_s\": %.0f, \"p50_us\": %.1f, "
       "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
-      "\"cancelled\": %d}",
+      "\"cancelled\": %d, \"put_p50_us\": %.1f, \"put_p99_us\": %.1f}",
       r.phase, WatchersText(r), r.repeat, absl::GetFlag(FLAGS_delivery),
       absl::GetFlag(FLAGS_consumers), r.seconds,
       r.ops / r.seconds, r.updates / r.seconds, r.events / r.seconds,
       r.latency.Percentile(50) / 1e3, r.latency.Percentile(99) / 1e3,
-      r.latency.Percentile(99.9) / 1e3, r.latency.max() / 1e3, r.cancelled);
+      r.latency.Percentile(99.9) / 1e3, r.latency.max() / 1e3, r.cancelled,
+      r.put_latency.Percentile(50) / 1e3, r.put_latency.Percentile(99) / 1e3);
 }
 
 int Main() {
@@ -440,9 +487,9 @@ int Main() {
   }
   const std::string delivery = absl::GetFlag(FLAGS_delivery);
   if (delivery != "thread" && delivery != "notify" && delivery != "queued" &&
-      delivery != "stalled") {
+      delivery != "any" && delivery != "stalled") {
     std::fprintf(stderr,
-                 "--delivery: thread, notify, queued or stalled, got \"%s\"\n",
+                 "--delivery: thread, notify, queued, any or stalled, got \"%s\"\n",
                  delivery.c_str());
     return 2;
   }

@@ -93,7 +93,51 @@ absl::StatusOr<WatchEvent> WatchCore::Next(absl::Time deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("watch ", id_, ": no event before the deadline"));
     }
-    Wait(std::min(deadline, progress_due_));
+    WatchCore* const self = this;
+    Wait(absl::MakeConstSpan(&self, 1), std::min(deadline, progress_due_));
+  }
+}
+
+absl::Status WatchCore::WaitAny(absl::Span<WatchCore* const> cores,
+                                absl::Time deadline,
+                                std::vector<std::size_t>* ready) {
+  ready->clear();
+  if (cores.empty()) {
+    return absl::InvalidArgumentError("WaitAny: no watches to wait for");
+  }
+  bool timed = false;
+  for (WatchCore* core : cores) {
+    if (core->hub_ != cores[0]->hub_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "WaitAny: watch ", core->id_, " is of another database than watch ",
+          cores[0]->id_));
+    }
+    // Acquire, as in Next: the notifier's moves of the cursor are visible.
+    if (core->armed_.load(std::memory_order_acquire)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "watch ", core->id_, ": a NotifyWhenReady callback is armed"));
+    }
+    timed = timed || core->timed();
+  }
+  while (true) {
+    // As in Next: without a progress timer Ready needs no clock.
+    const absl::Time now = timed ? absl::Now() : absl::InfinitePast();
+    absl::Time until = deadline;
+    for (std::size_t i = 0; i < cores.size(); ++i) {
+      if (cores[i]->Ready(now)) {
+        ready->push_back(i);
+      } else {
+        until = std::min(until, cores[i]->progress_due_);
+      }
+    }
+    if (!ready->empty()) return absl::OkStatus();
+    if (deadline == absl::InfinitePast() ||
+        (timed ? now : absl::Now()) >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "WaitAny: none of ", cores.size(),
+          " watches had an event before the deadline"));
+    }
+    Wait(cores, until);
   }
 }
 
@@ -186,24 +230,31 @@ bool WatchCore::Compacted(uint64_t commit_ts, const char* why) {
   return true;
 }
 
-void WatchCore::Wait(absl::Time until) {
+void WatchCore::Wait(absl::Span<WatchCore* const> cores, absl::Time until) {
   // Alone, it would be woken by the appender itself (WatchHub::Append), so
   // it spins first, as the notifier does: commits closer together than
   // kNotifierSpin then cost the appender no futex wake. Beside other
   // sleepers the notifier wakes it, and spinning would only take cores.
+  WatchHub& hub = *cores[0]->hub_;
+  const auto idle = [cores] {
+    for (const WatchCore* core : cores) {
+      if (!core->Idle()) return false;
+    }
+    return true;
+  };
   const absl::Time spin_until =
-      hub_->events().Waiters() < WatchHub::kDirectWakes
+      hub.events().Waiters() < WatchHub::kDirectWakes
           ? std::min(until, absl::Now() + WatchHub::kNotifierSpin)
           : absl::InfinitePast();
-  while (Idle()) {
+  while (idle()) {
     if (absl::Now() >= spin_until) break;
     CpuRelax();
   }
-  EventCount& events = hub_->events();
+  EventCount& events = hub.events();
   const uint32_t epoch = events.BeginWait();
-  hub_->WakeNotifierIfIdle();  // (H1): the notifier must see the appends
+  hub.WakeNotifierIfIdle();  // (H1): the notifier must see the appends
   // Re-checked after registering: (H2), and the flags' EventCount pairs.
-  if (Idle()) events.Sleep(epoch, until);
+  if (idle()) events.Sleep(epoch, until);
   events.EndWait();
 }
 

@@ -2,7 +2,7 @@
 // change buffer, the progress timer, and the sticky terminal error.
 //
 // Thread safety: the cursor fields (pos_, seen_ts_, progress_due_, error_,
-// key_) belong to the consumer (Next, NotifyWhenReady) except while a
+// key_) belong to the consumer (Next, NotifyWhenReady, WaitAny) except while a
 // callback is armed, when they belong to the hub's notifier (Ready). The
 // hand-over: NotifyWhenReady sets armed_, probes once on its own thread,
 // then hands the watch over under the hub's mutex (which the notifier
@@ -15,6 +15,7 @@
 #define MVKV_MVCC_INTERNAL_WATCH_CORE_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "mvcc/db.h"
 #include "mvcc/internal/watch_hub.h"
 
@@ -44,6 +46,9 @@ class WatchCore final {
   // As Watch (mvcc/db.h).
   absl::StatusOr<WatchEvent> Next(absl::Time deadline);
   absl::Status NotifyWhenReady(absl::AnyInvocable<void() &&> ready);
+  static absl::Status WaitAny(absl::Span<WatchCore* const> cores,
+                              absl::Time deadline,
+                              std::vector<std::size_t>* ready);
   void RequestProgress();
   void Cancel();
 
@@ -76,8 +81,9 @@ class WatchCore final {
   bool timed() const { return progress_interval_ != absl::InfiniteDuration(); }
   bool FellBehind();
   bool Compacted(uint64_t commit_ts, const char* why);
-  // Waits until the tail moves past pos_, a flag is raised or `until`.
-  void Wait(absl::Time until);
+  // Waits until the tail moves past pos_ of one of `cores` (all of one
+  // hub), a flag of one is raised or `until`.
+  static void Wait(absl::Span<WatchCore* const> cores, absl::Time until);
   // Nothing for Next yet: no new record, no cancel, no progress request, not
   // closed (seq_cst loads: the re-check of Wait's Dekker pairs).
   bool Idle() const;

@@ -4,10 +4,10 @@
 //
 // Why a notifier: the appender (a commit's complete step) must not pay for
 // watchers. It wakes at most two threads per append, whatever the number of
-// watches: a consumer blocked in Next while it is the only one (kDirectWakes),
-// and the notifier while it sleeps. With more consumers blocked in Next the
-// notifier fans the wake-up out (events()); it also probes the armed watches
-// and runs their callbacks. The lone consumer is woken by the appender itself
+// watches: a consumer blocked in Next or Watch::WaitAny while it is the
+// only one (kDirectWakes), and the notifier while it sleeps. With more
+// consumers blocked the notifier fans the wake-up out (events()); it also
+// probes the armed watches and runs their callbacks. The lone consumer is woken by the appender itself
 // because a wake-up passed on through the notifier costs a second scheduler
 // delay (bench/RESULTS.md, "Watch in process at half peak, per stage"). After
 // each append or callback the notifier spins (CPU pauses, not yields: a yield

@@ -3,7 +3,8 @@
 // start before the restored timestamp is "compacted", and commits after it
 // flow to new watches); and a Next blocked (the test waits until it is
 // registered as a sleeper) wakes for Cancel, RequestProgress and an append:
-// woken by the appender when it waits alone, by the notifier when several do.
+// woken by the appender when it waits alone, by the notifier when several do;
+// the same for a WaitAny over several watches.
 #include "mvcc/internal/watch_hub.h"
 
 #include <sys/syscall.h>
@@ -177,6 +178,73 @@ TEST(WatchHubTest, SeveralBlockedNextsAllWakeForOneAppend) {
     EXPECT_EQ(results[i]->commit_ts, 1u) << "consumer " << i;
     EXPECT_LT(returned[i], deadline) << "consumer " << i << " was not woken";
   }
+  hub->Close();
+}
+
+// Property: a WaitAny asleep over several watches is woken by an append to
+// one of them alone (by the appender: it is the only sleeper) and names just
+// that one; beside a Next also asleep (more sleepers than kDirectWakes: the
+// notifier's fan-out wakes them) it wakes just the same.
+TEST(WatchHubTest, ABlockedWaitAnyWakesForAnAppendToOneOfItsWatches) {
+  auto hub = std::make_shared<WatchHub>(Options(), /*last_ts=*/0);
+  std::vector<std::unique_ptr<WatchCore>> watches;
+  std::vector<WatchCore*> cores;
+  for (const char* key : {"a", "b", "c", "d"}) {
+    auto w = WatchCore::Open(hub, WatchRange::Key(key), kWatchFromNow,
+                             WatchOptions(), 1, /*visible_ts=*/0);
+    ASSERT_TRUE(w.ok()) << w.status();
+    watches.push_back(std::move(*w));
+    cores.push_back(watches.back().get());
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  // Sleepers: WaitAny over a..c, and (second round) a Next on d.
+  auto run = [&](bool with_next, const DurableWrite& write, uint64_t ts) {
+    std::atomic<pid_t> tid{0}, next_tid{0};
+    std::vector<std::size_t> ready;
+    absl::Status status;
+    absl::StatusOr<WatchEvent> next_result;
+    absl::Time returned, next_returned = absl::InfinitePast();
+    std::thread waiter([&] {
+      tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+      status = WatchCore::WaitAny(absl::MakeConstSpan(cores).subspan(0, 3),
+                                  deadline, &ready);
+      returned = absl::Now();
+    });
+    std::thread next;
+    if (with_next) {
+      next = std::thread([&] {
+        next_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+        next_result = cores[3]->Next(deadline);
+        next_returned = absl::Now();
+      });
+    }
+    const uint32_t sleepers = with_next ? 2 : 1;
+    auto asleep = [&] {
+      return hub->events().Waiters() == sleepers && tid.load() != 0 &&
+             Asleep(tid.load()) &&
+             (!with_next || (next_tid.load() != 0 && Asleep(next_tid.load())));
+    };
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (!asleep() && absl::Now() < give_up) std::this_thread::yield();
+    EXPECT_TRUE(asleep()) << "WaitAny (or Next) never blocked";
+    const DurableWrite w[] = {write};
+    hub->Append(ts, w);
+    waiter.join();
+    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_LT(returned, deadline) << "WaitAny was not woken";
+    if (with_next) {
+      // The append was to b only: d's Next sleeps on; end it.
+      const DurableWrite d[] = {{"d", "v", false}};
+      hub->Append(ts + 1, d);
+      next.join();
+      EXPECT_TRUE(next_result.ok()) << next_result.status();
+      EXPECT_LT(next_returned, deadline) << "Next was not woken";
+    }
+    return ready;
+  };
+  EXPECT_EQ(run(false, {"b", "v", false}, 1), std::vector<std::size_t>({1}));
+  ASSERT_TRUE(cores[1]->Next(absl::InfinitePast()).ok());
+  EXPECT_EQ(run(true, {"c", "v", false}, 2), std::vector<std::size_t>({2}));
   hub->Close();
 }
 
