@@ -515,14 +515,14 @@ std::optional<uint64_t> WatchRestartTs(const absl::Status& status);
 // finds out). Writers never wait for a watch and never copy anything for
 // one: a commit is appended once for all watches, and waking blocked
 // watchers costs the committing thread one load when none is blocked, and
-// at most one futex wake of one thread (the watch notifier) when some are,
-// however many.
+// at most two futex wakes (of a lone blocked consumer and of the watch
+// notifier) when some are, however many.
 //
-// Thread safety: Next(), NotifyWhenReady(), WaitAny() and the destructor
-// are called by one thread at a time (the consumer; it may change). Cancel(),
-// RequestProgress() and the accessors may be called from any thread at
-// any time. A Watch may outlive its Database: Next() then returns what was
-// buffered, then Unavailable.
+// Thread safety: Next(), NextInto(), NotifyWhenReady(), WaitAny() and the
+// destructor are called by one thread at a time (the consumer; it may
+// change). Cancel(), RequestProgress() and the accessors may be called from
+// any thread at any time. A Watch may outlive its Database: Next() then
+// returns what was buffered, then Unavailable.
 class Watch final {
  public:
   // Ends the watch and frees it; an armed NotifyWhenReady callback is
@@ -552,6 +552,13 @@ class Watch final {
   // it decodes at most every commit buffered after the cursor (skipping
   // those outside the range) and never waits for a writer.
   absl::StatusOr<WatchEvent> Next(absl::Time deadline = absl::InfiniteFuture());
+  // As Next, with the event written over *event (every field), whose
+  // changes' strings are reused: a consumer that passes the same WatchEvent
+  // each time allocates nothing per event once they are large enough. OK
+  // with the event; any other status is Next's error, and *event is then
+  // unspecified.
+  absl::Status NextInto(WatchEvent* event,
+                        absl::Time deadline = absl::InfiniteFuture());
 
   // Calls `ready` once, on the database's watch notifier thread (never a
   // commit thread), as soon as Next() would return without waiting: an

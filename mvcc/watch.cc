@@ -61,6 +61,10 @@ absl::StatusOr<WatchEvent> Watch::Next(absl::Time deadline) {
   return core_->Next(deadline);
 }
 
+absl::Status Watch::NextInto(WatchEvent* event, absl::Time deadline) {
+  return core_->NextInto(event, deadline);
+}
+
 absl::Status Watch::NotifyWhenReady(absl::AnyInvocable<void() &&> ready) {
   return core_->NotifyWhenReady(std::move(ready));
 }

@@ -6,11 +6,11 @@
 //    event with that timestamp and exactly that transaction's writes to the
 //    range (values too, unless key-only), in commit order, nothing else —
 //    across cancel-and-resume from last seen + 1, and with events pulled by
-//    Next, announced by NotifyWhenReady, or by Watch::WaitAny on a thread
-//    serving several watches (each watch it names must answer
-//    Next(InfinitePast()) at once). The expected history is built
-//    from what the writers' commits returned (Txn::commit_ts), never from
-//    the buffer.
+//    NextInto (over one reused event), announced by NotifyWhenReady, or by
+//    Watch::WaitAny on a thread serving several watches (each watch it
+//    names must answer Next(InfinitePast()) at once). The expected history
+//    is built from what the writers' commits returned (Txn::commit_ts),
+//    never from the buffer.
 //  * In every pipeline layout (inline commits, staged, with durability).
 //  * A stalled watcher (never reads) keeps the buffer within its bound and
 //    gets ResourceExhausted naming its start as the timestamp to resume.
@@ -201,8 +201,11 @@ class Watcher {
 
   // Next, either directly or after NotifyWhenReady says it will not wait.
   absl::StatusOr<WatchEvent> NextEvent(const std::atomic<uint64_t>& final_ts) {
-    if (mode_ == Mode::kNext) {
-      return watch_->Next(absl::Now() + absl::Milliseconds(20));
+    if (mode_ == Mode::kNext) {  // NextInto over one reused event
+      absl::Status s =
+          watch_->NextInto(&scratch_, absl::Now() + absl::Milliseconds(20));
+      if (!s.ok()) return s;
+      return scratch_;
     }
     std::mutex mu;
     std::condition_variable cv;
@@ -230,6 +233,7 @@ class Watcher {
   const WatchRange range_;
   WatchOptions options_;
   Mode mode_ = Mode::kNext;
+  WatchEvent scratch_;  // kNext: NextInto's event, reused
   uint64_t start_ts_ = 0;
   std::unique_ptr<Watch> watch_;
   uint64_t last_seen_ = 0;

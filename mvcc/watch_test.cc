@@ -441,6 +441,58 @@ TEST(WatchTest, WaitAnyReturnsWhenTheDatabaseCloses) {
   EXPECT_TRUE(absl::IsUnavailable(w->Next(absl::InfinitePast()).status()));
 }
 
+// NextInto over one reused event gives what Next gives, whatever the event
+// held before: fewer changes than last time, no value after a longer one
+// (a delete, a key-only watch), and a progress event with no changes.
+TEST(WatchTest, NextIntoOverAReusedEventGivesWhatNextGives) {
+  auto db = OpenDb();
+  auto w = WatchOrDie(*db, WatchRange::Prefix("k"));
+  auto reference = WatchOrDie(*db, WatchRange::Prefix("k"));
+  auto keys_only = WatchOrDie(*db, WatchRange::Prefix("k"), kWatchFromNow,
+                              {.values = false});
+  {
+    auto txn = db->Begin(IsolationLevel::kReadCommitted);
+    ASSERT_TRUE(txn->Put("k1", std::string(300, 'a')).ok());
+    ASSERT_TRUE(txn->Put("k2", "b").ok());
+    ASSERT_TRUE(txn->Put("k3", "c").ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  PutTs(*db, "k9", "short");
+  ASSERT_TRUE(db->Delete("k1").ok());
+  PutTs(*db, "other", "v");  // outside: the event stays as it was
+  PutTs(*db, "k2", "");
+  WatchEvent event{WatchEvent::Type::kProgress, 999,
+                   {{"stale", "stale value", true}, {"x", "y", false}}};
+  WatchEvent key_event = event;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(w->NextInto(&event, Soon()).ok());
+    const WatchEvent expected = NextCommit(*reference);
+    EXPECT_EQ(event.type, WatchEvent::Type::kCommit);
+    EXPECT_EQ(Describe(event), Describe(expected)) << "event " << i;
+    EXPECT_EQ(event.changes.size(), expected.changes.size());
+    for (std::size_t c = 0; c < event.changes.size(); ++c) {
+      EXPECT_EQ(event.changes[c].deleted, expected.changes[c].deleted);
+    }
+    ASSERT_TRUE(keys_only->NextInto(&key_event, Soon()).ok());
+    EXPECT_EQ(key_event.commit_ts, expected.commit_ts);
+    ASSERT_EQ(key_event.changes.size(), expected.changes.size());
+    for (std::size_t c = 0; c < key_event.changes.size(); ++c) {
+      EXPECT_EQ(key_event.changes[c].key, expected.changes[c].key);
+      EXPECT_EQ(key_event.changes[c].value, "");
+    }
+  }
+  w->RequestProgress();
+  ASSERT_TRUE(w->NextInto(&event, Soon()).ok());
+  EXPECT_EQ(event.type, WatchEvent::Type::kProgress);
+  EXPECT_EQ(event.commit_ts, db->GetStats().visible_ts);
+  EXPECT_TRUE(event.changes.empty());
+  absl::Status s = w->NextInto(&event, absl::InfinitePast());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  w->Cancel();
+  s = w->NextInto(&event, Soon());
+  EXPECT_TRUE(absl::IsCancelled(s)) << s;
+}
+
 TEST(WatchTest, DestroyingAnArmedWatchDropsItsCallback) {
   auto db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Key("k"));

@@ -68,6 +68,10 @@ ABSL_FLAG(std::string, delivery, "thread",
 ABSL_FLAG(int, consumers, 1,
           "notify, queued and any: consumer threads; watch i is served by "
           "thread i % consumers.");
+ABSL_FLAG(bool, reuse_events, true,
+          "Consumers (and the drain) pull with Watch::NextInto over one "
+          "reused WatchEvent per thread; false: Watch::Next, a new event "
+          "each time.");
 ABSL_FLAG(int, clients, 2, "Client threads.");
 ABSL_FLAG(int64_t, records, 100000, "Keys loaded before the runs.");
 ABSL_FLAG(int, value_bytes, 100, "Value size (>= 8: the first 8 carry the clock).");
@@ -106,6 +110,16 @@ struct Row {
   // `latency` that is the commit itself (paced, peak).
   ycsb::Histogram put_latency;
 };
+
+// The next event of `w` into *event, by NextInto over it or (with
+// --reuse_events=false) by Next.
+absl::Status Pull(Watch& w, absl::Time deadline, WatchEvent* event) {
+  if (absl::GetFlag(FLAGS_reuse_events)) return w.NextInto(event, deadline);
+  absl::StatusOr<WatchEvent> e = w.Next(deadline);
+  if (!e.ok()) return e.status();
+  *event = *std::move(e);
+  return absl::OkStatus();
+}
 
 // The consumers: open every watch, count and time every event, reopen a
 // watch that fell behind. Stop() ends them once the clients are done.
@@ -155,21 +169,22 @@ class Consumers {
     return std::move(*w);
   }
 
-  // Handles one Next result; false once the watch is done (cancelled).
-  bool Handle(int i, const absl::StatusOr<WatchEvent>& e, ycsb::Histogram& h) {
-    if (e.ok()) {
+  // Handles one Pull result; false once the watch is done (cancelled).
+  bool Handle(int i, const absl::Status& s, const WatchEvent& e,
+              ycsb::Histogram& h) {
+    if (s.ok()) {
       const int64_t now = NowNs();
-      for (const WatchChange& c : e->changes) {
+      for (const WatchChange& c : e.changes) {
         int64_t sent = 0;
         std::memcpy(&sent, c.value.data(), sizeof(sent));
         h.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - sent)));
       }
-      events_.fetch_add(e->type == WatchEvent::Type::kCommit,
+      events_.fetch_add(e.type == WatchEvent::Type::kCommit,
                         std::memory_order_relaxed);
       return true;
     }
-    if (absl::IsDeadlineExceeded(e.status())) return true;
-    if (!absl::IsResourceExhausted(e.status())) return false;  // cancelled
+    if (absl::IsDeadlineExceeded(s)) return true;
+    if (!absl::IsResourceExhausted(s)) return false;  // cancelled
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return false;
     cancelled_.fetch_add(1, std::memory_order_relaxed);
@@ -182,7 +197,11 @@ class Consumers {
 
   void PullLoop(int i) {
     ycsb::Histogram h;
-    while (Handle(i, watches_[i]->Next(absl::Now() + absl::Milliseconds(100)), h)) {
+    WatchEvent e;
+    while (true) {
+      const absl::Status s =
+          Pull(*watches_[i], absl::Now() + absl::Milliseconds(100), &e);
+      if (!Handle(i, s, e, h)) break;
     }
     std::lock_guard<std::mutex> lock(mu_);
     histograms_.push_back(std::move(h));
@@ -200,6 +219,7 @@ class Consumers {
 
   void NotifyLoop(int g) {
     ycsb::Histogram h;
+    WatchEvent e;
     Group& group = groups_[g];
     const std::vector<int> mine = Mine(g);
     for (int i : mine) Arm(i);
@@ -214,9 +234,9 @@ class Consumers {
       // Drain what is there, then re-arm.
       bool open = true;
       for (int k = 0; k < 64 && open; ++k) {
-        absl::StatusOr<WatchEvent> e = watches_[i]->Next(absl::InfinitePast());
-        if (absl::IsDeadlineExceeded(e.status())) break;
-        open = Handle(i, e, h);
+        const absl::Status s = Pull(*watches_[i], absl::InfinitePast(), &e);
+        if (absl::IsDeadlineExceeded(s)) break;
+        open = Handle(i, s, e, h);
       }
       if (open) {
         Arm(i);
@@ -230,6 +250,7 @@ class Consumers {
 
   void QueuedLoop(int g) {
     ycsb::Histogram h;
+    WatchEvent e;
     Group& group = groups_[g];
     const std::vector<int> mine = Mine(g);
     std::deque<int> queued(mine.begin(), mine.end());  // never armed while here
@@ -246,12 +267,12 @@ class Consumers {
       queued.pop_front();
       bool open = true, idle = false;
       for (int k = 0; k < 64 && open; ++k) {
-        absl::StatusOr<WatchEvent> e = watches_[i]->Next(absl::InfinitePast());
-        if (absl::IsDeadlineExceeded(e.status())) {
+        const absl::Status s = Pull(*watches_[i], absl::InfinitePast(), &e);
+        if (absl::IsDeadlineExceeded(s)) {
           idle = true;
           break;
         }
-        open = Handle(i, e, h);
+        open = Handle(i, s, e, h);
       }
       if (!open) {
         --live;
@@ -267,6 +288,7 @@ class Consumers {
 
   void AnyLoop(int g) {
     ycsb::Histogram h;
+    WatchEvent e;
     std::vector<int> live = Mine(g);
     std::vector<Watch*> watches;
     std::vector<std::size_t> ready;
@@ -283,9 +305,9 @@ class Consumers {
         const int i = live[k];
         bool open = true;
         for (int n = 0; n < 64 && open; ++n) {
-          absl::StatusOr<WatchEvent> e = watches_[i]->Next(absl::InfinitePast());
-          if (absl::IsDeadlineExceeded(e.status())) break;
-          open = Handle(i, e, h);
+          const absl::Status s = Pull(*watches_[i], absl::InfinitePast(), &e);
+          if (absl::IsDeadlineExceeded(s)) break;
+          open = Handle(i, s, e, h);
         }
         if (!open) ended.push_back(i);
       }
@@ -390,7 +412,8 @@ Row RunDrain(Database& db, int watchers, int repeat) {
     for (int w = 0; w < std::max(1, watchers); ++w) {
       auto watch = db.Watch(WatchRange::Prefix("user"), first, {.values = values});
       if (!watch.ok()) std::abort();
-      while ((*watch)->Next(absl::InfinitePast()).ok()) ++events;
+      WatchEvent e;
+      while (Pull(**watch, absl::InfinitePast(), &e).ok()) ++events;
     }
     row.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return events;
@@ -462,13 +485,15 @@ void Print(const Row& r) {
 std::string Json(const Row& r) {
   return absl::StrFormat(
       "{\"phase\": \"%s\", \"watchers\": \"%s\", \"repeat\": %d, "
-      "\"delivery\": \"%s\", \"consumers\": %d, \"seconds\": %.3f, "
+      "\"delivery\": \"%s\", \"consumers\": %d, \"reuse_events\": %d, "
+      "\"seconds\": %.3f, "
       "\"ops_per_s\": %.0f, "
       "\"updates_per_s\": %.0f, \"events_per_s\": %.0f, \"p50_us\": %.1f, "
       "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
       "\"cancelled\": %d, \"put_p50_us\": %.1f, \"put_p99_us\": %.1f}",
       r.phase, WatchersText(r), r.repeat, absl::GetFlag(FLAGS_delivery),
-      absl::GetFlag(FLAGS_consumers), r.seconds,
+      absl::GetFlag(FLAGS_consumers), absl::GetFlag(FLAGS_reuse_events),
+      r.seconds,
       r.ops / r.seconds, r.updates / r.seconds, r.events / r.seconds,
       r.latency.Percentile(50) / 1e3, r.latency.Percentile(99) / 1e3,
       r.latency.Percentile(99.9) / 1e3, r.latency.max() / 1e3, r.cancelled,

@@ -294,18 +294,25 @@ int64_t ChangeBuffer::Decode(uint64_t pos, const Record& record,
     key->resize(key_bytes);
     CopyOut(q + kChangeWords, key_bytes, key->data());
     if (range.Contains(*key)) {
+      if (out == nullptr) return Intact(pos) ? 1 : -1;
+      // Over the element already there, if any: its strings keep their
+      // capacity.
+      WatchChange& c = static_cast<std::size_t>(found) < out->size()
+                           ? (*out)[found]
+                           : out->emplace_back();
       ++found;
-      if (out == nullptr) break;
-      WatchChange& c = out->emplace_back();
-      c.key = *key;
+      c.key.assign(*key);
       c.deleted = (kw & kTombstoneBit) != 0;
       if (values && has_values && !c.deleted) {
         c.value.resize(value_bytes);
         CopyOut(q + kChangeWords + key_words, value_bytes, c.value.data());
+      } else {
+        c.value.clear();
       }
     }
     q += kChangeWords + key_words + value_words;
   }
+  if (found > 0) out->resize(found);
   return Intact(pos) ? found : -1;
 }
 

@@ -145,10 +145,13 @@ class ChangeBuffer final {
   // tail this reader loaded (LoadTail().pos).
   bool ReadHeader(uint64_t pos, Record* record) const;
   // The changes of `record` (at `pos`) whose keys `range` contains, with
-  // values when `values` (and the record has them), appended to `out`; with
-  // out == nullptr, stops at the first such change. Returns the number
-  // found, or -1 if the record was overwritten meanwhile (then whatever was
-  // appended to `out` must be discarded). `key` is scratch space.
+  // values when `values` (and the record has them), written over *out: when
+  // some are found *out holds exactly them, its elements' strings reused (a
+  // consumer that decodes into the same vector allocates nothing once they
+  // are large enough); when none are, *out is left as it was. With out ==
+  // nullptr, stops at the first such change. Returns the number found, or -1
+  // if the record was overwritten meanwhile (then *out must be discarded).
+  // `key` is scratch space.
   int64_t Decode(uint64_t pos, const Record& record, const WatchRange& range,
                  bool values, std::string* key,
                  std::vector<WatchChange>* out) const;

@@ -74,6 +74,12 @@ WatchCore::WatchCore(std::shared_ptr<WatchHub> hub, const WatchRange& range,
 WatchCore::~WatchCore() { hub_->Unregister(this); }
 
 absl::StatusOr<WatchEvent> WatchCore::Next(absl::Time deadline) {
+  WatchEvent event;
+  if (absl::Status s = NextInto(&event, deadline); !s.ok()) return s;
+  return event;
+}
+
+absl::Status WatchCore::NextInto(WatchEvent* event, absl::Time deadline) {
   // Acquire pairs with Disarm's release: the notifier's moves of the
   // cursor are visible.
   if (armed_.load(std::memory_order_acquire)) {
@@ -81,13 +87,9 @@ absl::StatusOr<WatchEvent> WatchCore::Next(absl::Time deadline) {
         "watch ", id_, ": a NotifyWhenReady callback is armed"));
   }
   while (true) {
-    WatchEvent event;
     // Without a progress timer Step needs no clock (see timed()).
     const absl::Time now = timed() ? absl::Now() : absl::InfinitePast();
-    if (Step(&event, now)) {
-      if (!error_.ok()) return error_;
-      return event;
-    }
+    if (Step(event, now)) return error_;
     if (deadline == absl::InfinitePast() ||
         (timed() ? now : absl::Now()) >= deadline) {
       return absl::DeadlineExceededError(
@@ -162,6 +164,7 @@ bool WatchCore::Step(WatchEvent* out, absl::Time now) {
     if (out != nullptr) {
       out->type = WatchEvent::Type::kProgress;
       out->commit_ts = seen_ts_;
+      out->changes.clear();
       if (timed()) progress_due_ = now + progress_interval_;
     }
     return true;

@@ -45,6 +45,7 @@ class WatchCore final {
 
   // As Watch (mvcc/db.h).
   absl::StatusOr<WatchEvent> Next(absl::Time deadline);
+  absl::Status NextInto(WatchEvent* event, absl::Time deadline);
   absl::Status NotifyWhenReady(absl::AnyInvocable<void() &&> ready);
   static absl::Status WaitAny(absl::Span<WatchCore* const> cores,
                               absl::Time deadline,
@@ -69,8 +70,8 @@ class WatchCore final {
             uint64_t start_ts, const WatchOptions& options, uint64_t id,
             uint64_t pos);
   // Advances the cursor to the next thing Next returns and returns true:
-  // an event in *out (out == nullptr: only looks, leaving the cursor on
-  // the commit found), or error_ set. False: nothing yet, and pos_ is the
+  // an event written over *out (out == nullptr: only looks, leaving the
+  // cursor on the commit found), or error_ set. False: nothing yet, and pos_ is the
   // tail it read.
   bool Step(WatchEvent* out, absl::Time now);
   // The commit at pos_: true as Step (an event, a look, an error); false
