@@ -147,7 +147,9 @@ class Watcher {
 
   // Once the writers are done (target = the last commit), true when every
   // event up to it has been received.
-  bool CaughtUp(uint64_t target) const { return target != 0 && current_ >= target; }
+  bool CaughtUp(uint64_t target) const {
+    return target != 0 && current_ >= target;
+  }
 
   // Records one event Next returned; sometimes drops the watch and
   // resumes after the last seen.
@@ -187,9 +189,9 @@ class Watcher {
   const std::vector<std::string>& got() const { return got_; }
   int resumes() const { return resumes_; }
   std::string Describe() const {
-    return absl::StrCat("range [", range_.start, ", ", range_.end,
-                        ") values=", options_.values, " mode=", static_cast<int>(mode_),
-                        " start_ts=", start_ts_);
+    return absl::StrCat(
+        "range [", range_.start, ", ", range_.end, ") values=", options_.values,
+        " mode=", static_cast<int>(mode_), " start_ts=", start_ts_);
   }
 
  private:
@@ -262,12 +264,13 @@ void RunGroup(const std::vector<Watcher*>& group,
       watches.push_back(w->watch());  // a resume replaces it: taken anew
     }
     if (live.empty()) return;
-    absl::Status s = Watch::WaitAny(watches, absl::Now() + absl::Milliseconds(20),
-                                    &ready);
+    absl::Status s =
+        Watch::WaitAny(watches, absl::Now() + absl::Milliseconds(20), &ready);
     if (absl::IsDeadlineExceeded(s)) continue;
     ASSERT_TRUE(s.ok()) << s;
     for (std::size_t i : ready) {
-      absl::StatusOr<WatchEvent> e = live[i]->watch()->Next(absl::InfinitePast());
+      absl::StatusOr<WatchEvent> e =
+          live[i]->watch()->Next(absl::InfinitePast());
       ASSERT_FALSE(absl::IsDeadlineExceeded(e.status()))
           << "WaitAny named watch " << live[i]->watch()->id()
           << ", which had nothing: " << live[i]->Describe();

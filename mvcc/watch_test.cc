@@ -410,8 +410,8 @@ TEST(WatchTest, WaitAnyRejectsNoWatchesMixedDatabasesAndArmedWatches) {
   auto db = OpenDb();
   auto other_db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Key("k"));
-  auto other = WatchOrDie(*other_db, WatchRange::Key("k"), kWatchFromNow,
-                          {.id = 77});
+  auto other =
+      WatchOrDie(*other_db, WatchRange::Key("k"), kWatchFromNow, {.id = 77});
   std::vector<std::size_t> ready;
   absl::Status s = Watch::WaitAny({}, Soon(), &ready);
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
@@ -461,7 +461,8 @@ TEST(WatchTest, NextIntoOverAReusedEventGivesWhatNextGives) {
   ASSERT_TRUE(db->Delete("k1").ok());
   PutTs(*db, "other", "v");  // outside: the event stays as it was
   PutTs(*db, "k2", "");
-  WatchEvent event{WatchEvent::Type::kProgress, 999,
+  WatchEvent event{WatchEvent::Type::kProgress,
+                   999,
                    {{"stale", "stale value", true}, {"x", "y", false}}};
   WatchEvent key_event = event;
   for (int i = 0; i < 4; ++i) {

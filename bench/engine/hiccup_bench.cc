@@ -41,9 +41,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Gaps {
-  int64_t count = 0;      // over --min_gap_us
+  int64_t count = 0;  // over --min_gap_us
   int64_t over_1ms = 0;
-  int64_t total_us = 0;   // of those counted
+  int64_t total_us = 0;  // of those counted
   int64_t over_1ms_us = 0;
   int64_t max_us = 0;
 };
@@ -54,7 +54,8 @@ std::map<int, int64_t> StealTicks() {
   std::ifstream stat("/proc/stat");
   std::string line;
   while (std::getline(stat, line)) {
-    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || line[3] == ' ') continue;
+    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || line[3] == ' ')
+      continue;
     std::istringstream in(line);
     std::string name;
     int64_t v[8] = {};
@@ -104,7 +105,8 @@ int Main() {
   }
   const auto length = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(seconds));
-  const auto min_gap = std::chrono::microseconds(absl::GetFlag(FLAGS_min_gap_us));
+  const auto min_gap =
+      std::chrono::microseconds(absl::GetFlag(FLAGS_min_gap_us));
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   sched_getaffinity(0, sizeof(allowed), &allowed);
@@ -131,8 +133,9 @@ int Main() {
         "max=%.1fms steal_ticks=%lld\n",
         c, static_cast<long long>(absl::GetFlag(FLAGS_min_gap_us)),
         static_cast<long long>(g.count), g.total_us / 1e3,
-        static_cast<long long>(g.over_1ms), 100.0 * g.over_1ms_us / (seconds * 1e6),
-        g.max_us / 1e3, static_cast<long long>(steal));
+        static_cast<long long>(g.over_1ms),
+        100.0 * g.over_1ms_us / (seconds * 1e6), g.max_us / 1e3,
+        static_cast<long long>(steal));
   }
   return 0;
 }

@@ -475,9 +475,9 @@ void Print(const Row& r) {
       "%-5s watchers=%-3s ops/s=%-8.0f updates/s=%-8.0f events/s=%-9.0f "
       "p50=%.1fus p99=%.1fus p99.9=%.1fus max=%.1fus cancelled=%llu "
       "put_p50=%.1fus put_p99=%.1fus\n",
-      r.phase.c_str(), WatchersText(r).c_str(), r.ops / r.seconds, r.updates / r.seconds,
-      r.events / r.seconds, us(50), us(99), us(99.9), r.latency.max() / 1e3,
-      static_cast<unsigned long long>(r.cancelled),
+      r.phase.c_str(), WatchersText(r).c_str(), r.ops / r.seconds,
+      r.updates / r.seconds, r.events / r.seconds, us(50), us(99), us(99.9),
+      r.latency.max() / 1e3, static_cast<unsigned long long>(r.cancelled),
       r.put_latency.Percentile(50) / 1e3, r.put_latency.Percentile(99) / 1e3);
   std::fflush(stdout);
 }
@@ -493,8 +493,7 @@ std::string Json(const Row& r) {
       "\"cancelled\": %d, \"put_p50_us\": %.1f, \"put_p99_us\": %.1f}",
       r.phase, WatchersText(r), r.repeat, absl::GetFlag(FLAGS_delivery),
       absl::GetFlag(FLAGS_consumers), absl::GetFlag(FLAGS_reuse_events),
-      r.seconds,
-      r.ops / r.seconds, r.updates / r.seconds, r.events / r.seconds,
+      r.seconds, r.ops / r.seconds, r.updates / r.seconds, r.events / r.seconds,
       r.latency.Percentile(50) / 1e3, r.latency.Percentile(99) / 1e3,
       r.latency.Percentile(99.9) / 1e3, r.latency.max() / 1e3, r.cancelled,
       r.put_latency.Percentile(50) / 1e3, r.put_latency.Percentile(99) / 1e3);
@@ -513,9 +512,10 @@ int Main() {
   const std::string delivery = absl::GetFlag(FLAGS_delivery);
   if (delivery != "thread" && delivery != "notify" && delivery != "queued" &&
       delivery != "any" && delivery != "stalled") {
-    std::fprintf(stderr,
-                 "--delivery: thread, notify, queued, any or stalled, got \"%s\"\n",
-                 delivery.c_str());
+    std::fprintf(
+        stderr,
+        "--delivery: thread, notify, queued, any or stalled, got \"%s\"\n",
+        delivery.c_str());
     return 2;
   }
   if (absl::GetFlag(FLAGS_consumers) < 1) {

@@ -110,9 +110,9 @@ absl::Status WatchCore::WaitAny(absl::Span<WatchCore* const> cores,
   bool timed = false;
   for (WatchCore* core : cores) {
     if (core->hub_ != cores[0]->hub_) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "WaitAny: watch ", core->id_, " is of another database than watch ",
-          cores[0]->id_));
+      return absl::InvalidArgumentError(
+          absl::StrCat("WaitAny: watch ", core->id_,
+                       " is of another database than watch ", cores[0]->id_));
     }
     // Acquire, as in Next: the notifier's moves of the cursor are visible.
     if (core->armed_.load(std::memory_order_acquire)) {
@@ -135,9 +135,9 @@ absl::Status WatchCore::WaitAny(absl::Span<WatchCore* const> cores,
     if (!ready->empty()) return absl::OkStatus();
     if (deadline == absl::InfinitePast() ||
         (timed ? now : absl::Now()) >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "WaitAny: none of ", cores.size(),
-          " watches had an event before the deadline"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("WaitAny: none of ", cores.size(),
+                       " watches had an event before the deadline"));
     }
     Wait(cores, until);
   }

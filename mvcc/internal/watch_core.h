@@ -2,15 +2,15 @@
 // change buffer, the progress timer, and the sticky terminal error.
 //
 // Thread safety: the cursor fields (pos_, seen_ts_, progress_due_, error_,
-// key_) belong to the consumer (Next, NotifyWhenReady, WaitAny) except while a
-// callback is armed, when they belong to the hub's notifier (Ready). The
-// hand-over: NotifyWhenReady sets armed_, probes once on its own thread,
-// then hands the watch over under the hub's mutex (which the notifier
-// takes before probing); the notifier clears armed_ (release) before the
-// callback runs; Next loads armed_ (acquire) first and refuses while it is
-// set. cancelled_ and
-// progress_requested_ are set from any thread (seq_cst, then
-// WatchHub::WakeWatchers: the conditions of EventCount's Dekker pair).
+// key_) belong to the consumer (Next, NextInto, NotifyWhenReady, WaitAny)
+// except while a callback is armed, when they belong to the hub's notifier
+// (Ready). The hand-over: NotifyWhenReady sets armed_, probes once on its
+// own thread, then hands the watch over under the hub's mutex (which the
+// notifier takes before probing); the notifier clears armed_ (release)
+// before the callback runs; Next and WaitAny load armed_ (acquire) first and
+// refuse while it is set. cancelled_ and progress_requested_ are set from
+// any thread (seq_cst, then WatchHub::WakeWatchers: the conditions of
+// EventCount's Dekker pair).
 #ifndef MVKV_MVCC_INTERNAL_WATCH_CORE_H_
 #define MVKV_MVCC_INTERNAL_WATCH_CORE_H_
 
@@ -71,8 +71,8 @@ class WatchCore final {
             uint64_t pos);
   // Advances the cursor to the next thing Next returns and returns true:
   // an event written over *out (out == nullptr: only looks, leaving the
-  // cursor on the commit found), or error_ set. False: nothing yet, and pos_ is the
-  // tail it read.
+  // cursor on the commit found), or error_ set. False: nothing yet, and pos_ is
+  // the tail it read.
   bool Step(WatchEvent* out, absl::Time now);
   // The commit at pos_: true as Step (an event, a look, an error); false
   // if it was outside the range or before start_ts (pos_ moved past it).

@@ -7,14 +7,14 @@
 // watches: a consumer blocked in Next or Watch::WaitAny while it is the
 // only one (kDirectWakes), and the notifier while it sleeps. With more
 // consumers blocked the notifier fans the wake-up out (events()); it also
-// probes the armed watches and runs their callbacks. The lone consumer is woken by the appender itself
-// because a wake-up passed on through the notifier costs a second scheduler
-// delay (bench/RESULTS.md, "Watch in process at half peak, per stage"). After
-// each append or callback the notifier spins (CPU pauses, not yields: a yield
-// on a loaded machine can cost a whole time slice of latency) for
-// kNotifierSpin, so commits closer together than that cost the appender no
-// system call for it. With no watch armed and at most kDirectWakes consumers
-// waiting it parks on kick_ and the appender does not even see it.
+// probes the armed watches and runs their callbacks. The lone consumer is woken
+// by the appender itself because a wake-up passed on through the notifier costs
+// a second scheduler delay (bench/RESULTS.md, "Watch in process at half peak,
+// per stage"). After each append or callback the notifier spins (CPU pauses,
+// not yields: a yield on a loaded machine can cost a whole time slice of
+// latency) for kNotifierSpin, so commits closer together than that cost the
+// appender no system call for it. With no watch armed and at most kDirectWakes
+// consumers waiting it parks on kick_ and the appender does not even see it.
 //
 // The notifier's states and who moves it:
 //   busy     processing a tail move or a poke, or spinning (kNotifierSpin)
