@@ -305,9 +305,10 @@ class Consumers {
         const int i = live[k];
         bool open = true;
         for (int n = 0; n < 64 && open; ++n) {
-          const absl::Status s = Pull(*watches_[i], absl::InfinitePast(), &e);
-          if (absl::IsDeadlineExceeded(s)) break;
-          open = Handle(i, s, e, h);
+          const absl::Status pulled =
+              Pull(*watches_[i], absl::InfinitePast(), &e);
+          if (absl::IsDeadlineExceeded(pulled)) break;
+          open = Handle(i, pulled, e, h);
         }
         if (!open) ended.push_back(i);
       }
