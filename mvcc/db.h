@@ -38,7 +38,9 @@
 // still in the change buffer. Every watch is only a cursor into one shared
 // buffer of Options::watch_buffer_bytes, so a watcher that stops reading
 // costs no memory: it is cancelled with ResourceExhausted when the buffer
-// moves past it, and no watcher ever slows a writer (see class Watch).
+// moves past it, and no watcher ever slows a writer (see class Watch). One
+// thread may serve many watches (Watch::WaitAny) and reuse one event's
+// storage for all of them (Watch::NextInto).
 //
 // Thread safety: Database is thread-safe. A Txn is used by one thread at a
 // time (it may move between threads); different Txns run concurrently.
