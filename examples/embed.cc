@@ -1,11 +1,15 @@
 // A small program that embeds mvkv: autocommit writes, a transfer between
 // accounts as a serializable transaction with retries, a consistent scan, a
-// TVar updated in the same transaction as keys, and the engine's stats.
+// TVar updated in the same transaction as keys, two watches served by one
+// thread, and the engine's stats.
 //
 //   bazel run //examples:embed
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/time/clock.h"
 #include "mvcc/db.h"
 
 namespace {
@@ -21,6 +25,15 @@ absl::Status Run() {
     }
   }
   mvkv::TVar<int64_t> transfers = db.NewTVar<int64_t>(0);
+
+  // Watches from the next commit on: they will see the transfer.
+  std::vector<std::unique_ptr<mvkv::Watch>> watches;
+  for (const char* key : {"acct/alice", "acct/bob"}) {
+    absl::StatusOr<std::unique_ptr<mvkv::Watch>> w =
+        db.Watch(mvkv::WatchRange::Key(key));
+    if (!w.ok()) return w.status();
+    watches.push_back(*std::move(w));
+  }
 
   mvkv::Database::TransactOptions options;
   options.isolation = mvkv::IsolationLevel::kSerializable;
@@ -47,6 +60,33 @@ absl::Status Run() {
       },
       options);
   if (!s.ok()) return s;
+
+  // One thread serves both watches: WaitAny names those with an event, and
+  // NextInto decodes each into one reused WatchEvent.
+  std::vector<mvkv::Watch*> waiting = {watches[0].get(), watches[1].get()};
+  mvkv::WatchEvent event;
+  std::vector<std::size_t> ready;
+  while (!waiting.empty()) {
+    if (absl::Status w = mvkv::Watch::WaitAny(
+            waiting, absl::Now() + absl::Seconds(5), &ready);
+        !w.ok()) {
+      return w;
+    }
+    for (auto it = ready.rbegin(); it != ready.rend(); ++it) {
+      mvkv::Watch* watch = waiting[*it];
+      if (absl::Status n = watch->NextInto(&event, absl::InfinitePast());
+          !n.ok()) {
+        return n;
+      }
+      for (const mvkv::WatchChange& c : event.changes) {
+        std::printf("watch %s: commit ts %llu: %s=%s\n",
+                    watch->range().start.c_str(),
+                    static_cast<unsigned long long>(event.commit_ts),
+                    c.key.c_str(), c.value.c_str());
+      }
+      waiting.erase(waiting.begin() + *it);  // one event each is enough here
+    }
+  }
 
   absl::StatusOr<std::vector<mvkv::KeyValue>> accounts = db.Scan("acct/", "acct0");
   if (!accounts.ok()) return accounts.status();
