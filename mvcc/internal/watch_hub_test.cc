@@ -72,13 +72,60 @@ TEST(WatchHubTest, ResetEndsEveryWatchAndMovesTheOldestStart) {
 }
 
 // True if thread `tid` of this process is asleep (state S in /proc).
-bool Asleep(pid_t tid) {
+bool ThreadAsleep(pid_t tid) {
   std::ifstream stat(absl::StrCat("/proc/self/task/", tid, "/stat"));
   std::string line;
   std::getline(stat, line);
   const std::size_t paren = line.rfind(')');  // the name may hold spaces
   return paren != std::string::npos && paren + 2 < line.size() &&
          line[paren + 2] == 'S';
+}
+
+// A thread running one call that is expected to block (Next, WaitAny): its
+// kernel tid, for Asleep(), and when the call returned.
+class Sleeper {
+ public:
+  template <class Call>
+  explicit Sleeper(Call call)
+      : thread_([this, call = std::move(call)]() mutable {
+          tid_.store(static_cast<pid_t>(syscall(SYS_gettid)));
+          call();
+          returned_ = absl::Now();
+        }) {}
+  ~Sleeper() {
+    if (thread_.joinable()) thread_.join();
+  }
+  Sleeper(const Sleeper&) = delete;
+  Sleeper& operator=(const Sleeper&) = delete;
+
+  bool Asleep() const {
+    const pid_t tid = tid_.load();
+    return tid != 0 && ThreadAsleep(tid);
+  }
+  // Waits for the call to return; when it did.
+  absl::Time Join() {
+    thread_.join();
+    return returned_;
+  }
+
+ private:
+  std::atomic<pid_t> tid_{0};
+  absl::Time returned_;  // written by thread_, read after the join
+  std::thread thread_;   // last: it starts once the fields above exist
+};
+
+// True once `asleep()` held, trying for up to 30 s. Seen asleep once is
+// enough: a spurious wake-up (the notifier's first pass wakes every sleeper)
+// may take a sleeper out again before the poke, and then it re-checks and
+// sleeps once more.
+template <class Pred>
+bool SeenAsleep(Pred asleep) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  bool slept = false;
+  while (!(slept = asleep()) && absl::Now() < give_up) {
+    std::this_thread::yield();
+  }
+  return slept;
 }
 
 // Runs `poke` once `watch` is asleep in Next (registered as a sleeper and
@@ -88,31 +135,15 @@ template <class Poke>
 absl::StatusOr<WatchEvent> NextWokenBy(WatchHub& hub, WatchCore& watch,
                                        Poke poke) {
   absl::StatusOr<WatchEvent> result;
-  std::atomic<pid_t> tid{0};
   // Woken, not timed out: Next would also return the event after the
   // deadline's wake-up, so the test checks it returned well before.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  absl::Time returned;
-  std::thread blocked([&] {
-    tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
-    result = watch.Next(deadline);
-    returned = absl::Now();
-  });
-  const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  auto asleep = [&] {
-    return hub.events().HasWaiters() && tid.load() != 0 && Asleep(tid.load());
-  };
-  // Seen asleep once is enough: a spurious wake-up (the notifier's first
-  // pass wakes every sleeper) may take it out again before the poke, and
-  // then it re-checks and sleeps once more.
-  bool slept = false;
-  while (!(slept = asleep()) && absl::Now() < give_up) {
-    std::this_thread::yield();
-  }
-  EXPECT_TRUE(slept) << "Next never blocked";
+  Sleeper blocked([&] { result = watch.Next(deadline); });
+  EXPECT_TRUE(SeenAsleep([&] {
+    return hub.events().HasWaiters() && blocked.Asleep();
+  })) << "Next never blocked";
   poke();
-  blocked.join();
-  EXPECT_LT(returned, deadline) << "Next was not woken";
+  EXPECT_LT(blocked.Join(), deadline) << "Next was not woken";
   return result;
 }
 
@@ -155,32 +186,22 @@ TEST(WatchHubTest, SeveralBlockedNextsAllWakeForOneAppend) {
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   std::vector<absl::StatusOr<WatchEvent>> results(kConsumers);
-  std::vector<absl::Time> returned(kConsumers);
-  std::vector<std::atomic<pid_t>> tids(kConsumers);
-  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<Sleeper>> sleepers;
   for (int i = 0; i < kConsumers; ++i) {
-    threads.emplace_back([&, i] {
-      tids[i].store(static_cast<pid_t>(syscall(SYS_gettid)));
-      results[i] = watches[i]->Next(deadline);
-      returned[i] = absl::Now();
-    });
+    sleepers.push_back(std::make_unique<Sleeper>(
+        [&, i] { results[i] = watches[i]->Next(deadline); }));
   }
-  auto all_asleep = [&] {
+  EXPECT_TRUE(SeenAsleep([&] {
     if (hub->events().Waiters() != kConsumers) return false;
-    for (auto& tid : tids) {
-      if (tid.load() == 0 || !Asleep(tid.load())) return false;
+    for (const auto& sleeper : sleepers) {
+      if (!sleeper->Asleep()) return false;
     }
     return true;
-  };
-  const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  bool slept = false;  // once is enough, as in NextWokenBy
-  while (!(slept = all_asleep()) && absl::Now() < give_up) {
-    std::this_thread::yield();
-  }
-  EXPECT_TRUE(slept) << "not every Next blocked";
+  })) << "not every Next blocked";
   const DurableWrite k[] = {{"k", "v", false}};
   hub->Append(1, k);
-  for (auto& t : threads) t.join();
+  std::vector<absl::Time> returned;
+  for (auto& sleeper : sleepers) returned.push_back(sleeper->Join());
   for (int i = 0; i < kConsumers; ++i) {
     ASSERT_TRUE(results[i].ok())
         << "consumer " << i << ": " << results[i].status();
@@ -208,49 +229,33 @@ TEST(WatchHubTest, ABlockedWaitAnyWakesForAnAppendToOneOfItsWatches) {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   // Sleepers: WaitAny over a..c, and (second round) a Next on d.
   auto run = [&](bool with_next, const DurableWrite& write, uint64_t ts) {
-    std::atomic<pid_t> tid{0}, next_tid{0};
     std::vector<std::size_t> ready;
     absl::Status status;
     absl::StatusOr<WatchEvent> next_result;
-    absl::Time returned, next_returned = absl::InfinitePast();
-    std::thread waiter([&] {
-      tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+    Sleeper waiter([&] {
       status = WatchCore::WaitAny(absl::MakeConstSpan(cores).subspan(0, 3),
                                   deadline, &ready);
-      returned = absl::Now();
     });
-    std::thread next;
+    std::unique_ptr<Sleeper> next;
     if (with_next) {
-      next = std::thread([&] {
-        next_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
-        next_result = cores[3]->Next(deadline);
-        next_returned = absl::Now();
-      });
+      next = std::make_unique<Sleeper>(
+          [&] { next_result = cores[3]->Next(deadline); });
     }
     const uint32_t sleepers = with_next ? 2 : 1;
-    auto asleep = [&] {
-      return hub->events().Waiters() == sleepers && tid.load() != 0 &&
-             Asleep(tid.load()) &&
-             (!with_next || (next_tid.load() != 0 && Asleep(next_tid.load())));
-    };
-    const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    bool slept = false;  // once is enough, as in NextWokenBy
-    while (!(slept = asleep()) && absl::Now() < give_up) {
-      std::this_thread::yield();
-    }
-    EXPECT_TRUE(slept) << "WaitAny (or Next) never blocked";
+    EXPECT_TRUE(SeenAsleep([&] {
+      return hub->events().Waiters() == sleepers && waiter.Asleep() &&
+             (next == nullptr || next->Asleep());
+    })) << "WaitAny (or Next) never blocked";
     const DurableWrite w[] = {write};
     hub->Append(ts, w);
-    waiter.join();
+    EXPECT_LT(waiter.Join(), deadline) << "WaitAny was not woken";
     EXPECT_TRUE(status.ok()) << status;
-    EXPECT_LT(returned, deadline) << "WaitAny was not woken";
-    if (with_next) {
-      // The append was to b only: d's Next sleeps on; end it.
+    if (next != nullptr) {
+      // The append was not to d: d's Next sleeps on; end it.
       const DurableWrite d[] = {{"d", "v", false}};
       hub->Append(ts + 1, d);
-      next.join();
+      EXPECT_LT(next->Join(), deadline) << "Next was not woken";
       EXPECT_TRUE(next_result.ok()) << next_result.status();
-      EXPECT_LT(next_returned, deadline) << "Next was not woken";
     }
     return ready;
   };
