@@ -60,7 +60,8 @@ class WatchReactor;
 //   4. After finished_, reactor_ is never touched again (gRPC may delete
 //      it); late callbacks and kicks find finished_ and return.
 //   5. A watch's pulled-but-unsent result (held) goes out before anything
-//      else is pulled from it, so batching never reorders a watch.
+//      else is pulled from it, so batching (commits of one watch, or
+//      responses of several in a `batch`) never reorders a watch.
 class WatchStream final : public std::enable_shared_from_this<WatchStream> {
  public:
   WatchStream(KvService* service, WatchReactor* reactor)
@@ -85,6 +86,7 @@ class WatchStream final : public std::enable_shared_from_this<WatchStream> {
     bool queued = false;   // in ready_ (invariant 3)
     uint64_t next_ts = 0;  // the start_ts to resume from
     uint32_t max_commits = 1;  // per response (1 = `commit` only)
+    bool share = false;        // may go in `batch` responses
     // Pulled while packing a batch but not in it (invariant 5).
     std::optional<absl::StatusOr<WatchEvent>> held;
   };
@@ -95,11 +97,26 @@ class WatchStream final : public std::enable_shared_from_this<WatchStream> {
   void Queue(uint64_t id, Slot& slot);
   // The next response to write, if any.
   bool NextResponse(v1::WatchResponse* out);
+  enum class Pulled {
+    kNothing,   // nothing ready now (the watch is armed)
+    kResponse,  // *out is the watch's next response
+    kNoRoom,    // its next commit is over the budget: held, queued first
+  };
+  // Ready watch `id`'s next response into *out. The write's first
+  // response (`first`) takes any commit, starting partial_ for one over
+  // kResponseBytes; a later one of a batch only a commit within `budget`
+  // bytes, whole.
+  Pulled NextOf(uint64_t id, Slot& slot, bool first, std::size_t budget,
+                v1::WatchResponse* out);
+  // Turns *out, the first response of watch first_id, into a `batch` with
+  // one response from each other sharing watch queued now, as fits.
+  void Share(uint64_t first_id, v1::WatchResponse* out);
   // The slot's held result, else its watch's next (never waiting).
   absl::StatusOr<WatchEvent> Pull(Slot& slot);
   // `first` and the commits after it that are ready now, within the
-  // slot's max_commits and kResponseBytes.
-  std::vector<WatchEvent> TakeReady(Slot& slot, WatchEvent first);
+  // slot's max_commits and `budget` bytes (CommitBytes).
+  std::vector<WatchEvent> TakeReady(Slot& slot, WatchEvent first,
+                                    std::size_t budget);
   void FillCommits(uint64_t id, std::vector<WatchEvent>& batch,
                    v1::WatchResponse* out);
   void FillCommit(v1::WatchResponse* out);
@@ -343,6 +360,7 @@ void WatchStream::Create(const v1::WatchCreateRequest& request) {
   slot.next_ts = slot.watch->start_ts();
   slot.max_commits = std::clamp<uint32_t>(request.max_commits_per_response(),
                                           1, kMaxCommitsPerResponse);
+  slot.share = request.share_responses();
   v1::WatchResponse created;
   created.set_watch_id(id);
   created.mutable_created()->set_start_ts(slot.next_ts);
@@ -372,45 +390,111 @@ bool WatchStream::NextResponse(v1::WatchResponse* out) {
     ready_.pop_front();
     auto it = watches_.find(id);
     if (it == watches_.end()) continue;  // cancelled while queued
-    Slot& slot = it->second;
-    slot.queued = false;
-    absl::StatusOr<WatchEvent> event = Pull(slot);
-    if (absl::IsDeadlineExceeded(event.status())) {
-      Arm(id, slot);
+    it->second.queued = false;
+    const bool share = it->second.share;
+    if (NextOf(id, it->second, /*first=*/true, kResponseBytes, out) !=
+        Pulled::kResponse) {
       continue;
     }
-    if (!event.ok()) {
-      // Terminal: fell behind, compacted, closed (Cancel is ours only
-      // through a cancel request, answered in Handle).
-      const uint64_t restart =
-          WatchRestartTs(event.status()).value_or(slot.next_ts);
-      *out = EndedResponse(id, event.status(), restart);
-      watches_.erase(it);
-      return true;
-    }
-    Queue(id, slot);  // round robin: its next event after the others'
-    if (event->type == WatchEvent::Type::kProgress) {
-      out->set_watch_id(id);
-      out->mutable_progress()->set_ts(event->commit_ts);
-      return true;
-    }
-    if (slot.max_commits > 1 && CommitBytes(*event) <= kResponseBytes) {
-      std::vector<WatchEvent> batch = TakeReady(slot, *std::move(event));
-      slot.next_ts = batch.back().commit_ts + 1;
-      if (batch.size() > 1) {
-        FillCommits(id, batch, out);
-        return true;
-      }
-      event = std::move(batch.front());
-    }
-    slot.next_ts = event->commit_ts + 1;
-    partial_ = *std::move(event);
-    partial_id_ = id;
-    partial_pos_ = 0;
-    FillCommit(out);
+    if (share && !partial_.has_value()) Share(id, out);
     return true;
   }
   return false;
+}
+
+WatchStream::Pulled WatchStream::NextOf(uint64_t id, Slot& slot, bool first,
+                                        std::size_t budget,
+                                        v1::WatchResponse* out) {
+  absl::StatusOr<WatchEvent> event = Pull(slot);
+  if (absl::IsDeadlineExceeded(event.status())) {
+    Arm(id, slot);
+    return Pulled::kNothing;
+  }
+  if (!event.ok()) {
+    // Terminal: fell behind, compacted, closed (Cancel is ours only
+    // through a cancel request, answered in Handle).
+    const uint64_t restart =
+        WatchRestartTs(event.status()).value_or(slot.next_ts);
+    *out = EndedResponse(id, event.status(), restart);
+    watches_.erase(id);
+    return Pulled::kResponse;
+  }
+  if (event->type == WatchEvent::Type::kProgress) {
+    Queue(id, slot);  // round robin: its next event after the others'
+    out->set_watch_id(id);
+    out->mutable_progress()->set_ts(event->commit_ts);
+    return Pulled::kResponse;
+  }
+  const std::size_t bytes = CommitBytes(*event);
+  if (!first && bytes > budget) {
+    // It waits, first in line for the next write (invariant 5).
+    slot.held = std::move(event);
+    slot.queued = true;
+    ready_.push_front(id);
+    return Pulled::kNoRoom;
+  }
+  Queue(id, slot);
+  if (slot.max_commits > 1 && bytes <= budget) {
+    std::vector<WatchEvent> batch = TakeReady(slot, *std::move(event), budget);
+    slot.next_ts = batch.back().commit_ts + 1;
+    if (batch.size() > 1) {
+      FillCommits(id, batch, out);
+      return Pulled::kResponse;
+    }
+    event = std::move(batch.front());
+  }
+  slot.next_ts = event->commit_ts + 1;
+  // A commit within the budget fits whole; only a write's first can be
+  // split, and then nothing is shared with it.
+  partial_ = *std::move(event);
+  partial_id_ = id;
+  partial_pos_ = 0;
+  FillCommit(out);
+  return Pulled::kResponse;
+}
+
+void WatchStream::Share(uint64_t first_id, v1::WatchResponse* out) {
+  std::size_t used = out->ByteSizeLong();
+  if (used >= kResponseBytes) return;
+  v1::WatchResponse first = std::move(*out);
+  out->Clear();
+  google::protobuf::RepeatedPtrField<v1::WatchResponse>* responses =
+      out->mutable_batch()->mutable_responses();
+  *responses->Add() = std::move(first);
+  // One pass over the watches queued now, one response each (first_id,
+  // queued again at the back if it has more, waits for the next write);
+  // watches that do not share keep their places at the front.
+  std::size_t n = ready_.size();
+  if (n > 0 && ready_.back() == first_id) --n;
+  std::vector<uint64_t> unshared;
+  for (; n > 0 && !ready_.empty(); --n) {
+    const uint64_t id = ready_.front();
+    ready_.pop_front();
+    auto it = watches_.find(id);
+    if (it == watches_.end()) continue;
+    if (!it->second.share) {
+      unshared.push_back(id);
+      continue;
+    }
+    it->second.queued = false;
+    v1::WatchResponse* next = responses->Add();
+    const Pulled pulled =
+        NextOf(id, it->second, /*first=*/false, kResponseBytes - used, next);
+    if (pulled != Pulled::kResponse) {
+      responses->RemoveLast();
+      if (pulled == Pulled::kNoRoom) break;
+      continue;
+    }
+    used += next->ByteSizeLong();
+    if (used >= kResponseBytes) break;
+  }
+  for (auto it = unshared.rbegin(); it != unshared.rend(); ++it) {
+    ready_.push_front(*it);
+  }
+  if (responses->size() == 1) {
+    first = std::move(*responses->Mutable(0));
+    *out = std::move(first);
+  }
 }
 
 absl::StatusOr<WatchEvent> WatchStream::Pull(Slot& slot) {
@@ -420,7 +504,8 @@ absl::StatusOr<WatchEvent> WatchStream::Pull(Slot& slot) {
   return event;
 }
 
-std::vector<WatchEvent> WatchStream::TakeReady(Slot& slot, WatchEvent first) {
+std::vector<WatchEvent> WatchStream::TakeReady(Slot& slot, WatchEvent first,
+                                               std::size_t budget) {
   std::vector<WatchEvent> batch;
   std::size_t bytes = CommitBytes(first);
   batch.push_back(std::move(first));
@@ -431,7 +516,7 @@ std::vector<WatchEvent> WatchStream::TakeReady(Slot& slot, WatchEvent first) {
     absl::StatusOr<WatchEvent> next = slot.watch->Next(absl::InfinitePast());
     if (absl::IsDeadlineExceeded(next.status())) break;
     if (!next.ok() || next->type != WatchEvent::Type::kCommit ||
-        bytes + CommitBytes(*next) > kResponseBytes) {
+        bytes + CommitBytes(*next) > budget) {
       slot.held = std::move(next);
       break;
     }

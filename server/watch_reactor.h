@@ -18,6 +18,13 @@
 // first next time. So a stream holds its response being written plus at
 // most one pulled result per watch, however slow its client.
 //
+// Shared responses (WatchCreateRequest.share_responses): the write's first
+// response, if its watch shares, becomes a `batch` with the next response
+// of each other sharing watch queued at that moment, within the same
+// ~1 MiB; a commit that does not fit is held the same way and its watch
+// goes first next time. One write per round of ready watches instead of
+// one per watch, and the same bound.
+//
 // Threads: nothing here blocks. Every step of a stream (answer requests,
 // pull one event, start one read or write, finish) runs in Pump(), which
 // one thread at a time runs (see WatchStream::Kick): gRPC's threads after a

@@ -284,6 +284,86 @@ TEST_F(WatchServiceTest, BatchesStayWithinTheByteCap) {
   context.TryCancel();
 }
 
+// Property: responses of share_responses watches travel in `batch`
+// responses within the ~1 MiB cap (300 KiB commits: at most 3 in one), one
+// per watch, never a split commit (the 1.5 MiB one goes alone, split with
+// `more`) and never a watch that does not share; every watch still gets
+// every commit whole, once, in order.
+TEST_F(WatchServiceTest, SharedResponsesStayWithinTheByteCap) {
+  Start();
+  const std::string value(300 << 10, 'v');
+  std::vector<Commit> want;
+  for (int i = 0; i < 6; ++i) {
+    const std::string k = absl::StrCat("m/", i);
+    want.push_back({Put(k, value), {{k, value}}});
+    if (i != 2) continue;
+    auto txn = server_->db().Begin();
+    Commit big{0, {}};
+    for (int j = 0; j < 5; ++j) {
+      const std::string bk = absl::StrCat("m/big", j);
+      ASSERT_TRUE(txn->Put(bk, value).ok());
+      big.changes.push_back({bk, value});
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+    big.ts = txn->commit_ts();
+    want.push_back(std::move(big));
+  }
+  constexpr uint64_t kWatches = 5;  // 1..4 share, 5 does not
+  grpc::ClientContext context;
+  auto s = Open(&context);
+  for (uint64_t id = 1; id <= kWatches; ++id) {
+    v1::WatchRequest create = CreatePrefix(id, "m/", want.front().ts);
+    create.mutable_create()->set_share_responses(id != kWatches);
+    ASSERT_TRUE(s->Write(create));
+  }
+  std::map<uint64_t, std::vector<Commit>> got;
+  std::size_t largest = 0;
+  auto take = [&](const v1::WatchResponse& r) {
+    ASSERT_TRUE(r.has_commit()) << r.DebugString();
+    auto& list = got[r.watch_id()];
+    if (list.empty() || list.back().ts != r.commit().commit_ts()) {
+      list.push_back({r.commit().commit_ts(), {}});
+    }
+    for (const auto& ch : r.commit().changes()) {
+      list.back().changes.push_back({ch.key(), ch.value(), ch.deleted()});
+    }
+  };
+  auto done = [&] {
+    for (uint64_t id = 1; id <= kWatches; ++id) {
+      if (got[id].size() < want.size() || got[id].back().ts != want.back().ts)
+        return false;
+    }
+    return true;
+  };
+  std::size_t created = 0;
+  for (int reads = 0; reads < 200 && (created < kWatches || !done()); ++reads) {
+    v1::WatchResponse r;
+    ASSERT_TRUE(s->Read(&r));
+    ASSERT_LE(r.ByteSizeLong(), kResponseCap) << "over the byte cap";
+    if (r.has_created()) {
+      ++created;
+    } else if (r.has_batch()) {
+      ASSERT_GE(r.batch().responses_size(), 2) << "a batch of one";
+      largest = std::max<std::size_t>(largest, r.batch().responses_size());
+      std::set<uint64_t> ids;
+      for (const v1::WatchResponse& inner : r.batch().responses()) {
+        ASSERT_NE(inner.watch_id(), kWatches) << "it does not share";
+        ASSERT_TRUE(ids.insert(inner.watch_id()).second) << "twice";
+        ASSERT_FALSE(inner.commit().more()) << "a split commit in a batch";
+        take(inner);
+      }
+    } else {
+      take(r);
+    }
+  }
+  for (uint64_t id = 1; id <= kWatches; ++id) {
+    EXPECT_EQ(got[id], want) << "watch " << id;
+  }
+  EXPECT_GE(largest, 2u) << "four watches with backlogs never shared";
+  EXPECT_LE(largest, 3u);
+  context.TryCancel();
+}
+
 TEST_F(WatchServiceTest, KeysOnlyRangeAndKeyTargets) {
   Start();
   grpc::ClientContext context;
@@ -523,9 +603,23 @@ INSTANTIATE_TEST_SUITE_P(Batching, StalledReaderTest,
 // stream over overlapping targets; every watch gets exactly the commits
 // touching its range, in order, each with exactly its changes in range,
 // and a watch from any past commit gets exactly the suffix (resume) —
-// one commit per response, or batched up to GetParam() commits.
+// one commit per response, or batched up to max_commits commits; with
+// responses of no watch, of every watch or of every other watch shared in
+// `batch` responses, each of one response per sharing watch and never of
+// another's.
+enum class Sharing { kNone, kAll, kOdd };
+struct RandomParam {
+  uint32_t max_commits;
+  Sharing sharing;
+};
 class RandomCommitsTest : public WatchServiceTest,
-                          public ::testing::WithParamInterface<uint32_t> {};
+                          public ::testing::WithParamInterface<RandomParam> {
+ protected:
+  static bool Shares(uint64_t id) {
+    return GetParam().sharing == Sharing::kAll ||
+           (GetParam().sharing == Sharing::kOdd && id % 2 == 1);
+  }
+};
 
 TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
   const uint64_t seed = std::random_device{}();
@@ -541,7 +635,9 @@ TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
   auto add = [&](std::string start, std::string end, auto fill) {
     Target t{targets.size() + 1, std::move(start), std::move(end), {}};
     t.request.mutable_create()->set_watch_id(t.id);
-    t.request.mutable_create()->set_max_commits_per_response(GetParam());
+    t.request.mutable_create()->set_max_commits_per_response(
+        GetParam().max_commits);
+    t.request.mutable_create()->set_share_responses(Shares(t.id));
     fill(t.request.mutable_create());
     targets.push_back(std::move(t));
   };
@@ -602,6 +698,7 @@ TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
     return out;
   };
   std::size_t batches = 0;  // responses with several commits
+  std::size_t shared = 0;   // `batch` responses
   auto read_all = [&](Stream& stream, std::map<uint64_t, std::vector<Commit>>*
                                           got,
                       const std::map<uint64_t, std::size_t>& want) {
@@ -611,15 +708,9 @@ TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
       }
       return true;
     };
-    while (!done()) {
-      v1::WatchResponse r;
-      ASSERT_TRUE(stream.Read(&r));
-      if (r.has_created()) {
-        created[r.watch_id()] = r.created().start_ts();
-        continue;
-      }
+    auto take = [&](const v1::WatchResponse& r) {
       const std::vector<v1::WatchCommit> commits = CommitsOf(r);
-      ASSERT_LE(commits.size(), std::max<uint32_t>(1, GetParam()));
+      ASSERT_LE(commits.size(), std::max<uint32_t>(1, GetParam().max_commits));
       if (commits.size() > 1) ++batches;
       auto& list = (*got)[r.watch_id()];
       for (const v1::WatchCommit& commit : commits) {
@@ -629,6 +720,32 @@ TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
         for (const auto& ch : commit.changes()) {
           list.back().changes.push_back({ch.key(), ch.value(), ch.deleted()});
         }
+      }
+    };
+    while (!done()) {
+      v1::WatchResponse r;
+      ASSERT_TRUE(stream.Read(&r));
+      if (r.has_created()) {
+        created[r.watch_id()] = r.created().start_ts();
+        continue;
+      }
+      if (!r.has_batch()) {
+        take(r);
+        continue;
+      }
+      ++shared;
+      ASSERT_EQ(r.watch_id(), 0u) << r.DebugString();
+      ASSERT_GE(r.batch().responses_size(), 2) << "a batch of one";
+      ASSERT_LE(r.ByteSizeLong(), kResponseCap);
+      std::set<uint64_t> in_batch;
+      for (const v1::WatchResponse& inner : r.batch().responses()) {
+        ASSERT_TRUE(Shares(inner.watch_id())) << inner.watch_id();
+        ASSERT_TRUE(in_batch.insert(inner.watch_id()).second)
+            << "watch " << inner.watch_id() << " twice in one batch";
+        ASSERT_FALSE(inner.has_batch());
+        ASSERT_FALSE(inner.has_commit() && inner.commit().more())
+            << "a split commit in a batch";
+        take(inner);
       }
     }
   };
@@ -652,6 +769,7 @@ TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
     const uint64_t id = 100 + i;
     req.mutable_create()->set_watch_id(id);
     req.mutable_create()->set_start_ts(from);
+    req.mutable_create()->set_share_responses(Shares(id));
     ASSERT_TRUE(r->Write(req));  // events may follow `created` at once
     resume_want[id] = expected(t, from).size();
     resumed[id] = {&t, from};
@@ -663,16 +781,24 @@ TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
         << "watch " << id << " from " << tf.second;
     EXPECT_EQ(created[id], tf.second);
   }
-  // The resumed watches start with whole suffixes buffered: batched.
-  if (GetParam() > 1) {
+  // The resumed watches start with whole suffixes buffered: batched, and
+  // shared when two or more of them share.
+  if (GetParam().max_commits > 1) {
     EXPECT_GT(batches, 0u);
+  }
+  if (GetParam().sharing != Sharing::kNone) {
+    EXPECT_GT(shared, 0u);
   }
   context.TryCancel();
   resume_context.TryCancel();
 }
 
 INSTANTIATE_TEST_SUITE_P(Batching, RandomCommitsTest,
-                         ::testing::Values(0u, 5u));
+                         ::testing::Values(RandomParam{0, Sharing::kNone},
+                                           RandomParam{5, Sharing::kNone},
+                                           RandomParam{0, Sharing::kAll},
+                                           RandomParam{5, Sharing::kAll},
+                                           RandomParam{5, Sharing::kOdd}));
 
 TEST_F(WatchServiceTest, ShutdownEndsTheStreamUnavailable) {
   Start();

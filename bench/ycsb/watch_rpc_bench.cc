@@ -7,13 +7,15 @@
 // channel; the default 1 is a stream per watch, while etcd's clientv3
 // puts every watch of one context on one stream), then writers run a
 // YCSB-A-like mix for --seconds: --read_fraction Gets, the rest Puts
-// (under "w/", 100-byte values carrying the send time), paced to --rate ops/s in all,
-// or closed-loop with --rate=0 (peak); --half_peak follows each peak run
-// with one paced at half the ops/s it reached. Targets: etcd, mvkv
-// (batched watch responses, max_commits_per_response 1024) and mvkv1 (one
-// commit per response, as before batches: the in-run baseline), each its
-// own server. Each event's latency is receive time - the Put's send time:
-// put-issue-to-event, an upper bound of commit-to-event that includes the
+// (under "w/", 100-byte values carrying the send time), paced to --rate ops/s
+// in all, or closed-loop with --rate=0 (peak); --half_peak follows each peak
+// run with one paced at half the ops/s it reached. Targets: etcd, mvkv (batched
+// watch responses, max_commits_per_response 1024, and share_responses: a
+// stream's watches share `batch` responses), mvkvu (the same without
+// share_responses, each watch's responses its own messages) and mvkv1 (one
+// commit per response, as before batches), each its own server; mvkvu and mvkv1
+// are in-run baselines. Each event's latency is receive time - the Put's send
+// time: put-issue-to-event, an upper bound of commit-to-event that includes the
 // Put's own round trip (the same for both targets). Reports events/s
 // delivered, p50/p99/p99.9 and how many of the expected events arrived,
 // and the writers' own op latency (issue to answer, op_p50/op_p99); and
@@ -67,7 +69,8 @@
 #include "proto/kv.grpc.pb.h"
 
 ABSL_FLAG(std::string, targets, "mvkv,etcd",
-          "mvkv, mvkv1 (one commit per response) and/or etcd, in order.");
+          "mvkv, mvkvu (no shared responses), mvkv1 (one commit per response, "
+          "no shared responses) and/or etcd, in order.");
 ABSL_FLAG(std::string, watchers, "1,10,100", "Watcher counts, in order.");
 ABSL_FLAG(int, rate, 2000,
           "Ops (Gets + Puts) per second, all writers together; 0 = closed "
@@ -215,26 +218,36 @@ void CallAsync(Request request, std::function<void(bool)> done,
 
 class MvkvTarget final : public Target {
  public:
-  MvkvTarget(std::shared_ptr<grpc::Channel> channel, uint32_t max_commits)
-      : stub_(v1::KV::NewStub(channel)), max_commits_(max_commits) {}
+  MvkvTarget(std::shared_ptr<grpc::Channel> channel, uint32_t max_commits,
+             bool share)
+      : stub_(v1::KV::NewStub(channel)),
+        max_commits_(max_commits),
+        share_(share) {}
   void Watch(Watcher* w, std::atomic<int>* ready) override {
     auto stream = stub_->Watch(w->context.get());
     v1::WatchRequest create;
     create.mutable_create()->set_prefix("w/");
     create.mutable_create()->set_max_commits_per_response(max_commits_);
+    create.mutable_create()->set_share_responses(share_);
     for (int i = 0; i < w->watches; ++i) stream->Write(create);
     v1::WatchResponse r;
-    auto record = [w](const v1::WatchCommit& commit, int64_t now) {
-      for (const auto& c : commit.changes()) {
-        w->Record(Stamp(c.value()), now);
-      }
+    auto record = [w](const v1::WatchResponse& one, int64_t now) {
+      auto changes = [w, now](const v1::WatchCommit& commit) {
+        for (const auto& c : commit.changes()) {
+          w->Record(Stamp(c.value()), now);
+        }
+      };
+      if (one.has_commit()) changes(one.commit());
+      for (const auto& commit : one.commits().commits()) changes(commit);
     };
     while (stream->Read(&r)) {
       if (r.has_created()) ready->fetch_add(1);
       const int64_t now = NowNs();
-      if (r.has_commit() || r.has_commits()) ++w->responses;
-      if (r.has_commit()) record(r.commit(), now);
-      for (const auto& commit : r.commits().commits()) record(commit, now);
+      if (r.has_commit() || r.has_commits() || r.has_batch()) {
+        ++w->responses;  // messages
+      }
+      record(r, now);
+      for (const auto& one : r.batch().responses()) record(one, now);
     }
   }
   bool Get(const std::string& key) override {
@@ -278,6 +291,7 @@ class MvkvTarget final : public Target {
  private:
   std::unique_ptr<v1::KV::Stub> stub_;
   const uint32_t max_commits_;
+  const bool share_;
 };
 
 class EtcdTarget final : public Target {
@@ -773,7 +787,8 @@ int Main() {
         "--watch_buffer_bytes=", absl::GetFlag(FLAGS_watch_buffer_bytes)));
   }
   for (const std::string& name : names) {
-    if (name != "etcd" && name != "mvkv" && name != "mvkv1") {
+    if (name != "etcd" && name != "mvkv" && name != "mvkvu" &&
+        name != "mvkv1") {
       std::fprintf(stderr, "bad --targets entry \"%s\"\n", name.c_str());
       return 2;
     }
@@ -796,8 +811,8 @@ int Main() {
     if (name == "etcd") {
       targets.push_back(std::make_unique<EtcdTarget>(channel));
     } else {
-      targets.push_back(
-          std::make_unique<MvkvTarget>(channel, name == "mvkv1" ? 1 : 1024));
+      targets.push_back(std::make_unique<MvkvTarget>(
+          channel, name == "mvkv1" ? 1 : 1024, name == "mvkv"));
     }
     // A stalled client's own channel, without BDP probing and with a small
     // stream window, so that gRPC's receive buffering (a client-side
