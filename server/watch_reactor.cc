@@ -135,6 +135,10 @@ class WatchStream final : public std::enable_shared_from_this<WatchStream> {
   std::mutex inbox_mu_;
   std::deque<v1::WatchRequest> requests_;  // guarded by inbox_mu_
   std::vector<uint64_t> woken_;            // guarded by inbox_mu_
+  // A kick for woken_ is with the executor and has not pumped yet, so a
+  // later wake only adds its id: one executor task per round of wakes of
+  // the stream's watches, not one per watch.
+  bool wake_kick_pending_ = false;         // guarded by inbox_mu_
   bool read_completed_ = false;            // guarded by inbox_mu_
   bool read_closed_ = false;               // guarded by inbox_mu_
   bool write_completed_ = false;           // guarded by inbox_mu_
@@ -267,6 +271,7 @@ void WatchStream::Pump() {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     requests.swap(requests_);
     woken.swap(woken_);
+    wake_kick_pending_ = false;
     if (read_completed_) reading_ = false;
     if (read_closed_) half_closed_ = true;
     if (write_completed_) writing_ = false;
@@ -564,11 +569,14 @@ void WatchStream::Arm(uint64_t id, Slot& slot) {
   absl::Status armed = slot.watch->NotifyWhenReady([weak, id, executor] {
     std::shared_ptr<WatchStream> self = weak.lock();
     if (self == nullptr) return;
+    bool kick;
     {
       std::lock_guard<std::mutex> lock(self->inbox_mu_);
       self->woken_.push_back(id);
+      kick = !self->wake_kick_pending_;
+      self->wake_kick_pending_ = true;
     }
-    if (!executor->Submit([self] { self->Kick(); })) self->Kick();
+    if (kick && !executor->Submit([self] { self->Kick(); })) self->Kick();
   });
   if (!armed.ok()) Queue(id, slot);  // never armed twice (invariant 3)
 }

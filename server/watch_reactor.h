@@ -29,8 +29,9 @@
 // pull one event, start one read or write, finish) runs in Pump(), which
 // one thread at a time runs (see WatchStream::Kick): gRPC's threads after a
 // read or write completes, a worker of the Executor after an engine watch
-// became ready (the engine's notifier thread only hands off to it; with the
-// executor's queue full it pumps itself, which never blocks either), or
+// became ready (the engine's notifier thread only hands off to it, once
+// per round of wakes of the stream's watches; with the executor's queue
+// full it pumps itself, which never blocks either), or
 // the shutdown thread.
 #ifndef MVKV_SERVER_WATCH_REACTOR_H_
 #define MVKV_SERVER_WATCH_REACTOR_H_
