@@ -407,6 +407,10 @@ struct WatchEvent {
   // kCommit: the commit's; kProgress: every commit <= it was returned.
   uint64_t commit_ts = 0;
   std::vector<WatchChange> changes;  // kCommit: all of the commit's, in range
+  // kCommit: the server's clock when the commit entered its change buffer
+  // (kv.proto, WatchCommit.commit_time_unix_ns): Now() - it is the event's
+  // age on a synced clock. kProgress: absl::InfinitePast().
+  absl::Time commit_time = absl::InfinitePast();
 };
 
 // One watch with automatic resume. Next() returns every commit touching

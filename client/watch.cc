@@ -31,6 +31,7 @@ absl::Status Ended(const v1::WatchEnded& ended) {
 // Appends one response's part of a commit to *event.
 void AddCommit(const v1::WatchCommit& commit, WatchEvent* event) {
   event->commit_ts = commit.commit_ts();
+  event->commit_time = absl::FromUnixNanos(commit.commit_time_unix_ns());
   for (const v1::WatchChange& c : commit.changes()) {
     event->changes.push_back({c.key(), c.value(), c.deleted()});
   }

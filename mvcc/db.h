@@ -483,6 +483,12 @@ struct WatchEvent {
   Type type = Type::kCommit;
   uint64_t commit_ts = 0;
   std::vector<WatchChange> changes;  // kCommit: at least one
+  // kCommit: this database's clock when the commit entered its change
+  // buffer (the pipeline's completion step, once the commit was visible;
+  // on a follower, when it applied it), like Kafka's LogAppendTime: how
+  // old the event is (Now() - commit_time, on a synced clock).
+  // kProgress: absl::InfinitePast().
+  absl::Time commit_time = absl::InfinitePast();
 };
 
 // The commit timestamp a terminal watch error names, from its payload:

@@ -90,7 +90,9 @@ TEST(WatchTest, EachCommitOnceInOrderWithItsChangesInTheRange) {
   auto db = OpenDb();
   auto w = WatchOrDie(*db, WatchRange::Prefix("a/"));
   ASSERT_NE(w, nullptr);
+  const absl::Time before = absl::Now();
   const uint64_t t1 = PutTs(*db, "a/1", "x");
+  const absl::Time answered = absl::Now();
   PutTs(*db, "b/1", "outside");
   auto txn = db->Begin();
   ASSERT_TRUE(txn->Put("a/3", "z").ok());
@@ -105,6 +107,11 @@ TEST(WatchTest, EachCommitOnceInOrderWithItsChangesInTheRange) {
   WatchEvent e2 = NextCommit(*w);
   // One event for the transaction, its keys in key order, nothing outside.
   EXPECT_EQ(Describe(e2), absl::StrCat(t3, ": a/1- a/2=y a/3=z"));
+  // Stamped when its commit entered the buffer: after the Put began and
+  // before it returned; a later commit's stamp is no earlier.
+  EXPECT_GE(e1.commit_time, before);
+  EXPECT_LE(e1.commit_time, answered);
+  EXPECT_GE(e2.commit_time, e1.commit_time);
   EXPECT_TRUE(absl::IsDeadlineExceeded(w->Next(absl::InfinitePast()).status()));
   // The event's commit is visible.
   EXPECT_EQ(*db->Get("a/3"), "z");
@@ -227,6 +234,7 @@ TEST(WatchTest, ProgressSaysHowFarTheWatchIsCurrent) {
   EXPECT_EQ(p->type, WatchEvent::Type::kProgress);
   EXPECT_EQ(p->commit_ts, t1);
   EXPECT_TRUE(p->changes.empty());
+  EXPECT_EQ(p->commit_time, absl::InfinitePast());
   // Commits outside the range move it too; an event comes before progress.
   const uint64_t t2 = PutTs(*db, "other", "v");
   const uint64_t t3 = PutTs(*db, "k", "v");
@@ -470,6 +478,7 @@ TEST(WatchTest, NextIntoOverAReusedEventGivesWhatNextGives) {
     const WatchEvent expected = NextCommit(*reference);
     EXPECT_EQ(event.type, WatchEvent::Type::kCommit);
     EXPECT_EQ(Describe(event), Describe(expected)) << "event " << i;
+    EXPECT_EQ(event.commit_time, expected.commit_time);
     EXPECT_EQ(event.changes.size(), expected.changes.size());
     for (std::size_t c = 0; c < event.changes.size(); ++c) {
       EXPECT_EQ(event.changes[c].deleted, expected.changes[c].deleted);
@@ -487,6 +496,7 @@ TEST(WatchTest, NextIntoOverAReusedEventGivesWhatNextGives) {
   EXPECT_EQ(event.type, WatchEvent::Type::kProgress);
   EXPECT_EQ(event.commit_ts, db->GetStats().visible_ts);
   EXPECT_TRUE(event.changes.empty());
+  EXPECT_EQ(event.commit_time, absl::InfinitePast());  // not the last commit's
   absl::Status s = w->NextInto(&event, absl::InfinitePast());
   EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
   w->Cancel();

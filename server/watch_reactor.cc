@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "mvcc/db.h"
 #include "server/call.h"
 #include "server/kv_service.h"
@@ -538,6 +539,7 @@ void WatchStream::FillCommits(uint64_t id, std::vector<WatchEvent>& batch,
   for (WatchEvent& event : batch) {
     v1::WatchCommit* commit = commits->add_commits();
     commit->set_commit_ts(event.commit_ts);
+    commit->set_commit_time_unix_ns(absl::ToUnixNanos(event.commit_time));
     for (WatchChange& change : event.changes) MoveChange(change, commit);
   }
 }
@@ -546,6 +548,7 @@ void WatchStream::FillCommit(v1::WatchResponse* out) {
   out->set_watch_id(partial_id_);
   v1::WatchCommit* commit = out->mutable_commit();
   commit->set_commit_ts(partial_->commit_ts);
+  commit->set_commit_time_unix_ns(absl::ToUnixNanos(partial_->commit_time));
   std::size_t bytes = 0;
   std::vector<WatchChange>& changes = partial_->changes;
   while (partial_pos_ < changes.size() &&

@@ -86,8 +86,10 @@ class WatchServiceTest : public ::testing::Test {
     return txn->commit_ts();
   }
 
-  // Reads one response, which must be a whole commit of watch `id`.
-  static Commit ReadCommit(Stream& s, uint64_t id) {
+  // Reads one response, which must be a whole commit of watch `id`, whose
+  // commit_time_unix_ns lies in [stamped_after, stamped_before] if given.
+  static Commit ReadCommit(Stream& s, uint64_t id, int64_t stamped_after = 0,
+                           int64_t stamped_before = 0) {
     v1::WatchResponse r;
     Commit c;
     do {
@@ -95,6 +97,10 @@ class WatchServiceTest : public ::testing::Test {
       EXPECT_TRUE(s.Read(&r));
       EXPECT_EQ(r.watch_id(), id) << r.DebugString();
       EXPECT_TRUE(r.has_commit()) << r.DebugString();
+      if (stamped_before != 0) {
+        EXPECT_GE(r.commit().commit_time_unix_ns(), stamped_after);
+        EXPECT_LE(r.commit().commit_time_unix_ns(), stamped_before);
+      }
       c.ts = r.commit().commit_ts();
       for (const auto& ch : r.commit().changes()) {
         c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
@@ -119,6 +125,7 @@ class WatchServiceTest : public ::testing::Test {
     *batch = commits.size();
     for (const v1::WatchCommit& commit : commits) {
       EXPECT_FALSE(commit.more()) << "a split commit in a batch";
+      EXPECT_GT(commit.commit_time_unix_ns(), 0) << "not stamped";
       Commit c{commit.commit_ts(), {}};
       for (const auto& ch : commit.changes()) {
         c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
@@ -148,6 +155,7 @@ TEST_F(WatchServiceTest, OneEventPerCommitWithAllItsChangesInRange) {
   auto s = Open(&context);
   ASSERT_TRUE(s->Write(CreatePrefix(7, "a/")));
   ExpectCreated(*s, 7);
+  const int64_t before = absl::GetCurrentTimeNanos();
   auto txn = server_->db().Begin();
   ASSERT_TRUE(txn->Put("a/2", "two").ok());
   ASSERT_TRUE(txn->Put("b/1", "outside").ok());
@@ -155,9 +163,11 @@ TEST_F(WatchServiceTest, OneEventPerCommitWithAllItsChangesInRange) {
   ASSERT_TRUE(txn->Commit().ok());
   const uint64_t other = Put("b/2", "outside");
   const uint64_t last = Put("a/3", "three");
-  EXPECT_EQ(ReadCommit(*s, 7),
+  const int64_t after = absl::GetCurrentTimeNanos();
+  EXPECT_EQ(ReadCommit(*s, 7, before, after),
             (Commit{txn->commit_ts(), {{"a/1", "", true}, {"a/2", "two"}}}));
-  EXPECT_EQ(ReadCommit(*s, 7), (Commit{last, {{"a/3", "three"}}}));
+  EXPECT_EQ(ReadCommit(*s, 7, before, after),
+            (Commit{last, {{"a/3", "three"}}}));
   EXPECT_GT(last, other);
   s->WritesDone();
   context.TryCancel();

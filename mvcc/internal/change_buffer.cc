@@ -10,12 +10,13 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "mvcc/internal/version.h"
 
 namespace mvkv::mvcc_internal {
 namespace {
 
-constexpr uint64_t kHeaderWords = 3;
+constexpr uint64_t kHeaderWords = 4;
 constexpr uint64_t kFooterWords = 1;
 constexpr uint64_t kChangeWords = 2;  // key length and flag, value length
 constexpr uint64_t kTombstoneBit = uint64_t{1} << 32;
@@ -174,6 +175,7 @@ void ChangeBuffer::WriteRecord(uint64_t commit_ts,
   StoreWord(pos++, words);
   StoreWord(pos++, commit_ts);
   StoreWord(pos++, count | (uint64_t{flags} << 32));
+  StoreWord(pos++, static_cast<uint64_t>(absl::GetCurrentTimeNanos()));
   for (uint32_t i = 0; i < count; ++i) {
     const DurableWrite& c = changes[i];
     StoreWord(pos++, c.key.size() | (c.tombstone ? kTombstoneBit : 0));
@@ -259,6 +261,7 @@ bool ChangeBuffer::ReadHeader(uint64_t pos, Record* record) const {
   const uint64_t len = LoadWord(pos);
   const uint64_t ts = LoadWord(pos + 1);
   const uint64_t w = LoadWord(pos + 2);
+  const uint64_t append_ns = LoadWord(pos + 3);
   if (!Intact(pos)) return false;
   if (len < kHeaderWords + kFooterWords || len > capacity_words_) {
     Corrupt("bad header", pos);
@@ -267,6 +270,7 @@ bool ChangeBuffer::ReadHeader(uint64_t pos, Record* record) const {
   record->next = pos + len;
   record->changes = static_cast<uint32_t>(w);
   record->flags = static_cast<uint32_t>(w >> 32);
+  record->append_unix_ns = static_cast<int64_t>(append_ns);
   return true;
 }
 

@@ -19,7 +19,7 @@
 // the word at logical position p lives at words_[p % capacity_words_].
 // Record layout (each field one 64-bit word unless noted):
 //   header   length in words (whole record) | commit_ts | changes (32) and
-//            flags (32)
+//            flags (32) | the append's wall clock (ns since the Unix epoch)
 //   change   key bytes (32) and tombstone bit (bit 32) | value bytes |
 //            key, zero-padded to words | value, zero-padded (absent when
 //            the record has kValuesOmitted)
@@ -139,6 +139,8 @@ class ChangeBuffer final {
     uint64_t next = 0;      // position of the record after it
     uint32_t changes = 0;
     uint32_t flags = 0;
+    int64_t append_unix_ns =
+        0;  // when Append wrote it (WatchEvent::commit_time)
   };
   // Reads the header of the record at `pos`. False if it was overwritten
   // (the reader fell behind). REQUIRES: pos is a record boundary before a

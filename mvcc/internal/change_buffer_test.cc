@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "mvcc/testing/seed.h"
 
@@ -130,20 +131,20 @@ TEST(ChangeBufferTest, SeekFindsTheFirstRecordAtOrAfterATimestamp) {
 
 TEST(ChangeBufferTest, EvictionMovesTheOldestStartAndSeekSaysCompacted) {
   ChangeBuffer buffer(4096, 0);
-  const DurableWrite w[] = {{"key", "0123456789", false}};  // 9 words
+  const DurableWrite w[] = {{"key", "0123456789", false}};  // 10 words
   for (uint64_t ts = 1; ts <= 1000; ++ts) buffer.Append(ts, w);
-  // 4096 bytes = 512 words hold 56 records of 9 words.
-  EXPECT_EQ(buffer.begin_ts(), 1000u - 56 + 1);
+  // 4096 bytes = 512 words hold 51 records of 10 words.
+  EXPECT_EQ(buffer.begin_ts(), 1000u - 51 + 1);
   absl::StatusOr<uint64_t> pos = buffer.Seek(buffer.begin_ts());
   ASSERT_TRUE(pos.ok()) << pos.status();
   std::vector<std::pair<uint64_t, std::vector<WatchChange>>> got;
   ASSERT_TRUE(ReadAll(buffer, *pos, &got));
-  ASSERT_EQ(got.size(), 56u);
+  ASSERT_EQ(got.size(), 51u);
   EXPECT_EQ(got.front().first, buffer.begin_ts());
   absl::StatusOr<uint64_t> gone = buffer.Seek(buffer.begin_ts() - 1);
   ASSERT_TRUE(absl::IsOutOfRange(gone.status()));
   EXPECT_EQ(WatchRestartTs(gone.status()), buffer.begin_ts());
-  EXPECT_EQ(buffer.buffered_bytes(), 56u * 72);
+  EXPECT_EQ(buffer.buffered_bytes(), 51u * 80);
 }
 
 TEST(ChangeBufferTest, ResetOverwritesEveryReader) {
@@ -153,7 +154,9 @@ TEST(ChangeBufferTest, ResetOverwritesEveryReader) {
   buffer.Append(2, w);
   const uint64_t old_tail = buffer.LoadTail().pos;
   buffer.Reset(100);
+  const int64_t before = absl::GetCurrentTimeNanos();
   buffer.Append(101, w);
+  const int64_t after = absl::GetCurrentTimeNanos();
   ChangeBuffer::Record r;
   EXPECT_FALSE(buffer.ReadHeader(0, &r));         // a reader before the reset
   EXPECT_FALSE(buffer.ReadHeader(old_tail, &r));  // one that was current
@@ -163,6 +166,9 @@ TEST(ChangeBufferTest, ResetOverwritesEveryReader) {
   ASSERT_TRUE(pos.ok()) << pos.status();
   ASSERT_TRUE(buffer.ReadHeader(*pos, &r));
   EXPECT_EQ(r.commit_ts, 101u);
+  // The record carries the time of its append.
+  EXPECT_GE(r.append_unix_ns, before);
+  EXPECT_LE(r.append_unix_ns, after);
 }
 
 // Property: with the appender overwriting the ring as fast as it can, a

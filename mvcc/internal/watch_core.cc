@@ -164,6 +164,7 @@ bool WatchCore::Step(WatchEvent* out, absl::Time now) {
     if (out != nullptr) {
       out->type = WatchEvent::Type::kProgress;
       out->commit_ts = seen_ts_;
+      out->commit_time = absl::InfinitePast();
       out->changes.clear();
       if (timed()) progress_due_ = now + progress_interval_;
     }
@@ -209,6 +210,7 @@ bool WatchCore::StepRecord(WatchEvent* out, absl::Time now) {
   if (out == nullptr) return true;  // a look: stay on it
   out->type = WatchEvent::Type::kCommit;
   out->commit_ts = record.commit_ts;
+  out->commit_time = absl::FromUnixNanos(record.append_unix_ns);
   seen_ts_ = record.commit_ts;
   pos_ = record.next;
   if (timed()) progress_due_ = now + progress_interval_;

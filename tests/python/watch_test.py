@@ -4,6 +4,7 @@ events; resume after the server ends the stream (its shutdown of watch
 streams, seen as Unavailable) with nothing lost or repeated; and the errors
 a resume cannot fix (compacted, bad input)."""
 
+import time
 import unittest
 
 import harness
@@ -23,7 +24,9 @@ class WatchTest(harness.ServerTestCase):
         return out
 
     def test_one_event_per_commit_with_its_changes_in_range(self):
+        before = time.time_ns()
         first = self.client.put("ev/a", "1")
+        answered = time.time_ns()
         self.client.put("other", "x")
         r = self.client.compare_and_commit(
             success=[mvkv.Op.put("ev/b", "2"), mvkv.Op.delete("ev/a"),
@@ -34,7 +37,13 @@ class WatchTest(harness.ServerTestCase):
         finally:
             watch.close()
         self.assertEqual(a, mvkv.WatchEvent(
-            first, [mvkv.WatchChange(b"ev/a", b"1", False)]))
+            first, [mvkv.WatchChange(b"ev/a", b"1", False)],
+            commit_time_ns=a.commit_time_ns))
+        # The server's clock (the same machine's) stamped the commit between
+        # the Put's issue and its answer.
+        self.assertGreaterEqual(a.commit_time_ns, before)
+        self.assertLessEqual(a.commit_time_ns, answered)
+        self.assertGreaterEqual(b.commit_time_ns, a.commit_time_ns)
         self.assertEqual(b.commit_ts, r.commit_ts)
         self.assertEqual(b.changes, [mvkv.WatchChange(b"ev/a", b"", True),
                                      mvkv.WatchChange(b"ev/b", b"2", False)])
@@ -52,6 +61,9 @@ class WatchTest(harness.ServerTestCase):
             finally:
                 watch.close()
             self.assertEqual([e.commit_ts for e in got], want)
+            times = [e.commit_time_ns for e in got]
+            self.assertTrue(all(t > 0 for t in times), times)
+            self.assertEqual(times, sorted(times))
             self.assertEqual(
                 [e.changes for e in got],
                 [[mvkv.WatchChange(f"bt/{i}".encode(), str(i).encode())]

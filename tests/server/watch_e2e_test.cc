@@ -2,6 +2,7 @@
 // automatic resume across a server restart, a watcher that stops reading
 // under a write load (server memory stays bounded, writers all finish, the
 // watch ends RESOURCE_EXHAUSTED), auth, and `mvkv watch`.
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <memory>
@@ -89,27 +90,37 @@ TEST(WatchE2eTest, WatcherReturnsAWholeBatchThenResumesAfterIt) {
   const int port = server->port();
   auto c = server->NewClient();
   std::vector<uint64_t> want;
+  const absl::Time before = absl::Now();
   for (int i = 0; i < 20; ++i) {
     want.push_back(c->Put(absl::StrCat("w/", i), "v").value());
   }
+  const absl::Time after = absl::Now();
   // From the first: all 20 are buffered when the watch starts, so the
   // server sends them in one response (max_commits_per_response 1024).
   client::WatchOptions options;
   options.start_ts = want.front();
   auto watcher = c->Watch(WatchTarget::Prefix("w/"), options).value();
   std::vector<uint64_t> got;
+  std::vector<absl::Time> stamps;
   auto next = [&] {
     auto e = watcher->Next();
     ASSERT_TRUE(e.ok()) << e.status();
     ASSERT_EQ(e->type, WatchEvent::Type::kCommit);
     ASSERT_EQ(e->changes.size(), 1u);
     got.push_back(e->commit_ts);
+    stamps.push_back(e->commit_time);
   };
   for (int i = 0; i < 3; ++i) next();
   ASSERT_EQ(server->Stop(SIGTERM), 0) << server->Log();
   // No server: the rest of the batch comes from the client.
   for (int i = 3; i < 20; ++i) next();
   EXPECT_EQ(watcher->next_ts(), want.back() + 1);
+  // Each commit carries the server's clock (this machine's) from while its
+  // Put ran, in commit order.
+  ASSERT_EQ(stamps.size(), 20u);
+  EXPECT_GE(stamps.front(), before);
+  EXPECT_LE(stamps.back(), after);
+  EXPECT_TRUE(std::is_sorted(stamps.begin(), stamps.end()));
   server = StartOn(dir, /*create=*/false, port);
   auto c2 = server->NewClient();
   std::thread reader([&] {

@@ -350,7 +350,9 @@ class Client:
                         yield data.WatchEvent(r.progress.ts, progress=True)
                     elif kind == "commit":
                         if commit is None:
-                            commit = data.WatchEvent(r.commit.commit_ts)
+                            commit = data.WatchEvent(
+                                r.commit.commit_ts,
+                                commit_time_ns=r.commit.commit_time_unix_ns)
                         commit.changes.extend(
                             data.WatchChange(c.key, c.value, c.deleted)
                             for c in r.commit.changes)
@@ -363,7 +365,8 @@ class Client:
                             next_ts, failures = c.commit_ts + 1, 0
                             yield data.WatchEvent(c.commit_ts, [
                                 data.WatchChange(ch.key, ch.value, ch.deleted)
-                                for ch in c.changes])
+                                for ch in c.changes],
+                                commit_time_ns=c.commit_time_unix_ns)
                     elif kind == "ended":
                         error = errors.from_status(r.ended.code,
                                                    r.ended.message)

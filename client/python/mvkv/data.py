@@ -79,11 +79,14 @@ class WatchChange:
 class WatchEvent:
     """One commit to a watched range (all its changes there, in key order),
     or, with progress set, word that every commit <= commit_ts was
-    returned."""
+    returned. commit_time_ns: the server's clock (ns since the Unix epoch)
+    when the commit entered its change buffer, so time.time_ns() - it is the
+    event's age on a synced clock; 0 for a progress event."""
 
     commit_ts: int
     changes: List[WatchChange] = dataclasses.field(default_factory=list)
     progress: bool = False
+    commit_time_ns: int = 0
 
 
 @dataclasses.dataclass
