@@ -14,10 +14,19 @@
 // count of gaps over --min_gap_us and over 1 ms, their sum (and the share of
 // the run over 1 ms) and the longest, plus the steal time /proc/stat
 // reported meanwhile.
+//
+// Then, with two CPUs or more, --wakes times waking a thread that sleeps on
+// a futex on the other CPU (C++20 atomic wait/notify), from the notify to
+// the moment the woken thread runs: right after its previous wake-up, and
+// after each of --wake_idle_us of quiet (its CPU idle meanwhile). Every hop
+// of a request between threads pays this, so it is the floor under an
+// idle server's latency per hop (a gRPC call and a watch event take
+// several). It prints p50/p99/max per idle time.
 #include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -30,10 +39,17 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "flags/usage.h"
 
 ABSL_FLAG(double, seconds, 10, "Length of the run.");
 ABSL_FLAG(int64_t, min_gap_us, 100, "Gaps longer than this count as stalls.");
+ABSL_FLAG(int, wakes, 1000,
+          "Cross-CPU wake-ups timed per --wake_idle_us value after the spin "
+          "phase; 0 = none.");
+ABSL_FLAG(std::string, wake_idle_us, "0,2000",
+          "Quiet time before each timed wake-up, in us, comma-separated.");
 
 namespace mvkv::bench {
 namespace {
@@ -93,6 +109,50 @@ Gaps Spin(int cpu, Clock::duration length, Clock::duration min_gap) {
   return g;
 }
 
+// Sleeping thread on `to_cpu`, woken from `from_cpu` `n` times, each after
+// `idle` of quiet: the notify-to-running time of each, sorted (ns).
+std::vector<int64_t> TimeWakes(int from_cpu, int to_cpu, int n,
+                               std::chrono::microseconds idle) {
+  std::atomic<uint64_t> seq{0};  // the waker's count of wake-ups
+  std::atomic<uint64_t> ack{0};  // the sleeper's: woke for seq == ack
+  std::atomic<int64_t> woke_at{0};
+  auto pin = [](int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  };
+  auto ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               Clock::now().time_since_epoch())
+        .count();
+  };
+  std::thread sleeper([&] {
+    pin(to_cpu);
+    for (uint64_t seen = 0; seen < static_cast<uint64_t>(n);) {
+      seq.wait(seen, std::memory_order_acquire);  // futex, after a short spin
+      seen = seq.load(std::memory_order_acquire);
+      woke_at.store(ns(), std::memory_order_relaxed);
+      ack.store(seen, std::memory_order_release);
+    }
+  });
+  pin(from_cpu);
+  std::vector<int64_t> out;
+  out.reserve(n);
+  for (uint64_t i = 1; i <= static_cast<uint64_t>(n); ++i) {
+    if (idle.count() > 0) std::this_thread::sleep_for(idle);
+    const int64_t sent = ns();
+    seq.store(i, std::memory_order_release);
+    seq.notify_one();
+    while (ack.load(std::memory_order_acquire) != i) {
+    }
+    out.push_back(woke_at.load(std::memory_order_relaxed) - sent);
+  }
+  sleeper.join();
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 int Main() {
   const double seconds = absl::GetFlag(FLAGS_seconds);
   if (!(seconds > 0)) {
@@ -137,6 +197,27 @@ int Main() {
         100.0 * g.over_1ms_us / (seconds * 1e6), g.max_us / 1e3,
         static_cast<long long>(steal));
   }
+  const int wakes = absl::GetFlag(FLAGS_wakes);
+  if (wakes <= 0 || cpus.size() < 2) return 0;
+  for (absl::string_view text :
+       absl::StrSplit(absl::GetFlag(FLAGS_wake_idle_us), ',')) {
+    int64_t idle_us = 0;
+    if (!absl::SimpleAtoi(text, &idle_us) || idle_us < 0) {
+      std::fprintf(stderr, "--wake_idle_us: bad value \"%.*s\"\n",
+                   static_cast<int>(text.size()), text.data());
+      return 2;
+    }
+    const std::vector<int64_t> w =
+        TimeWakes(cpus[0], cpus[1], wakes, std::chrono::microseconds(idle_us));
+    auto at = [&](double p) {
+      return w[std::min(w.size() - 1, static_cast<std::size_t>(p * w.size()))];
+    };
+    std::printf(
+        "wake cpu%d->cpu%d after %lldus idle: p50=%.1fus p99=%.1fus "
+        "max=%.1fus (%d wakes)\n",
+        cpus[0], cpus[1], static_cast<long long>(idle_us), at(0.5) / 1e3,
+        at(0.99) / 1e3, w.back() / 1e3, wakes);
+  }
   return 0;
 }
 
@@ -147,7 +228,8 @@ int main(int argc, char** argv) {
   mvkv::flags::SetUsage(
       "hiccup_bench: how often and how long this machine takes a pinned, "
       "running thread off its CPU (the floor under any latency measured "
-      "here).");
+      "here), then what waking a thread asleep on another CPU costs (the "
+      "floor per thread hop).");
   absl::ParseCommandLine(argc, argv);
   return mvkv::bench::Main();
 }
