@@ -86,6 +86,21 @@ class WatchServiceTest : public ::testing::Test {
     return txn->commit_ts();
   }
 
+  // One commit setting keys `prefix`0 .. `prefix`n-1 to `value` (in key
+  // order for n <= 10, as the events list them).
+  Commit PutKeys(const std::string& prefix, int n, const std::string& value) {
+    auto txn = server_->db().Begin();
+    Commit c{0, {}};
+    for (int i = 0; i < n; ++i) {
+      const std::string k = absl::StrCat(prefix, i);
+      EXPECT_TRUE(txn->Put(k, value).ok());
+      c.changes.push_back({k, value});
+    }
+    EXPECT_TRUE(txn->Commit().ok());
+    c.ts = txn->commit_ts();
+    return c;
+  }
+
   // Reads one response, which must be a whole commit of watch `id`, whose
   // commit_time_unix_ns lies in [stamped_after, stamped_before] if given.
   static Commit ReadCommit(Stream& s, uint64_t id, int64_t stamped_after = 0,
@@ -256,18 +271,7 @@ TEST_F(WatchServiceTest, BatchesStayWithinTheByteCap) {
     const std::string k = absl::StrCat("m/", i);
     want.push_back({Put(k, value), {{k, value}}});
   }
-  {
-    auto txn = server_->db().Begin();
-    Commit big{0, {}};
-    for (int i = 0; i < 5; ++i) {  // 1.5 MiB: split
-      const std::string k = absl::StrCat("m/big", i);
-      ASSERT_TRUE(txn->Put(k, value).ok());
-      big.changes.push_back({k, value});
-    }
-    ASSERT_TRUE(txn->Commit().ok());
-    big.ts = txn->commit_ts();
-    want.push_back(std::move(big));
-  }
+  want.push_back(PutKeys("m/big", 5, value));  // 1.5 MiB: split
   for (int i = 7; i < 9; ++i) {
     const std::string k = absl::StrCat("m/", i);
     want.push_back({Put(k, value), {{k, value}}});
@@ -306,17 +310,7 @@ TEST_F(WatchServiceTest, SharedResponsesStayWithinTheByteCap) {
   for (int i = 0; i < 6; ++i) {
     const std::string k = absl::StrCat("m/", i);
     want.push_back({Put(k, value), {{k, value}}});
-    if (i != 2) continue;
-    auto txn = server_->db().Begin();
-    Commit big{0, {}};
-    for (int j = 0; j < 5; ++j) {
-      const std::string bk = absl::StrCat("m/big", j);
-      ASSERT_TRUE(txn->Put(bk, value).ok());
-      big.changes.push_back({bk, value});
-    }
-    ASSERT_TRUE(txn->Commit().ok());
-    big.ts = txn->commit_ts();
-    want.push_back(std::move(big));
+    if (i == 2) want.push_back(PutKeys("m/big", 5, value));  // split
   }
   constexpr uint64_t kWatches = 5;  // 1..4 share, 5 does not
   grpc::ClientContext context;
