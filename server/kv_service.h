@@ -56,6 +56,7 @@ class KvService final : public v1::KV::CallbackService {
             replication::Node* node = nullptr);
 
   Executor* executor() const { return executor_; }
+  Metrics* metrics() const { return metrics_; }  // may be null
   KvHandler* handler() const { return handler_; }
   const PipelineOptions& pipeline_options() const { return pipeline_; }
   PipelinedGauges& pipelined() { return pipelined_; }

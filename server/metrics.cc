@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -207,6 +208,7 @@ struct Metrics::Impl {
   std::vector<std::shared_ptr<prometheus::Collectable>> added;
   prometheus::Family<prometheus::Counter>* calls = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
+  prometheus::Histogram* watch_lag = nullptr;  // made at Start
   // Made at Start; never change.
   prometheus::Histogram* histograms[kMethodCount] = {};
   // A slot is made once, under mu (prometheus' Add is not lock-free): the
@@ -266,6 +268,14 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
         {{"method", MethodName(static_cast<Method>(m))}}, LatencyBuckets());
     impl->Counter(static_cast<Method>(m), 0);  // OK, the common case
   }
+  impl->watch_lag =
+      &prometheus::BuildHistogram()
+           .Name("mvkv_watch_send_lag_seconds")
+           .Help(
+               "Per watch response with commits: from the oldest commit in "
+               "it entering the change buffer to the start of its write")
+           .Register(*impl->registry)
+           .Add({}, LatencyBuckets());
   impl->stats = std::make_shared<StatsCollectable>(handler);
   impl->exposer->RegisterCollectable(impl->registry);
   impl->exposer->RegisterCollectable(impl->stats);
@@ -290,6 +300,11 @@ void Metrics::AddCollectable(
 int Metrics::port() const {
   auto ports = impl_->exposer->GetListeningPorts();
   return ports.empty() ? 0 : ports[0];
+}
+
+void Metrics::RecordWatchLag(absl::Duration lag) {
+  impl_->watch_lag->Observe(
+      absl::ToDoubleSeconds(std::max(lag, absl::ZeroDuration())));
 }
 
 void Metrics::Record(Method method, int code, absl::Duration latency) {

@@ -4,6 +4,12 @@
 //   mvkv_rpc_duration_seconds{method}      latency histogram
 //                                          (method: a KV method, "Get", or
 //                                          a Cluster one, "Cluster.Status")
+//   mvkv_watch_send_lag_seconds            histogram, per watch response
+//                                          with commits: from the oldest
+//                                          commit in it entering the change
+//                                          buffer to the start of the
+//                                          response's write (the server's
+//                                          share of commit-to-event)
 //   mvkv_<engine stat>                     gauges/counters read from
 //                                          KvHandler::Stats() at scrape time
 //                                          (live_keys, versions, commits,
@@ -48,6 +54,8 @@ class Metrics final {
   // "Cluster.Status"; ClusterService::Recorder).
   void RecordByName(const std::string& method, int code,
                     absl::Duration latency);
+  // One watch response's send lag (mvkv_watch_send_lag_seconds).
+  void RecordWatchLag(absl::Duration lag);
 
   // Serves `collectable`'s families too, read at every scrape (e.g. a
   // replication node's, server/cluster_metrics.h).

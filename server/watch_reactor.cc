@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "mvcc/db.h"
 #include "server/call.h"
 #include "server/kv_service.h"
+#include "server/metrics.h"
 
 namespace mvkv::server {
 namespace {
@@ -122,6 +124,8 @@ class WatchStream final : public std::enable_shared_from_this<WatchStream> {
                    v1::WatchResponse* out);
   void FillCommit(v1::WatchResponse* out);
   void Arm(uint64_t id, Slot& slot);
+  // Observes the response's send lag (Metrics::RecordWatchLag).
+  static void RecordLag(const v1::WatchResponse& response, Metrics* metrics);
   void Ended(uint64_t id, const absl::Status& status, uint64_t restart_ts);
   void Finish(const grpc::Status& status);
 
@@ -296,6 +300,7 @@ void WatchStream::Pump() {
   }
   if (!writing_ && NextResponse(&out_)) {
     writing_ = true;
+    if (Metrics* metrics = service_->metrics()) RecordLag(out_, metrics);
     reactor_->StartWrite(&out_);
   }
   if (half_closed_ && !writing_ && watches_.empty() && control_.empty()) {
@@ -500,6 +505,26 @@ void WatchStream::Share(uint64_t first_id, v1::WatchResponse* out) {
   if (responses->size() == 1) {
     first = std::move(*responses->Mutable(0));
     *out = std::move(first);
+  }
+}
+
+void WatchStream::RecordLag(const v1::WatchResponse& response,
+                            Metrics* metrics) {
+  int64_t oldest = 0;  // ns; commit times grow with commit_ts
+  auto take = [&oldest](const v1::WatchCommit& c) {
+    if (c.commit_time_unix_ns() != 0 &&
+        (oldest == 0 || c.commit_time_unix_ns() < oldest)) {
+      oldest = c.commit_time_unix_ns();
+    }
+  };
+  auto scan = [&take](const v1::WatchResponse& r) {
+    if (r.has_commit()) take(r.commit());
+    for (const v1::WatchCommit& c : r.commits().commits()) take(c);
+  };
+  scan(response);
+  for (const v1::WatchResponse& r : response.batch().responses()) scan(r);
+  if (oldest != 0) {
+    metrics->RecordWatchLag(absl::Now() - absl::FromUnixNanos(oldest));
   }
 }
 

@@ -368,13 +368,22 @@ TEST_F(KvE2eTest, StatsReportsBothMemoryAccounts) {
 }
 
 TEST_F(KvE2eTest, MetricsEndpointServesPrometheusText) {
+  auto watcher = client_->Watch(client::WatchTarget::Prefix("metrics/"));
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
   ASSERT_TRUE(client_->Put("metrics/k", "v").ok());
+  // The event has been written by the time it is read: its send lag was
+  // observed.
+  ASSERT_TRUE((*watcher)->Next().ok());
   ASSERT_GT(server_->metrics_port(), 0);
   const std::string body = HttpGet(server_->metrics_port(), "/metrics");
   EXPECT_NE(body.find("mvkv_rpc_total{"), std::string::npos) << body;
   EXPECT_NE(body.find("method=\"Put\""), std::string::npos);
   EXPECT_NE(body.find("mvkv_live_keys"), std::string::npos);
   EXPECT_NE(body.find("mvkv_retained_bytes"), std::string::npos);
+  const std::string lag_count = "mvkv_watch_send_lag_seconds_count ";
+  const std::size_t at = body.find(lag_count);
+  ASSERT_NE(at, std::string::npos) << body;
+  EXPECT_GE(std::stoll(body.substr(at + lag_count.size())), 1) << body;
 }
 
 }  // namespace
