@@ -139,8 +139,8 @@ class ChangeBuffer final {
     uint64_t next = 0;      // position of the record after it
     uint32_t changes = 0;
     uint32_t flags = 0;
-    int64_t append_unix_ns =
-        0;  // when Append wrote it (WatchEvent::commit_time)
+    // When Append wrote it: WatchEvent::commit_time.
+    int64_t append_unix_ns = 0;
   };
   // Reads the header of the record at `pos`. False if it was overwritten
   // (the reader fell behind). REQUIRES: pos is a record boundary before a
