@@ -101,6 +101,22 @@ class WatchServiceTest : public ::testing::Test {
     return c;
   }
 
+  // Appends `commit`'s changes to *c.
+  static void AddChanges(const v1::WatchCommit& commit, Commit* c) {
+    for (const auto& ch : commit.changes()) {
+      c->changes.push_back({ch.key(), ch.value(), ch.deleted()});
+    }
+  }
+  // Appends `commit` to *list: as a new Commit, or to the last one when it
+  // continues it (a commit split with `more`).
+  static void AppendCommit(const v1::WatchCommit& commit,
+                           std::vector<Commit>* list) {
+    if (list->empty() || list->back().ts != commit.commit_ts()) {
+      list->push_back({commit.commit_ts(), {}});
+    }
+    AddChanges(commit, &list->back());
+  }
+
   // Reads one response, which must be a whole commit of watch `id`, whose
   // commit_time_unix_ns lies in [stamped_after, stamped_before] if given.
   static Commit ReadCommit(Stream& s, uint64_t id, int64_t stamped_after = 0,
@@ -117,9 +133,7 @@ class WatchServiceTest : public ::testing::Test {
         EXPECT_LE(r.commit().commit_time_unix_ns(), stamped_before);
       }
       c.ts = r.commit().commit_ts();
-      for (const auto& ch : r.commit().changes()) {
-        c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
-      }
+      AddChanges(r.commit(), &c);
     } while (r.commit().more());
     return c;
   }
@@ -142,9 +156,7 @@ class WatchServiceTest : public ::testing::Test {
       EXPECT_FALSE(commit.more()) << "a split commit in a batch";
       EXPECT_GT(commit.commit_time_unix_ns(), 0) << "not stamped";
       Commit c{commit.commit_ts(), {}};
-      for (const auto& ch : commit.changes()) {
-        c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
-      }
+      AddChanges(commit, &c);
       out.push_back(std::move(c));
     }
     return out;
@@ -239,9 +251,7 @@ TEST_F(WatchServiceTest, ReadyCommitsArePackedInOrderWithinTheCountCap) {
     for (const v1::WatchCommit& commit : commits) {
       ASSERT_FALSE(commit.more());
       Commit c{commit.commit_ts(), {}};
-      for (const auto& ch : commit.changes()) {
-        c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
-      }
+      AddChanges(commit, &c);
       got.push_back(std::move(c));
     }
   }
@@ -324,13 +334,7 @@ TEST_F(WatchServiceTest, SharedResponsesStayWithinTheByteCap) {
   std::size_t largest = 0;
   auto take = [&](const v1::WatchResponse& r) {
     ASSERT_TRUE(r.has_commit()) << r.DebugString();
-    auto& list = got[r.watch_id()];
-    if (list.empty() || list.back().ts != r.commit().commit_ts()) {
-      list.push_back({r.commit().commit_ts(), {}});
-    }
-    for (const auto& ch : r.commit().changes()) {
-      list.back().changes.push_back({ch.key(), ch.value(), ch.deleted()});
-    }
+    AppendCommit(r.commit(), &got[r.watch_id()]);
   };
   auto done = [&] {
     for (uint64_t id = 1; id <= kWatches; ++id) {
@@ -395,9 +399,7 @@ TEST_F(WatchServiceTest, KeysOnlyRangeAndKeyTargets) {
     ASSERT_TRUE(s->Read(&r));
     ASSERT_TRUE(r.has_commit()) << r.DebugString();
     Commit c{r.commit().commit_ts(), {}};
-    for (const auto& ch : r.commit().changes()) {
-      c.changes.push_back({ch.key(), ch.value(), ch.deleted()});
-    }
+    AddChanges(r.commit(), &c);
     got[r.watch_id()].push_back(c);
   }
   EXPECT_EQ(got[1], (std::vector<Commit>{{t3, {{"k3", ""}}}}));
@@ -716,14 +718,8 @@ TEST_P(RandomCommitsTest, ReachEveryMatchingWatchOnce) {
       const std::vector<v1::WatchCommit> commits = CommitsOf(r);
       ASSERT_LE(commits.size(), std::max<uint32_t>(1, GetParam().max_commits));
       if (commits.size() > 1) ++batches;
-      auto& list = (*got)[r.watch_id()];
       for (const v1::WatchCommit& commit : commits) {
-        if (list.empty() || list.back().ts != commit.commit_ts()) {
-          list.push_back({commit.commit_ts(), {}});
-        }
-        for (const auto& ch : commit.changes()) {
-          list.back().changes.push_back({ch.key(), ch.value(), ch.deleted()});
-        }
+        AppendCommit(commit, &(*got)[r.watch_id()]);
       }
     };
     while (!done()) {
