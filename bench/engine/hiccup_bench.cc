@@ -82,13 +82,16 @@ std::map<int, int64_t> StealTicks() {
   return out;
 }
 
-Gaps Spin(int cpu, Clock::duration length, Clock::duration min_gap) {
+// Pins the calling thread to `cpu`; false if the kernel refused.
+bool Pin(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
-    std::fprintf(stderr, "cannot pin a thread to CPU %d\n", cpu);
-  }
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
+
+Gaps Spin(int cpu, Clock::duration length, Clock::duration min_gap) {
+  if (!Pin(cpu)) std::fprintf(stderr, "cannot pin a thread to CPU %d\n", cpu);
   Gaps g;
   const auto start = Clock::now();
   const auto end = start + length;
@@ -116,19 +119,13 @@ std::vector<int64_t> TimeWakes(int from_cpu, int to_cpu, int n,
   std::atomic<uint64_t> seq{0};  // the waker's count of wake-ups
   std::atomic<uint64_t> ack{0};  // the sleeper's: woke for seq == ack
   std::atomic<int64_t> woke_at{0};
-  auto pin = [](int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-  };
   auto ns = [] {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                Clock::now().time_since_epoch())
         .count();
   };
   std::thread sleeper([&] {
-    pin(to_cpu);
+    Pin(to_cpu);
     for (uint64_t seen = 0; seen < static_cast<uint64_t>(n);) {
       seq.wait(seen, std::memory_order_acquire);  // futex, after a short spin
       seen = seq.load(std::memory_order_acquire);
@@ -136,7 +133,7 @@ std::vector<int64_t> TimeWakes(int from_cpu, int to_cpu, int n,
       ack.store(seen, std::memory_order_release);
     }
   });
-  pin(from_cpu);
+  Pin(from_cpu);
   std::vector<int64_t> out;
   out.reserve(n);
   for (uint64_t i = 1; i <= static_cast<uint64_t>(n); ++i) {
