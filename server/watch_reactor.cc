@@ -186,6 +186,17 @@ class WatchReactor final
     }
   }
   void OnWriteDone(bool ok) override { stream_->OnWritten(ok); }
+  // The client cancelled (or went away, or the deadline passed): end the
+  // stream now. A failed read or write would end it too, but after a
+  // half-close nothing is read, and with no commit nothing is written, so
+  // the watches would stay open (and count against max_watches) until the
+  // next commit in their range.
+  void OnCancel() override {
+    if (stream_ != nullptr) {
+      stream_->End(
+          grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+    }
+  }
   void OnDone() override { delete this; }
 
   // For WatchStream's Pump (invariant 1).

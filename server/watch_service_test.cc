@@ -816,6 +816,26 @@ TEST_F(WatchServiceTest, ShutdownEndsTheStreamUnavailable) {
   EXPECT_EQ(server_->db().GetStats().watches, 0u);
 }
 
+// A client that half-closes and then cancels, with its watch open and no
+// commit to send, frees the watch at once: nothing waits for a write to
+// fail first. Bound: 10 s.
+TEST_F(WatchServiceTest, HalfCloseThenCancelFreesTheWatchWithoutAnEvent) {
+  Start();
+  grpc::ClientContext context;
+  auto s = Open(&context);
+  ASSERT_TRUE(s->Write(CreatePrefix(1, "")));
+  ExpectCreated(*s, 1);
+  ASSERT_EQ(server_->db().GetStats().watches, 1u);
+  ASSERT_TRUE(s->WritesDone());
+  context.TryCancel();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server_->db().GetStats().watches != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(server_->db().GetStats().watches, 0u);
+  EXPECT_EQ(s->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
 TEST_F(WatchServiceTest, HalfCloseWithNoWatchEndsOk) {
   Start();
   grpc::ClientContext context;
