@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -105,7 +106,12 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::StartMvkvServer(
   std::unique_ptr<ChildProcess> p(new ChildProcess());
   std::vector<std::string> argv = {binary, "--listen=127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
-  p->SpawnLogged(argv, "mvkv_server");
+  // Numbered: servers one harness starts (several targets of one run, or
+  // one after another) never share, or truncate, a live log.
+  static std::atomic<int> started{0};
+  p->SpawnLogged(
+      argv, absl::StrCat(std::filesystem::path(binary).filename().string(), "-",
+                         started.fetch_add(1)));
   if (absl::Status s = p->WaitServing(); !s.ok()) return s;
   return p;
 }

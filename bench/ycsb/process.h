@@ -26,8 +26,10 @@ namespace mvkv::ycsb {
 
 class ChildProcess final {
  public:
-  // Starts `binary` --listen=127.0.0.1:0 plus `args` with stderr to a log
-  // file, and waits up to 60 s for its JSON "serving" log line.
+  // Starts `binary` (mvkv_server, or bench's null_server, which logs the
+  // same line) --listen=127.0.0.1:0 plus `args` with stderr to a log file of
+  // its own (ycsb-<binary's name>-<harness pid>-<n>.log), and waits up to
+  // 60 s for its JSON "serving" log line.
   static absl::StatusOr<std::unique_ptr<ChildProcess>> StartMvkvServer(
       const std::string& binary, const std::vector<std::string>& args);
   // Starts etcd on a free loopback port with a fresh data directory and
