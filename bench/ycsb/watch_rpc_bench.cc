@@ -9,22 +9,25 @@
 // YCSB-A-like mix for --seconds: --read_fraction Gets, the rest Puts
 // (under "w/", 100-byte values carrying the send time), paced to --rate ops/s
 // in all, or closed-loop with --rate=0 (peak); --half_peak follows each peak
-// run with one paced at half the ops/s it reached. Targets: etcd, mvkv (batched
-// watch responses, max_commits_per_response 1024, and share_responses: a
-// stream's watches share `batch` responses), mvkvu (the same without
-// share_responses, each watch's responses its own messages) and mvkv1 (one
-// commit per response, as before batches), each its own server; mvkvu and mvkv1
-// are in-run baselines. Each event's latency is receive time - the Put's send
-// time: put-issue-to-event, an upper bound of commit-to-event that includes the
-// Put's own round trip (the same for both targets). Reports events/s
-// delivered, p50/p99/p99.9 and how many of the expected events arrived,
-// and the writers' own op latency (issue to answer, op_p50/op_p99); and
-// answer_p50/answer_p99, event time - the Put's answer time, 0 when the
-// event came first: a lower bound of commit-to-event (the commit happened
-// before the answer), so the two bracket it. For the mvkv targets a second
-// line gives commit_to_event_p50/p99/p99.9: event time - the server's own
-// stamp of the commit (WatchCommit.commit_time_unix_ns; server and bench
-// share this machine's clock), the latency itself.
+// run with one paced at half the ops/s it reached (--half_peak_of=T: every
+// target at half of T's peak, so all run at one rate). Targets: etcd, mvkv
+// (batched watch responses, max_commits_per_response 1024, and
+// share_responses: a stream's watches share `batch` responses), mvkvu (the
+// same without share_responses, each watch's responses its own messages),
+// mvkv1 (one commit per response, as before batches) and null (bench's
+// null_server with mvkv's requests: each write sent to the watches from the
+// writing call's thread, no engine; gRPC's own cost of an event), each its
+// own server; mvkvu, mvkv1 and null are in-run baselines. Each event's latency
+// is receive time - the Put's send time: put-issue-to-event, an upper bound of
+// commit-to-event that includes the Put's own round trip (the same for both
+// targets). Reports events/s delivered, p50/p99/p99.9 and how many of the
+// expected events arrived, and the writers' own op latency (issue to answer,
+// op_p50/op_p99); and answer_p50/answer_p99, event time - the Put's answer
+// time, 0 when the event came first: a lower bound of commit-to-event (the
+// commit happened before the answer), so the two bracket it. For the mvkv and
+// null targets a second line gives commit_to_event_p50/p99/p99.9: event time -
+// the server's own stamp of the commit (WatchCommit.commit_time_unix_ns; server
+// and bench share this machine's clock), the latency itself.
 //
 // Writers: --writer_depth=0 (default) makes each writer call the unary Get
 // and Put synchronously, one at a time; D > 0 keeps D of them in flight
@@ -73,7 +76,8 @@
 
 ABSL_FLAG(std::string, targets, "mvkv,etcd",
           "mvkv, mvkvu (no shared responses), mvkv1 (one commit per response, "
-          "no shared responses) and/or etcd, in order.");
+          "no shared responses), null (bench's null_server, as mvkv: gRPC's "
+          "own cost) and/or etcd, in order.");
 ABSL_FLAG(std::string, watchers, "1,10,100", "Watcher counts, in order.");
 ABSL_FLAG(int, rate, 2000,
           "Ops (Gets + Puts) per second, all writers together; 0 = closed "
@@ -81,6 +85,10 @@ ABSL_FLAG(int, rate, 2000,
 ABSL_FLAG(double, read_fraction, 0.5, "Share of the ops that are Gets.");
 ABSL_FLAG(bool, half_peak, false,
           "With --rate=0: after each peak run, one paced at half its ops/s.");
+ABSL_FLAG(std::string, half_peak_of, "",
+          "With --half_peak: every target's paced run is at half of this "
+          "target's peak of the same round and watcher count (the peaks run "
+          "first, then the paced runs); empty = each at half its own.");
 ABSL_FLAG(int, writers, 2, "Writer threads.");
 ABSL_FLAG(int, watches_per_stream, 1,
           "Watches created on each watch stream (each stream has one reading "
@@ -103,6 +111,8 @@ ABSL_FLAG(double, seconds, 3, "Seconds of writing per run.");
 ABSL_FLAG(int, repeats, 1, "Rounds; targets interleave within a round.");
 ABSL_FLAG(std::string, server_binary, "server/mvkv_server", "mvkv_server.");
 ABSL_FLAG(std::string, etcd_binary, "/usr/bin/etcd", "etcd.");
+ABSL_FLAG(std::string, null_binary, "bench/ycsb/null_server",
+          "bench's null_server (the null target).");
 
 namespace mvkv::ycsb {
 namespace {
@@ -808,19 +818,22 @@ int Main() {
   }
   for (const std::string& name : names) {
     if (name != "etcd" && name != "mvkv" && name != "mvkvu" &&
-        name != "mvkv1") {
+        name != "mvkv1" && name != "null") {
       std::fprintf(stderr, "bad --targets entry \"%s\"\n", name.c_str());
       return 2;
     }
-    if (stalled_mode && name == "etcd") {
+    if (stalled_mode && (name == "etcd" || name == "null")) {
       std::fprintf(stderr, "--stalled_watchers: mvkv targets only\n");
       return 2;
     }
+    // The null server takes no server flags: it keeps nothing.
     absl::StatusOr<std::unique_ptr<ChildProcess>> p =
         name == "etcd"
             ? ChildProcess::StartEtcd(absl::GetFlag(FLAGS_etcd_binary))
-            : ChildProcess::StartMvkvServer(absl::GetFlag(FLAGS_server_binary),
-                                            server_args);
+        : name == "null" ? ChildProcess::StartMvkvServer(
+                               absl::GetFlag(FLAGS_null_binary), {})
+                         : ChildProcess::StartMvkvServer(
+                               absl::GetFlag(FLAGS_server_binary), server_args);
     if (!p.ok()) {
       std::fprintf(stderr, "%s: %s\n", name.c_str(),
                    p.status().ToString().c_str());
@@ -831,8 +844,9 @@ int Main() {
     if (name == "etcd") {
       targets.push_back(std::make_unique<EtcdTarget>(channel));
     } else {
-      targets.push_back(std::make_unique<MvkvTarget>(
-          channel, name == "mvkv1" ? 1 : 1024, name == "mvkv"));
+      targets.push_back(
+          std::make_unique<MvkvTarget>(channel, name == "mvkv1" ? 1 : 1024,
+                                       name == "mvkv" || name == "null"));
     }
     // A stalled client's own channel, without BDP probing and with a small
     // stream window, so that gRPC's receive buffering (a client-side
@@ -846,6 +860,19 @@ int Main() {
     processes.push_back(*std::move(p));
   }
   const int rate = absl::GetFlag(FLAGS_rate);
+  const std::string half_peak_of = absl::GetFlag(FLAGS_half_peak_of);
+  auto of = names.end();
+  if (!half_peak_of.empty()) {
+    of = std::find(names.begin(), names.end(), half_peak_of);
+    if (of == names.end() || rate != 0 || !absl::GetFlag(FLAGS_half_peak) ||
+        stalled_mode) {
+      std::fprintf(stderr,
+                   "--half_peak_of=%s: name one of --targets, with --rate=0 "
+                   "and --half_peak (not --stalled_watchers)\n",
+                   half_peak_of.c_str());
+      return 2;
+    }
+  }
   for (int round = 0; round < absl::GetFlag(FLAGS_repeats); ++round) {
     for (int n : counts) {
       if (stalled_mode) {
@@ -860,6 +887,19 @@ int Main() {
               }
             }
           }
+        }
+        continue;
+      }
+      if (of != names.end()) {
+        // Every peak first, then every target at half of `of`'s.
+        std::vector<Held> peaks;
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+          peaks.push_back(RunOne(names[i], *targets[i], n, rate));
+        }
+        const Held& base = peaks[of - names.begin()];
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+          RunOne(names[i], *targets[i], n,
+                 std::max(1, static_cast<int>(base.ops_per_s / 2)));
         }
         continue;
       }
