@@ -644,7 +644,8 @@ int Main() {
 int main(int argc, char** argv) {
   mvkv::flags::SetUsage(
       "the mvkv.v1.KV service with null handlers (fixed answers, nothing "
-      "kept): gRPC's own cost, for the ycsb harness's null target.\n"
+      "stored; Watch sends each write on from the writing call's thread): "
+      "gRPC's own cost, for the null targets of ycsb and watch_rpc_bench.\n"
       "Usage: null_server [--listen=HOST:PORT] [--value_bytes=N]");
   absl::ParseCommandLine(argc, argv);
   return mvkv::null_server::Main();
