@@ -394,6 +394,9 @@ class NullWatchStream final
         return Ended(id, grpc::StatusCode::NOT_FOUND,
                      absl::StrCat("cancel: no watch ", id, " on this stream"));
       }
+      // A watch is in ready_ exactly while queued, with commits to send:
+      // a new watch of the same id must not inherit the old one's place.
+      std::erase(ready_, id);
       return Ended(id, grpc::StatusCode::CANCELLED,
                    absl::StrCat("watch ", id, " cancelled by the client"));
     }
@@ -481,7 +484,7 @@ class NullWatchStream final
       const uint64_t id = ready_.front();
       ready_.pop_front();
       auto it = watches_by_id_.find(id);
-      if (it == watches_by_id_.end()) continue;  // cancelled while queued
+      if (it == watches_by_id_.end()) continue;  // none: Cancel erases it
       Watch& w = it->second;
       w.queued = false;
       std::size_t bytes = 0;
