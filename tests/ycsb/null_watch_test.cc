@@ -5,6 +5,7 @@
 // reach each watch once, in order, however they are packed (commits,
 // shared batches); bad requests end only their watch. A real null_server
 // process on 127.0.0.1 (a free port), stopped at the end.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -58,6 +59,19 @@ class NullWatchTest : public ::testing::Test {
     ASSERT_TRUE(stream.Read(&r));
     ASSERT_TRUE(r.has_created()) << r.DebugString();
     EXPECT_EQ(r.watch_id(), create.watch_id());
+  }
+  // Writes `request` and reads its answer, which must be watch `id`'s
+  // `ended` with `code`; its message into *message if given.
+  static void ExpectEnded(Stream& stream, const v1::WatchRequest& request,
+                          uint64_t id, grpc::StatusCode code,
+                          std::string* message = nullptr) {
+    ASSERT_TRUE(stream.Write(request));
+    v1::WatchResponse r;
+    ASSERT_TRUE(stream.Read(&r));
+    ASSERT_TRUE(r.has_ended()) << r.DebugString();
+    EXPECT_EQ(r.watch_id(), id);
+    EXPECT_EQ(r.ended().code(), code) << r.ended().message();
+    if (message != nullptr) *message = r.ended().message();
   }
   // The Put's commit_ts.
   uint64_t Put(const std::string& key, const std::string& value) {
@@ -135,35 +149,27 @@ TEST_F(NullWatchTest, EachWriteReachesTheWatchesHoldingItsKey) {
   // Bad requests end only their own watch.
   v1::WatchRequest cancel;
   cancel.mutable_cancel()->set_watch_id(7);
-  ASSERT_TRUE(stream->Write(cancel));
-  v1::WatchResponse r;
-  ASSERT_TRUE(stream->Read(&r));
-  ASSERT_TRUE(r.has_ended()) << r.DebugString();
-  EXPECT_EQ(r.ended().code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_NE(r.ended().message().find("no watch 7"), std::string::npos);
+  std::string message;
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectEnded(*stream, cancel, 7, grpc::StatusCode::NOT_FOUND, &message));
+  EXPECT_NE(message.find("no watch 7"), std::string::npos) << message;
   v1::WatchRequest history;
   *history.mutable_create() = Watch(4);
   history.mutable_create()->set_start_ts(1);
-  ASSERT_TRUE(stream->Write(history));
-  ASSERT_TRUE(stream->Read(&r));
-  ASSERT_TRUE(r.has_ended()) << r.DebugString();
-  EXPECT_EQ(r.watch_id(), 4u);
-  EXPECT_EQ(r.ended().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectEnded(*stream, history, 4, grpc::StatusCode::INVALID_ARGUMENT));
   v1::WatchRequest dup;
   *dup.mutable_create() = Watch(1);
-  ASSERT_TRUE(stream->Write(dup));
-  ASSERT_TRUE(stream->Read(&r));
-  ASSERT_TRUE(r.has_ended()) << r.DebugString();
-  EXPECT_EQ(r.ended().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectEnded(*stream, dup, 1, grpc::StatusCode::INVALID_ARGUMENT));
 
   // Watch 1 still runs, and a cancelled watch gets nothing more.
   cancel.mutable_cancel()->set_watch_id(3);
-  ASSERT_TRUE(stream->Write(cancel));
-  ASSERT_TRUE(stream->Read(&r));
-  ASSERT_TRUE(r.has_ended()) << r.DebugString();
-  EXPECT_EQ(r.ended().code(), grpc::StatusCode::CANCELLED);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectEnded(*stream, cancel, 3, grpc::StatusCode::CANCELLED));
   Put("c/y", "after the cancel");
   const uint64_t ts_a2 = Put("a/2", "va2");
+  v1::WatchResponse r;
   ASSERT_TRUE(stream->Read(&r));
   EXPECT_EQ(r.watch_id(), 1u) << r.DebugString();
   EXPECT_EQ(r.commit().commit_ts(), ts_a2);
